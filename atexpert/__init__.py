@@ -1,0 +1,3 @@
+"""atexpert: live "Ask the Expert" sessions on X."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,43 @@
+"""Settings, read from ``ATEXPERT_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ATEXPERT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://, rediss://, unix://). Empty: start an embedded Redis.",
+    )
+    redis_cluster: bool = Field(
+        default=False, description="Treat redis_url as a seed node of a Redis Cluster."
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the embedded Redis keeps its socket and AOF."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me"),
+        description="Signs session cookies and CSRF tokens. Set a long random value in production.",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public URL of the web app (links, OAuth)."
+    )
+    x_api_base_url: str = Field(
+        default="https://api.twitter.com",
+        description="Base URL of the X API: X itself, or the bundled emulator.",
+    )
+    x_consumer_key: SecretStr | None = Field(default=None, description="X app consumer key.")
+    x_consumer_secret: SecretStr | None = Field(default=None, description="X app consumer secret.")
+    x_bearer_token: SecretStr | None = Field(default=None, description="X app bearer token.")
+    x_client_id: str | None = Field(default=None, description="X OAuth 2.0 client id.")
+    x_client_secret: SecretStr | None = Field(default=None, description="X OAuth 2.0 secret.")
+    host: str = Field(default="127.0.0.1", description="Address `atexpert serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `atexpert serve` binds.")
