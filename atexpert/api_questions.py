@@ -1,0 +1,279 @@
+"""Questions of a session: the moderation queue and its actions.
+
+Moderators (and admins) see every question and act on them; experts see only approved
+(and answered) questions and cannot act on them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from atexpert.api_errors import ApiError
+from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.questions import (
+    MAX_NOTE,
+    MAX_REASON,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TEXT,
+    IncomingQuestion,
+    Question,
+    QuestionStatus,
+)
+from atexpert.sessions import Session
+from atexpert.staff import Action, can
+
+TAG = "questions"
+ALL = "/api/sessions/{session_id}/questions"
+ONE = ALL + "/{question_id}"
+
+#: What an expert (who may not read the whole queue) sees.
+EXPERT_VISIBLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.ANSWERED})
+
+
+class QuestionListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: QuestionStatus | None = None
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class QuestionAdded(BaseModel):
+    question: Question
+    created: bool = Field(description="False when the tweet had already been received")
+
+
+class Reject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON)
+    ]
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)] | None = (
+        Field(description="Text shown to the expert; null restores the original")
+    )
+
+
+class Star(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starred: bool
+
+
+class Priority(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=-1_000_000, le=1_000_000)
+
+
+class Tags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG)]] = Field(
+        max_length=MAX_TAGS
+    )
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None
+
+
+def _reader_sees(call: Call, session: Session, status: QuestionStatus) -> bool:
+    user = call.principal.user
+    if can(user, Action.QUESTION_READ_ALL, session):
+        return True
+    return status in EXPERT_VISIBLE and can(user, Action.QUESTION_READ_APPROVED, session)
+
+
+@endpoint(
+    "GET",
+    ALL,
+    summary="Questions, in arrival order (experts: approved only)",
+    tag=TAG,
+    query=QuestionListQuery,
+    response=list[Question],
+)
+async def list_questions(call: Call) -> list[Question]:
+    session = await call.session(Action.QUESTION_READ_APPROVED)
+    query = call.query(QuestionListQuery)
+    store = call.services.store
+    if can(call.principal.user, Action.QUESTION_READ_ALL, session):
+        return await store.list_questions(
+            session.id, query.status, offset=query.offset, limit=query.limit
+        )
+    if query.status is not None and query.status not in EXPERT_VISIBLE:
+        raise ApiError(403, "forbidden", "experts see approved and answered questions only")
+    if query.status is not None:
+        return await store.list_questions(
+            session.id, query.status, offset=query.offset, limit=query.limit
+        )
+    # Both visible statuses, merged in arrival order, then paged.
+    found = [q for q in await store.list_questions(session.id) if q.status in EXPERT_VISIBLE]
+    return found[query.offset : query.offset + query.limit]
+
+
+@endpoint(
+    "POST",
+    ALL,
+    summary="Add a question by hand, as if tweeted (admin; tests, demo)",
+    tag=TAG,
+    body=IncomingQuestion,
+    response=QuestionAdded,
+    status=201,
+)
+async def add_question(call: Call) -> QuestionAdded:
+    session = await call.session(Action.QUESTION_CREATE)
+    incoming = call.body(IncomingQuestion)
+    question, created = await call.services.store.add_question(session.id, incoming, at=call.now())
+    return QuestionAdded(question=question, created=created)
+
+
+@endpoint("GET", ONE, summary="One question", tag=TAG, response=Question)
+async def show_question(call: Call) -> Question:
+    session = await call.session(Action.QUESTION_READ_APPROVED)
+    question = await call.services.store.get_question(session.id, call.path("question_id"))
+    if not _reader_sees(call, session, question.status):
+        raise ApiError(403, "forbidden", "experts see approved and answered questions only")
+    return question
+
+
+async def _moderated(call: Call) -> tuple[str, str]:
+    session = await call.session(Action.QUESTION_MODERATE)
+    return session.id, call.path("question_id")
+
+
+@endpoint("POST", ONE + "/approve", summary="pending -> approved", tag=TAG, response=Question)
+async def approve(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    return await call.services.store.approve_question(sid, qid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST",
+    ONE + "/reject",
+    summary="pending/approved -> rejected, with a reason",
+    tag=TAG,
+    body=Reject,
+    response=Question,
+)
+async def reject(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    reason = call.body(Reject).reason
+    return await call.services.store.reject_question(
+        sid, qid, reason, actor=call.actor, at=call.now()
+    )
+
+
+@endpoint(
+    "POST",
+    ONE + "/merge",
+    summary="Merge into another question (a duplicate)",
+    tag=TAG,
+    body=Merge,
+    response=Question,
+)
+async def merge(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    into = call.body(Merge).into
+    return await call.services.store.merge_question(sid, qid, into, actor=call.actor, at=call.now())
+
+
+@endpoint("POST", ONE + "/requeue", summary="approved -> pending", tag=TAG, response=Question)
+async def requeue(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    return await call.services.store.requeue_question(sid, qid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST", ONE + "/restore", summary="rejected/merged -> pending", tag=TAG, response=Question
+)
+async def restore(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    return await call.services.store.restore_question(sid, qid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST",
+    ONE + "/edit",
+    summary="Set the text shown to the expert",
+    tag=TAG,
+    body=Edit,
+    response=Question,
+)
+async def edit(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    text = call.body(Edit).display_text
+    return await call.services.store.edit_question(sid, qid, text, actor=call.actor, at=call.now())
+
+
+@endpoint("POST", ONE + "/star", summary="Star or unstar", tag=TAG, body=Star, response=Question)
+async def star(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    starred = call.body(Star).starred
+    return await call.services.store.star_question(
+        sid, qid, starred, actor=call.actor, at=call.now()
+    )
+
+
+@endpoint(
+    "POST", ONE + "/priority", summary="Set the priority", tag=TAG, body=Priority, response=Question
+)
+async def priority(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    value = call.body(Priority).priority
+    return await call.services.store.set_question_priority(
+        sid, qid, value, actor=call.actor, at=call.now()
+    )
+
+
+@endpoint("POST", ONE + "/tags", summary="Replace the tags", tag=TAG, body=Tags, response=Question)
+async def tags(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    values = call.body(Tags).tags
+    return await call.services.store.set_question_tags(
+        sid, qid, values, actor=call.actor, at=call.now()
+    )
+
+
+@endpoint(
+    "POST", ONE + "/note", summary="Set the moderators' note", tag=TAG, body=Note, response=Question
+)
+async def note(call: Call) -> Question:
+    sid, qid = await _moderated(call)
+    text = call.body(Note).note
+    return await call.services.store.set_question_note(
+        sid, qid, text, actor=call.actor, at=call.now()
+    )
+
+
+ENDPOINTS: list[Endpoint] = [
+    list_questions,
+    add_question,
+    show_question,
+    approve,
+    reject,
+    merge,
+    requeue,
+    restore,
+    edit,
+    star,
+    priority,
+    tags,
+    note,
+]

@@ -1,0 +1,197 @@
+"""Sessions: create, list, show, update, lifecycle and role assignments."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from atexpert.api_errors import ApiError
+from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.sessions import Role, Session, SessionFields, SessionStatus, SessionUpdate
+from atexpert.staff import Action, Grants, can, grants
+
+TAG = "sessions"
+ONE = "/api/sessions/{session_id}"
+
+
+class SessionListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: SessionStatus | None = None
+
+
+class RoleAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    role: Role
+
+
+@endpoint(
+    "GET",
+    "/api/sessions",
+    summary="Sessions the caller may see",
+    tag=TAG,
+    query=SessionListQuery,
+    response=list[Session],
+)
+async def list_sessions(call: Call) -> list[Session]:
+    query = call.query(SessionListQuery)
+    user = call.principal.user
+    found = await call.services.store.list_sessions(query.status)
+    return [s for s in found if can(user, Action.SESSION_READ, s)]
+
+
+@endpoint(
+    "POST",
+    "/api/sessions",
+    summary="Create a draft session (admin)",
+    tag=TAG,
+    body=SessionFields,
+    response=Session,
+    status=201,
+)
+async def create_session(call: Call) -> Session:
+    call.require(Action.SESSION_CREATE)
+    fields = call.body(SessionFields)
+    await _check_staff(call, "moderator_ids", fields.moderator_ids)
+    await _check_staff(call, "expert_ids", fields.expert_ids)
+    return await call.services.store.create_session(fields, actor=call.actor, at=call.now())
+
+
+@endpoint("GET", ONE, summary="One session", tag=TAG, response=Session)
+async def show_session(call: Call) -> Session:
+    return await call.session(Action.SESSION_READ)
+
+
+@endpoint(
+    "GET",
+    ONE + "/grants",
+    summary="The caller's roles and allowed actions here",
+    tag=TAG,
+    response=Grants,
+)
+async def session_grants(call: Call) -> Grants:
+    session = await call.session(Action.SESSION_READ)
+    return grants(call.principal.user, session)
+
+
+@endpoint(
+    "PATCH",
+    ONE,
+    summary="Change fields of a draft or scheduled session (admin)",
+    tag=TAG,
+    body=SessionUpdate,
+    response=Session,
+)
+async def update_session(call: Call) -> Session:
+    session = await call.session(Action.SESSION_UPDATE)
+    changes = call.body(SessionUpdate)
+    return await call.services.store.update_session(
+        session.id, changes, actor=call.actor, at=call.now()
+    )
+
+
+async def _lifecycle(call: Call) -> str:
+    return (await call.session(Action.SESSION_LIFECYCLE)).id
+
+
+@endpoint(
+    "POST", ONE + "/schedule", summary="draft -> scheduled (admin)", tag=TAG, response=Session
+)
+async def schedule_session(call: Call) -> Session:
+    sid = await _lifecycle(call)
+    return await call.services.store.schedule_session(sid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST", ONE + "/unschedule", summary="scheduled -> draft (admin)", tag=TAG, response=Session
+)
+async def unschedule_session(call: Call) -> Session:
+    sid = await _lifecycle(call)
+    return await call.services.store.unschedule_session(sid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST", ONE + "/start", summary="scheduled -> live, now (admin)", tag=TAG, response=Session
+)
+async def start_session(call: Call) -> Session:
+    sid = await _lifecycle(call)
+    return await call.services.store.start_session(sid, actor=call.actor, at=call.now())
+
+
+@endpoint("POST", ONE + "/close", summary="live -> closed, now (admin)", tag=TAG, response=Session)
+async def close_session(call: Call) -> Session:
+    sid = await _lifecycle(call)
+    return await call.services.store.close_session(sid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST",
+    ONE + "/archive",
+    summary="closed or draft -> archived (admin)",
+    tag=TAG,
+    response=Session,
+)
+async def archive_session(call: Call) -> Session:
+    sid = await _lifecycle(call)
+    return await call.services.store.archive_session(sid, actor=call.actor, at=call.now())
+
+
+@endpoint(
+    "POST",
+    ONE + "/roles",
+    summary="Make a staff user moderator or expert (admin)",
+    tag=TAG,
+    body=RoleAssignment,
+    response=Session,
+)
+async def assign_role(call: Call) -> Session:
+    session = await call.session(Action.SESSION_ASSIGN)
+    body = call.body(RoleAssignment)
+    await _check_staff(call, "user_id", [body.user_id])
+    return await call.services.store.assign_role(
+        session.id, body.user_id, body.role, actor=call.actor, at=call.now()
+    )
+
+
+@endpoint(
+    "DELETE",
+    ONE + "/roles/{role}/{user_id}",
+    summary="Remove a role (admin)",
+    tag=TAG,
+    response=Session,
+)
+async def revoke_role(call: Call) -> Session:
+    session = await call.session(Action.SESSION_ASSIGN)
+    raw_role = call.path("role")
+    if raw_role not in {r.value for r in Role}:
+        detail = [{"loc": ["path", "role"], "msg": "expert or moderator", "type": "enum"}]
+        raise ApiError(422, "invalid_input", f"unknown role {raw_role!r}", detail)
+    return await call.services.store.revoke_role(
+        session.id, call.path("user_id"), Role(raw_role), actor=call.actor, at=call.now()
+    )
+
+
+async def _check_staff(call: Call, field: str, user_ids: list[str]) -> None:
+    """422 unless every id is a staff user (roles only go to existing accounts)."""
+    for i, user_id in enumerate(user_ids):
+        if await call.services.staff.get_user(user_id) is None:
+            loc = ["body", field, i] if field.endswith("_ids") else ["body", field]
+            detail = [{"loc": loc, "msg": "no such staff user", "type": "ref"}]
+            raise ApiError(422, "invalid_input", f"no staff user with id {user_id!r}", detail)
+
+
+ENDPOINTS: list[Endpoint] = [
+    list_sessions,
+    create_session,
+    show_session,
+    session_grants,
+    update_session,
+    schedule_session,
+    unschedule_session,
+    start_session,
+    close_session,
+    archive_session,
+    assign_role,
+    revoke_role,
+]

@@ -1,0 +1,168 @@
+"""Login, logout, ``/api/me``, staff users (admin) and the caller's API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from atexpert.api_errors import ApiError
+from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.auth import log_in, log_out
+from atexpert.staff import (
+    Action,
+    ApiToken,
+    DisplayName,
+    Password,
+    StaffUserOut,
+    TokenName,
+    Username,
+)
+from atexpert.staff_store import UsernameTaken
+
+TAG = "staff"
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class LoginOut(BaseModel):
+    user: StaffUserOut
+    csrf_token: str
+
+
+class MeOut(BaseModel):
+    user: StaffUserOut
+    auth: Literal["cookie", "token"]
+    csrf_token: str | None = None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    display_name: DisplayName | None = None
+    is_admin: bool = False
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TokenName
+
+
+class TokenCreated(BaseModel):
+    token: ApiToken
+    secret: str
+
+
+@endpoint(
+    "POST",
+    "/api/login",
+    summary="Log in (sets the session cookie)",
+    tag=TAG,
+    body=LoginIn,
+    response=LoginOut,
+    public=True,
+)
+async def login(call: Call) -> LoginOut:
+    body = call.body(LoginIn)
+    services = call.services
+    user = await services.staff.verify_password(body.username, body.password)
+    if user is None:
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    session = await log_in(call.request, call.response, services.staff, services.signer, user)
+    return LoginOut(user=StaffUserOut.of(user), csrf_token=session.csrf)
+
+
+@endpoint("POST", "/api/logout", summary="Log out (clears the session cookie)", tag=TAG)
+async def logout(call: Call) -> None:
+    principal = call.principal
+    if principal.sid is not None:
+        await log_out(call.request, call.response, call.services.staff, principal.sid)
+
+
+@endpoint("GET", "/api/me", summary="The caller, and its CSRF token", tag=TAG, response=MeOut)
+async def me(call: Call) -> MeOut:
+    p = call.principal
+    return MeOut(user=StaffUserOut.of(p.user), auth=p.via, csrf_token=p.csrf_token)
+
+
+@endpoint(
+    "GET", "/api/users", summary="List staff users (admin)", tag=TAG, response=list[StaffUserOut]
+)
+async def list_users(call: Call) -> list[StaffUserOut]:
+    call.require(Action.STAFF_MANAGE)
+    return [StaffUserOut.of(u) for u in await call.services.staff.list_users()]
+
+
+@endpoint(
+    "POST",
+    "/api/users",
+    summary="Create a staff user (admin)",
+    tag=TAG,
+    body=UserCreate,
+    response=StaffUserOut,
+    status=201,
+)
+async def create_user(call: Call) -> StaffUserOut:
+    call.require(Action.STAFF_MANAGE)
+    body = call.body(UserCreate)
+    try:
+        user = await call.services.staff.create_user(
+            body.username, body.password, display_name=body.display_name, is_admin=body.is_admin
+        )
+    except UsernameTaken as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    return StaffUserOut.of(user)
+
+
+@endpoint(
+    "GET",
+    "/api/me/tokens",
+    summary="List the caller's API tokens",
+    tag=TAG,
+    response=list[ApiToken],
+)
+async def list_tokens(call: Call) -> list[ApiToken]:
+    return await call.services.staff.list_tokens(call.principal.user.id)
+
+
+@endpoint(
+    "POST",
+    "/api/me/tokens",
+    summary="Create an API token (its secret is shown once)",
+    tag=TAG,
+    body=TokenCreate,
+    response=TokenCreated,
+    status=201,
+)
+async def create_token(call: Call) -> TokenCreated:
+    body = call.body(TokenCreate)
+    token, secret = await call.services.staff.create_token(call.principal.user.id, body.name)
+    return TokenCreated(token=token, secret=secret)
+
+
+@endpoint(
+    "DELETE", "/api/me/tokens/{token_id}", summary="Revoke one of the caller's tokens", tag=TAG
+)
+async def revoke_token(call: Call) -> None:
+    if not await call.services.staff.revoke_token(call.principal.user.id, call.path("token_id")):
+        raise ApiError(404, "not_found", "no such token")
+
+
+ENDPOINTS: list[Endpoint] = [
+    login,
+    logout,
+    me,
+    list_users,
+    create_user,
+    list_tokens,
+    create_token,
+    revoke_token,
+]

@@ -1,0 +1,103 @@
+"""The web app: ``create_app()`` builds the Starlette application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from atexpert import api_answers, api_questions, api_sessions, api_staff
+from atexpert.api_errors import exception_handlers
+from atexpert.api_routing import Endpoint, Services, to_route
+from atexpert.auth import CookieSigner
+from atexpert.clock import Clock, SystemClock
+from atexpert.openapi import openapi_document
+from atexpert.redis_conn import RedisClient, RedisRuntime, ping
+from atexpert.scheduler import Lease, Scheduler
+from atexpert.settings import Settings
+from atexpert.staff_store import StaffStore
+from atexpert.store import Store
+
+ENDPOINTS: list[Endpoint] = [
+    *api_staff.ENDPOINTS,
+    *api_sessions.ENDPOINTS,
+    *api_questions.ENDPOINTS,
+    *api_answers.ENDPOINTS,
+]
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive (no dependency checked)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: Redis answers PING."""
+    services: Services = request.app.state.services
+    if await ping(services.redis):
+        return JSONResponse({"status": "ok", "redis": "ok"})
+    return JSONResponse({"status": "unavailable", "redis": "unreachable"}, status_code=503)
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: RedisClient | None = None,
+    clock: Clock | None = None,
+    password_hasher: PasswordHasher | None = None,
+    run_scheduler: bool = True,
+) -> Starlette:
+    """The app. With ``redis`` given it is used as is (and not closed); otherwise the
+    lifespan opens a :class:`RedisRuntime` from ``settings`` (embedded Redis or URL)."""
+    settings = settings or Settings()
+    the_clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            client = redis
+            if client is None:
+                runtime = await stack.enter_async_context(RedisRuntime(settings))
+                client = runtime.client
+            store = Store(client, clock=the_clock)
+            app.state.services = Services(
+                settings=settings,
+                redis=client,
+                store=store,
+                staff=StaffStore(client, clock=the_clock, hasher=password_hasher),
+                signer=CookieSigner(settings),
+                clock=the_clock,
+            )
+            if run_scheduler:
+                scheduler = Scheduler(store, Lease(client), the_clock)
+                stop = asyncio.Event()
+                task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
+                stack.push_async_callback(_stop_task, task, stop)
+            yield
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *(to_route(ep) for ep in ENDPOINTS),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
+    app.state.openapi = openapi_document(ENDPOINTS, server_url="/")
+    return app
+
+
+async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stop.set()
+    with contextlib.suppress(TimeoutError):  # wait_for cancels the task on timeout
+        await asyncio.wait_for(task, timeout=5)

@@ -1,0 +1,450 @@
+"""The ``atexpert`` command line: serve, staff users, sessions and the demo.
+
+Other modules add subcommands with :func:`register_command` (e.g. ``atexpert emulator``)
+and extend the demo with :func:`register_demo_hook`. Errors print one line on stderr and
+exit with status 1 (2 for usage errors, from argparse); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from atexpert import __version__
+from atexpert.clock import SystemClock
+from atexpert.errors import AtexpertError
+from atexpert.questions import Author, IncomingQuestion
+from atexpert.redis_conn import RedisClient, RedisRuntime, RedisUnavailable
+from atexpert.sessions import HostAccount, Session, SessionFields, SessionStatus
+from atexpert.settings import Settings
+from atexpert.staff_store import StaffStore, UnknownUser, UsernameTaken
+from atexpert.store import Store
+
+log = logging.getLogger("atexpert")
+
+CLI_ACTOR = "cli"
+
+Run = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+#: Adds one subcommand parser. The parser sets either ``run`` (async, gets args and
+#: settings, returns the exit status) or ``func`` (sync, gets args, returns None or a status)
+#: as a default, e.g. ``atexpert.emulator.add_emulator_command``.
+SubcommandAdder = Callable[[SubParsers], object]
+SUBCOMMAND_HOOKS: list[SubcommandAdder] = []
+
+#: Demo extensions: each gets the demo's settings, and yields the settings to serve with
+#: (e.g. an X emulator started in the background, with ``x_api_base_url`` pointing to it).
+DemoHook = Callable[[Settings], AbstractAsyncContextManager[Settings]]
+DEMO_HOOKS: list[DemoHook] = []
+
+
+def register_subcommand(adder: SubcommandAdder) -> None:
+    """Add a top-level subcommand (``atexpert emulator`` is added this way)."""
+    SUBCOMMAND_HOOKS.append(adder)
+
+
+def register_demo_hook(hook: DemoHook) -> None:
+    """Run ``hook`` around ``atexpert demo`` (entered before seeding, left on shutdown)."""
+    DEMO_HOOKS.append(hook)
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+async def with_redis(settings: Settings, work: Callable[[RedisClient], Awaitable[int]]) -> int:
+    async with RedisRuntime(settings) as runtime:
+        return await work(runtime.client)
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from atexpert.app import create_app
+
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
+    await uvicorn.Server(config).serve()
+    return 0
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CliError("the passwords differ")
+    else:
+        raise CliError("no terminal to prompt for a password: use --password-stdin")
+    if not 8 <= len(password) <= 256:
+        raise CliError("a password is 8 to 256 characters")
+    return password
+
+
+async def run_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password(args)
+
+    async def work(redis: RedisClient) -> int:
+        staff = StaffStore(redis)
+        try:
+            user = await staff.create_user(
+                args.username, password, display_name=args.display_name, is_admin=args.admin
+            )
+        except UsernameTaken as exc:
+            raise CliError(str(exc)) from exc
+        role = "admin" if user.is_admin else "staff"
+        print(f"created {role} user {user.username} (id {user.id})")
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_user_token(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(redis: RedisClient) -> int:
+        staff = StaffStore(redis)
+        user = await staff.get_by_username(args.username)
+        if user is None:
+            raise CliError(f"no staff user named {args.username!r}")
+        _, secret = await staff.create_token(user.id, args.name)
+        print(secret)
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(redis: RedisClient) -> int:
+        for user in await StaffStore(redis).list_users():
+            flag = " (admin)" if user.is_admin else ""
+            print(f"{user.id}  {user.username}  {user.display_name}{flag}")
+        return 0
+
+    return await with_redis(settings, work)
+
+
+def add_user_commands(sub: SubParsers) -> None:
+    user = sub.add_parser("user", help="manage staff users")
+    users = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    add = users.add_parser("add", help="create a staff user")
+    add.add_argument("username")
+    add.add_argument("--admin", action="store_true", help="give global admin rights")
+    add.add_argument("--display-name", help="shown name (defaults to the username)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=run_user_add)
+    token = users.add_parser("token", help="create an API token and print it (once)")
+    token.add_argument("username")
+    token.add_argument("--name", default="cli", help="a label for the token")
+    token.set_defaults(run=run_user_token)
+    users.add_parser("list", help="list staff users").set_defaults(run=run_user_list)
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def parse_time(value: str, tz: str) -> datetime:
+    """An ISO 8601 time; without an offset it is read in time zone ``tz``."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{value!r} is not an ISO 8601 time like 2026-11-26T14:00") from None
+    if when.tzinfo is None:
+        try:
+            when = when.replace(tzinfo=ZoneInfo(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CliError(
+                f"unknown time zone {tz!r} (use an IANA name like Europe/Paris)"
+            ) from None
+    return when
+
+
+def session_line(session: Session) -> str:
+    start = session.scheduled_start.astimezone(ZoneInfo(session.time_zone))
+    tags = " ".join(session.hashtags)
+    status = session.status.value
+    return f"{session.id}  {status:<9}  {start:%Y-%m-%d %H:%M %Z}  {tags}  {session.title}"
+
+
+async def run_session_create(args: argparse.Namespace, settings: Settings) -> int:
+    fields = SessionFields(
+        title=args.title,
+        description=args.description,
+        hashtags=args.hashtag,
+        host_account=HostAccount(handle=args.host),
+        scheduled_start=parse_time(args.start, args.tz),
+        scheduled_end=parse_time(args.end, args.tz),
+        time_zone=args.tz,
+        language=args.lang,
+    )
+
+    async def work(redis: RedisClient) -> int:
+        store = Store(redis)
+        session = await store.create_session(fields, actor=CLI_ACTOR, at=SystemClock().now())
+        if args.schedule:
+            session = await store.schedule_session(
+                session.id, actor=CLI_ACTOR, at=SystemClock().now()
+            )
+        print(session_line(session))
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_session_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(redis: RedisClient) -> int:
+        status = SessionStatus(args.status) if args.status else None
+        for session in await Store(redis).list_sessions(status):
+            print(session_line(session))
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_session_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(redis: RedisClient) -> int:
+        session = await Store(redis).get_session(args.session_id)
+        print(session.model_dump_json(indent=2))
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_session_action(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(redis: RedisClient) -> int:
+        store = Store(redis)
+        sid, now = args.session_id, SystemClock().now()
+        if args.action == "start":
+            if (await store.get_session(sid)).status is SessionStatus.DRAFT:
+                await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
+            session = await store.start_session(sid, actor=CLI_ACTOR, at=now)
+        elif args.action == "schedule":
+            session = await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
+        elif args.action == "close":
+            session = await store.close_session(sid, actor=CLI_ACTOR, at=now)
+        else:
+            session = await store.archive_session(sid, actor=CLI_ACTOR, at=now)
+        print(session_line(session))
+        return 0
+
+    return await with_redis(settings, work)
+
+
+def add_session_commands(sub: SubParsers) -> None:
+    session = sub.add_parser("session", help="manage AMA sessions")
+    sessions = session.add_subparsers(dest="session_command", required=True, metavar="COMMAND")
+    create = sessions.add_parser("create", help="create a draft session")
+    create.add_argument("--title", required=True)
+    create.add_argument("--description", default="")
+    create.add_argument(
+        "--hashtag", action="append", required=True, help="e.g. #AskAirbus (repeatable)"
+    )
+    create.add_argument("--host", required=True, help="X handle that publishes the answers")
+    create.add_argument("--start", required=True, help="ISO 8601, e.g. 2026-11-26T14:00")
+    create.add_argument("--end", required=True, help="ISO 8601, e.g. 2026-11-26T15:00")
+    create.add_argument("--tz", default="UTC", help="IANA time zone (default UTC)")
+    create.add_argument("--lang", default="en", choices=["en", "fr"])
+    create.add_argument("--schedule", action="store_true", help="schedule it right away")
+    create.set_defaults(run=run_session_create)
+    listing = sessions.add_parser("list", help="list sessions")
+    listing.add_argument("--status", choices=[s.value for s in SessionStatus])
+    listing.set_defaults(run=run_session_list)
+    show = sessions.add_parser("show", help="show one session as JSON")
+    show.add_argument("session_id")
+    show.set_defaults(run=run_session_show)
+    for action, text in SESSION_ACTIONS.items():
+        parser = sessions.add_parser(action, help=text)
+        parser.add_argument("session_id")
+        parser.set_defaults(run=run_session_action, action=action)
+
+
+SESSION_ACTIONS = {
+    "schedule": "draft -> scheduled",
+    "start": "go live now (a draft is scheduled first)",
+    "close": "live -> closed",
+    "archive": "closed or draft -> archived",
+}
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+DEMO_QUESTIONS = [
+    ("aviator_ana", "Ana", "When will hydrogen aircraft carry passengers? #AskAirbus"),
+    ("planespotter", "Sam", "How do you test a new wing before the first flight? #AskAirbus"),
+    ("eco_flyer", "Léa", "How much fuel do the new A321neo engines save? #AskAirbus"),
+    ("curious_kid", "Tom", "How heavy is an A380 at take-off? #AskAirbus"),
+    ("spam_bot_99", "Deals", "Cheap flights here!!! #AskAirbus"),
+]
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    session: Session
+    logins: dict[str, str]
+
+
+async def seed_demo(redis: RedisClient, now: datetime) -> DemoSeed:
+    """Three staff users, a live #AskAirbus session and a few questions (some approved)."""
+    staff, store = StaffStore(redis), Store(redis)
+    logins = {name: secrets.token_urlsafe(9) for name in ("admin", "moderator", "expert")}
+    try:
+        admin = await staff.create_user("admin", logins["admin"], is_admin=True)
+        moderator = await staff.create_user(
+            "moderator", logins["moderator"], display_name="Mia (moderator)"
+        )
+        expert = await staff.create_user(
+            "expert", logins["expert"], display_name="Dr. Eva Jet (expert)"
+        )
+    except UsernameTaken:
+        raise CliError("the demo users already exist: run the demo on an empty Redis") from None
+    fields = SessionFields(
+        title="Ask Airbus: the future of flight",
+        description="Our engineers answer your questions live.",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        moderator_ids=[moderator.id],
+        expert_ids=[expert.id],
+        scheduled_start=now - timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+        time_zone="Europe/Paris",
+    )
+    session = await store.create_session(fields, actor=admin.username, at=now)
+    await store.schedule_session(session.id, actor=admin.username, at=now)
+    session = await store.start_session(session.id, actor=admin.username, at=now)
+    for i, (handle, name, text) in enumerate(DEMO_QUESTIONS):
+        incoming = IncomingQuestion(
+            tweet_id=str(1_860_000_000_000_000_000 + i),
+            author=Author(id=str(1000 + i), handle=handle, name=name, followers=10 * i),
+            text=text,
+            created_at=now,
+        )
+        question, _ = await store.add_question(session.id, incoming, at=now)
+        if i < 2:
+            await store.approve_question(session.id, question.id, actor="moderator", at=now)
+    return DemoSeed(session=session, logins=logins)
+
+
+def print_demo(seed: DemoSeed, base_url: str) -> None:
+    print(f"atexpert demo: session {seed.session.id} {' '.join(seed.session.hashtags)} is live")
+    print(f"  web app:  {base_url}/")
+    print(f"  API docs: {base_url}/openapi.json")
+    print("  logins (POST /api/login):")
+    for name, password in seed.logins.items():
+        print(f"    {name:<10} {password}")
+    sys.stdout.flush()
+
+
+async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        data_dir = Path(tempfile.mkdtemp(prefix="atexpert-demo-"))
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    async with AsyncExitStack() as stack:
+        for hook in DEMO_HOOKS:
+            settings = await stack.enter_async_context(hook(settings))
+        runtime = await stack.enter_async_context(RedisRuntime(settings))
+        seed = await seed_demo(runtime.client, SystemClock().now())
+        print_demo(seed, f"http://{host}:{port}")
+        if args.no_serve:
+            return 0
+        import uvicorn
+
+        from atexpert.app import create_app
+
+        app = create_app(settings, redis=runtime.client)
+        await uvicorn.Server(uvicorn.Config(app, host=host, port=port)).serve()
+    return 0
+
+
+def add_demo_command(sub: SubParsers) -> None:
+    demo = sub.add_parser(
+        "demo", help="seed a live #AskAirbus session on an embedded Redis and serve it"
+    )
+    demo.add_argument("--host", help="address to bind (default: settings.host)")
+    demo.add_argument("--port", type=int, help="port to bind (default: settings.port)")
+    demo.add_argument("--no-serve", action="store_true", help="seed and print, do not serve")
+    demo.set_defaults(run=run_demo)
+
+
+# -- parser and main -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atexpert", description="Live 'Ask the Expert' sessions on X."
+    )
+    parser.add_argument("--version", action="version", version=f"atexpert {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", help="address to bind (default: settings.host)")
+    serve.add_argument("--port", type=int, help="port to bind (default: settings.port)")
+    serve.set_defaults(run=run_serve)
+    add_user_commands(sub)
+    add_session_commands(sub)
+    add_demo_command(sub)
+    for adder in SUBCOMMAND_HOOKS:
+        adder(sub)
+    return parser
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    run: Run | None = getattr(args, "run", None)
+    if run is not None:
+        return await run(args, Settings())
+    func: Callable[[argparse.Namespace], int | None] = args.func
+    status = await asyncio.to_thread(func, args)
+    return 0 if status is None else status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_dispatch(args))
+    except KeyboardInterrupt:
+        return 130
+    except ValidationError as exc:  # before ValueError, its base class
+        return fail(_validation_message(exc))
+    except (CliError, AtexpertError, RedisUnavailable, UnknownUser, ValueError) as exc:
+        return fail(str(exc))
+    except (RedisError, OSError) as exc:
+        return fail(f"{type(exc).__name__}: {exc}")
+
+
+def fail(message: str) -> int:
+    print(f"atexpert: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

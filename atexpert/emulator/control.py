@@ -1,0 +1,312 @@
+"""The control surface under ``/_emulator/``: accounts, injected posts, faults, reset.
+
+Not part of X; tests, the demo and people drive the emulator through it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from atexpert.emulator import posting
+from atexpert.emulator.core import Emulator
+from atexpert.emulator.faults import Faults
+from atexpert.emulator.meter import usd
+from atexpert.emulator.problems import XError
+from atexpert.emulator.ratelimit import RateLimiter
+from atexpert.emulator.state import State
+
+_USERNAME = r"^[A-Za-z0-9_]{1,15}$"
+_ID = r"^[0-9]{1,19}$"
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountIn(_In):
+    username: str = Field(pattern=_USERNAME)
+    name: str = Field(min_length=1, max_length=50)
+    description: str = Field(default="", max_length=160)
+    location: str = Field(default="", max_length=30)
+    verified: bool = False
+    protected: bool = False
+    scopes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
+
+
+class PostIn(_In):
+    username: str | None = Field(default=None, pattern=_USERNAME)
+    author_id: str | None = Field(default=None, pattern=_ID)
+    text: str = Field(min_length=1, max_length=25_000)
+    lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    reply_settings: Literal[
+        "everyone", "following", "mentionedUsers", "subscribers", "verified"
+    ] = "everyone"
+    in_reply_to_tweet_id: str | None = Field(default=None, pattern=_ID)
+    quote_tweet_id: str | None = Field(default=None, pattern=_ID)
+    retweet_of_id: str | None = Field(default=None, pattern=_ID)
+    note_tweet: str | None = Field(default=None, max_length=25_000)
+    created_at: datetime | None = None
+
+
+class FaultsIn(Faults):
+    stream_drop: Literal["now"] | None = None
+    stream_drop_after: int | None = Field(default=None, ge=1)
+    credits_depleted: bool | None = None
+
+
+class PolicyIn(_In):
+    summoned_replies_only: bool | None = None
+    duplicate_check: bool | None = None
+    metering: bool | None = None
+    max_query_length: int | None = Field(default=None, ge=1, le=4096)
+
+
+class BalanceIn(_In):
+    usd: float = Field(ge=0, le=1_000_000)
+
+
+class ClockIn(_In):
+    advance_seconds: float = Field(ge=0, le=10 * 365 * 86400)
+
+
+class LimitIn(_In):
+    endpoint: str
+    user: int | None = Field(default=None, ge=0)
+    app: int | None = Field(default=None, ge=0)
+    window: int | None = Field(default=None, ge=1)
+    user_24h: int | None = Field(default=None, ge=0)
+    app_24h: int | None = Field(default=None, ge=0)
+
+
+def _problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "title": "Invalid Request" if status == 400 else "Error",
+        "detail": detail,
+        "status": status,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+async def _parse(request: Request, model: type[M]) -> M | JSONResponse:
+    raw = await request.body()
+    try:
+        return model.model_validate(json.loads(raw or b"{}"))
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors()
+            ]
+            return _problem(400, "The request body is invalid.", errors)
+        return _problem(400, "The request body is not valid JSON.")
+
+
+def _emu(request: Request) -> Emulator:
+    emu: Emulator = request.app.state.emulator
+    return emu
+
+
+def _account_json(state: State, user_id: str) -> dict[str, Any]:
+    acc = state.accounts[user_id]
+    return {"id": acc.id, "username": acc.username, "name": acc.name}
+
+
+async def create_account(request: Request) -> Response:
+    body = await _parse(request, AccountIn)
+    if isinstance(body, JSONResponse):
+        return body
+    state = _emu(request).state
+    try:
+        acc = state.add_account(
+            body.username,
+            body.name,
+            description=body.description,
+            location=body.location,
+            verified=body.verified,
+            protected=body.protected,
+        )
+    except ValueError as exc:
+        return _problem(409, str(exc))
+    tokens = state.issue_user_tokens(acc.id, tuple(body.scopes))
+    return JSONResponse({**_account_json(state, acc.id), **tokens}, status_code=201)
+
+
+async def list_accounts(request: Request) -> Response:
+    state = _emu(request).state
+    return JSONResponse({"data": [_account_json(state, uid) for uid in state.accounts]})
+
+
+async def inject_post(request: Request) -> Response:
+    body = await _parse(request, PostIn)
+    if isinstance(body, JSONResponse):
+        return body
+    emu = _emu(request)
+    state = emu.state
+    author = (
+        state.account_by_username(body.username)
+        if body.username
+        else state.accounts.get(body.author_id or "")
+    )
+    if author is None:
+        return _problem(404, "No such account; create it with POST /_emulator/accounts.")
+    for ref in (body.quote_tweet_id, body.retweet_of_id):
+        if ref is not None and ref not in state.posts:
+            return _problem(404, f"No post {ref}.")
+    draft = posting.Draft(
+        text=body.text,
+        reply_to=body.in_reply_to_tweet_id,
+        quote_of=body.quote_tweet_id,
+        reply_settings=body.reply_settings,
+        lang=body.lang,
+        created_at=body.created_at.timestamp() if body.created_at else None,
+        note_text=body.note_tweet,
+        retweet_of=body.retweet_of_id,
+    )
+    try:
+        post = posting.inject(state, author, draft)
+    except XError as err:
+        return _problem(404, err.body.get("detail", "Reply target not found."))
+    emu.hub.publish(post)
+    return JSONResponse(
+        {
+            "id": post.id,
+            "text": post.text,
+            "author_id": post.author_id,
+            "conversation_id": post.conversation_id,
+        },
+        status_code=201,
+    )
+
+
+async def get_app(request: Request) -> Response:
+    app = _emu(request).state.app
+    return JSONResponse(
+        {
+            "consumer_key": app.consumer_key,
+            "consumer_secret": app.consumer_secret,
+            "bearer_token": app.bearer_token,
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+        }
+    )
+
+
+async def faults(request: Request) -> Response:
+    emu = _emu(request)
+    if request.method == "DELETE":
+        emu.faults = Faults()
+        emu.hub.drop_after = None
+    elif request.method == "POST":
+        body = await _parse(request, FaultsIn)
+        if isinstance(body, JSONResponse):
+            return body
+        for name in body.model_fields_set & set(Faults.model_fields):
+            setattr(emu.faults, name, getattr(body, name))
+        if body.stream_drop == "now":
+            emu.hub.drop()
+        if "stream_drop_after" in body.model_fields_set:
+            emu.hub.drop_after = body.stream_drop_after
+        if body.credits_depleted:
+            emu.state.balance_micro = 0
+    return JSONResponse({**emu.faults.model_dump(), "stream_drop_after": emu.hub.drop_after})
+
+
+async def policy(request: Request) -> Response:
+    state = _emu(request).state
+    if request.method == "POST":
+        body = await _parse(request, PolicyIn)
+        if isinstance(body, JSONResponse):
+            return body
+        for name in body.model_fields_set:
+            setattr(state.policy, name, getattr(body, name))
+    return JSONResponse(vars(state.policy))
+
+
+async def balance(request: Request) -> Response:
+    state = _emu(request).state
+    if request.method == "POST":
+        body = await _parse(request, BalanceIn)
+        if isinstance(body, JSONResponse):
+            return body
+        state.balance_micro = round(body.usd * 1_000_000)
+        state.dirty = True
+    return JSONResponse(
+        {
+            "balance_usd": usd(state.balance_micro),
+            "spent_usd": {k: usd(v) for k, v in state.spent_micro.items()},
+        }
+    )
+
+
+async def clock(request: Request) -> Response:
+    body = await _parse(request, ClockIn)
+    if isinstance(body, JSONResponse):
+        return body
+    state = _emu(request).state
+    state.clock.advance(body.advance_seconds)
+    return JSONResponse({"offset_seconds": state.clock.offset})
+
+
+async def limits(request: Request) -> Response:
+    limiter = _emu(request).limiter
+    if request.method == "POST":
+        body = await _parse(request, LimitIn)
+        if isinstance(body, JSONResponse):
+            return body
+        if body.endpoint not in limiter.limits:
+            return _problem(
+                400, f"Unknown endpoint {body.endpoint!r}; one of {sorted(limiter.limits)}."
+            )
+        for name in body.model_fields_set - {"endpoint"}:
+            setattr(limiter.limits[body.endpoint], name, getattr(body, name))
+    return JSONResponse({k: vars(v) for k, v in limiter.limits.items()})
+
+
+async def stream_status(request: Request) -> Response:
+    hub = _emu(request).hub
+    conn = hub.active
+    return JSONResponse(
+        {
+            "connected": conn is not None and not conn.closed,
+            "connects": hub.connects,
+            "delivered": conn.delivered if conn is not None else 0,
+        }
+    )
+
+
+async def reset(request: Request) -> Response:
+    """Forget accounts, posts, rules, tokens, faults and limits; keep the app credentials."""
+    emu = _emu(request)
+    emu.hub.drop()
+    emu.state.reset()
+    emu.state.clock.offset = 0.0
+    emu.hub.drop_after = None
+    emu.faults = Faults()
+    emu.limiter = RateLimiter()
+    return JSONResponse({"reset": True})
+
+
+routes = [
+    Route("/_emulator/accounts", create_account, methods=["POST"]),
+    Route("/_emulator/accounts", list_accounts, methods=["GET"]),
+    Route("/_emulator/tweets", inject_post, methods=["POST"]),
+    Route("/_emulator/app", get_app, methods=["GET"]),
+    Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/_emulator/policy", policy, methods=["GET", "POST"]),
+    Route("/_emulator/balance", balance, methods=["GET", "POST"]),
+    Route("/_emulator/clock", clock, methods=["POST"]),
+    Route("/_emulator/limits", limits, methods=["GET", "POST"]),
+    Route("/_emulator/stream", stream_status, methods=["GET"]),
+    Route("/_emulator/reset", reset, methods=["POST"]),
+]

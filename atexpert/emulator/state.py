@@ -1,0 +1,266 @@
+"""The emulator's world: accounts, posts, stream rules, credentials, balance.
+
+Everything lives in memory and is touched only from the server's event loop, so
+no locks are needed. ``to_json``/``from_json`` give an optional snapshot file,
+"durable enough for a demo".
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from atexpert.emulator.hashtags import extract_hashtags, extract_mentions, url_spans
+from atexpert.emulator.ids import Snowflake
+from atexpert.emulator.query import Node, words
+
+
+class Clock:
+    """Wall-clock time plus an offset that tests may advance (token expiry, windows)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def iso(ts: float) -> str:
+    """X's timestamp format: ``2026-11-26T09:00:00.000Z``."""
+    dt = datetime.fromtimestamp(ts, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+@dataclass(slots=True)
+class Account:
+    id: str
+    username: str
+    name: str
+    created_at: float
+    description: str = ""
+    verified: bool = False
+    protected: bool = False
+    location: str = ""
+
+
+@dataclass(slots=True)
+class Post:
+    id: str
+    author_id: str
+    author_username: str
+    text: str
+    created_at: float
+    lang: str
+    conversation_id: str
+    reply_settings: str = "everyone"
+    in_reply_to_user_id: str | None = None
+    reply_to_username: str = ""
+    referenced: list[tuple[str, str]] = field(default_factory=list)
+    note_text: str | None = None
+    source: str = "atexpert emulator"
+    words: tuple[str, ...] = ()
+    hashtags: frozenset[str] = frozenset()
+    mentions: frozenset[str] = frozenset()
+    flags: frozenset[str] = frozenset()
+
+    def index(self) -> None:
+        """Compute the search-side views of the post (words, tags, flags)."""
+        full = self.note_text or self.text
+        self.words = tuple(words(full))
+        self.hashtags = frozenset(h.tag.casefold() for h in extract_hashtags(full))
+        self.mentions = frozenset(m.tag.casefold() for m in extract_mentions(full))
+        names = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
+        flags = {f"is:{names[kind]}" for kind, _ in self.referenced if kind in names}
+        if url_spans(full):
+            flags.add("has:links")
+        if self.mentions:
+            flags.add("has:mentions")
+        if self.hashtags:
+            flags.add("has:hashtags")
+        self.flags = frozenset(flags)
+
+
+@dataclass(slots=True)
+class Rule:
+    id: str
+    value: str
+    tag: str
+    node: Node
+
+
+@dataclass(slots=True)
+class OAuth2Token:
+    user_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(slots=True)
+class AuthCode:
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    method: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(slots=True)
+class AppCredentials:
+    consumer_key: str
+    consumer_secret: str
+    bearer_token: str
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def generate(cls) -> AppCredentials:
+        return cls(
+            consumer_key=secrets.token_urlsafe(18),
+            consumer_secret=secrets.token_urlsafe(36),
+            bearer_token="AAAAAAAAAAAAAAAAAAAAA" + secrets.token_urlsafe(60),
+            client_id=secrets.token_urlsafe(24),
+            client_secret=secrets.token_urlsafe(36),
+        )
+
+
+@dataclass
+class Policy:
+    """Switchable X rules (on by default, as X enforces them for self-serve apps)."""
+
+    summoned_replies_only: bool = True
+    duplicate_check: bool = True
+    metering: bool = True
+    max_query_length: int = 512
+    max_rules: int = 1000
+    max_rule_length: int = 1024
+
+
+class State:
+    """All mutable emulator data plus the clock and id generator."""
+
+    def __init__(self, clock: Clock | None = None, app: AppCredentials | None = None) -> None:
+        self.clock = clock or Clock()
+        self.app = app or AppCredentials.generate()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything but the app credentials and the clock."""
+        self.snowflake = Snowflake()
+        self.policy = Policy()
+        self.accounts: dict[str, Account] = {}
+        self.by_username: dict[str, str] = {}
+        self.posts: dict[str, Post] = {}
+        self.rules: dict[str, Rule] = {}
+        self.oauth1: dict[str, tuple[str, str]] = {}  # access token -> (user id, secret)
+        self.oauth2: dict[str, OAuth2Token] = {}
+        self.refresh: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.balance_micro = 100_000_000  # USD 100.00
+        self.spent_micro: dict[str, int] = {}
+        self.replies: dict[str, int] = {}  # post id -> number of replies
+        self.authored: dict[str, int] = {}  # user id -> number of posts
+        self.texts: dict[tuple[str, str], str] = {}  # (author id, text) -> post id
+        self.dirty = True
+
+    def new_id(self, ts: float | None = None, *, monotonic: bool = True) -> str:
+        t = self.clock.now() if ts is None else ts
+        return self.snowflake.make(int(t * 1000), monotonic=monotonic)
+
+    def account_by_username(self, username: str) -> Account | None:
+        uid = self.by_username.get(username.casefold())
+        return self.accounts.get(uid) if uid else None
+
+    def add_account(self, username: str, name: str, **extra: Any) -> Account:
+        if username.casefold() in self.by_username:
+            raise ValueError(f"username {username!r} is taken")
+        acc = Account(
+            id=self.new_id(), username=username, name=name, created_at=self.clock.now(), **extra
+        )
+        self.accounts[acc.id] = acc
+        self.by_username[username.casefold()] = acc.id
+        self.dirty = True
+        return acc
+
+    def issue_user_tokens(self, user_id: str, scopes: tuple[str, ...]) -> dict[str, str]:
+        """OAuth 1.0a access token/secret and an OAuth 2.0 access/refresh token."""
+        token1 = f"{user_id}-{secrets.token_urlsafe(30)}"
+        secret1 = secrets.token_urlsafe(33)
+        self.oauth1[token1] = (user_id, secret1)
+        access, refresh = self.issue_oauth2(user_id, scopes)
+        return {
+            "access_token": token1,
+            "access_token_secret": secret1,
+            "oauth2_access_token": access,
+            "oauth2_refresh_token": refresh,
+        }
+
+    def issue_oauth2(self, user_id: str, scopes: tuple[str, ...]) -> tuple[str, str]:
+        access = secrets.token_urlsafe(64)
+        refresh = secrets.token_urlsafe(64)
+        self.oauth2[access] = OAuth2Token(user_id, scopes, self.clock.now() + 7200)
+        self.refresh[refresh] = (user_id, scopes)
+        self.dirty = True
+        return access, refresh
+
+    def add_post(self, post: Post) -> Post:
+        post.index()
+        self.posts[post.id] = post
+        self.authored[post.author_id] = self.authored.get(post.author_id, 0) + 1
+        self.texts[(post.author_id, post.note_text or post.text)] = post.id
+        for kind, ref in post.referenced:
+            if kind == "replied_to":
+                self.replies[ref] = self.replies.get(ref, 0) + 1
+        self.dirty = True
+        return post
+
+    def delete_post(self, post_id: str) -> Post | None:
+        post = self.posts.pop(post_id, None)
+        if post is not None:
+            self.authored[post.author_id] -= 1
+            self.texts.pop((post.author_id, post.note_text or post.text), None)
+            for kind, ref in post.referenced:
+                if kind == "replied_to":
+                    self.replies[ref] -= 1
+            self.dirty = True
+        return post
+
+    def reply_count(self, post_id: str) -> int:
+        return self.replies.get(post_id, 0)
+
+    def post_count(self, user_id: str) -> int:
+        return self.authored.get(user_id, 0)
+
+    def live_posts(self) -> list[Post]:
+        """Posts newest first."""
+        return sorted(self.posts.values(), key=lambda p: int(p.id), reverse=True)
+
+    # -- snapshot ---------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": asdict(self.app),
+            "accounts": [asdict(a) for a in self.accounts.values()],
+            "posts": [
+                {
+                    k: v
+                    for k, v in asdict(p).items()
+                    if k not in {"words", "hashtags", "mentions", "flags"}
+                }
+                for p in self.posts.values()
+            ],
+            "rules": [{"id": r.id, "value": r.value, "tag": r.tag} for r in self.rules.values()],
+            "oauth1": {k: list(v) for k, v in self.oauth1.items()},
+            "oauth2": {k: asdict(v) for k, v in self.oauth2.items()},
+            "refresh": {k: [u, list(s)] for k, (u, s) in self.refresh.items()},
+            "balance_micro": self.balance_micro,
+            "spent_micro": self.spent_micro,
+            "policy": asdict(self.policy),
+        }

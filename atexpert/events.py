@@ -1,0 +1,360 @@
+"""The event vocabulary: state machines, guarded changes, events and their JSON codec.
+
+Every state change is a :class:`Change`: the statuses it may start from (taken from the
+entity's transition table), a flat ``patch`` of fields to set (dotted paths such as
+``parts.0.tweet_id`` reach into lists and objects) and the event kind. The store applies a
+change and appends its :class:`Event` in one atomic step; :func:`apply_event` replays
+events into plain records, so the log alone rebuilds every session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from atexpert import keys
+from atexpert.errors import FieldError, IllegalTransition, InvalidInput
+
+Entity = Literal["session", "question", "answer"]
+Record = dict[str, Any]
+
+S = TypeVar("S", bound=StrEnum)
+A = TypeVar("A", bound=Hashable)
+T = TypeVar("T")
+
+
+def _empty_object_as_list(value: Any) -> Any:
+    # Redis Lua's cjson cannot tell an empty array from an empty object and encodes "{}".
+    return [] if value == {} else value
+
+
+#: A list field of a record that the Lua step may have re-encoded.
+JsonList = Annotated[list[T], BeforeValidator(_empty_object_as_list)]
+
+
+def invalid_input(exc: ValidationError, message: str = "invalid input") -> InvalidInput:
+    """A pydantic error as :class:`InvalidInput` with one :class:`FieldError` per problem."""
+    errors = [
+        FieldError(tuple(e["loc"]), e["msg"], e["type"])
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return InvalidInput(
+        message
+        + ": "
+        + "; ".join(f"{'.'.join(map(str, e.loc)) or 'body'}: {e.msg}" for e in errors),
+        errors,
+    )
+
+
+class EventKind(StrEnum):
+    SESSION_CREATED = "session.created"
+    SESSION_UPDATED = "session.updated"
+    SESSION_SCHEDULED = "session.scheduled"
+    SESSION_UNSCHEDULED = "session.unscheduled"
+    SESSION_STARTED = "session.started"
+    SESSION_CLOSED = "session.closed"
+    SESSION_ARCHIVED = "session.archived"
+    SESSION_ROLES_CHANGED = "session.roles_changed"
+    QUESTION_RECEIVED = "question.received"
+    QUESTION_APPROVED = "question.approved"
+    QUESTION_REJECTED = "question.rejected"
+    QUESTION_MERGED = "question.merged"
+    QUESTION_REQUEUED = "question.requeued"
+    QUESTION_RESTORED = "question.restored"
+    QUESTION_ANSWERED = "question.answered"
+    QUESTION_EDITED = "question.edited"
+    QUESTION_STARRED = "question.starred"
+    QUESTION_PRIORITIZED = "question.prioritized"
+    QUESTION_TAGGED = "question.tagged"
+    QUESTION_NOTED = "question.noted"
+    ANSWER_DRAFTED = "answer.drafted"
+    ANSWER_EDITED = "answer.edited"
+    ANSWER_SUBMITTED = "answer.submitted"
+    ANSWER_APPROVED = "answer.approved"
+    ANSWER_RETURNED = "answer.returned"
+    ANSWER_QUEUED = "answer.queued"
+    ANSWER_WITHDRAWN = "answer.withdrawn"
+    ANSWER_PUBLISHING = "answer.publishing"
+    ANSWER_PART_POSTED = "answer.part_posted"
+    ANSWER_PUBLISHED = "answer.published"
+    ANSWER_FAILED = "answer.failed"
+    ANSWER_RETRIED = "answer.retried"
+
+
+#: Kinds whose ``data`` is the whole new record rather than a patch.
+CREATE_KINDS = frozenset(
+    {EventKind.SESSION_CREATED, EventKind.QUESTION_RECEIVED, EventKind.ANSWER_DRAFTED}
+)
+
+
+class StateMachine(Generic[S, A]):
+    """An explicit ``{(from_status, action): to_status}`` table that raises on anything else."""
+
+    def __init__(self, entity: str, table: Mapping[tuple[S, A], S]) -> None:
+        self.entity = entity
+        self.table = dict(table)
+
+    def next(self, current: S, action: A, entity_id: str = "", **why: Any) -> S:
+        try:
+            return self.table[(current, action)]
+        except KeyError:
+            targets = {to for (_, act), to in self.table.items() if act == action}
+            raise IllegalTransition(
+                self.entity,
+                entity_id,
+                current.value,
+                str(getattr(action, "value", action)),
+                already=current in targets,
+                **why,
+            ) from None
+
+    def sources(self, action: A) -> frozenset[S]:
+        """The statuses ``action`` may start from."""
+        return frozenset(src for (src, act) in self.table if act == action)
+
+    def allows(self, current: S, action: A) -> bool:
+        return (current, action) in self.table
+
+    def guard(self, entity_id: str, action: A) -> Guard:
+        """A precondition: the record is in a status ``action`` may start from."""
+        sources = frozenset(s.value for s in self.sources(action))
+        return Guard(self.entity, entity_id, str(getattr(action, "value", action)), sources)  # type: ignore[arg-type]
+
+    def target(self, action: A) -> S | None:
+        """The one status ``action`` leads to, or None when it never changes the status."""
+        moves = {to for (src, act), to in self.table.items() if act == action and to != src}
+        if len(moves) > 1:
+            raise ValueError(f"{action} leads to several statuses; plan it per status")
+        return moves.pop() if moves else None
+
+    def change(
+        self,
+        entity_id: str,
+        action: A,
+        kind: EventKind,
+        patch: Record,
+        *,
+        actor: str,
+        at: datetime,
+        **options: Any,
+    ) -> Change:
+        """The guarded change for ``action``: expected statuses from the table, new status."""
+        to = self.target(action)
+        body = dict(patch)
+        if to is not None:
+            body["status"] = to.value
+        return Change(
+            entity=self.entity,  # type: ignore[arg-type]
+            entity_id=entity_id,
+            action=str(getattr(action, "value", action)),
+            kind=kind,
+            sources=frozenset(s.value for s in self.sources(action)),
+            patch=body,
+            actor=actor,
+            at=at,
+            **options,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One guarded patch of one record, plus what its event says."""
+
+    entity: Entity
+    entity_id: str
+    action: str
+    kind: EventKind
+    sources: frozenset[str]
+    patch: Record
+    actor: str
+    at: datetime
+    fence: int | None = None
+    expected_version: int | None = None
+    #: Apply only if the record is in ``sources``; otherwise skip silently (no event).
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A precondition on another record of the same session, checked in the same step."""
+
+    entity: Entity
+    entity_id: str
+    action: str
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Create:
+    """A new record (with ``id`` and ``status``), refused if the id already exists."""
+
+    entity: Entity
+    record: Record
+    kind: EventKind
+    actor: str
+    at: datetime
+
+    @property
+    def entity_id(self) -> str:
+        return str(self.record["id"])
+
+
+Step = Guard | Change | Create
+
+
+def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of ``lua/step.lua`` running ``items`` as one atomic step."""
+    all_keys = [keys.events(session_id)]
+    slots: dict[str, int] = {}
+
+    def ref(key: str) -> int:
+        if key not in slots:
+            all_keys.append(key)
+            slots[key] = len(all_keys)
+        return slots[key]
+
+    ops: list[Record] = []
+    for it in items:
+        op: Record = {
+            "k": ref(keys.record(session_id, it.entity, it.entity_id)),
+            "id": it.entity_id,
+        }
+        statuses: set[str] = set()
+        if isinstance(it, Create):
+            status = str(it.record["status"])
+            statuses.add(status)
+            event = encode_event(
+                it.kind, session_id, it.entity, it.entity_id, it.actor, it.at, it.record
+            )
+            op |= {
+                "create": dumps(it.record),
+                "status": status,
+                "score": keys.ms(it.at),
+                "ev": event,
+            }
+        else:
+            op["src"] = sorted(it.sources)
+        if isinstance(it, Change):
+            statuses |= it.sources | {str(it.patch.get("status", ""))} - {""}
+            event = encode_event(
+                it.kind, session_id, it.entity, it.entity_id, it.actor, it.at, it.patch, it.fence
+            )
+            op |= {"patch": it.patch, "ev": event}
+            op |= {"ver": it.expected_version} if it.expected_version is not None else {}
+            op |= {"fence": it.fence} if it.fence is not None else {}
+            op |= {"opt": True} if it.optional else {}
+        index = {s: keys.status_index(session_id, it.entity, s) for s in sorted(statuses)}
+        if any(index.values()):
+            op["ix"] = {s: ref(k) for s, k in index.items() if k is not None}
+        ops.append(op)
+    return all_keys, [dumps({"ops": ops})]
+
+
+class Event(BaseModel):
+    """One entry of a session's event stream. ``id`` is the Redis Stream entry id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = ""
+    kind: EventKind
+    session_id: str
+    entity: Entity
+    entity_id: str
+    actor: str
+    at: AwareDatetime
+    version: int
+    #: The whole record for create kinds, else the patch (dotted paths) that was applied.
+    data: Record
+    fence: int | None = None
+
+
+def encode_event(
+    kind: EventKind,
+    session_id: str,
+    entity: Entity,
+    entity_id: str,
+    actor: str,
+    at: datetime,
+    data: Record,
+    fence: int | None = None,
+) -> str:
+    """JSON text stored in the stream's ``e`` field (the version goes in field ``v``)."""
+    body: Record = {
+        "kind": kind.value,
+        "session_id": session_id,
+        "entity": entity,
+        "entity_id": entity_id,
+        "actor": actor,
+        "at": at.isoformat(),
+        "data": data,
+    }
+    if fence is not None:
+        body["fence"] = fence
+    return dumps(body)
+
+
+def decode_event(entry_id: str, fields: Mapping[str, str]) -> Event:
+    body = json.loads(fields["e"])
+    return Event.model_validate({**body, "id": entry_id, "version": int(fields["v"])})
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _path(path: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in path.split(".")]
+
+
+def apply_patch(record: Record, patch: Mapping[str, Any]) -> Record:
+    """A copy of ``record`` with ``patch`` applied (same semantics as the Lua step)."""
+    out = json.loads(dumps(record))
+    for key, value in patch.items():
+        *parents, last = _path(key)
+        target: Any = out
+        for p in parents:
+            target = target[p]
+        target[last] = value
+    return dict(out)
+
+
+class SessionState(BaseModel):
+    """Plain records of one session, as rebuilt by :func:`replay`."""
+
+    session: Record | None = None
+    questions: dict[str, Record] = {}
+    answers: dict[str, Record] = {}
+    last_event_id: str = "0-0"
+
+
+def apply_event(state: SessionState, event: Event) -> SessionState:
+    """Pure fold step: the state after ``event``."""
+    if event.entity == "session":
+        current = state.session
+    else:
+        current = getattr(state, f"{event.entity}s").get(event.entity_id)
+    if event.kind in CREATE_KINDS:
+        new = dict(event.data)
+    else:
+        if current is None:
+            raise ValueError(f"event {event.id} patches unknown {event.entity} {event.entity_id}")
+        new = apply_patch(current, event.data)
+        new["version"] = current["version"] + 1
+    if event.entity == "session":
+        return state.model_copy(update={"session": new, "last_event_id": event.id})
+    name = f"{event.entity}s"
+    records = {**getattr(state, name), event.entity_id: new}
+    return state.model_copy(update={name: records, "last_event_id": event.id})
+
+
+def replay(events: Iterable[Event], state: SessionState | None = None) -> SessionState:
+    state = state or SessionState()
+    for event in events:
+        state = apply_event(state, event)
+    return state

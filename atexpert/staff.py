@@ -1,0 +1,175 @@
+"""Staff users and the permission rules: pure, no I/O.
+
+Roles: ``admin`` is global; ``moderator`` and ``expert`` are per session (the session
+record lists ``moderator_ids`` and ``expert_ids``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+USERNAME_RE = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=USERNAME_RE),
+]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def normalize_username(raw: str) -> str | None:
+    """The canonical (lower-case) form of ``raw``, or None when it is not a valid username."""
+    name = raw.strip().lower()
+    return name if re.fullmatch(USERNAME_RE, name) else None
+
+
+class StaffUser(BaseModel):
+    """A staff account as stored. ``password_hash`` never leaves the server."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    username: str
+    display_name: str
+    password_hash: str
+    is_admin: bool = False
+    created_at: datetime
+
+
+class StaffUserOut(BaseModel):
+    """A staff account as shown by the API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    username: str
+    display_name: str
+    is_admin: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffUserOut:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            is_admin=user.is_admin,
+            created_at=user.created_at,
+        )
+
+
+class ApiToken(BaseModel):
+    """A named API token (only its sha256 is stored; the secret is shown once)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    user_id: str
+    name: str
+    created_at: datetime
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    EXPERT = "expert"
+
+
+class Action(StrEnum):
+    """Everything a staff member may try to do on one session (or globally)."""
+
+    SESSION_CREATE = "session.create"
+    SESSION_READ = "session.read"
+    SESSION_UPDATE = "session.update"
+    SESSION_LIFECYCLE = "session.lifecycle"
+    SESSION_ASSIGN = "session.assign"
+    QUESTION_READ_ALL = "question.read_all"
+    QUESTION_READ_APPROVED = "question.read_approved"
+    QUESTION_CREATE = "question.create"
+    QUESTION_MODERATE = "question.moderate"
+    ANSWER_READ = "answer.read"
+    ANSWER_WRITE = "answer.write"
+    ANSWER_APPROVE = "answer.approve"
+    STAFF_MANAGE = "staff.manage"
+
+
+class SessionMembership(Protocol):
+    """What the permission rules need from a session record."""
+
+    @property
+    def moderator_ids(self) -> Collection[str]: ...
+
+    @property
+    def expert_ids(self) -> Collection[str]: ...
+
+
+_GRANTS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.MODERATOR: frozenset(
+        {
+            Action.SESSION_READ,
+            Action.QUESTION_READ_ALL,
+            Action.QUESTION_READ_APPROVED,
+            Action.QUESTION_MODERATE,
+            Action.ANSWER_READ,
+            Action.ANSWER_APPROVE,
+        }
+    ),
+    Role.EXPERT: frozenset(
+        {
+            Action.SESSION_READ,
+            Action.QUESTION_READ_APPROVED,
+            Action.ANSWER_READ,
+            Action.ANSWER_WRITE,
+        }
+    ),
+}
+
+
+class Grants(BaseModel):
+    """The roles one user holds on one session, as sent to the consoles."""
+
+    model_config = ConfigDict(frozen=True)
+
+    roles: list[Role] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+
+
+def roles_of(user: StaffUser, session: SessionMembership | None) -> frozenset[Role]:
+    """The roles ``user`` holds, on ``session`` when given (global roles only otherwise)."""
+    roles: set[Role] = {Role.ADMIN} if user.is_admin else set()
+    if session is not None:
+        if user.id in session.moderator_ids:
+            roles.add(Role.MODERATOR)
+        if user.id in session.expert_ids:
+            roles.add(Role.EXPERT)
+    return frozenset(roles)
+
+
+def allowed_actions(user: StaffUser, session: SessionMembership | None) -> frozenset[Action]:
+    out: set[Action] = set()
+    for role in roles_of(user, session):
+        out |= _GRANTS[role]
+    return frozenset(out)
+
+
+def can(user: StaffUser | None, action: Action, session: SessionMembership | None = None) -> bool:
+    """Whether ``user`` may do ``action`` (on ``session`` for session-scoped actions)."""
+    if user is None:
+        return False
+    return action in allowed_actions(user, session)
+
+
+def grants(user: StaffUser, session: SessionMembership) -> Grants:
+    return Grants(
+        roles=sorted(roles_of(user, session)),
+        actions=sorted(allowed_actions(user, session)),
+    )
