@@ -18,6 +18,8 @@ from atexpert.api_errors import exception_handlers
 from atexpert.api_routing import Endpoint, Services, to_route
 from atexpert.auth import CookieSigner
 from atexpert.clock import Clock, SystemClock
+from atexpert.live import live_routes
+from atexpert.live_hub import LiveConfig, LiveHub
 from atexpert.openapi import openapi_document
 from atexpert.redis_conn import RedisClient, RedisRuntime, ping
 from atexpert.scheduler import Lease, Scheduler
@@ -57,9 +59,14 @@ def create_app(
     clock: Clock | None = None,
     password_hasher: PasswordHasher | None = None,
     run_scheduler: bool = True,
+    live_config: LiveConfig | None = None,
 ) -> Starlette:
-    """The app. With ``redis`` given it is used as is (and not closed); otherwise the
-    lifespan opens a :class:`RedisRuntime` from ``settings`` (embedded Redis or URL)."""
+    """The app: JSON API, live websockets, health checks and ``/openapi.json``.
+
+    With ``redis`` given it is used as is (and not closed); otherwise the lifespan opens a
+    :class:`RedisRuntime` from ``settings`` (embedded Redis or URL). The lifespan also runs
+    the live hub and, unless ``run_scheduler`` is false, the session scheduler.
+    """
     settings = settings or Settings()
     the_clock = clock or SystemClock()
 
@@ -79,6 +86,9 @@ def create_app(
                 signer=CookieSigner(settings),
                 clock=the_clock,
             )
+            hub = app.state.live_hub = LiveHub(client, live_config)
+            await hub.start()
+            stack.push_async_callback(hub.stop)
             if run_scheduler:
                 scheduler = Scheduler(store, Lease(client), the_clock)
                 stop = asyncio.Event()
@@ -91,6 +101,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *(to_route(ep) for ep in ENDPOINTS),
+        *live_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.openapi = openapi_document(ENDPOINTS, server_url="/")

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from atexpert.api_errors import ApiError
@@ -65,8 +65,14 @@ def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-async def authenticate(request: Request, staff: StaffStore, signer: CookieSigner) -> Principal:
-    """The caller of ``request``; raises 401 (or 403 for a missing/wrong CSRF token)."""
+async def authenticate(
+    request: HTTPConnection, staff: StaffStore, signer: CookieSigner
+) -> Principal:
+    """The caller of ``request`` (an HTTP request or a websocket handshake).
+
+    Raises a 401 :class:`ApiError`, or a 403 for a missing/wrong CSRF token on a
+    state-changing request authenticated by cookie.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
@@ -84,7 +90,7 @@ async def authenticate(request: Request, staff: StaffStore, signer: CookieSigner
     user = await staff.get_user(login.user_id) if login is not None else None
     if sid is None or login is None or user is None:
         raise unauthorized("invalid_session", "the login session is invalid or expired")
-    if request.method not in SAFE_METHODS:
+    if request.scope.get("method", "GET") not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), login.csrf.encode()):
             raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")

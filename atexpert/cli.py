@@ -75,15 +75,19 @@ async def with_redis(settings: Settings, work: Callable[[RedisClient], Awaitable
 # -- serve ---------------------------------------------------------------------------------
 
 
-async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from atexpert.app import create_app
 
-    host = args.host or settings.host
-    port = settings.port if args.port is None else args.port
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
     await uvicorn.Server(config).serve()
+
+
+async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    await serve(
+        settings, args.host or settings.host, settings.port if args.port is None else args.port
+    )
     return 0
 
 
@@ -364,17 +368,14 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     async with AsyncExitStack() as stack:
         for hook in DEMO_HOOKS:
             settings = await stack.enter_async_context(hook(settings))
-        runtime = await stack.enter_async_context(RedisRuntime(settings))
-        seed = await seed_demo(runtime.client, SystemClock().now())
+        async with RedisRuntime(settings) as runtime:
+            seed = await seed_demo(runtime.client, SystemClock().now())
         print_demo(seed, f"http://{host}:{port}")
         if args.no_serve:
             return 0
-        import uvicorn
-
-        from atexpert.app import create_app
-
-        app = create_app(settings, redis=runtime.client)
-        await uvicorn.Server(uvicorn.Config(app, host=host, port=port)).serve()
+        # The app's lifespan reopens the (embedded) Redis, so that uvicorn's shutdown on
+        # SIGTERM/SIGINT also stops it.
+        await serve(settings, host, port)
     return 0
 
 

@@ -6,6 +6,7 @@ Every client is made with ``decode_responses=True``: replies are ``str``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import TracebackType
 from typing import Self, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -14,10 +15,12 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
-from atexpert.redis_embedded import EmbeddedRedis
+from atexpert.redis_embedded import DataDirInUse, EmbeddedRedis
 from atexpert.settings import Settings
 
 RedisClient: TypeAlias = Redis | RedisCluster
+
+log = logging.getLogger(__name__)
 
 
 class RedisUnavailable(RuntimeError):
@@ -71,6 +74,9 @@ class RedisRuntime:
 
     With ``redis_url`` set it connects there (to a cluster when ``redis_cluster``);
     otherwise it starts an :class:`EmbeddedRedis` in ``data_dir/redis`` and stops it on exit.
+    If another process already runs that embedded Redis (``atexpert serve``, say), this one
+    connects to it instead, for as long as its owner runs: meant for short CLI commands;
+    several long-running processes should share a real Redis through ``redis_url``.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -90,7 +96,15 @@ class RedisRuntime:
             self._client = await connect(url, cluster=self._settings.redis_cluster)
             return self
         embedded = EmbeddedRedis(self._settings.data_dir / "redis")
-        await asyncio.to_thread(embedded.start)
+        try:
+            await asyncio.to_thread(embedded.start)
+        except DataDirInUse as busy:
+            try:
+                self._client = await connect(embedded.url, cluster=False)
+            except RedisUnavailable:
+                raise busy from None
+            log.info("sharing the embedded Redis of another process: %s", embedded.url)
+            return self
         self.embedded = embedded
         try:
             self._client = await connect(embedded.url, cluster=False)

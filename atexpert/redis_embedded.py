@@ -69,6 +69,7 @@ class EmbeddedRedis:
         self.socket_path = self.data_dir / "redis.sock"
         self.pid_path = self.data_dir / "redis.pid"
         self.log_path = self.data_dir / "redis.log"
+        self.conf_path = self.data_dir / "redis.conf"
         self._binary = binary
         self._start_timeout = start_timeout
         self._lock: IO[str] | None = None
@@ -95,10 +96,9 @@ class EmbeddedRedis:
         self._acquire_lock()
         try:
             self._clear_leftovers()
-            conf = self.data_dir / "redis.conf"
-            conf.write_text(self._config())
+            self.conf_path.write_text(self._config())
             self._proc = subprocess.Popen(
-                [str(binary), str(conf)],
+                [str(binary), str(self.conf_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -116,8 +116,8 @@ class EmbeddedRedis:
             return
         try:
             if self._proc.poll() is None:
-                with contextlib.suppress(redis.RedisError, OSError):
-                    self._client().shutdown()
+                with contextlib.suppress(redis.RedisError, OSError), self._client() as client:
+                    client.shutdown()
                 try:
                     self._proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -190,14 +190,21 @@ class EmbeddedRedis:
 
     def _clear_leftovers(self) -> None:
         """Stop a server orphaned by a crashed owner, then remove its socket and pid file."""
+        # We hold the lock, so whatever answers on our socket is an orphan.
+        try:
+            with self._client() as client:
+                client.ping()  # shutdown() alone takes "cannot connect" for success
+                client.shutdown()
+            asked = True
+        except (redis.RedisError, OSError):
+            asked = False  # nothing listens there (or it refused): signal the pid instead
         pid = _read_pid(self.pid_path)
-        if pid is not None and _is_redis_server(pid):
-            with contextlib.suppress(redis.RedisError, OSError):
-                self._client().shutdown()
-            if not _wait_gone(pid, 10.0):
+        marks = (self.conf_path, self.socket_path)
+        if pid is not None and not _wait_gone(pid, marks, 10.0 if asked else 0.0):
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)  # SIGTERM makes redis-server save and exit too
-                if not _wait_gone(pid, 20.0):
-                    raise EmbeddedRedisError(f"a leftover redis-server (pid {pid}) won't stop")
+            if not _wait_gone(pid, marks, 20.0):
+                raise EmbeddedRedisError(f"a leftover redis-server (pid {pid}) won't stop")
         for path in (self.socket_path, self.pid_path):
             path.unlink(missing_ok=True)
 
@@ -244,23 +251,29 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _is_redis_server(pid: int) -> bool:
+def _runs(pid: int, marks: tuple[Path, ...]) -> bool:
+    """Whether ``pid`` is a live redis-server of ours (zombies are not).
+
+    Its command line names our config file, or our socket once Redis set its process title.
+    """
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # someone else's process that merely reused the pid
+    except (ProcessLookupError, PermissionError):
+        return False  # gone, or someone else's process that merely reused the pid
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        return b"redis-server" in cmdline.read_bytes()
-    return True
+    if not cmdline.parent.exists():
+        return True  # no /proc to tell: assume it is
+    try:
+        text = cmdline.read_bytes()
+    except OSError:
+        return False
+    return b"redis-server" in text and any(os.fsencode(m) in text for m in marks)
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _wait_gone(pid: int, marks: tuple[Path, ...], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _is_redis_server(pid):
-            return True
+    while _runs(pid, marks):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True

@@ -196,15 +196,16 @@ class Scheduler:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Tick every ``interval`` until ``stop`` is set (or the task is cancelled).
 
-        Redis errors are logged and retried at the next tick; the lease is released on exit.
+        A failing tick (Redis unreachable, a bad record...) is logged and the next one
+        tries again: the loop only ends when told to. The lease is released on exit.
         """
         stop = stop or asyncio.Event()
         try:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except (RedisError, OSError) as exc:
-                    log.warning("scheduler tick failed, retrying: %s", exc)
+                except Exception:
+                    log.exception("scheduler tick failed; retrying in %s", self.interval)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.interval.total_seconds())
         finally:

@@ -41,3 +41,9 @@ class Settings(BaseSettings):
     x_client_secret: SecretStr | None = Field(default=None, description="X OAuth 2.0 secret.")
     host: str = Field(default="127.0.0.1", description="Address `atexpert serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `atexpert serve` binds.")
+    scheduler_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the scheduler checks for due sessions."
+    )
+    scheduler_lease_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Scheduler lease time-to-live (one leader at once)."
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -31,7 +32,8 @@ MAX_TEXT_LENGTH: Final = 10_000
 NO_BREAK_SPACES: Final = frozenset("\u00a0\u2007\u202f")
 _CLOSING: Final = frozenset("?!:;.,…»›)]}%’”") | NO_BREAK_SPACES
 _OPENING: Final = frozenset("«‹([{¿¡“‘") | NO_BREAK_SPACES
-_SENTENCE_END: Final = frozenset(".!?…")
+_SLACK: Final = 2 * twittertext.URL_WEIGHT  # how far an estimate may be off, at most
+_SENTENCE_END: Final = frozenset(".!?…。！？")
 _TOKEN = re.compile(r"(?:[^\s]|[\u00a0\u2007\u202f])+")
 _SPACES = re.compile(r"[^\S\u00a0\u2007\u202f]+")
 _MENTION = re.compile(r"(?<![\w!#$%&*@＠])[@＠][A-Za-z0-9_]{1,15}")
@@ -130,7 +132,7 @@ def _check_text(text: str, field: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Atom:
-    """A span never cut at a space; ``strength`` of the cut after it: 2 sentence, 1 word, 0 none."""
+    """Words never cut at a space; ``strength`` of a cut after it: 2 sentence end, else 1."""
 
     start: int
     end: int
@@ -222,6 +224,7 @@ class _Layout:
         n = len(self.atoms)
         room, room_last = self._room(index, False), self._room(index, True)
         fitting: list[int] = []  # atoms j such that atoms i..j fit, by estimate
+        sentences: list[int] = []  # those of them ending a sentence past half the room
         total = 0
         for j in range(i, n):
             total += self.weights[j] + (self._gap(j - 1) if j > i else 0)
@@ -229,47 +232,42 @@ class _Layout:
                 break
             if total <= (room_last if j == n - 1 else room):
                 fitting.append(j)
-        if fitting and fitting[-1] != n - 1:
-            sentences = [
-                j
-                for j in fitting
-                if self.atoms[j].strength == 2 and self._estimate(i, j) >= room // 2
-            ]
-            if sentences:
-                fitting = [j for j in fitting if j <= sentences[-1]]
+                if self.atoms[j].strength == 2 and total >= room // 2:
+                    sentences.append(j)
+        if sentences and fitting[-1] != n - 1:
+            fitting = [j for j in fitting if j <= sentences[-1]]
         for j in reversed(fitting):
             if self._fits(i, j, index):
                 return j
-        if i not in fitting and self._fits(i, i, index):
+        if i not in fitting and self.weights[i] <= room + _SLACK and self._fits(i, i, index):
             return i
         self._cut_word(i, index, room)
         return i
 
-    def _estimate(self, i: int, j: int) -> int:
-        return sum(self.weights[i : j + 1]) + sum(self._gap(k) for k in range(i, j))
-
     def _cut_word(self, i: int, index: int, room: int) -> None:
         """Replace atom i, too heavy for one post, by a head that fits and the rest."""
-        atom = self.atoms[i]
-        cuts = _cut_points(self.text, atom.start, atom.end)
-        weight_to = {atom.start: 0}
-        previous = atom.start
-        for position in sorted({p for cut in cuts for p in cut[:2]}):
-            weight_to[position] = weight_to[previous] + twittertext.weighted_length(
-                self.text[previous:position]
-            )
-            previous = position
+        atom, weight_before = self.atoms[i], self.weights[i]
+        heads: list[tuple[int, int, int, int]] = []  # head end, rest start, rank, head weight
+        weight, previous = 0, atom.start
+        for head_end, rest_start, rank in _cut_points(self.text, atom.start, atom.end):
+            weight += twittertext.weighted_length(self.text[previous:head_end])
+            if weight > room:
+                break
+            heads.append((head_end, rest_start, rank, weight))
+            weight += twittertext.weighted_length(self.text[head_end:rest_start])
+            previous = rest_start
         for rank in (2, 1, 0):
-            heads = [c for c in cuts if c[2] >= rank and weight_to[c[0]] <= room]
-            for head_end, rest_start, _ in reversed(heads):
+            for head_end, rest_start, head_rank, head_weight in reversed(heads):
+                if head_rank < rank:
+                    continue
                 head = _Atom(atom.start, head_end, 1)
                 rest = _Atom(rest_start, atom.end, atom.strength)
                 self.atoms[i : i + 1] = [head, rest]
-                self.weights[i : i + 1] = [weight_to[head_end], self._weight(rest)]
+                self.weights[i : i + 1] = [head_weight, max(weight_before - head_weight, 1)]
                 if self._fits(i, i, index):
                     return
                 self.atoms[i : i + 2] = [atom]
-                self.weights[i : i + 2] = [self._weight(atom)]
+                self.weights[i : i + 2] = [weight_before]
         word = self.text[atom.start : atom.end]
         shown = word if len(word) <= 40 else word[:40] + "…"
         raise SplitError(
@@ -281,8 +279,8 @@ class _Layout:
         return twittertext.weighted_length(self.text[atom.start : atom.end])
 
 
-def _cut_points(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
-    """Where the word text[start:end] may be cut: (head end, rest start, rank), by position.
+def _cut_points(text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """Where the word text[start:end] may be cut: (head end, rest start, rank), in order.
 
     Rank 2: between two grapheme clusters away from no-break spaces and punctuation; rank 1:
     next to them; rank 0 (last resort): at a space inside glued words ("a ? ? ? ...").
@@ -294,14 +292,16 @@ def _cut_points(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
     spans += [m.span() for pattern in (_MENTION, _HASHTAG) for m in pattern.finditer(word)]
     for s, e in spans:
         inside[s + 1 : e] = b"\x01" * (e - s - 1)
-    cuts = [(start + m.start(), start + m.end(), 0) for m in _SPACES.finditer(word)]
+    spaces = {m.start(): m.end() for m in _SPACES.finditer(word)}
     for p in range(1, len(word)):
         prev, char = word[p - 1], word[p]
-        if inside[p] or _breakable(prev) or _breakable(char) or not _grapheme_boundary(word, p):
+        if p in spaces:
+            yield start + p, start + spaces[p], 0
+        elif inside[p] or _breakable(prev) or _breakable(char):
             continue
-        bad = {prev, char} & NO_BREAK_SPACES or char in _CLOSING or prev in _OPENING
-        cuts.append((start + p, start + p, 1 if bad else 2))
-    return sorted(cuts)
+        elif _grapheme_boundary(word, p):
+            bad = {prev, char} & NO_BREAK_SPACES or char in _CLOSING or prev in _OPENING
+            yield start + p, start + p, 1 if bad else 2
 
 
 def _breakable(char: str) -> bool:

@@ -12,13 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
 
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=USERNAME_RE),
+    StringConstraints(strip_whitespace=True, pattern=USERNAME_RE.replace("a-z", "A-Za-z")),
+    AfterValidator(str.lower),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]

@@ -5,21 +5,25 @@ CJK and other code points 2, every URL 23 whatever its length, and (config v3, t
 an emoji sequence weighs 2 however many code points it has. A post is valid when its weighted
 length is 1..280 and it holds no invalid character (U+FFFE, U+FEFF, U+FFFF).
 
-The library fails on the v1 and v2 configurations it ships (``KeyError:
-'emoji_parsing_enabled'``): ``_CONFIGS`` completes them. Its URL regex takes quadratic time
-on long runs of dot-separated labels that are not URLs ("a.a.a.a..."), so :func:`url_spans`
-only runs it on the whitespace-free runs that hold a possible top-level domain.
+Two library bugs are worked around here: its ``parse_tweet`` fails on the v1 and v2
+configurations it ships (``KeyError: 'emoji_parsing_enabled'``): ``_CONFIGS`` completes them;
+its URL regex takes quadratic time on long runs of dot-separated labels that are not URLs
+("a.a.a..." or "1.2.3...": 3 s for 1,400 characters), so :func:`url_spans` only runs it on the
+whitespace-free runs that hold a possible top-level domain, and :func:`parse` uses it. The
+official conformance suite (tests/test_twittertext.py) checks the result.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
+from twitter_text import extract_emojis_with_indices, extract_urls_with_indices
 from twitter_text.config import config as _library_configs
+from twitter_text.get_character_weight import get_character_weight
 from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
@@ -27,6 +31,7 @@ from twitter_text.regexp.valid_punycode import valid_punycode
 MAX_WEIGHTED_LENGTH: Final = 280
 URL_WEIGHT: Final = 23
 INVALID_CHARACTERS: Final = frozenset("\ufffe\ufeff\uffff")
+_LINE_ENDINGS = re.compile(r"\r\n|\r|\n")
 
 
 class Config(Enum):
@@ -58,17 +63,49 @@ class ParsedText:
 
 
 def parse(text: str, config: Config = Config.DEFAULT) -> ParsedText:
-    """Parse ``text`` as X would count it under ``config``."""
-    result = parse_tweet(text, _CONFIGS[config])
+    """Parse ``text`` as X would count it under ``config``.
+
+    The library's ``parse_tweet``, step for step, except that URLs come from
+    :func:`url_spans` (same spans, without the quadratic time on dotted runs).
+    """
+    options = _CONFIGS[config]
+    scale: int = options["scale"]
+    max_length: int = options["max_weighted_tweet_length"]
+    normalized = _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", text))
+    urls = dict(url_spans(normalized))
+    emojis = dict(emoji_spans(normalized)) if options["emoji_parsing_enabled"] else {}
+    weight = 0
+    valid = True
+    valid_index = 0
+    index = 0
+    while index < len(normalized):
+        if index in urls:
+            weight += options["transformed_url_length"] * scale
+            index = urls[index] - 1
+        elif index in emojis:
+            weight += options["default_weight"]
+            index = emojis[index] - 1
+        else:
+            weight += get_character_weight(normalized[index], options)
+        valid = valid and normalized[index] not in INVALID_CHARACTERS
+        if valid and weight <= max_length * scale:
+            valid_index = index
+        index += 1
+    length = weight // scale
+    normalization_offset = _utf16_length(text) - _utf16_length(normalized)
     return ParsedText(
-        valid=result.valid,
-        weighted_length=result.weightedLength,
-        permillage=result.permillage,
-        valid_range_start=result.validRangeStart,
-        valid_range_end=result.validRangeEnd,
-        display_range_start=result.displayRangeStart,
-        display_range_end=result.displayRangeEnd,
+        valid=valid and 0 < length <= max_length,
+        weighted_length=length,
+        permillage=length * 1000 // max_length,
+        valid_range_start=0,
+        valid_range_end=_utf16_length(normalized[: valid_index + 1]) - 1 + normalization_offset,
+        display_range_start=0,
+        display_range_end=max(_utf16_length(text) - 1, 0),
     )
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def weighted_length(text: str, config: Config = Config.DEFAULT) -> int:

@@ -25,16 +25,25 @@ X verifies them against its own public URL.
 
 OAuth 2.0 user tokens travel as the client's bearer token; tweepy defaults
 ``create_tweet``/``delete_tweet``/``get_me`` to OAuth 1.0a, so callers pass
-``user_auth=uses_oauth1(client)``.
+``user_auth=uses_oauth1(client)``. They are obtained with the authorization code flow
+with PKCE (:func:`authorization_request`, :func:`exchange_code`) and expire after two
+hours (:func:`refresh_user_token`). Those three calls do not go through tweepy's
+``OAuth2UserHandler``: it keeps the PKCE verifier in process memory (the app keeps it
+in the user's session instead) and refuses ``http://`` callbacks (the local demo's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import requests
@@ -48,6 +57,12 @@ from atexpert.settings import Settings
 
 X_ORIGIN = "https://api.twitter.com"
 """The origin tweepy hardcodes; requests for it are routed to the configured base URL."""
+
+X_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
+"""Where X asks a user to authorize the app; a routed base URL serves it at the same path."""
+
+USER_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access")
+"""What atexpert asks of a brand account: read, post answers, refresh without the user."""
 
 STREAM_STALL_TIMEOUT = 21.0
 """Seconds without a byte (X sends a heartbeat at least every 20 s) before reconnecting."""
@@ -304,3 +319,110 @@ def make_streaming_client(
     if bearer is None:
         raise ValueError("the filtered stream needs the app bearer token (x_bearer_token)")
     return cls(bearer, base_url=settings.x_api_base_url, **kwargs)
+
+
+# -- OAuth 2.0 authorization code flow with PKCE -----------------------------------
+
+
+class XAuthError(Exception):
+    """The token endpoint refused a code or refresh token (or the app is not configured)."""
+
+    def __init__(self, status: int, error: str, description: str = "") -> None:
+        super().__init__(f"{status} {error}: {description}" if description else error)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """Send the user to ``url``; keep ``state`` and ``code_verifier`` for the callback."""
+
+    url: str
+    state: str
+    code_verifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Tokens:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    scopes: tuple[str, ...]
+
+
+def _client_id(settings: Settings) -> str:
+    if not settings.x_client_id:
+        raise XAuthError(0, "not_configured", "x_client_id is not set")
+    return settings.x_client_id
+
+
+def authorization_request(
+    settings: Settings, *, redirect_uri: str, scopes: tuple[str, ...] = USER_SCOPES
+) -> AuthorizationRequest:
+    """A fresh authorize URL with its ``state`` and S256 PKCE verifier."""
+    verifier = secrets.token_urlsafe(96)[:128]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    state = secrets.token_urlsafe(24)
+    base = normalize_base_url(settings.x_api_base_url)
+    page = str(route_url(URL(X_ORIGIN + "/i/oauth2/authorize"), base))
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": _client_id(settings),
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(scopes),
+            "state": state,
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+    )
+    url = (page if _is_routed(base) else X_AUTHORIZE_URL) + "?" + query
+    return AuthorizationRequest(url, state, verifier)
+
+
+async def _token_call(settings: Settings, form: dict[str, str]) -> OAuth2Tokens:
+    client_id = _client_id(settings)
+    auth = None
+    if settings.x_client_secret is not None:  # confidential client: HTTP Basic
+        auth = aiohttp.BasicAuth(client_id, settings.x_client_secret.get_secret_value())
+    else:
+        form = {**form, "client_id": client_id}
+    async with (
+        routed_session(settings.x_api_base_url) as session,
+        session.post(X_ORIGIN + "/2/oauth2/token", data=form, auth=auth) as response,
+    ):
+        body = await response.json(content_type=None)
+    if response.status != 200 or not isinstance(body, dict) or "access_token" not in body:
+        error = body if isinstance(body, dict) else {}
+        raise XAuthError(
+            response.status,
+            str(error.get("error", "invalid_response")),
+            str(error.get("error_description", "")),
+        )
+    return OAuth2Tokens(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token"),
+        expires_at=time.time() + float(body.get("expires_in", 7200)),
+        scopes=tuple(str(body.get("scope", "")).split()),
+    )
+
+
+async def exchange_code(
+    settings: Settings, *, code: str, code_verifier: str, redirect_uri: str
+) -> OAuth2Tokens:
+    """Trade the callback's ``code`` (after checking its ``state``) for user tokens."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": code_verifier,
+        "redirect_uri": redirect_uri,
+    }
+    return await _token_call(settings, form)
+
+
+async def refresh_user_token(settings: Settings, refresh_token: str) -> OAuth2Tokens:
+    """New tokens from a refresh token; X rotates it, so store the returned one."""
+    return await _token_call(
+        settings, {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )

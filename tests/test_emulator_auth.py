@@ -41,12 +41,16 @@ def alice(ctl: EmulatorControl) -> AccountTokens:
     return ctl.create_account("alice", "Alice")
 
 
-def signed(ctl: EmulatorControl, who: AccountTokens, method: str, url: str,
-           body: str | None = None) -> dict[str, str]:
+def signed(
+    ctl: EmulatorControl, who: AccountTokens, method: str, url: str, body: str | None = None
+) -> dict[str, str]:
     app = ctl.app()
-    client = OAuth1Client(app["consumer_key"], client_secret=app["consumer_secret"],
-                          resource_owner_key=who.access_token,
-                          resource_owner_secret=who.access_token_secret)
+    client = OAuth1Client(
+        app["consumer_key"],
+        client_secret=app["consumer_secret"],
+        resource_owner_key=who.access_token,
+        resource_owner_secret=who.access_token_secret,
+    )
     headers = {"content-type": "application/x-www-form-urlencoded"} if body else {}
     _, out, _ = client.sign(url, method, body=body, headers=headers)
     return dict(out)
@@ -73,7 +77,9 @@ def test_oauth1_tampered_requests_are_refused(
     assert http.get("/2/users/me?user.fields=location", headers=good).status_code == 401
     # a forged signature
     forged = dict(good)
-    forged["Authorization"] = good["Authorization"].replace("oauth_signature=\"", "oauth_signature=\"A")
+    forged["Authorization"] = good["Authorization"].replace(
+        'oauth_signature="', 'oauth_signature="A'
+    )
     assert http.get("/2/users/me?user.fields=created_at", headers=forged).status_code == 401
     # the wrong token secret
     wrong = dataclasses.replace(alice, access_token_secret="not-the-secret")
@@ -91,8 +97,10 @@ def test_oauth1_post_tweet(http: httpx.Client, ctl: EmulatorControl, alice: Acco
     r = http.post("/2/tweets", headers=headers, json={"text": "signed hello"})
     assert r.status_code == 201
     # the stream is app-only
-    r = http.get("/2/tweets/search/stream/rules",
-                 headers=signed(ctl, alice, "GET", "https://api.twitter.com/2/tweets/search/stream/rules"))
+    r = http.get(
+        "/2/tweets/search/stream/rules",
+        headers=signed(ctl, alice, "GET", "https://api.twitter.com/2/tweets/search/stream/rules"),
+    )
     assert r.status_code == 403
     assert "OAuth 1.0a User Context is forbidden" in r.json()["detail"]
 
@@ -103,12 +111,19 @@ def _pkce() -> tuple[str, str]:
     return verifier, challenge.rstrip(b"=").decode()
 
 
-def _authorize(http: httpx.Client, ctl: EmulatorControl, challenge: str,
-               username: str = "alice") -> str:
+def _authorize(
+    http: httpx.Client, ctl: EmulatorControl, challenge: str, username: str = "alice"
+) -> str:
     app = ctl.app()
-    params = {"response_type": "code", "client_id": app["client_id"],
-              "redirect_uri": "http://localhost:9/cb", "scope": "tweet.read tweet.write users.read offline.access",
-              "state": "xyz", "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": app["client_id"],
+        "redirect_uri": "http://localhost:9/cb",
+        "scope": "tweet.read tweet.write users.read offline.access",
+        "state": "xyz",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     page = http.get("/i/oauth2/authorize", params=params)
     assert page.status_code == 200
     assert "Authorize app" in page.text and "@alice" in page.text
@@ -124,20 +139,33 @@ def _token(http: httpx.Client, ctl: EmulatorControl, **form: str) -> httpx.Respo
     return http.post("/2/oauth2/token", data=form, auth=(app["client_id"], app["client_secret"]))
 
 
-def test_pkce_flow_expiry_and_refresh(http: httpx.Client, ctl: EmulatorControl,
-                                      alice: AccountTokens) -> None:
+def test_pkce_flow_expiry_and_refresh(
+    http: httpx.Client, ctl: EmulatorControl, alice: AccountTokens
+) -> None:
     verifier, challenge = _pkce()
     code = _authorize(http, ctl, challenge)
-    r = _token(http, ctl, grant_type="authorization_code", code=code,
-               redirect_uri="http://localhost:9/cb", code_verifier=verifier)
+    r = _token(
+        http,
+        ctl,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri="http://localhost:9/cb",
+        code_verifier=verifier,
+    )
     assert r.status_code == 200, r.text
     tokens = r.json()
     assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 7200
     me = http.get("/2/users/me", headers={"authorization": f"Bearer {tokens['access_token']}"})
     assert me.json()["data"]["username"] == "alice"
     # a code is single-use
-    r = _token(http, ctl, grant_type="authorization_code", code=code,
-               redirect_uri="http://localhost:9/cb", code_verifier=verifier)
+    r = _token(
+        http,
+        ctl,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri="http://localhost:9/cb",
+        code_verifier=verifier,
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
     # two hours later the access token is refused, the refresh token still works
     ctl.advance_clock(7201)
@@ -153,16 +181,26 @@ def test_pkce_flow_expiry_and_refresh(http: httpx.Client, ctl: EmulatorControl,
     assert r.status_code == 400
 
 
-def test_pkce_wrong_verifier_and_bad_requests(http: httpx.Client, ctl: EmulatorControl,
-                                              alice: AccountTokens) -> None:
+def test_pkce_wrong_verifier_and_bad_requests(
+    http: httpx.Client, ctl: EmulatorControl, alice: AccountTokens
+) -> None:
     verifier, challenge = _pkce()
     code = _authorize(http, ctl, challenge)
-    r = _token(http, ctl, grant_type="authorization_code", code=code,
-               redirect_uri="http://localhost:9/cb", code_verifier=verifier + "x")
+    r = _token(
+        http,
+        ctl,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri="http://localhost:9/cb",
+        code_verifier=verifier + "x",
+    )
     assert r.status_code == 400
     assert r.json()["error_description"] == "Value passed for the authorization code was invalid."
-    r = http.post("/2/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                  auth=("wrong", "client"))
+    r = http.post(
+        "/2/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=("wrong", "client"),
+    )
     assert r.status_code == 401
     r = http.get("/i/oauth2/authorize", params={"response_type": "code", "client_id": "nope"})
     assert r.status_code == 400

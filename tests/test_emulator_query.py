@@ -13,7 +13,11 @@ from atexpert.emulator.query import QueryError, matches, parse
 from atexpert.emulator.state import Post
 
 EXTRACT_YML = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text" / "extract.yml"
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "conformance"
+    / "twitter-text"
+    / "extract.yml"
 )
 
 
@@ -40,11 +44,20 @@ def test_mentions_agree_with_twitter_text(case: dict[str, Any]) -> None:
     assert [m.tag for m in extract_mentions(case["text"])] == case["expected"]
 
 
-def _post(text: str, *, author: str = "alice", lang: str = "en",
-          refs: list[tuple[str, str]] | None = None) -> Post:
-    post = Post(id="1", author_id="9", author_username=author, text=text, created_at=0.0,
-                lang=lang, conversation_id="1", referenced=refs or [])
-    post.index()
+def _post(
+    text: str, *, author: str = "alice", lang: str = "en", refs: list[tuple[str, str]] | None = None
+) -> Post:
+    post = Post(
+        id="1",
+        author_id="9",
+        author_username=author,
+        text=text,
+        created_at=0.0,
+        lang=lang,
+        conversation_id="1",
+        referenced=refs or [],
+    )
+    post.analyze()
     return post
 
 
@@ -86,9 +99,21 @@ def test_operators_on_post_attributes() -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["", "   ", "(#a", "#a)", "#a OR", "OR #a", "-is:retweet", "is:reply", "-#a",
-     "foo:bar #a", "#a is:nonsense", "x" * 513],
+    [
+        "",
+        "   ",
+        "(#a",
+        "#a)",
+        "#a OR",
+        "OR #a",
+        "-is:retweet",
+        "is:reply",
+        "-#a",
+        "foo:bar #a",
+        "#a is:nonsense",
+        "x" * 513,
+    ],
 )
 def test_invalid_queries_are_refused_with_x_wording(query: str) -> None:
-    with pytest.raises(QueryError, match="^There were errors processing your request: "):
+    with pytest.raises(QueryError, match=r"^There were errors processing your request: "):
         parse(query)

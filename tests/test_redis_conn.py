@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from atexpert.redis_conn import RedisRuntime, RedisUnavailable, connect, ping
-from atexpert.redis_embedded import EmbeddedRedis
+from atexpert.redis_embedded import DataDirInUse, EmbeddedRedis
 from atexpert.settings import Settings
 
 
@@ -84,3 +85,28 @@ async def test_runtime_with_cluster_url(redis_cluster_url: str, tmp_path: Path) 
     async with RedisRuntime(settings) as runtime:
         assert isinstance(runtime.client, RedisCluster)
         assert await ping(runtime.client)
+
+
+async def test_second_runtime_on_the_same_data_dir_shares_the_running_redis(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(redis_url=None, data_dir=tmp_path)
+    async with RedisRuntime(settings) as serve:
+        await serve.client.set("{s}:title", "AskAirbus")
+        async with RedisRuntime(settings) as cli:  # e.g. `atexpert` admin command
+            assert cli.embedded is None
+            assert await cli.client.get("{s}:title") == "AskAirbus"
+            await cli.client.set("{s}:by", "cli")
+        assert await serve.client.get("{s}:by") == "cli"  # still up after the guest left
+
+
+async def test_data_dir_locked_by_a_process_without_a_server_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "redis"
+    data.mkdir()
+    with (data / "redis.lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # an owner still starting up
+        with pytest.raises(DataDirInUse, match="in use by another atexpert process"):
+            async with RedisRuntime(Settings(redis_url=None, data_dir=tmp_path)):
+                pass

@@ -67,7 +67,10 @@ def test_second_owner_of_a_data_dir_gets_a_clear_error(tmp_path: Path) -> None:
         assert c.get("k") == "1"  # the running server was left alone
 
 
-def test_server_orphaned_by_a_killed_app_is_replaced_without_data_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("socket_deleted", [False, True], ids=["answering", "socket-deleted"])
+def test_server_orphaned_by_a_killed_app_is_replaced_without_data_loss(
+    tmp_path: Path, socket_deleted: bool
+) -> None:
     data = tmp_path / "redis"
     script = (
         "import sys, time\n"
@@ -79,14 +82,15 @@ def test_server_orphaned_by_a_killed_app_is_replaced_without_data_loss(tmp_path:
         "print('ready', flush=True)\n"
         "time.sleep(120)\n"
     )
-    app = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", script, str(data)], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    assert app.stdout is not None
-    assert app.stdout.readline().strip() == "ready"
-    orphan_pid = int((data / "redis.pid").read_text())
-    app.send_signal(signal.SIGKILL)
-    app.wait()
+    ) as app:
+        assert app.stdout is not None
+        assert app.stdout.readline().strip() == "ready"
+        orphan_pid = int((data / "redis.pid").read_text())
+        app.send_signal(signal.SIGKILL)
+    if socket_deleted:  # unreachable but alive: it must be stopped by its pid
+        (data / "redis.sock").unlink()
     with EmbeddedRedis(data) as server, _client(server) as c:
         assert c.get("written") == "before crash"
         assert int((data / "redis.pid").read_text()) != orphan_pid

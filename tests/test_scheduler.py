@@ -248,6 +248,7 @@ async def test_racing_schedulers_start_and_close_once_across_a_dst_change(
     session = await store.get_session(session_id)
     assert session.status is SessionStatus.CLOSED
     assert (session.started_at, session.closed_at) == (start, end)
+    assert session.started_at is not None and session.closed_at is not None
     assert utc_to_local(session.started_at, PARIS).replace(tzinfo=None) == wall_start
     assert utc_to_local(session.closed_at, PARIS).replace(tzinfo=None) == wall_end
     events = await kinds(store, session_id, EventKind.SESSION_STARTED, EventKind.SESSION_CLOSED)
@@ -368,3 +369,31 @@ async def test_run_loop_acts_and_releases_the_lease_on_stop(redis: RedisClient) 
     stop.set()
     await asyncio.wait_for(task, 5)
     assert await redis.get(lease.holder_key) is None
+
+
+async def test_run_loop_survives_failing_ticks(
+    redis: RedisClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+    store = Store(redis)
+    session_id = await scheduled_session(store, start, start + timedelta(hours=1))
+    await redis.delete(keys.GLOBAL_DUE)
+    await redis.set(keys.GLOBAL_DUE, "not a sorted set")  # every tick now fails (WRONGTYPE)
+    scheduler = Scheduler(
+        store, Lease(redis), ManualClock(start), interval=timedelta(milliseconds=10)
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+
+    async def failed_twice() -> bool:
+        return sum("scheduler tick failed" in r.message for r in caplog.records) >= 2
+
+    await eventually(failed_twice)
+    await redis.delete(keys.GLOBAL_DUE)  # repaired: the next tick rebuilds the index
+
+    async def live() -> bool:
+        return (await store.get_session(session_id)).status is SessionStatus.LIVE
+
+    await eventually(live)
+    stop.set()
+    await asyncio.wait_for(task, 5)

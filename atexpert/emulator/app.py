@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from atexpert.emulator import control, oauth2, pages, search, snapshot, stream, tweets, users
 from atexpert.emulator.core import Emulator
 from atexpert.emulator.hub import StreamHub
-from atexpert.emulator.problems import JSON_TYPE, server_error
+from atexpert.emulator.problems import PROBLEM_TYPE, server_error
 from atexpert.emulator.state import AppCredentials, State
 
 
@@ -30,7 +30,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "status": exc.status_code,
         },
         status_code=exc.status_code,
-        media_type=JSON_TYPE,
+        media_type=PROBLEM_TYPE,
         headers=getattr(exc, "headers", None),
     )
 
@@ -52,6 +52,7 @@ def create_emulator_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        emu.loop = asyncio.get_running_loop()
         saver = asyncio.create_task(_autosave(emu)) if snapshot_path else None
         try:
             yield

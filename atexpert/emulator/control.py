@@ -18,14 +18,19 @@ from atexpert.emulator import posting
 from atexpert.emulator.core import Emulator
 from atexpert.emulator.faults import Faults
 from atexpert.emulator.meter import usd
-from atexpert.emulator.problems import XError
 from atexpert.emulator.ratelimit import RateLimiter
-from atexpert.emulator.state import State
+from atexpert.emulator.state import Account, State
 
 _USERNAME = r"^[A-Za-z0-9_]{1,15}$"
 _ID = r"^[0-9]{1,19}$"
 M = TypeVar("M", bound=BaseModel)
-DEFAULT_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access")
+DEFAULT_SCOPES = (
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "offline.access",
+    "tweet.moderate.write",
+)
 
 
 class _In(BaseModel):
@@ -55,6 +60,10 @@ class PostIn(_In):
     retweet_of_id: str | None = Field(default=None, pattern=_ID)
     note_tweet: str | None = Field(default=None, max_length=25_000)
     created_at: datetime | None = None
+
+
+class PostBatchIn(_In):
+    posts: list[PostIn] = Field(min_length=1, max_length=1000)
 
 
 class FaultsIn(Faults):
@@ -147,23 +156,19 @@ async def list_accounts(request: Request) -> Response:
     return JSONResponse({"data": [_account_json(state, uid) for uid in state.accounts]})
 
 
-async def inject_post(request: Request) -> Response:
-    body = await _parse(request, PostIn)
-    if isinstance(body, JSONResponse):
-        return body
-    emu = _emu(request)
-    state = emu.state
+def _check_post(state: State, body: PostIn) -> tuple[Account, posting.Draft] | str:
+    """The author and draft of an injected post, or why it cannot be injected."""
     author = (
         state.account_by_username(body.username)
         if body.username
         else state.accounts.get(body.author_id or "")
     )
     if author is None:
-        return _problem(404, "No such account; create it with POST /_emulator/accounts.")
-    for ref in (body.quote_tweet_id, body.retweet_of_id):
+        return "No such account; create it with POST /_emulator/accounts."
+    for ref in (body.in_reply_to_tweet_id, body.quote_tweet_id, body.retweet_of_id):
         if ref is not None and ref not in state.posts:
-            return _problem(404, f"No post {ref}.")
-    draft = posting.Draft(
+            return f"No post {ref}."
+    return author, posting.Draft(
         text=body.text,
         reply_to=body.in_reply_to_tweet_id,
         quote_of=body.quote_tweet_id,
@@ -173,20 +178,44 @@ async def inject_post(request: Request) -> Response:
         note_text=body.note_tweet,
         retweet_of=body.retweet_of_id,
     )
-    try:
-        post = posting.inject(state, author, draft)
-    except XError as err:
-        return _problem(404, err.body.get("detail", "Reply target not found."))
+
+
+def _inject(emu: Emulator, author: Account, draft: posting.Draft) -> dict[str, Any]:
+    post = posting.inject(emu.state, author, draft)
     emu.hub.publish(post)
-    return JSONResponse(
-        {
-            "id": post.id,
-            "text": post.text,
-            "author_id": post.author_id,
-            "conversation_id": post.conversation_id,
-        },
-        status_code=201,
-    )
+    return {
+        "id": post.id,
+        "text": post.text,
+        "author_id": post.author_id,
+        "conversation_id": post.conversation_id,
+    }
+
+
+async def inject_post(request: Request) -> Response:
+    body = await _parse(request, PostIn)
+    if isinstance(body, JSONResponse):
+        return body
+    emu = _emu(request)
+    checked = _check_post(emu.state, body)
+    if isinstance(checked, str):
+        return _problem(404, checked)
+    return JSONResponse(_inject(emu, *checked), status_code=201)
+
+
+async def inject_batch(request: Request) -> Response:
+    """Many public posts in one request (load tests); all are checked before any is added."""
+    body = await _parse(request, PostBatchIn)
+    if isinstance(body, JSONResponse):
+        return body
+    emu = _emu(request)
+    checked = [_check_post(emu.state, item) for item in body.posts]
+    problems = [
+        {"field": f"posts.{i}", "message": c} for i, c in enumerate(checked) if isinstance(c, str)
+    ]
+    if problems:
+        return _problem(404, "Some posts cannot be injected; none was.", problems)
+    data = [_inject(emu, *c) for c in checked if not isinstance(c, str)]
+    return JSONResponse({"data": data}, status_code=201)
 
 
 async def get_app(request: Request) -> Response:
@@ -291,6 +320,7 @@ async def reset(request: Request) -> Response:
     emu.hub.drop()
     emu.state.reset()
     emu.state.clock.offset = 0.0
+    emu.hub.connects = 0
     emu.hub.drop_after = None
     emu.faults = Faults()
     emu.limiter = RateLimiter()
@@ -301,6 +331,7 @@ routes = [
     Route("/_emulator/accounts", create_account, methods=["POST"]),
     Route("/_emulator/accounts", list_accounts, methods=["GET"]),
     Route("/_emulator/tweets", inject_post, methods=["POST"]),
+    Route("/_emulator/tweets/batch", inject_batch, methods=["POST"]),
     Route("/_emulator/app", get_app, methods=["GET"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_emulator/policy", policy, methods=["GET", "POST"]),

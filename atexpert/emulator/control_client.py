@@ -59,6 +59,11 @@ class EmulatorControl:
         out = self.call("POST", "/_emulator/tweets", {"username": username, "text": text, **extra})
         return str(out["id"])
 
+    def post_many(self, posts: list[dict[str, Any]]) -> list[str]:
+        """Inject up to 1000 posts (``{"username", "text", ...}`` each); returns their ids."""
+        out = self.call("POST", "/_emulator/tweets/batch", {"posts": posts})
+        return [str(p["id"]) for p in out["data"]]
+
     def app(self) -> dict[str, str]:
         out: dict[str, str] = self.call("GET", "/_emulator/app")
         return out

@@ -7,6 +7,7 @@ Rate-limit headers are attached to every answer after authentication, errors inc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ class Emulator:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: Faults = field(default_factory=Faults)
     nonces: NonceCache = field(default_factory=NonceCache)
+    loop: asyncio.AbstractEventLoop | None = None  # set while serving
 
 
 @dataclass

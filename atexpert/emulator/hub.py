@@ -8,11 +8,28 @@ from dataclasses import dataclass, field
 
 from atexpert.emulator import meter
 from atexpert.emulator.params import View
+from atexpert.emulator.problems import problem_type
 from atexpert.emulator.query import matches
 from atexpert.emulator.render import post_json, with_includes
 from atexpert.emulator.state import Post, State
 
 _CLOSE = b""
+OPERATIONAL_DISCONNECT = (
+    json.dumps(
+        {
+            "errors": [
+                {
+                    "title": "operational-disconnect",
+                    "disconnect_type": "OperationalDisconnect",
+                    "detail": "This stream has been disconnected for operational reasons.",
+                    "type": problem_type("operational-disconnect"),
+                }
+            ]
+        },
+        separators=(",", ":"),
+    ).encode()
+    + b"\r\n"
+)
 
 
 @dataclass
@@ -31,9 +48,12 @@ class Connection:
         except TimeoutError:
             return None
 
-    def close(self) -> None:
+    def close(self, notice: bytes = b"") -> None:
+        """End the stream after what is queued (and ``notice``, a last line, if given)."""
         if not self.closed:
             self.closed = True
+            if notice:
+                self.queue.put_nowait(notice)
             self.queue.put_nowait(_CLOSE)
 
 
@@ -61,8 +81,9 @@ class StreamHub:
             self.active = None
 
     def drop(self) -> None:
+        """Disconnect the open stream the way X does for operational reasons."""
         if self.active is not None:
-            self.active.close()
+            self.active.close(OPERATIONAL_DISCONNECT)
 
     def publish(self, post: Post) -> None:
         conn = self.active
@@ -89,4 +110,4 @@ class StreamHub:
         conn.delivered += 1
         if self.drop_after is not None and conn.delivered >= self.drop_after:
             self.drop_after = None
-            conn.close()
+            conn.close(OPERATIONAL_DISCONNECT)

@@ -34,8 +34,6 @@ def charge(state: State, kind: str, count: int = 1) -> None:
 
 
 def usd(micro: int) -> str:
-    return (
-        f"{micro / 1_000_000:.6f}".rstrip("0").rstrip(".")
-        if micro % 10_000
-        else f"{micro / 1_000_000:.2f}"
-    )
+    """Dollars with at least two decimals and no trailing zeros beyond them."""
+    whole, _, frac = f"{micro / 1_000_000:.6f}".partition(".")
+    return f"{whole}.{frac.rstrip('0').ljust(2, '0')}"

@@ -23,10 +23,11 @@ def _post_html(state: State, post: Post, depth: int, owner_id: str) -> str:
     author = state.accounts.get(post.author_id)
     who = f"@{author.username}" if author else post.author_id
     css = "post mine" if post.author_id == owner_id else "post"
+    hidden = " · hidden reply" if post.hidden else ""
     return (
         f"<div class='{css}' style='margin-left:{min(depth, 8) * 1.5}em' id='p{post.id}'>"
         f"<div class='meta'>{escape(who)} · {escape(iso(post.created_at))} · "
-        f"id {escape(post.id)}</div>{escape(post.note_text or post.text)}</div>"
+        f"id {escape(post.id)}{hidden}</div>{escape(post.note_text or post.text)}</div>"
     )
 
 
@@ -70,12 +71,36 @@ async def timeline(request: Request) -> Response:
     ]
     body = "".join(threads) or "<p>No posts yet.</p>"
     return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>@{escape(account.username)}"
-        f"</title><style>{_STYLE}</style></head><body><h1>{escape(account.name)} "
+        f"<!doctype html><html><head><meta charset='utf-8'>{_refresh(request)}"
+        f"<title>@{escape(account.username)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{escape(account.name)} "
         f"<small>@{escape(account.username)}</small></h1>"
         f"<p class='meta'>{len([p for p in posts if p.author_id == account.id])} posts · "
         f"{len(threads)} conversations</p>{body}</body></html>"
     )
 
 
-routes = [Route("/_emulator/timeline/{username}", timeline)]
+def _refresh(request: Request) -> str:
+    """``?refresh=N`` reloads the page every N seconds (no JavaScript)."""
+    raw = request.query_params.get("refresh", "")
+    return f"<meta http-equiv='refresh' content='{int(raw)}'>" if raw.isdigit() else ""
+
+
+async def index(request: Request) -> Response:
+    emu: Emulator = request.app.state.emulator
+    items = "".join(
+        f"<li><a href='/_emulator/timeline/{escape(a.username)}?refresh=5'>@{escape(a.username)}"
+        f"</a> {escape(a.name)} · {emu.state.post_count(a.id)} posts</li>"
+        for a in emu.state.accounts.values()
+    )
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'>{_refresh(request)}<title>X emulator"
+        f"</title><style>{_STYLE}</style></head><body><h1>X emulator</h1>"
+        f"<ul>{items or '<li>No accounts yet.</li>'}</ul></body></html>"
+    )
+
+
+routes = [
+    Route("/_emulator/", index),
+    Route("/_emulator/timeline/{username}", timeline),
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from starlette.requests import Request
 
@@ -239,6 +240,21 @@ class Params:
             )
             return None
         return raw
+
+    def timestamp(self, name: str) -> float | None:
+        raw = self.query.get(name)
+        if raw is None:
+            return None
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            self.fail(
+                name,
+                raw,
+                f"Invalid '{name}':'{raw}'. '{name}' must be a valid RFC 3339 "
+                "timestamp, for example 2026-11-26T00:00:00Z",
+            )
+            return None
 
     def text(self, name: str, *, required: bool = False) -> str | None:
         raw = self.query.get(name)

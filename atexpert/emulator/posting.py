@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import twitter_text
 
@@ -17,8 +18,14 @@ TOO_LONG = (
     "Your Tweet text is too long. For more information on how Twitter determines text "
     "length see https://github.com/twitter/twitter-text."
 )
+REPLY_RESTRICTED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise given permission by the author of the post you are replying to."
+)
 REPLY_MISSING = "You attempted to reply to a Tweet that is deleted or not visible to you."
 NOTE_PREVIEW = 275
+_KANA = re.compile("[\u3040-\u30ff]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +38,21 @@ class Draft:
     created_at: float | None = None
     note_text: str | None = None
     retweet_of: str | None = None
+    community_id: str | None = None
 
 
-def weighted_length(text: str) -> int:
-    return int(twitter_text.parse_tweet(text).weightedLength)
+def fits_280(text: str) -> bool:
+    """Whether ``text`` weighs at most 280 (short text without a URL skips the parser)."""
+    if len(text) <= 140 and "." not in text:
+        return True  # no character weighs more than 2; URLs need a dot
+    return int(twitter_text.parse_tweet(text).weightedLength) <= 280
 
 
 def guess_lang(text: str) -> str:
     """A crude language tag, enough for ``lang:`` in a demo (posts may set it explicitly)."""
-    if any("\u3040" <= c <= "\u30ff" for c in text):
+    if _KANA.search(text):
         return "ja"
-    if any("\u0400" <= c <= "\u04ff" for c in text):
-        return "ru"
-    return "en"
+    return "ru" if _CYRILLIC.search(text) else "en"
 
 
 def _build(
@@ -57,7 +66,7 @@ def _build(
     post_id = state.new_id(ts, monotonic=ts is None)
     text = draft.text
     note: str | None = draft.note_text
-    if note is None and weighted_length(text) > 280:
+    if note is None and not fits_280(text):
         note, text = text, text[:NOTE_PREVIEW] + "…"
     return Post(
         id=post_id,
@@ -72,6 +81,7 @@ def _build(
         reply_to_username=parent.author_username if parent else "",
         referenced=referenced,
         note_text=note,
+        community_id=draft.community_id,
     )
 
 
@@ -113,12 +123,11 @@ def create(state: State, author: Account, draft: Draft) -> Post:
         parent = state.posts.get(draft.reply_to)
         if parent is None:
             raise forbidden(REPLY_MISSING)
-        if (
-            policy.summoned_replies_only
-            and parent.author_id != author.id
-            and author.username.casefold() not in parent.mentions
-        ):
+        summoned = parent.author_id == author.id or author.username.casefold() in parent.mentions
+        if policy.summoned_replies_only and not summoned:
             raise forbidden(NOT_SUMMONED)
+        if parent.reply_settings != "everyone" and not summoned:
+            raise forbidden(REPLY_RESTRICTED)
     if draft.quote_of is not None and policy.summoned_replies_only:
         raise forbidden(NOT_SUMMONED)
     if policy.duplicate_check and (author.id, text) in state.texts:
@@ -131,7 +140,7 @@ def create(state: State, author: Account, draft: Draft) -> Post:
             raise body_problem("$.quote_tweet_id: the quoted post does not exist")
         refs.append(("quoted", draft.quote_of))
     post = state.add_post(
-        _build(state, author, Draft(text, reply_settings=draft.reply_settings), refs, parent)
+        _build(state, author, replace(draft, reply_to=None, quote_of=None), refs, parent)
     )
     meter.charge(state, kind)
     return post

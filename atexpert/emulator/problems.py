@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 
 PROBLEM_HOST = "https://api.twitter.com"
 JSON_TYPE = "application/json; charset=utf-8"
+PROBLEM_TYPE = "application/problem+json"  # as the spec declares error bodies
 
 
 class XError(Exception):
@@ -23,7 +24,7 @@ class XError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse(
-            self.body, status_code=self.status, headers=self.headers, media_type=JSON_TYPE
+            self.body, status_code=self.status, headers=self.headers, media_type=PROBLEM_TYPE
         )
 
 

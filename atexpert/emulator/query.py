@@ -244,3 +244,24 @@ def mentions_positive(node: Node, kind: str, value: str) -> bool:
     if isinstance(node, Not):
         return False
     return any(mentions_positive(n, kind, value) for n in node.nodes)
+
+
+def required_keys(node: Node) -> set[str] | None:
+    """Index keys (``#tag``, ``@name``, ``from:name``): every match carries one of them."""
+    if isinstance(node, Term):
+        if node.kind == "hashtag":
+            return {f"#{node.value}"}
+        if node.kind == "mention":
+            return {f"@{node.value}"}
+        return {f"from:{node.value}"} if node.kind == "from" else None
+    if isinstance(node, And):
+        return next((k for n in node.nodes if (k := required_keys(n)) is not None), None)
+    if isinstance(node, Or):
+        keys: set[str] = set()
+        for n in node.nodes:
+            part = required_keys(n)
+            if part is None:
+                return None
+            keys |= part
+        return keys
+    return None

@@ -21,6 +21,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "user_tweets": Limit(900, 1500),
     "user_mentions": Limit(300, 450),
     "search_recent": Limit(300, 450),
+    "search_all": Limit(300, 300),
+    "hide_reply": Limit(50, 50),
     "create_tweet": Limit(200, 200, user_24h=2400, app_24h=10000),
     "delete_tweet": Limit(50, 50),
     "stream": Limit(50, 50),

@@ -80,6 +80,8 @@ def post_json(state: State, post: Post, view: View) -> dict[str, Any]:
                 "impression_count": 0,
                 "repost_count": 0,
             }
+        elif canonical == "community_id":
+            value = post.community_id
         elif canonical == "source":
             value = post.source
         elif canonical == "possibly_sensitive":
@@ -161,3 +163,15 @@ def _add_user(state: State, users: dict[str, Account], user_id: str) -> None:
     acc = state.accounts.get(user_id)
     if acc is not None:
         users.setdefault(acc.id, acc)
+
+
+def posts_body(state: State, posts: list[Post], view: View, meta: dict[str, Any]) -> dict[str, Any]:
+    """A page of posts: ``data`` (omitted when empty), ``includes``, ``meta``."""
+    body: dict[str, Any] = {}
+    if posts:
+        body["data"] = [post_json(state, q, view) for q in posts]
+        includes = with_includes(state, posts, view)
+        if includes:
+            body["includes"] = includes
+    body["meta"] = meta
+    return body

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -12,8 +9,14 @@ from atexpert.emulator import meter
 from atexpert.emulator.core import Call, endpoint, x_json
 from atexpert.emulator.paging import page
 from atexpert.emulator.params import POST_VIEW_PARAMS, Params
-from atexpert.emulator.query import QueryError, matches, mentions_positive, parse
-from atexpert.emulator.render import post_json, with_includes
+from atexpert.emulator.query import (
+    QueryError,
+    matches,
+    mentions_positive,
+    parse,
+    required_keys,
+)
+from atexpert.emulator.render import posts_body
 
 _PARAMS = (
     "query",
@@ -30,32 +33,15 @@ _PARAMS = (
 _WEEK = 7 * 86400
 
 
-def _time(p: Params, name: str) -> float | None:
-    raw = p.text(name)
-    if raw is None:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        p.fail(
-            name,
-            raw,
-            f"Invalid '{name}':'{raw}'. '{name}' must be a valid RFC 3339 "
-            "timestamp, for example 2026-11-26T00:00:00Z",
-        )
-        return None
-
-
-@endpoint("search_recent")
-async def search_recent(call: Call) -> Response:
+async def _search(call: Call, archive: bool) -> Response:
     p = Params(call.request, _PARAMS)
     query = p.text("query", required=True)
-    max_results = p.integer("max_results", 10, 100, 10)
+    max_results = p.integer("max_results", 10, 500 if archive else 100, 10)
     since_id = p.snowflake("since_id")
     until_id = p.snowflake("until_id")
     token = p.text("next_token") or p.text("pagination_token")
     token_param = "next_token" if p.text("next_token") else "pagination_token"
-    start, end = _time(p, "start_time"), _time(p, "end_time")
+    start, end = p.timestamp("start_time"), p.timestamp("end_time")
     sort = p.text("sort_order")
     if sort is not None and sort not in ("recency", "relevancy"):
         p.fail(
@@ -71,7 +57,7 @@ async def search_recent(call: Call) -> Response:
         except QueryError as exc:
             p.fail("query", query, str(exc))
     now = call.state.clock.now()
-    if start is not None and start < now - _WEEK:
+    if not archive and start is not None and start < now - _WEEK:
         p.fail(
             "start_time",
             p.text("start_time") or "",
@@ -81,10 +67,10 @@ async def search_recent(call: Call) -> Response:
     assert node is not None
     meter.require_credit(call.state)
     want_retweets = mentions_positive(node, "is", "retweet")
-    floor = max(now - _WEEK, start or 0.0)
+    floor = max(0.0 if archive else now - _WEEK, start or 0.0)
     candidates = (
         q
-        for q in call.state.live_posts()
+        for q in call.state.newest_first(required_keys(node))
         if q.created_at >= floor
         and (end is None or q.created_at < end)
         and (want_retweets or "is:retweet" not in q.flags)
@@ -99,14 +85,21 @@ async def search_recent(call: Call) -> Response:
         token_param=token_param,
     )
     meter.charge(call.state, "search_read", len(posts))
-    body: dict[str, Any] = {}
-    if posts:
-        body["data"] = [post_json(call.state, q, view) for q in posts]
-        includes = with_includes(call.state, posts, view)
-        if includes:
-            body["includes"] = includes
-    body["meta"] = meta
-    return x_json(body)
+    return x_json(posts_body(call.state, posts, view, meta))
 
 
-routes = [Route("/2/tweets/search/recent", search_recent)]
+@endpoint("search_recent")
+async def search_recent(call: Call) -> Response:
+    return await _search(call, archive=False)
+
+
+@endpoint("search_all")
+async def search_all(call: Call) -> Response:
+    """Full-archive search: the same language, no 7-day window, up to 500 per page."""
+    return await _search(call, archive=True)
+
+
+routes = [
+    Route("/2/tweets/search/recent", search_recent),
+    Route("/2/tweets/search/all", search_all),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -53,10 +54,11 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        loop = getattr(self._server, "_emulator_loop", None)
+        loop = self.emulator.loop
         if loop is not None:
-            loop.call_soon_threadsafe(self.emulator.hub.drop)
+            with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
+                loop.call_soon_threadsafe(self.emulator.hub.drop)  # let open streams end now
+        self._server.should_exit = True
         self._thread.join(timeout=10)
 
     def __enter__(self) -> EmulatorServer:

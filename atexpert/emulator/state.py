@@ -7,8 +7,10 @@ no locks are needed. ``to_json``/``from_json`` give an optional snapshot file,
 
 from __future__ import annotations
 
+import bisect
 import secrets
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,12 +66,18 @@ class Post:
     referenced: list[tuple[str, str]] = field(default_factory=list)
     note_text: str | None = None
     source: str = "atexpert emulator"
+    community_id: str | None = None
+    hidden: bool = False
     words: tuple[str, ...] = ()
     hashtags: frozenset[str] = frozenset()
     mentions: frozenset[str] = frozenset()
     flags: frozenset[str] = frozenset()
 
-    def index(self) -> None:
+    def index_keys(self) -> list[str]:
+        tags = [f"#{h}" for h in self.hashtags]
+        return [*tags, *(f"@{m}" for m in self.mentions), f"from:{self.author_username}"]
+
+    def analyze(self) -> None:
         """Compute the search-side views of the post (words, tags, flags)."""
         full = self.note_text or self.text
         self.words = tuple(words(full))
@@ -77,7 +85,7 @@ class Post:
         self.mentions = frozenset(m.tag.casefold() for m in extract_mentions(full))
         names = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
         flags = {f"is:{names[kind]}" for kind, _ in self.referenced if kind in names}
-        if url_spans(full):
+        if "." in full and url_spans(full):
             flags.add("has:links")
         if self.mentions:
             flags.add("has:mentions")
@@ -168,6 +176,8 @@ class State:
         self.replies: dict[str, int] = {}  # post id -> number of replies
         self.authored: dict[str, int] = {}  # user id -> number of posts
         self.texts: dict[tuple[str, str], str] = {}  # (author id, text) -> post id
+        self.order: list[int] = []  # post ids, ascending
+        self.index: dict[str, list[int]] = {}  # "#tag", "@name", "from:name" -> ids, ascending
         self.dirty = True
 
     def new_id(self, ts: float | None = None, *, monotonic: bool = True) -> str:
@@ -211,8 +221,12 @@ class State:
         return access, refresh
 
     def add_post(self, post: Post) -> Post:
-        post.index()
+        post.analyze()
         self.posts[post.id] = post
+        n = int(post.id)
+        bisect.insort(self.order, n)
+        for key in post.index_keys():
+            bisect.insort(self.index.setdefault(key, []), n)
         self.authored[post.author_id] = self.authored.get(post.author_id, 0) + 1
         self.texts[(post.author_id, post.note_text or post.text)] = post.id
         for kind, ref in post.referenced:
@@ -224,6 +238,9 @@ class State:
     def delete_post(self, post_id: str) -> Post | None:
         post = self.posts.pop(post_id, None)
         if post is not None:
+            n = int(post_id)
+            for ids in (self.order, *(self.index[k] for k in post.index_keys())):
+                ids.pop(bisect.bisect_left(ids, n))
             self.authored[post.author_id] -= 1
             self.texts.pop((post.author_id, post.note_text or post.text), None)
             for kind, ref in post.referenced:
@@ -238,9 +255,17 @@ class State:
     def post_count(self, user_id: str) -> int:
         return self.authored.get(user_id, 0)
 
-    def live_posts(self) -> list[Post]:
-        """Posts newest first."""
-        return sorted(self.posts.values(), key=lambda p: int(p.id), reverse=True)
+    def newest_first(self, keys: set[str] | None = None) -> Iterator[Post]:
+        """Posts from the newest id down (lazily, so a page stops early); with ``keys``
+        (``"#tag"``, ``"@name"``, ``"from:name"``) only posts carrying at least one of them."""
+        if keys is None:
+            ids: Iterable[int] = reversed(self.order)
+        elif len(keys) == 1:
+            ids = reversed(self.index.get(next(iter(keys)), []))
+        else:
+            ids = sorted({n for k in keys for n in self.index.get(k, [])}, reverse=True)
+        for n in ids:
+            yield self.posts[str(n)]
 
     # -- snapshot ---------------------------------------------------------------
 

@@ -113,16 +113,16 @@ async def create_tweet(call: Call) -> Response:
         reply_to=body.reply.in_reply_to_tweet_id if body.reply else None,
         quote_of=body.quote_tweet_id,
         reply_settings=body.reply_settings or "everyone",
+        community_id=body.community_id,
     )
     post = posting.create(call.state, author, draft)
     call.emu.hub.publish(post)
     if call.emu.faults.take_timeout():
         return DroppedResponse(call.emu.faults.stall_seconds)
-    return x_json(
-        {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}},
-        status=201,
-        headers={"location": f"/2/tweets/{post.id}"},
-    )
+    data: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+    if post.community_id is not None:
+        data["community_id"] = post.community_id
+    return x_json({"data": data}, status=201, headers={"location": f"/2/tweets/{post.id}"})
 
 
 @endpoint("delete_tweet", USER)
@@ -181,7 +181,36 @@ async def get_tweets(call: Call) -> Response:
     return x_json(body)
 
 
+class HiddenIn(_Strict):
+    hidden: bool
+
+
+@endpoint("hide_reply", USER)
+async def hide_reply(call: Call) -> Response:
+    """PUT /2/tweets/:id/hidden: hide or unhide a reply in a conversation you started."""
+    post_id = call.request.path_params["id"]
+    check_path_id("id", post_id)
+    raw = await json_body(call.request)
+    try:
+        body = HiddenIn.model_validate(raw)
+    except ValidationError as exc:
+        raise schema_errors(exc) from None
+    require_scope(call.principal, "tweet.moderate.write")
+    post = call.state.posts.get(post_id)
+    if post is None:
+        raise XError(404, {**not_found_error("tweet", "id", post_id), "status": 404})
+    root = call.state.posts.get(post.conversation_id)
+    if post.in_reply_to_user_id is None or root is None or root.author_id != call.user_id:
+        raise about_blank(
+            403, "Forbidden", "You can only hide or unhide replies to conversations you authored."
+        )
+    post.hidden = body.hidden
+    call.state.dirty = True
+    return x_json({"data": {"hidden": body.hidden}})
+
+
 routes = [
+    Route("/2/tweets/{id}/hidden", hide_reply, methods=["PUT"]),
     Route("/2/tweets", create_tweet, methods=["POST"]),
     Route("/2/tweets", get_tweets, methods=["GET"]),
     Route("/2/tweets/{id}", get_tweet, methods=["GET"]),

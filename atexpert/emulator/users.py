@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.responses import Response
@@ -13,10 +14,11 @@ from atexpert.emulator.core import ANY, USER, Call, endpoint, x_json
 from atexpert.emulator.paging import page
 from atexpert.emulator.params import POST_VIEW_PARAMS, Params, check_path_id
 from atexpert.emulator.problems import not_found_error
-from atexpert.emulator.render import post_json, user_json, with_includes
+from atexpert.emulator.render import posts_body, user_json
 from atexpert.emulator.state import Account, Post
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+_ID = re.compile(r"^[0-9]{1,19}$")
 _USER_VIEW = ("user.fields", "expansions", "tweet.fields", "post.fields")
 
 
@@ -59,26 +61,31 @@ async def user_by_id(call: Call) -> Response:
     return _one_user(call, call.state.accounts.get(uid), "id", uid, view.user_fields)
 
 
-@endpoint("user_lookup")
-async def users_by_usernames(call: Call) -> Response:
-    p = Params(call.request, ("usernames", *_USER_VIEW))
-    raw = p.text("usernames", required=True) or ""
+async def _many_users(call: Call, param: str, pattern: re.Pattern[str]) -> Response:
+    p = Params(call.request, (param, *_USER_VIEW))
+    raw = p.text(param, required=True) or ""
     view = p.user_view()
-    names = [n for n in raw.split(",") if n]
-    for n in names:
-        if not _USERNAME.match(n):
+    keys = [n for n in raw.split(",") if n]
+    if raw and not 1 <= len(keys) <= 100:
+        p.fail(param, raw, f"The `{param}` query parameter must list between 1 and 100 values")
+    for n in keys:
+        if not pattern.match(n):
             p.fail(
-                "usernames",
+                param,
                 n,
-                f"The `usernames` query parameter value [{n}] does not match {_USERNAME.pattern}",
+                f"The `{param}` query parameter value [{n}] does not match {pattern.pattern}",
             )
     p.done()
     data: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    for n in names:
-        acc = call.state.account_by_username(n)
+    for n in keys:
+        acc = (
+            call.state.account_by_username(n)
+            if param == "usernames"
+            else call.state.accounts.get(n)
+        )
         if acc is None:
-            errors.append(not_found_error("user", "usernames", n))
+            errors.append(not_found_error("user", param, n))
         else:
             data.append(user_json(acc, view.user_fields, call.state))
     body: dict[str, Any] = {}
@@ -87,6 +94,16 @@ async def users_by_usernames(call: Call) -> Response:
     if errors:
         body["errors"] = errors
     return x_json(body)
+
+
+@endpoint("user_lookup")
+async def users_by_usernames(call: Call) -> Response:
+    return await _many_users(call, "usernames", _USERNAME)
+
+
+@endpoint("user_lookup")
+async def users_by_ids(call: Call) -> Response:
+    return await _many_users(call, "ids", _ID)
 
 
 _TIMELINE = (
@@ -118,15 +135,14 @@ async def _timeline(call: Call, select: str) -> Response:
     if select == "mentions":
         meter.require_credit(call.state)
         name = account.username.casefold()
-        source: list[Post] = [q for q in call.state.live_posts() if name in q.mentions]
+        source: Iterator[Post] = call.state.newest_first({f"@{name}"})
     else:
-        source = [
+        source = (
             q
-            for q in call.state.live_posts()
-            if q.author_id == uid
-            and not ("retweets" in excluded and "is:retweet" in q.flags)
+            for q in call.state.newest_first({f"from:{account.username.casefold()}"})
+            if not ("retweets" in excluded and "is:retweet" in q.flags)
             and not ("replies" in excluded and "is:reply" in q.flags)
-        ]
+        )
     posts, meta = page(
         source,
         since_id=since_id,
@@ -137,14 +153,7 @@ async def _timeline(call: Call, select: str) -> Response:
     )
     if select == "mentions":
         meter.charge(call.state, "mentions_read", len(posts))
-    body: dict[str, Any] = {}
-    if posts:
-        body["data"] = [post_json(call.state, q, view) for q in posts]
-        includes = with_includes(call.state, posts, view)
-        if includes:
-            body["includes"] = includes
-    body["meta"] = meta
-    return x_json(body)
+    return x_json(posts_body(call.state, posts, view, meta))
 
 
 @endpoint("user_tweets")
@@ -158,6 +167,7 @@ async def user_mentions(call: Call) -> Response:
 
 
 routes = [
+    Route("/2/users", users_by_ids),
     Route("/2/users/me", users_me),
     Route("/2/users/by/username/{username}", user_by_username),
     Route("/2/users/by", users_by_usernames),

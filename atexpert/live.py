@@ -1,0 +1,390 @@
+"""Websocket endpoints of the live consoles: ``/ws/sessions/{session_id}/{role}``.
+
+See ``docs/live-protocol.md``. The app mounts :func:`live_routes` and runs a
+:class:`~atexpert.live_hub.LiveHub` in its lifespan as ``app.state.live_hub``, next to the
+API's ``app.state.services``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from atexpert.api_errors import ApiError
+from atexpert.api_routing import Services
+from atexpert.auth import CookieSigner, Principal, authenticate
+from atexpert.clock import SystemClock
+from atexpert.errors import AtexpertError, InvalidInput, NotFound
+from atexpert.events import Record
+from atexpert.live_hub import LiveConfig, LiveHub, SessionFeed
+from atexpert.live_protocol import (
+    BEARER_PREFIX,
+    SUBPROTOCOL,
+    BadMessage,
+    ClaimCommand,
+    Close,
+    Pong,
+    QuestionCommand,
+    TokenBucket,
+    ack_frame,
+    error_frame,
+    parse_client_message,
+)
+from atexpert.live_views import LiveRole, View, view_record
+from atexpert.questions import Question
+from atexpert.redis_conn import RedisRuntime
+from atexpert.sessions import Session
+from atexpert.settings import Settings
+from atexpert.staff import Action, StaffUser, can
+from atexpert.staff_store import StaffStore
+from atexpert.store import STREAM_ID, Store
+
+log = logging.getLogger("atexpert.live")
+
+PATH = "/ws/sessions/{session_id}/{role}"
+STAFF_ROLES = frozenset({LiveRole.MODERATOR, LiveRole.ADMIN})
+
+
+def allowed(role: LiveRole, user: StaffUser | None, session: Session) -> bool:
+    """Whether ``user`` may hold the ``role`` endpoint of ``session`` open."""
+    if role is LiveRole.PUBLIC:
+        return view_record(View.PUBLIC, "session", session.model_dump(mode="json")) is not None
+    if role is LiveRole.ADMIN:
+        return user is not None and user.is_admin
+    needed = Action.QUESTION_READ_ALL if role is LiveRole.MODERATOR else Action.ANSWER_WRITE
+    return can(user, needed, session)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Connection:
+    """One client: a bounded send queue fed by the hub, drained by its own sender task."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        role: LiveRole,
+        user: StaffUser | None,
+        config: LiveConfig,
+    ) -> None:
+        self.id = secrets.token_hex(8)
+        self.ws = ws
+        self.role = role
+        self.user = user
+        self.config = config
+        self.queue: asyncio.Queue[str] = asyncio.Queue(config.send_queue)
+        self.closing: Close | None = None
+        self.kicked = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.last_seen = loop.time()
+        self.bucket = TokenBucket(config.rate_per_s, config.burst)
+        self.strikes = TokenBucket(config.max_strikes / 600, config.max_strikes)
+
+    @property
+    def view(self) -> View:
+        return self.role.view
+
+    @property
+    def staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def member(self) -> Record:
+        assert self.user is not None
+        return {"user_id": self.user.id, "username": self.user.username, "role": self.role.value}
+
+    def deliver(self, frame: str) -> None:
+        if self.closing is not None:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.kick(Close.TOO_SLOW)
+
+    def kick(self, why: Close) -> None:
+        if self.closing is None:
+            self.closing = why
+            self.kicked.set()
+
+    def session_changed(self, session: Record) -> None:
+        if not allowed(self.role, self.user, Session.model_validate(session)):
+            self.kick(Close.NOT_FOUND if self.role is LiveRole.PUBLIC else Close.FORBIDDEN)
+
+    def heartbeat(self, now: float, ping: str) -> None:
+        if now - self.last_seen > self.config.heartbeat_timeout_s:
+            self.kick(Close.HEARTBEAT)
+        else:
+            self.deliver(ping)
+
+    async def send_all(self, first: list[str]) -> None:
+        for frame in first:
+            await self.ws.send_text(frame)
+        while True:
+            await self.ws.send_text(await self.queue.get())
+
+    def strike(self, now: float) -> None:
+        if not self.strikes.take(now):
+            self.kick(Close.ABUSE)
+
+
+async def _deny(ws: WebSocket, status: int, code: str, message: str, close: Close) -> None:
+    """Refuse the handshake: an HTTP error with a JSON body when the server can send one."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(
+            JSONResponse({"error": code, "message": message}, status_code=status)
+        )
+    else:
+        await ws.close(close.code, message)
+
+
+def _bearer(ws: WebSocket) -> str | None:
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    for item in (p.strip() for p in offered.split(",")):
+        if item.startswith(BEARER_PREFIX):
+            return item[len(BEARER_PREFIX) :]
+    return None
+
+
+async def _principal(ws: WebSocket, services: Services) -> Principal:
+    """Authenticate like the HTTP API (cookie or bearer token; a token may come as the
+    ``bearer.<token>`` subprotocol). A websocket handshake is a GET: no CSRF token; the
+    Origin check stands in for it."""
+    headers = [(k, v) for k, v in ws.scope["headers"] if k != b"authorization"]
+    token = _bearer(ws)
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode("latin-1")))
+    else:
+        headers.extend((k, v) for k, v in ws.scope["headers"] if k == b"authorization")
+    request = Request({**ws.scope, "type": "http", "method": "GET", "headers": headers})
+    return await authenticate(request, services.staff, services.signer)
+
+
+async def live_endpoint(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    hub: LiveHub = ws.app.state.live_hub
+    config = hub.config
+    try:
+        role = LiveRole(ws.path_params["role"])
+    except ValueError:
+        roles = ", ".join(r.value for r in LiveRole)
+        return await _deny(ws, 404, "not_found", f"role is one of {roles}", Close.NOT_FOUND)
+    after = ws.query_params.get("after")
+    if after is not None and STREAM_ID.fullmatch(after) is None:
+        return await _deny(ws, 400, "invalid_after", Close.BAD_RESUME.reason, Close.BAD_RESUME)
+    user: StaffUser | None = None
+    if role is not LiveRole.PUBLIC:
+        origin = ws.headers.get("origin")
+        origins = {
+            origin_of(services.settings.public_base_url),
+            *map(origin_of, config.allowed_origins),
+        }
+        if origin is not None and origin.lower() not in origins:
+            return await _deny(
+                ws, 403, "origin_refused", f"origin {origin} is not allowed", Close.FORBIDDEN
+            )
+        try:
+            principal = await _principal(ws, services)
+        except ApiError as exc:
+            close = Close.UNAUTHENTICATED if exc.status == 401 else Close.FORBIDDEN
+            return await _deny(ws, exc.status, exc.code, exc.message, close)
+        if principal.via == "cookie" and origin is None:
+            return await _deny(
+                ws, 403, "origin_refused", "a cookie login needs an Origin header", Close.FORBIDDEN
+            )
+        user = principal.user
+    try:
+        feed = await hub.feed(ws.path_params["session_id"])
+    except NotFound:
+        return await _deny(ws, 404, "not_found", "no such session", Close.NOT_FOUND)
+    session = Session.model_validate(feed.session)
+    if not allowed(role, user, session):
+        if role is LiveRole.PUBLIC:
+            return await _deny(ws, 404, "not_found", "no such session", Close.NOT_FOUND)
+        return await _deny(
+            ws, 403, "forbidden", f"you may not open the {role} console", Close.FORBIDDEN
+        )
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    await ws.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    await _serve(ws, Connection(ws, role, user, config), feed, hub, services, after)
+
+
+async def _serve(
+    ws: WebSocket,
+    conn: Connection,
+    feed: SessionFeed,
+    hub: LiveHub,
+    services: Services,
+    after: str | None,
+) -> None:
+    first = hub.attach(feed, conn, after)
+    sender = asyncio.create_task(conn.send_all(first))
+    receiver = asyncio.create_task(_receive(conn, feed, services))
+    kicked = asyncio.create_task(conn.kicked.wait())
+    try:
+        if conn.staff:
+            await feed.presence.join(conn.id, conn.member, hub.config.heartbeat_timeout_s)
+        await asyncio.wait({sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.detach(feed, conn)
+        for task in (sender, receiver, kicked):
+            task.cancel()
+        await asyncio.gather(sender, receiver, kicked, return_exceptions=True)
+        if conn.staff:
+            with contextlib.suppress(Exception):
+                await feed.presence.leave(conn.id)
+    if conn.closing is not None:
+        log.info(
+            "live: closing %s client of %s: %s", conn.role, feed.session_id, conn.closing.value
+        )
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                ws.close(conn.closing.code, conn.closing.reason), hub.config.close_timeout_s
+            )
+
+
+async def _receive(conn: Connection, feed: SessionFeed, services: Services) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await conn.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        now = conn.last_seen = loop.time()
+        text = message.get("text")
+        if text is None:
+            text = (message.get("bytes") or b"").decode("utf-8", "replace")
+        try:
+            if not conn.bucket.take(now):
+                raise BadMessage("rate_limited", f"at most {conn.config.rate_per_s:g} messages/s")
+            command = parse_client_message(text, conn.config.max_message_bytes)
+            if not isinstance(command, Pong):
+                conn.deliver(await _handle(conn, feed, services, command))
+        except BadMessage as exc:
+            conn.deliver(error_frame(exc))
+            conn.strike(now)
+
+
+async def _handle(
+    conn: Connection,
+    feed: SessionFeed,
+    services: Services,
+    command: QuestionCommand | ClaimCommand,
+) -> str:
+    """Run one command; its ``ack`` frame (errors raise :class:`BadMessage`)."""
+    rid = command.request_id
+    session = Session.model_validate(feed.session)
+    if not conn.staff or not can(conn.user, Action.QUESTION_MODERATE, session):
+        raise BadMessage("forbidden", f"the {conn.role} console may not do this", request_id=rid)
+    try:
+        if isinstance(command, ClaimCommand):
+            return await _claim(conn, feed, command)
+        assert conn.user is not None
+        question = await _question(services.store, session.id, command, conn.user.username)
+    except InvalidInput as exc:
+        fields = [e.as_dict() for e in exc.errors]
+        raise BadMessage(exc.code, exc.message, request_id=rid, fields=fields) from None
+    except AtexpertError as exc:
+        raise BadMessage(exc.code, exc.message, request_id=rid) from None
+    return ack_frame(rid, record=question.model_dump(mode="json"))
+
+
+async def _claim(conn: Connection, feed: SessionFeed, cmd: ClaimCommand) -> str:
+    if cmd.type == "release":
+        return ack_frame(
+            cmd.request_id, released=await feed.presence.release(conn.member, cmd.question_id)
+        )
+    holder = await feed.presence.claim(
+        conn.id, conn.member, cmd.question_id, conn.config.claim_ttl_s
+    )
+    if holder is not None:
+        raise BadMessage(
+            "claimed",
+            f"{holder['username']} is handling {cmd.question_id}",
+            request_id=cmd.request_id,
+        )
+    return ack_frame(cmd.request_id, claimed=cmd.question_id)
+
+
+def _need(value: Any, name: str) -> Any:
+    if value is None:
+        raise InvalidInput.field((name,), f"{name} is required for this action")
+    return value
+
+
+async def _question(store: Store, sid: str, cmd: QuestionCommand, actor: str) -> Question:
+    qid, version = cmd.question_id, cmd.version
+    match cmd.action:
+        case "approve":
+            return await store.approve_question(sid, qid, actor=actor, version=version)
+        case "reject":
+            reason = _need(cmd.reason, "reason")
+            return await store.reject_question(sid, qid, reason, actor=actor, version=version)
+        case "merge":
+            return await store.merge_question(sid, qid, _need(cmd.into, "into"), actor=actor)
+        case "requeue":
+            return await store.requeue_question(sid, qid, actor=actor)
+        case "restore":
+            return await store.restore_question(sid, qid, actor=actor)
+        case "edit":
+            return await store.edit_question(
+                sid, qid, cmd.display_text, actor=actor, version=version
+            )
+        case "star":
+            return await store.star_question(sid, qid, _need(cmd.starred, "starred"), actor=actor)
+        case "priority":
+            priority = _need(cmd.priority, "priority")
+            return await store.set_question_priority(sid, qid, priority, actor=actor)
+        case "tags":
+            return await store.set_question_tags(sid, qid, _need(cmd.tags, "tags"), actor=actor)
+        case "note":
+            return await store.set_question_note(sid, qid, cmd.note, actor=actor)
+
+
+def live_routes() -> list[BaseRoute]:
+    """The websocket routes; they use ``app.state.services`` and ``app.state.live_hub``."""
+    return [WebSocketRoute(PATH, live_endpoint, name="live")]
+
+
+def create_live_app(
+    settings: Settings | None = None, config: LiveConfig | None = None
+) -> Starlette:
+    """An app serving only the live endpoints (a websocket tier scaled apart from the API)."""
+    settings = settings or Settings()
+    config = config or LiveConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await stack.enter_async_context(RedisRuntime(settings))
+            clock = SystemClock()
+            app.state.services = Services(
+                settings=settings,
+                redis=runtime.client,
+                store=Store(runtime.client, clock=clock),
+                staff=StaffStore(runtime.client, clock=clock),
+                signer=CookieSigner(settings),
+                clock=clock,
+            )
+            hub = app.state.live_hub = LiveHub(runtime.client, config)
+            await hub.start()
+            stack.push_async_callback(hub.stop)
+            yield
+
+    return Starlette(routes=live_routes(), lifespan=lifespan)
+
+
+__all__ = ["LiveConfig", "LiveHub", "create_live_app", "live_routes"]

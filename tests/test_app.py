@@ -1,0 +1,108 @@
+"""The app's own routes: health, readiness, OpenAPI, JSON errors for unknown routes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import redis.asyncio as aioredis
+from openapi_spec_validator import validate
+from redis.asyncio.cluster import RedisCluster
+from starlette.routing import Route
+
+from atexpert.app import create_app
+from atexpert.auth import CSRF_HEADER
+from atexpert.clock import ManualClock
+from atexpert.sessions import SessionFields, SessionStatus
+from tests.test_api_support import FAST_HASHER, PASSWORD, T0, Api, session_body, settings
+
+pytest_plugins = ("tests.test_api_support",)
+
+
+async def test_healthz_and_readyz(api: Api) -> None:
+    r = await api.client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = await api.client.get("/readyz")
+    assert r.status_code == 200 and r.json()["redis"] == "ok"
+
+
+async def test_readyz_503_when_redis_is_gone(api: Api) -> None:
+    # A client pointing at a port where nothing listens stands for a dead Redis.
+    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    app = create_app(settings(), redis=dead, run_scheduler=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/readyz")
+            assert r.status_code == 503
+            assert (await client.get("/healthz")).status_code == 200
+    await dead.aclose()
+
+
+async def test_unknown_route_and_method_are_json(api: Api) -> None:
+    r = await api.client.get("/api/nope")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = await api.client.put("/api/me")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+
+
+async def test_openapi_is_valid_and_lists_every_route(api: Api) -> None:
+    r = await api.client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    validate(doc)
+    assert doc["openapi"].startswith("3.1")
+    listed = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    routes = {
+        (route.path, method)
+        for route in api.app.routes
+        if isinstance(route, Route) and route.path.startswith("/api/")
+        for method in (route.methods or ()) - {"HEAD"}
+    }
+    assert routes and routes == listed
+    schemes = doc["components"]["securitySchemes"]
+    assert {"cookieAuth", "bearerAuth"} <= set(schemes)
+    login = doc["paths"]["/api/login"]["post"]
+    assert login["security"] == []
+    ref = login["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"]
+    create = doc["paths"]["/api/sessions"]["post"]
+    assert "422" in create["responses"] and "201" in create["responses"]
+
+
+async def test_lifespan_runs_the_scheduler(redis_standalone: aioredis.Redis) -> None:
+    """With the scheduler on, a scheduled session goes live once its start time comes."""
+    clock = ManualClock(T0)
+    app = create_app(settings(), redis=redis_standalone, clock=clock, password_hasher=FAST_HASHER)
+    async with app.router.lifespan_context(app):
+        store = app.state.services.store
+        fields = SessionFields.model_validate(session_body())
+        session = await store.create_session(fields, actor="admin", at=T0)
+        await store.schedule_session(session.id, actor="admin", at=T0)
+        clock.advance(timedelta(hours=1, seconds=1))
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await store.get_session(session.id)).status is not SessionStatus.LIVE:
+            assert asyncio.get_running_loop().time() < deadline, "the scheduler never started it"
+            await asyncio.sleep(0.05)
+    # Leaving the lifespan stopped the scheduler and released its lease.
+    assert await redis_standalone.get("atexpert:{lease:scheduler}:holder") is None
+
+
+async def test_app_on_redis_cluster(redis_cluster: RedisCluster) -> None:
+    """Staff, sessions and questions work unchanged on a Redis Cluster."""
+    app = create_app(
+        settings(), redis=redis_cluster, password_hasher=FAST_HASHER, run_scheduler=False
+    )
+    async with app.router.lifespan_context(app):
+        staff = app.state.services.staff
+        await staff.create_user("root", PASSWORD, is_admin=True)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post("/api/login", json={"username": "root", "password": PASSWORD})
+            csrf = {CSRF_HEADER: r.json()["csrf_token"]}
+            r = await client.post("/api/sessions", json=session_body(), headers=csrf)
+            assert r.status_code == 201, r.text
+            sid = r.json()["id"]
+            assert [s["id"] for s in (await client.get("/api/sessions")).json()] == [sid]
+            assert (await client.get("/readyz")).status_code == 200

@@ -1,0 +1,203 @@
+"""The ``atexpert`` command line, in-process (``main([...])``) and once as a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+
+from atexpert import cli
+from atexpert.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``ATEXPERT_REDIS_URL`` pointing at the (flushed) test Redis."""
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    yield redis_url
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None
+) -> tuple[int, str, str]:
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(list(argv))
+    finally:
+        sys.stdin = sys.__stdin__
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 1
+    assert err.startswith("atexpert: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_user_add_token_and_list(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "user", "add", "Root", "--admin", "--password-stdin", stdin="pw-123456\n"
+    )
+    assert code == 0 and "created admin user root" in out
+    code, out, _ = run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")
+    assert code == 0 and "created staff user mia" in out
+    code, out, _ = run(capsys, "user", "token", "root", "--name", "deploy")
+    assert code == 0 and out.strip().startswith("atx_")
+    code, out, _ = run(capsys, "user", "list")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()] == ["mia", "root"]
+
+
+def test_user_errors(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")[0] == 0
+    code, _, err = run(capsys, "user", "add", "MIA", "--password-stdin", stdin="other-pw-1\n")
+    assert_one_line_error(code, err, "already taken")
+    code, _, err = run(capsys, "user", "add", "bob", "--password-stdin", stdin="short\n")
+    assert_one_line_error(code, err, "8 to 256")
+    code, _, err = run(capsys, "user", "add", "bad name", "--password-stdin", stdin="pw-123456\n")
+    assert_one_line_error(code, err, "invalid username")
+    code, _, err = run(capsys, "user", "token", "ghost")
+    assert_one_line_error(code, err, "no staff user named 'ghost'")
+
+
+def test_password_prompt_needs_a_terminal(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "user", "add", "mia", stdin="")
+    assert_one_line_error(code, err, "--password-stdin")
+
+
+def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "session", "create",
+        "--title", "Ask Airbus",
+        "--hashtag", "AskAirbus",
+        "--host", "@Airbus",
+        "--start", "2030-05-01T14:00",
+        "--end", "2030-05-01T15:00",
+        "--tz", "Europe/Paris",
+        "--lang", "fr",
+    )  # fmt: skip
+    assert code == 0, out
+    sid, status = out.split()[:2]
+    assert status == "draft" and "2030-05-01 14:00 CEST" in out and "#AskAirbus" in out
+    code, out, _ = run(capsys, "session", "show", sid)
+    shown = json.loads(out)
+    assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(2030, 5, 1, 12, tzinfo=UTC)
+    assert code == 0 and shown["language"] == "fr" and shown["time_zone"] == "Europe/Paris"
+    code, out, _ = run(capsys, "session", "start", sid)
+    assert code == 0 and out.split()[1] == "live"
+    code, out, _ = run(capsys, "session", "list", "--status", "live")
+    assert code == 0 and out.split()[0] == sid
+    code, _, err = run(capsys, "session", "start", sid)
+    assert_one_line_error(code, err, "cannot start")
+    code, out, _ = run(capsys, "session", "close", sid)
+    assert code == 0 and out.split()[1] == "closed"
+    assert run(capsys, "session", "archive", sid)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--tz", "Mars/Olympus"], "unknown time zone"),
+        (["--hashtag", "not a tag"], "hashtags"),
+        (["--end", "2030-05-01T13:00"], "scheduled_end must be after scheduled_start"),
+        (["--start", "next tuesday"], "ISO 8601"),
+        (["--host", "@this_handle_is_too_long"], "handle"),
+    ],
+)
+def test_session_create_errors(
+    env: str, capsys: pytest.CaptureFixture[str], args: list[str], fragment: str
+) -> None:
+    base = {
+        "--title": "T",
+        "--hashtag": "#Ok",
+        "--host": "Airbus",
+        "--start": "2030-05-01T14:00",
+        "--end": "2030-05-01T15:00",
+    }
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    argv = ["session", "create", *(x for pair in base.items() for x in pair)]
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, fragment)
+    assert run(capsys, "session", "list")[1] == ""
+
+
+def test_unknown_session(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "session", "show", "s_nope")
+    assert_one_line_error(code, err, "session s_nope not found")
+    code, _, err = run(capsys, "session", "close", "../etc")
+    assert_one_line_error(code, err, "not found")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in ([], ["bogus"], ["session", "show"], ["serve", "--port", "http"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    assert "usage: atexpert" in capsys.readouterr().err
+
+
+def test_unreachable_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", "redis://127.0.0.1:1/0")
+    code, _, err = run(capsys, "session", "list")
+    assert_one_line_error(code, err, "cannot reach Redis at redis://127.0.0.1:1/0")
+
+
+def test_demo_seeds_a_live_session(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--no-serve", "--port", "8765")
+    assert code == 0
+    assert "#AskAirbus is live" in out and "http://127.0.0.1:8765/" in out
+    logins = [line.split() for line in out.splitlines() if line.startswith("    ")]
+    assert [name for name, _ in logins] == ["admin", "moderator", "expert"]
+    code, out, _ = run(capsys, "session", "list", "--status", "live")
+    assert code == 0 and "#AskAirbus" in out
+    code, _, err = run(capsys, "demo", "--no-serve")
+    assert_one_line_error(code, err, "already exist")
+
+
+def test_subcommand_hook(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def add_hello(sub: cli.SubParsers) -> None:
+        parser = sub.add_parser("hello", help="say hello")
+        parser.add_argument("--name", default="world")
+        parser.set_defaults(func=lambda args: print(f"hello {args.name}"))
+
+    monkeypatch.setattr(cli, "SUBCOMMAND_HOOKS", [add_hello])
+    code, out, _ = run(capsys, "hello", "--name", "X")
+    assert code == 0 and out == "hello X\n"
+    assert isinstance(cli.build_parser(), argparse.ArgumentParser)
+
+
+def test_subprocess_round_trip(env: str) -> None:
+    environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
+    ok = subprocess.run(
+        [sys.executable, "-m", "atexpert.cli", "user", "add", "ops", "--password-stdin"],
+        input="pw-123456\n", capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
+    )  # fmt: skip
+    assert ok.returncode == 0 and "created staff user ops" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "atexpert.cli", "session", "show", "s_missing"],
+        capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr == "atexpert: error: session s_missing not found\n"

@@ -1,0 +1,378 @@
+"""The live websocket protocol, end to end: real uvicorn processes, real Redis, real clients.
+
+Two live servers (separate OS processes) share the standalone test Redis; tests produce
+events through the Store and watch what websocket clients of each role receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from argon2 import PasswordHasher
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from atexpert.answers import AnswerDraft
+from atexpert.auth import COOKIE_NAME, CookieSigner
+from atexpert.errors import Conflict
+from atexpert.questions import Author, IncomingQuestion
+from atexpert.sessions import HostAccount, SessionFields
+from atexpert.settings import Settings
+from atexpert.staff import StaffUser
+from atexpert.staff_store import StaffStore
+from atexpert.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ORIGIN = "http://console.example"
+SECRET = "live-test-secret"
+SERVER_ENV = {
+    "ATEXPERT_PUBLIC_BASE_URL": ORIGIN,
+    "ATEXPERT_SECRET_KEY": SECRET,
+    "ATEXPERT_LIVE_HEARTBEAT_S": "0.5",
+    "ATEXPERT_LIVE_HEARTBEAT_TIMEOUT_S": "2",
+    "ATEXPERT_LIVE_SEND_QUEUE": "200",
+    "ATEXPERT_LIVE_RATE_PER_S": "5",
+    "ATEXPERT_LIVE_BURST": "10",
+    "ATEXPERT_LIVE_MAX_STRIKES": "5",
+    "ATEXPERT_LIVE_MAX_MESSAGE_BYTES": "4096",
+    "ATEXPERT_LIVE_IDLE_S": "0.3",
+    "ATEXPERT_LIVE_CLOSE_TIMEOUT_S": "10",
+}
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    def url(self, session_id: str, role: str, after: str | None = None) -> str:
+        query = f"?after={after}" if after is not None else ""
+        return f"ws://127.0.0.1:{self.port}/ws/sessions/{session_id}/{role}{query}"
+
+
+def start_server(redis_url: str) -> Server:
+    port = free_port()
+    env = {**os.environ, **SERVER_ENV, "ATEXPERT_REDIS_URL": redis_url}
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "atexpert.live:create_live_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--ws-per-message-deflate", "false",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"live server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return Server(proc, port)
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("live server did not start listening")
+
+
+@pytest.fixture(scope="module")
+def servers(redis_url: str) -> Iterator[tuple[Server, Server]]:
+    """Two live app processes on one Redis."""
+    a, b = start_server(redis_url), start_server(redis_url)
+    try:
+        yield a, b
+    finally:
+        for server in (a, b):
+            server.proc.terminate()
+            server.proc.wait(timeout=10)
+
+
+@dataclass
+class World:
+    redis: aioredis.Redis
+    store: Store
+    staff: StaffStore
+    session_id: str
+    users: dict[str, StaffUser]
+    tokens: dict[str, str]
+    tweet: int = 1000
+
+    async def ask(self, text: str = "What is the range of the A350?", **author: Any) -> str:
+        self.tweet += 1
+        who = Author(id=str(self.tweet), handle=f"user{self.tweet}", name="Ann", **author)
+        incoming = IncomingQuestion(tweet_id=str(self.tweet), author=who, text=text, created_at=T0)
+        question, _ = await self.store.add_question(self.session_id, incoming)
+        return question.id
+
+
+@pytest.fixture
+async def world(redis_standalone: aioredis.Redis) -> World:
+    store = Store(redis_standalone)
+    staff = StaffStore(redis_standalone, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    users = {
+        "root": await staff.create_user("root", "password-1", is_admin=True),
+        "mia": await staff.create_user("mia", "password-1"),
+        "max": await staff.create_user("max", "password-1"),
+        "eve": await staff.create_user("eve", "password-1"),
+        "out": await staff.create_user("out", "password-1"),
+    }
+    tokens = {name: (await staff.create_token(u.id, "live"))[1] for name, u in users.items()}
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Ask Airbus",
+        hashtags=["AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        moderator_ids=[users["mia"].id, users["max"].id],
+        expert_ids=[users["eve"].id],
+        scheduled_start=now + timedelta(hours=1),
+        scheduled_end=now + timedelta(hours=2),
+    )
+    session = await store.create_session(fields, actor="root")
+    await store.schedule_session(session.id, actor="root")
+    await store.start_session(session.id, actor="root")
+    return World(redis_standalone, store, staff, session.id, users, tokens)
+
+
+@dataclass
+class Client:
+    """A websocket client that answers pings and remembers the last event id it saw."""
+
+    ws: ClientConnection
+    last_id: str | None = None
+    presence: list[dict[str, Any]] = field(default_factory=list)
+
+    async def recv(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame other than ping and presence."""
+        while True:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if message["type"] == "ping":
+                await self.ws.send('{"type":"pong"}')
+            elif message["type"] == "presence":
+                self.presence.append(message)
+            else:
+                if message["type"] == "event":
+                    self.last_id = message["id"]
+                elif message["type"] == "snapshot":
+                    self.last_id = message["last_event_id"]
+                return message
+
+    async def until(self, pred: Any, timeout: float = 10) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.recv()
+                if pred(message):
+                    return message
+
+    async def send(self, body: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(body))
+
+
+async def open_client(
+    server: Server,
+    world: World,
+    role: str,
+    user: str | None = None,
+    *,
+    after: str | None = None,
+    origin: str | None = ORIGIN,
+    **kw: Any,
+) -> Client:
+    protocols = ["atexpert.v1"] + ([f"bearer.{world.tokens[user]}"] if user else [])
+    ws = await connect(
+        server.url(world.session_id, role, after),
+        subprotocols=protocols,  # type: ignore[arg-type]
+        origin=origin,  # type: ignore[arg-type]
+        max_size=None,
+        open_timeout=10,
+        **kw,
+    )
+    return Client(ws)
+
+
+def is_event(kind: str, entity_id: str | None = None) -> Any:
+    return lambda m: m["type"] == "event" and m["kind"] == kind and (
+        entity_id is None or m["entity_id"] == entity_id
+    )
+
+
+async def denied_status(server: Server, world: World, role: str, **kw: Any) -> int:
+    with pytest.raises(InvalidStatus) as caught:
+        await open_client(server, world, role, **kw)
+    return caught.value.response.status_code
+
+
+# -- resume ------------------------------------------------------------------------------
+
+
+async def random_step(world: World, rng: random.Random, qids: list[str]) -> None:
+    store, sid = world.store, world.session_id
+    if not qids or rng.random() < 0.3:
+        qids.append(await world.ask(f"question {len(qids)} " + "x" * rng.randrange(200)))
+        return
+    qid = rng.choice(qids)
+    action = rng.choice(["approve", "reject", "star", "note", "priority", "tags", "restore"])
+    try:
+        if action == "approve":
+            await store.approve_question(sid, qid, actor="mia")
+        elif action == "reject":
+            await store.reject_question(sid, qid, "off topic", actor="mia")
+        elif action == "star":
+            await store.star_question(sid, qid, rng.random() < 0.5, actor="mia")
+        elif action == "note":
+            await store.set_question_note(sid, qid, f"note {rng.random()}", actor="mia")
+        elif action == "priority":
+            await store.set_question_priority(sid, qid, rng.randrange(100), actor="mia")
+        elif action == "tags":
+            await store.set_question_tags(sid, qid, [rng.choice("abc")], actor="mia")
+        else:
+            await store.restore_question(sid, qid, actor="mia")
+    except Conflict:  # illegal from the question's current status: no event
+        await world.ask("filler")
+
+
+async def stream_ids(world: World, after: str) -> list[str]:
+    entries = await world.redis.xrange(f"ama:{{{world.session_id}}}:events", min="(" + after)
+    return [str(e[0]) for e in entries]
+
+
+async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    rng = random.Random(5)
+    client = await open_client(servers[0], world, "moderator", "mia")
+    snapshot = await client.recv()
+    assert snapshot["type"] == "snapshot"
+    start = snapshot["last_event_id"]
+    state = {("question", q["id"]): q for q in snapshot["questions"]}
+    qids: list[str] = []
+
+    async def produce() -> None:
+        for _ in range(1000):
+            await random_step(world, rng, qids)
+
+    producer = asyncio.create_task(produce())
+    received: list[str] = []
+    reconnects = 0
+    while not (producer.done() and client.last_id == (await world.store.last_event_id(world.session_id))):
+        try:
+            message = await client.recv(timeout=0.5)
+        except TimeoutError:
+            continue
+        assert message["type"] == "event", message
+        received.append(message["id"])
+        state[(message["entity"], message["entity_id"])] = message["record"]
+        if rng.random() < 0.03:  # drop the connection, let events pile up, come back elsewhere
+            await client.ws.close()
+            mark = len(qids)
+            async with asyncio.timeout(10):
+                while len(qids) < mark + rng.randrange(1, 6) and not producer.done():
+                    await asyncio.sleep(0.005)
+            server = servers[reconnects % 2 == 0]
+            last = client.last_id
+            client = await open_client(server, world, "moderator", "mia", after=last)
+            client.last_id = last
+            reconnects += 1
+    await producer
+    assert reconnects >= 10
+    assert received == await stream_ids(world, start)
+    assert len(received) >= 1000
+    stored = await world.store.snapshot(world.session_id)
+    for qid, question in stored.questions.items():
+        assert state[("question", qid)] == question.model_dump(mode="json")
+
+
+async def test_resync_when_the_events_are_gone(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    client = await open_client(servers[0], world, "moderator", "mia", after="1-0")
+    assert (await client.recv())["type"] == "resync"
+    snapshot = await client.recv()
+    assert snapshot["type"] == "snapshot"
+    early = snapshot["last_event_id"]
+    await client.ws.close()
+    for i in range(5):
+        await world.ask(f"q{i}")
+    await world.redis.xtrim(f"ama:{{{world.session_id}}}:events", maxlen=2)
+    fresh = servers[1]  # its feed for this session retired (idle): it reloads the trimmed log
+    async with asyncio.timeout(10):
+        while True:
+            client = await open_client(fresh, world, "moderator", "mia", after=early)
+            first = await client.recv()
+            if first["type"] == "resync":
+                break
+            await client.ws.close()  # served from a window still in memory: wait for it to retire
+            await asyncio.sleep(0.1)
+    snapshot = await client.recv()
+    assert snapshot["type"] == "snapshot"
+    assert len(snapshot["questions"]) == 5
+    assert snapshot["last_event_id"] == await world.store.last_event_id(world.session_id)
+
+
+async def test_bad_after_is_refused_with_400(servers: tuple[Server, Server], world: World) -> None:
+    status = await denied_status(servers[0], world, "moderator", user="mia", after="yesterday")
+    assert status == 400
+
+
+# -- several processes -----------------------------------------------------------------
+
+
+async def test_an_action_on_process_a_reaches_clients_on_process_b(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    a, b = servers
+    qid = await world.ask("Will the A321XLR fly to Montreal?")
+    mia = await open_client(a, world, "moderator", "mia")
+    eve = await open_client(b, world, "expert", "eve")
+    max_ = await open_client(b, world, "moderator", "max")
+    for c in (mia, eve, max_):
+        assert (await c.recv())["type"] == "snapshot"
+    await mia.send({"type": "question", "request_id": "r1", "action": "approve", "question_id": qid})
+    ack = await mia.until(lambda m: m["type"] == "ack")
+    assert ack["request_id"] == "r1" and ack["record"]["status"] == "approved"
+    seen = await eve.until(is_event("question.approved", qid))
+    assert seen["record"]["text"] == "Will the A321XLR fly to Montreal?"
+    assert seen["actor"] == "mia"
+    await max_.until(is_event("question.approved", qid))
+
+    # presence and soft claims cross processes too
+    async with asyncio.timeout(10):
+        while not max_.presence or {m["username"] for m in max_.presence[-1]["moderators"]} != {
+            "mia",
+            "max",
+        }:
+            await _drain(max_)
+    await mia.send({"type": "claim", "request_id": "c1", "question_id": qid})
+    assert (await mia.until(lambda m: m["type"] == "ack"))["claimed"] == qid
+    await max_.send({"type": "claim", "request_id": "c2", "question_id": qid})
+    refused = await max_.until(lambda m: m["type"] == "error")
+    assert refused["code"] == "claimed" and "mia" in refused["detail"]
+    async with asyncio.timeout(10):
+        while not (max_.presence and max_.presence[-1]["claims"]):
+            await _drain(max_)
+    assert max_.presence[-1]["claims"][0]["username"] == "mia"
+
+
+async def _drain(client: Client) -> None:
+    """Read whatever arrives within a short while (pings answered, presence recorded)."""
+    try:
+        await client.recv(timeout=0.1)
+    except TimeoutError:
+        pass
