@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from atexpert.errors import IllegalTransition, InvalidInput
-from atexpert.events import Change, EventKind, JsonList, Record, StateMachine, apply_patch
+from atexpert.events import Change, EventKind, JsonList, Record, StateMachine
 
 MAX_TEXT = 25_000
 MAX_PARTS = 25
@@ -202,14 +202,3 @@ def post_part_patch(index: int, tweet_id: str) -> Record:
 
 def fail_patch(error: str) -> Record:
     return {"error": error.strip()[:1000] or "unknown error"}
-
-
-def apply(answer: Answer, step: Change) -> Answer:
-    """Pure application of a change to an in-memory answer (the store does it in Lua)."""
-    MACHINE.next(answer.status, AnswerAction(step.action), answer.id)
-    try:
-        record = apply_patch(answer.model_dump(mode="json"), step.patch)
-    except (IndexError, KeyError):
-        raise InvalidInput("the change refers to a part that does not exist") from None
-    record["version"] = answer.version + 1
-    return Answer.model_validate(record)

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from atexpert.answers import MAX_PARTS, MAX_TEXT, Answer, AnswerDraft, AnswerStatus
-from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.api_routing import Call, Endpoint, IfVersion, endpoint
 from atexpert.staff import Action
 
 TAG = "answers"
@@ -78,13 +78,15 @@ async def _target(call: Call, action: Action) -> tuple[str, str]:
     summary="Replace a draft's text and thread parts (expert)",
     tag=TAG,
     body=AnswerEdit,
+    query=IfVersion,
     response=Answer,
 )
 async def edit_answer(call: Call) -> Answer:
     sid, aid = await _target(call, Action.ANSWER_WRITE)
     body = call.body(AnswerEdit)
+    version = call.query(IfVersion).version
     return await call.services.store.edit_answer(
-        sid, aid, body.text, body.parts, actor=call.actor, at=call.now()
+        sid, aid, body.text, body.parts, actor=call.actor, at=call.now(), version=version
     )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -99,6 +101,13 @@ async def handle_core_error(request: Request, exc: Exception) -> Response:
     return error_response(status, exc.code, exc.message, detail)
 
 
+async def handle_redis_down(request: Request, exc: Exception) -> Response:
+    log.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = error_response(503, "unavailable", "the database is unavailable; retry shortly")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Only genuine bugs end here: log them and answer a bare 500."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -110,5 +119,7 @@ def exception_handlers() -> dict[Any, Any]:
     handlers: dict[Any, Any] = {core_errors.AtexpertError: handle_core_error}
     handlers[ApiError] = handle_api_error
     handlers[HTTPException] = handle_http_exception
+    handlers[RedisConnectionError] = handle_redis_down
+    handlers[RedisTimeoutError] = handle_redis_down
     handlers[Exception] = handle_unexpected
     return handlers

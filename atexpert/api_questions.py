@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from atexpert.api_errors import ApiError
-from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.api_routing import Call, Endpoint, IfVersion, endpoint
 from atexpert.questions import (
     MAX_NOTE,
     MAX_REASON,
@@ -158,10 +158,20 @@ async def _moderated(call: Call) -> tuple[str, str]:
     return session.id, call.path("question_id")
 
 
-@endpoint("POST", ONE + "/approve", summary="pending -> approved", tag=TAG, response=Question)
+@endpoint(
+    "POST",
+    ONE + "/approve",
+    summary="pending -> approved",
+    tag=TAG,
+    query=IfVersion,
+    response=Question,
+)
 async def approve(call: Call) -> Question:
     sid, qid = await _moderated(call)
-    return await call.services.store.approve_question(sid, qid, actor=call.actor, at=call.now())
+    version = call.query(IfVersion).version
+    return await call.services.store.approve_question(
+        sid, qid, actor=call.actor, at=call.now(), version=version
+    )
 
 
 @endpoint(
@@ -170,13 +180,15 @@ async def approve(call: Call) -> Question:
     summary="pending/approved -> rejected, with a reason",
     tag=TAG,
     body=Reject,
+    query=IfVersion,
     response=Question,
 )
 async def reject(call: Call) -> Question:
     sid, qid = await _moderated(call)
     reason = call.body(Reject).reason
+    version = call.query(IfVersion).version
     return await call.services.store.reject_question(
-        sid, qid, reason, actor=call.actor, at=call.now()
+        sid, qid, reason, actor=call.actor, at=call.now(), version=version
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +29,14 @@ from atexpert.store import Store
 MAX_BODY_BYTES = 64 * 1024
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class IfVersion(BaseModel):
+    """``?version=N``: act only if the record is still at version N (else 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1)
 
 
 @dataclass
@@ -51,6 +59,8 @@ class Call:
     services: Services
     principal_or_none: Principal | None
     body_or_none: BaseModel | None
+    params: BaseModel | None = None
+    #: Scratch response: headers (cookies) a handler sets here are copied to the reply.
     response: Response = field(default_factory=Response)
 
     @property
@@ -88,10 +98,13 @@ class Call:
         return self.services.clock.now()
 
     def query(self, model: type[M]) -> M:
-        try:
-            return model.model_validate(dict(self.request.query_params))
-        except ValidationError as exc:
-            raise invalid_input(exc, "query") from exc
+        """The query parameters, validated by ``model`` (once; 422 on bad or unknown ones)."""
+        if not isinstance(self.params, model):
+            try:
+                self.params = model.model_validate(dict(self.request.query_params))
+            except ValidationError as exc:
+                raise invalid_input(exc, "query") from exc
+        return self.params
 
 
 Handler = Callable[[Call], Awaitable[Any]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, endpoint
@@ -22,7 +22,7 @@ class SessionListQuery(BaseModel):
 class RoleAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str
+    user_id: str = Field(min_length=1, max_length=64)
     role: Role
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -21,6 +22,9 @@ from atexpert.staff import (
 from atexpert.staff_store import UsernameTaken
 
 TAG = "staff"
+#: Failed logins allowed per username in a window, before 429s until the window ends.
+MAX_LOGIN_FAILURES = 10
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
 class LoginIn(BaseModel):
@@ -73,9 +77,14 @@ class TokenCreated(BaseModel):
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
     services = call.services
+    if await services.staff.login_failures(body.username) >= MAX_LOGIN_FAILURES:
+        minutes = int(LOGIN_FAILURE_WINDOW.total_seconds() // 60)
+        raise ApiError(429, "too_many_attempts", f"too many failed logins: retry in {minutes} min")
     user = await services.staff.verify_password(body.username, body.password)
     if user is None:
+        await services.staff.note_login_failure(body.username, LOGIN_FAILURE_WINDOW)
         raise ApiError(401, "invalid_credentials", "wrong username or password")
+    await services.staff.clear_login_failures(body.username)
     session = await log_in(call.request, call.response, services.staff, services.signer, user)
     return LoginOut(user=StaffUserOut.of(user), csrf_token=session.csrf)
 

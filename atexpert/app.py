@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from atexpert import api_answers, api_questions, api_sessions, api_staff
+from atexpert import __version__, api_answers, api_questions, api_sessions, api_staff
 from atexpert.api_errors import exception_handlers
 from atexpert.api_routing import Endpoint, Services, to_route
 from atexpert.auth import CookieSigner
@@ -33,6 +34,19 @@ ENDPOINTS: list[Endpoint] = [
     *api_questions.ENDPOINTS,
     *api_answers.ENDPOINTS,
 ]
+
+
+async def index(request: Request) -> Response:
+    """Where to go from here (the consoles are served separately)."""
+    return JSONResponse(
+        {
+            "name": "atexpert",
+            "version": __version__,
+            "openapi": "/openapi.json",
+            "login": "/api/login",
+            "live": "/ws/sessions/{session_id}/{role}",
+        }
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -90,13 +104,18 @@ def create_app(
             await hub.start()
             stack.push_async_callback(hub.stop)
             if run_scheduler:
-                scheduler = Scheduler(store, Lease(client), the_clock)
+                lease = Lease(client, ttl=timedelta(seconds=settings.scheduler_lease_seconds))
+                interval = timedelta(seconds=settings.scheduler_interval_seconds)
+                scheduler = app.state.scheduler = Scheduler(
+                    store, lease, the_clock, interval=interval
+                )
                 stop = asyncio.Event()
                 task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
                 stack.push_async_callback(_stop_task, task, stop)
             yield
 
     routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

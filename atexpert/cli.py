@@ -1,6 +1,6 @@
 """The ``atexpert`` command line: serve, staff users, sessions and the demo.
 
-Other modules add subcommands with :func:`register_command` (e.g. ``atexpert emulator``)
+Other modules add subcommands with :func:`register_subcommand` (e.g. ``atexpert emulator``)
 and extend the demo with :func:`register_demo_hook`. Errors print one line on stderr and
 exit with status 1 (2 for usage errors, from argparse); never a traceback.
 """
@@ -30,12 +30,11 @@ from atexpert.clock import SystemClock
 from atexpert.errors import AtexpertError
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.redis_conn import RedisClient, RedisRuntime, RedisUnavailable
-from atexpert.sessions import HostAccount, Session, SessionFields, SessionStatus
+from atexpert.redis_embedded import EmbeddedRedisError
+from atexpert.sessions import HostAccount, Role, Session, SessionFields, SessionStatus
 from atexpert.settings import Settings
 from atexpert.staff_store import StaffStore, UnknownUser, UsernameTaken
 from atexpert.store import Store
-
-log = logging.getLogger("atexpert")
 
 CLI_ACTOR = "cli"
 
@@ -75,16 +74,28 @@ async def with_redis(settings: Settings, work: Callable[[RedisClient], Awaitable
 # -- serve ---------------------------------------------------------------------------------
 
 
+def bound(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` for serving on ``host:port``: unless set explicitly, the public URL (the
+    origin the live websockets accept) is that address."""
+    if "public_base_url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"public_base_url": f"http://{host}:{port}"})
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
+    # Imported here: the other commands need neither the web stack nor uvicorn.
     import uvicorn
 
     from atexpert.app import create_app
 
+    settings = bound(settings, host, port)
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
     await uvicorn.Server(config).serve()
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    async with RedisRuntime(settings):  # fail here, in one line, if Redis is unusable
+        pass
     await serve(
         settings, args.host or settings.host, settings.port if args.port is None else args.port
     )
@@ -255,6 +266,27 @@ async def run_session_action(args: argparse.Namespace, settings: Settings) -> in
     return await with_redis(settings, work)
 
 
+async def run_session_assign(args: argparse.Namespace, settings: Settings) -> int:
+    wanted = [(Role.MODERATOR, n) for n in args.moderator] + [(Role.EXPERT, n) for n in args.expert]
+    if not wanted:
+        raise CliError("name at least one --moderator or --expert")
+
+    async def work(redis: RedisClient) -> int:
+        staff, store = StaffStore(redis), Store(redis)
+        session = await store.get_session(args.session_id)
+        for role, username in wanted:
+            user = await staff.get_by_username(username)
+            if user is None:
+                raise CliError(f"no staff user named {username!r}")
+            session = await store.assign_role(
+                session.id, user.id, role, actor=CLI_ACTOR, at=SystemClock().now()
+            )
+            print(f"{user.username} is now {role.value} of {session.id}")
+        return 0
+
+    return await with_redis(settings, work)
+
+
 def add_session_commands(sub: SubParsers) -> None:
     session = sub.add_parser("session", help="manage AMA sessions")
     sessions = session.add_subparsers(dest="session_command", required=True, metavar="COMMAND")
@@ -281,6 +313,11 @@ def add_session_commands(sub: SubParsers) -> None:
         parser = sessions.add_parser(action, help=text)
         parser.add_argument("session_id")
         parser.set_defaults(run=run_session_action, action=action)
+    assign = sessions.add_parser("assign", help="make staff users moderators or experts")
+    assign.add_argument("session_id")
+    assign.add_argument("--moderator", action="append", default=[], metavar="USERNAME")
+    assign.add_argument("--expert", action="append", default=[], metavar="USERNAME")
+    assign.set_defaults(run=run_session_assign)
 
 
 SESSION_ACTIONS = {
@@ -351,8 +388,9 @@ async def seed_demo(redis: RedisClient, now: datetime) -> DemoSeed:
 
 def print_demo(seed: DemoSeed, base_url: str) -> None:
     print(f"atexpert demo: session {seed.session.id} {' '.join(seed.session.hashtags)} is live")
-    print(f"  web app:  {base_url}/")
-    print(f"  API docs: {base_url}/openapi.json")
+    ws = base_url.replace("http", "ws", 1) + f"/ws/sessions/{seed.session.id}"
+    print(f"  API:      {base_url}/api  (docs: {base_url}/openapi.json)")
+    print(f"  live:     {ws}/moderator  {ws}/expert  {ws}/public")
     print("  logins (POST /api/login):")
     for name, password in seed.logins.items():
         print(f"    {name:<10} {password}")
@@ -360,17 +398,17 @@ def print_demo(seed: DemoSeed, base_url: str) -> None:
 
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.redis_url:
-        data_dir = Path(tempfile.mkdtemp(prefix="atexpert-demo-"))
-        settings = settings.model_copy(update={"data_dir": data_dir})
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     async with AsyncExitStack() as stack:
+        if not settings.redis_url:  # a fresh embedded Redis, removed on exit
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="atexpert-demo-"))
+            settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         for hook in DEMO_HOOKS:
             settings = await stack.enter_async_context(hook(settings))
         async with RedisRuntime(settings) as runtime:
             seed = await seed_demo(runtime.client, SystemClock().now())
-        print_demo(seed, f"http://{host}:{port}")
+        print_demo(seed, bound(settings, host, port).public_base_url.rstrip("/"))
         if args.no_serve:
             return 0
         # The app's lifespan reopens the (embedded) Redis, so that uvicorn's shutdown on
@@ -428,7 +466,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ValidationError as exc:  # before ValueError, its base class
         return fail(_validation_message(exc))
-    except (CliError, AtexpertError, RedisUnavailable, UnknownUser, ValueError) as exc:
+    except (
+        CliError,
+        AtexpertError,
+        RedisUnavailable,
+        EmbeddedRedisError,
+        UnknownUser,
+        ValueError,
+    ) as exc:
         return fail(str(exc))
     except (RedisError, OSError) as exc:
         return fail(f"{type(exc).__name__}: {exc}")

@@ -10,7 +10,7 @@ events into plain records, so the log alone rebuilds every session.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -25,7 +25,7 @@ Entity = Literal["session", "question", "answer"]
 Record = dict[str, Any]
 
 S = TypeVar("S", bound=StrEnum)
-A = TypeVar("A", bound=Hashable)
+A = TypeVar("A", bound=StrEnum)
 T = TypeVar("T")
 
 
@@ -96,9 +96,14 @@ CREATE_KINDS = frozenset(
 class StateMachine(Generic[S, A]):
     """An explicit ``{(from_status, action): to_status}`` table that raises on anything else."""
 
-    def __init__(self, entity: str, table: Mapping[tuple[S, A], S]) -> None:
-        self.entity = entity
+    def __init__(self, entity: Entity, table: Mapping[tuple[S, A], S]) -> None:
+        self.entity: Entity = entity
         self.table = dict(table)
+        actions = {act for (_, act) in self.table}
+        self._sources = {
+            act: frozenset(src for (src, a) in self.table if a == act) for act in actions
+        }
+        self._targets = {act: self._target(act) for act in actions}
 
     def next(self, current: S, action: A, entity_id: str = "", **why: Any) -> S:
         try:
@@ -109,24 +114,21 @@ class StateMachine(Generic[S, A]):
                 self.entity,
                 entity_id,
                 current.value,
-                str(getattr(action, "value", action)),
+                action.value,
                 already=current in targets,
                 **why,
             ) from None
 
     def sources(self, action: A) -> frozenset[S]:
         """The statuses ``action`` may start from."""
-        return frozenset(src for (src, act) in self.table if act == action)
-
-    def allows(self, current: S, action: A) -> bool:
-        return (current, action) in self.table
+        return self._sources[action]
 
     def guard(self, entity_id: str, action: A) -> Guard:
         """A precondition: the record is in a status ``action`` may start from."""
-        sources = frozenset(s.value for s in self.sources(action))
-        return Guard(self.entity, entity_id, str(getattr(action, "value", action)), sources)  # type: ignore[arg-type]
+        sources = frozenset(s.value for s in self._sources[action])
+        return Guard(self.entity, entity_id, action.value, sources)
 
-    def target(self, action: A) -> S | None:
+    def _target(self, action: A) -> S | None:
         """The one status ``action`` leads to, or None when it never changes the status."""
         moves = {to for (src, act), to in self.table.items() if act == action and to != src}
         if len(moves) > 1:
@@ -145,16 +147,16 @@ class StateMachine(Generic[S, A]):
         **options: Any,
     ) -> Change:
         """The guarded change for ``action``: expected statuses from the table, new status."""
-        to = self.target(action)
+        to = self._targets[action]
         body = dict(patch)
         if to is not None:
             body["status"] = to.value
         return Change(
-            entity=self.entity,  # type: ignore[arg-type]
+            entity=self.entity,
             entity_id=entity_id,
-            action=str(getattr(action, "value", action)),
+            action=action.value,
             kind=kind,
-            sources=frozenset(s.value for s in self.sources(action)),
+            sources=frozenset(s.value for s in self._sources[action]),
             patch=body,
             actor=actor,
             at=at,
@@ -229,9 +231,7 @@ def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[s
         if isinstance(it, Create):
             status = str(it.record["status"])
             statuses.add(status)
-            event = encode_event(
-                it.kind, session_id, it.entity, it.entity_id, it.actor, it.at, it.record
-            )
+            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.record)
             op |= {
                 "create": dumps(it.record),
                 "status": status,
@@ -242,9 +242,7 @@ def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[s
             op["src"] = sorted(it.sources)
         if isinstance(it, Change):
             statuses |= it.sources | {str(it.patch.get("status", ""))} - {""}
-            event = encode_event(
-                it.kind, session_id, it.entity, it.entity_id, it.actor, it.at, it.patch, it.fence
-            )
+            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.patch, it.fence)
             op |= {"patch": it.patch, "ev": event}
             op |= {"ver": it.expected_version} if it.expected_version is not None else {}
             op |= {"fence": it.fence} if it.fence is not None else {}
@@ -274,34 +272,52 @@ class Event(BaseModel):
     fence: int | None = None
 
 
-def encode_event(
+#: Record fields a create event leaves out: the stream entry and its key imply them.
+_IMPLIED = ("id", "session_id", "version")
+
+
+def event_fields(
     kind: EventKind,
-    session_id: str,
-    entity: Entity,
     entity_id: str,
     actor: str,
     at: datetime,
     data: Record,
     fence: int | None = None,
-) -> str:
-    """JSON text stored in the stream's ``e`` field (the version goes in field ``v``)."""
-    body: Record = {
-        "kind": kind.value,
-        "session_id": session_id,
-        "entity": entity,
-        "entity_id": entity_id,
-        "actor": actor,
-        "at": at.isoformat(),
-        "data": data,
-    }
-    if fence is not None:
-        body["fence"] = fence
-    return dumps(body)
+) -> list[str]:
+    """Field/value pairs of a stream entry (the step adds ``v``, the new version).
+
+    Every entry has the same fields, so Redis stores their names once per stream node.
+    """
+    if kind in CREATE_KINDS:
+        data = {k: v for k, v in data.items() if k not in _IMPLIED}
+    return [
+        *("k", kind.value, "i", entity_id, "a", actor, "t", at.isoformat()),
+        *("f", "" if fence is None else str(fence), "d", dumps(data)),
+    ]
 
 
-def decode_event(entry_id: str, fields: Mapping[str, str]) -> Event:
-    body = json.loads(fields["e"])
-    return Event.model_validate({**body, "id": entry_id, "version": int(fields["v"])})
+def decode_event(session_id: str, entry_id: str, fields: Mapping[str, str]) -> Event:
+    kind = EventKind(fields["k"])
+    entity = kind.value.split(".")[0]
+    version = int(fields["v"])
+    data = json.loads(fields["d"])
+    if kind in CREATE_KINDS:
+        data |= {"id": fields["i"], "version": version}
+        data |= {"session_id": session_id} if entity != "session" else {}
+    return Event.model_validate(
+        {
+            "id": entry_id,
+            "kind": kind,
+            "session_id": session_id,
+            "entity": entity,
+            "entity_id": fields["i"],
+            "actor": fields["a"],
+            "at": fields["t"],
+            "version": version,
+            "data": data,
+            "fence": int(fields["f"]) if fields.get("f") else None,
+        }
+    )
 
 
 def dumps(value: Any) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 import atexpert
 from atexpert.api_errors import ErrorBody
 from atexpert.api_routing import Endpoint
-from atexpert.auth import COOKIE_NAME, CSRF_HEADER
+from atexpert.auth import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 
 REF = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -29,7 +29,9 @@ _ERRORS = {
     "413": "Body too large",
     "415": "Body is not application/json",
     "422": "Invalid input (see detail)",
+    "503": "Redis is unavailable; retry shortly",
 }
+_PUBLIC_ERRORS = {"429": "Too many failed attempts; retry later"}
 
 
 class _Schemas:
@@ -83,12 +85,16 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         ok["content"] = {"application/json": content}
     responses: dict[str, Any] = {str(ep.status if ep.response is not None else 204): ok}
     error = {"application/json": {"schema": schemas.ref(ErrorBody, "serialization")}}
-    for status, description in _ERRORS.items():
+    errors = {**_ERRORS, **(_PUBLIC_ERRORS if ep.public else {})}
+    for status, description in errors.items():
         if status in {"401", "403"} and ep.public:
             continue
         responses[status] = {"description": description, "content": error}
     op["responses"] = responses
-    op["security"] = [] if ep.public else [{"cookieAuth": [], "csrfToken": []}, {"bearerAuth": []}]
+    cookie: dict[str, list[str]] = {"cookieAuth": []}
+    if ep.method not in SAFE_METHODS:
+        cookie["csrfToken"] = []  # state changes by cookie also need the CSRF header
+    op["security"] = [] if ep.public else [cookie, {"bearerAuth": []}]
     return op
 
 

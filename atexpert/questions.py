@@ -15,6 +15,7 @@ the same tweet twice is a no-op.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 
@@ -28,7 +29,6 @@ from atexpert.events import (
     JsonList,
     Record,
     StateMachine,
-    apply_patch,
 )
 
 #: X long posts ("note tweets") go up to 25,000 characters.
@@ -130,9 +130,8 @@ class IncomingQuestion(BaseModel):
 class Question(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: str = Field(description='"q_" + the source tweet id')
     session_id: str
-    tweet_id: str
     author: Author
     text: str
     display_text: str | None = None
@@ -152,6 +151,11 @@ class Question(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def tweet_id(self) -> str:
+        return self.id.removeprefix("q_")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def url(self) -> str:
         return f"https://x.com/{self.author.handle}/status/{self.tweet_id}"
 
@@ -160,11 +164,17 @@ class Question(BaseModel):
         return self.display_text if self.display_text is not None else self.text
 
     def record(self) -> Record:
-        """The stored form: defaults and derived fields left out, to keep Redis small."""
-        return self.model_dump(mode="json", exclude_defaults=True, exclude={"url"}) | {
+        """The stored form: defaults and what the key implies left out (Redis memory)."""
+        implied = {"url", "tweet_id", "session_id"}
+        return self.model_dump(mode="json", exclude_defaults=True, exclude=implied) | {
             "status": self.status.value,
             "version": self.version,
         }
+
+
+def load(raw: str, session_id: str) -> Question:
+    """A question from its stored JSON, which leaves out the session id."""
+    return Question.model_validate({**json.loads(raw), "session_id": session_id})
 
 
 def question_id(tweet_id: str) -> str:
@@ -175,7 +185,6 @@ def received(incoming: IncomingQuestion, *, session_id: str, at: datetime) -> Qu
     return Question(
         id=question_id(incoming.tweet_id),
         session_id=session_id,
-        tweet_id=incoming.tweet_id,
         author=incoming.author,
         text=incoming.text,
         received_at=at,
@@ -184,7 +193,7 @@ def received(incoming: IncomingQuestion, *, session_id: str, at: datetime) -> Qu
 
 
 def illegal(record: Record, action: str) -> IllegalTransition:
-    q = Question.model_validate(record)
+    q = Question.model_validate({"session_id": "", **record})
     try:
         MACHINE.next(q.status, QuestionAction(action), q.id, by=q.decided_by, at=q.decided_at)
     except IllegalTransition as exc:
@@ -270,11 +279,3 @@ def note_patch(note: str | None) -> Record:
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidInput.field(("note",), f"at most {MAX_NOTE} characters")
     return {"moderator_note": note or None}
-
-
-def apply(question: Question, step: Change) -> Question:
-    """Pure application of a change to an in-memory question (the store does it in Lua)."""
-    MACHINE.next(question.status, QuestionAction(step.action), question.id)
-    record = apply_patch(question.model_dump(mode="json"), step.patch)
-    record["version"] = question.version + 1
-    return Question.model_validate(record)

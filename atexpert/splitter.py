@@ -7,7 +7,8 @@ falls inside a URL, an @mention or a #hashtag, nor separates a French "mot ?" fr
 (U+00A0 or U+202F before ? ! : ;): punctuation standing alone after a space stays with the
 word before it, an opening « ( ¿ with the word after it. A word longer than a post is cut
 between two grapheme clusters (never inside a combining sequence, a flag or an emoji ZWJ
-sequence), away from no-break spaces and punctuation when it can.
+sequence), away from no-break spaces and punctuation when it can. (A "URL" longer than 4,096
+characters is none for twitter-text: it weighs its length and is cut like a word.)
 
 Rebuilding: a part's ``body`` is an exact slice of the answer and its ``separator`` the exact
 whitespace that followed it (empty when a word was cut), so ``rebuild(parts)`` gives back the
@@ -36,9 +37,11 @@ _SLACK: Final = 2 * twittertext.URL_WEIGHT  # how far an estimate may be off, at
 _SENTENCE_END: Final = frozenset(".!?…。！？")
 _TOKEN = re.compile(r"(?:[^\s]|[\u00a0\u2007\u202f])+")
 _SPACES = re.compile(r"[^\S\u00a0\u2007\u202f]+")
-_MENTION = re.compile(r"(?<![\w!#$%&*@＠])[@＠][A-Za-z0-9_]{1,15}")
-_HASHTAG = re.compile(
-    r"(?<![\w&#＃])[#＃](?![\ufe0f\u20e3])[\w\u00b7\u200c\u0300-\u036f]*[^\W\d_]\w*"
+# Wider than twitter-text's rules (any context): protecting too much only costs cut points.
+_MENTION = re.compile(r"[@＠][A-Za-z0-9_]{1,15}")
+_HASHTAG_SIGILS: Final = frozenset("#＃")
+_HASHTAG_SPECIALS: Final = frozenset(
+    "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
 )
 
 
@@ -87,11 +90,11 @@ def preview(text: str, options: SplitOptions | None = None) -> list[Part]:
     _check_text(text, "text")
     if signature:
         _check_text(signature, "signature")
-    atoms = _atoms(text)
+    atoms, entities = _atoms(text), _entities(text)
     digits = 1
     while True:
         decor = _Decor(options.numbering, signature, options.signature_on_every_part, digits)
-        spans = _Layout(text, list(atoms), decor).run()
+        spans = _Layout(text, list(atoms), entities, decor).run()
         total = len(spans)
         if options.numbering is Numbering.NONE or len(str(total)) <= digits:
             break
@@ -186,8 +189,9 @@ class _Decor:
 class _Layout:
     """Greedy layout of atoms into parts; weights estimated by sums, then checked for real."""
 
-    def __init__(self, text: str, atoms: list[_Atom], decor: _Decor) -> None:
+    def __init__(self, text: str, atoms: list[_Atom], entities: bytearray, decor: _Decor) -> None:
         self.text = text
+        self.entities = entities
         self.atoms = atoms
         self.decor = decor
         self.weights = [self._weight(atom) for atom in atoms]
@@ -249,7 +253,9 @@ class _Layout:
         atom, weight_before = self.atoms[i], self.weights[i]
         heads: list[tuple[int, int, int, int]] = []  # head end, rest start, rank, head weight
         weight, previous = 0, atom.start
-        for head_end, rest_start, rank in _cut_points(self.text, atom.start, atom.end):
+        for head_end, rest_start, rank in _cut_points(
+            self.text, atom.start, atom.end, self.entities
+        ):
             weight += twittertext.weighted_length(self.text[previous:head_end])
             if weight > room:
                 break
@@ -271,37 +277,59 @@ class _Layout:
         word = self.text[atom.start : atom.end]
         shown = word if len(word) <= 40 else word[:40] + "…"
         raise SplitError(
-            f"{shown!r} cannot be cut to fit in a post of {room} weighted characters "
-            "(a URL, @mention or #hashtag is never cut)"
+            f"{shown!r} cannot be cut to fit in a post of {room} weighted characters: a URL,"
+            " @mention, #hashtag or character with its accents is never cut"
         )
 
     def _weight(self, atom: _Atom) -> int:
         return twittertext.weighted_length(self.text[atom.start : atom.end])
 
 
-def _cut_points(text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def _cut_points(
+    text: str, start: int, end: int, entities: bytearray
+) -> Iterator[tuple[int, int, int]]:
     """Where the word text[start:end] may be cut: (head end, rest start, rank), in order.
 
     Rank 2: between two grapheme clusters away from no-break spaces and punctuation; rank 1:
     next to them; rank 0 (last resort): at a space inside glued words ("a ? ? ? ...").
     Never inside a URL, an @mention, a #hashtag or an emoji sequence.
     """
-    word = text[start:end]
-    inside = bytearray(len(word) + 1)  # 1 where a cut would split an entity
-    spans = twittertext.url_spans(word) + twittertext.emoji_spans(word)
-    spans += [m.span() for pattern in (_MENTION, _HASHTAG) for m in pattern.finditer(word)]
-    for s, e in spans:
-        inside[s + 1 : e] = b"\x01" * (e - s - 1)
-    spaces = {m.start(): m.end() for m in _SPACES.finditer(word)}
-    for p in range(1, len(word)):
-        prev, char = word[p - 1], word[p]
+    spaces = {m.start(): m.end() for m in _SPACES.finditer(text, start, end)}
+    for p in range(start + 1, end):
+        prev, char = text[p - 1], text[p]
         if p in spaces:
-            yield start + p, start + spaces[p], 0
-        elif inside[p] or _breakable(prev) or _breakable(char):
+            yield p, spaces[p], 0
+        elif entities[p] or _breakable(prev) or _breakable(char):
             continue
-        elif _grapheme_boundary(word, p):
+        elif _grapheme_boundary(text, p, start):
             bad = {prev, char} & NO_BREAK_SPACES or char in _CLOSING or prev in _OPENING
-            yield start + p, start + p, 1 if bad else 2
+            yield p, p, 1 if bad else 2
+
+
+def _entities(text: str) -> bytearray:
+    """1 at each position where a cut would split a URL, mention, hashtag or emoji."""
+    inside = bytearray(len(text) + 1)
+    spans = twittertext.url_spans(text) + twittertext.emoji_spans(text)
+    spans += [m.span() for m in _MENTION.finditer(text)] + _hashtag_spans(text)
+    for start, end in spans:
+        inside[start + 1 : end] = b"\x01" * (end - start - 1)
+    return inside
+
+
+def _hashtag_spans(text: str) -> list[tuple[int, int]]:
+    """A sigil and the letters, marks, digits and twitter-text's special characters after it."""
+    spans = []
+    for start, char in enumerate(text):
+        if char in _HASHTAG_SIGILS:
+            end = start + 1
+            while end < len(text) and _hashtag_char(text[end]):
+                end += 1
+            spans.append((start, end))
+    return spans
+
+
+def _hashtag_char(char: str) -> bool:
+    return char.isalnum() or char in _HASHTAG_SPECIALS or unicodedata.category(char)[0] == "M"
 
 
 def _breakable(char: str) -> bool:
@@ -338,9 +366,10 @@ def _regional(char: str) -> bool:
     return 0x1F1E6 <= ord(char) <= 0x1F1FF
 
 
-def _grapheme_boundary(word: str, p: int) -> bool:
-    """UAX #29 extended grapheme cluster boundary, the rules that matter for a post."""
-    prev, char = word[p - 1], word[p]
+def _grapheme_boundary(text: str, p: int, start: int) -> bool:
+    """UAX #29 extended grapheme cluster boundary, the rules that matter for a post
+    (``start``: a known boundary before p, where flags pair up)."""
+    prev, char = text[p - 1], text[p]
     if (prev == "\r" and char == "\n") or _extends(char) or prev == "\u200d":
         return False
     before, after = _hangul(prev), _hangul(char)
@@ -352,7 +381,7 @@ def _grapheme_boundary(word: str, p: int) -> bool:
         return False
     if _regional(prev) and _regional(char):
         run = 0
-        while p - run - 1 >= 0 and _regional(word[p - run - 1]):
+        while p - run - 1 >= start and _regional(text[p - run - 1]):
             run += 1
         return run % 2 == 0
     return True

@@ -6,6 +6,7 @@ Keys:
     ama:{staff}:token:<sha256>     ApiToken JSON (the token secret itself is never stored)
     ama:{staff}:tokens:<user id>   hash token id -> sha256 of the token
     ama:{staff}:login:<sha256>     LoginSession JSON, expiring
+    ama:{staff}:fails:<username>   failed logins in the current window (expiring counter)
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ _CREATE_USER = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
 return 1
+"""
+
+
+_COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 """
 
 
@@ -74,6 +82,7 @@ class StaffStore:
         self._clock = clock or SystemClock()
         self._hasher = hasher or PasswordHasher()
         self._create_user = redis.register_script(_CREATE_USER)
+        self._count_failure = redis.register_script(_COUNT_FAILURE)
         # Verified against when the username is unknown, so timing does not reveal it.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
 
@@ -126,8 +135,13 @@ class StaffStore:
 
     async def list_users(self) -> list[StaffUser]:
         ids = await self._redis.hvals(PREFIX + "usernames")
-        users = [await self.get_user(_text(i)) for i in ids]
-        return sorted((u for u in users if u is not None), key=lambda u: u.username)
+        raws = await self._mget([PREFIX + f"user:{_text(i)}" for i in ids])
+        users = [StaffUser.model_validate_json(r) for r in raws if r is not None]
+        return sorted(users, key=lambda u: u.username)
+
+    async def _mget(self, keys: list[str]) -> list[str | bytes | None]:
+        """MGET (one slot: every key shares the ``{staff}`` tag); ``[]`` for no key."""
+        return list(await self._redis.mget(keys)) if keys else []
 
     async def verify_password(self, username: str, password: str) -> StaffUser | None:
         """The user when ``password`` is right, else None; upgrades outdated hashes."""
@@ -163,11 +177,8 @@ class StaffStore:
 
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
         digests = await self._redis.hvals(PREFIX + f"tokens:{user_id}")
-        tokens = []
-        for digest in digests:
-            raw = await self._redis.get(PREFIX + f"token:{_text(digest)}")
-            if raw is not None:
-                tokens.append(ApiToken.model_validate_json(raw))
+        raws = await self._mget([PREFIX + f"token:{_text(d)}" for d in digests])
+        tokens = [ApiToken.model_validate_json(r) for r in raws if r is not None]
         return sorted(tokens, key=lambda t: t.created_at)
 
     async def revoke_token(self, user_id: str, token_id: str) -> bool:
@@ -213,3 +224,22 @@ class StaffStore:
 
     async def delete_login(self, sid: str) -> None:
         await self._redis.delete(PREFIX + f"login:{_sha256(sid)}")
+
+    # -- login throttling --------------------------------------------------------------
+
+    async def login_failures(self, username: str) -> int:
+        raw = await self._redis.get(_fails_key(username))
+        return int(raw) if raw is not None else 0
+
+    async def note_login_failure(self, username: str, window: timedelta) -> int:
+        """Count one failed login for ``username`` (known or not); the window starts at the
+        first failure."""
+        ttl_ms = int(window / timedelta(milliseconds=1))
+        return int(await self._count_failure(keys=[_fails_key(username)], args=[ttl_ms]))
+
+    async def clear_login_failures(self, username: str) -> None:
+        await self._redis.delete(_fails_key(username))
+
+
+def _fails_key(username: str) -> str:
+    return PREFIX + "fails:" + _sha256(username.strip().lower())

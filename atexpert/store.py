@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -53,7 +53,6 @@ from atexpert.sessions import (
 RedisClient = Redis | RedisCluster
 _QA = QuestionAction
 _AA = AnswerAction
-M = TypeVar("M", bound=BaseModel)
 
 STEP_LUA = (Path(__file__).with_name("lua") / "step.lua").read_text()
 STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
@@ -116,11 +115,11 @@ class Store:
         results = await self._run(session_id, [*guards, *changes])
         return results[len(guards)]
 
-    async def _get(self, key: str, model: type[M], entity: str, entity_id: str) -> M:
+    async def _get(self, key: str, entity: str, entity_id: str) -> str:
         raw = await self._redis.get(key)
         if raw is None:
             raise NotFound(entity, entity_id)
-        return model.model_validate_json(raw)
+        return str(raw)
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -148,7 +147,8 @@ class Store:
         return session
 
     async def get_session(self, session_id: str) -> Session:
-        return await self._get(keys.session(session_id), Session, "session", session_id)
+        raw = await self._get(keys.session(session_id), "session", session_id)
+        return Session.model_validate_json(raw)
 
     async def list_sessions(self, status: SessionStatus | None = None) -> list[Session]:
         """All sessions (by creation time), optionally of one status."""
@@ -277,12 +277,12 @@ class Store:
         try:
             await self._run(session_id, [guard, create])
         except _Exists as seen:
-            return Question.model_validate_json(seen.raw), False
+            return questions.load(seen.raw, session_id), False
         return question, True
 
     async def get_question(self, session_id: str, question_id: str) -> Question:
         key = keys.question(session_id, question_id)
-        return await self._get(key, Question, "question", question_id)
+        return questions.load(await self._get(key, "question", question_id), session_id)
 
     async def list_questions(
         self,
@@ -294,22 +294,21 @@ class Store:
     ) -> list[Question]:
         """Questions in arrival order, optionally of one status."""
         statuses = [status] if status is not None else list(QuestionStatus)
-        return await self._list(
+        raws = await self._list(
             [keys.question_index(session_id, s.value) for s in statuses],
             lambda i: keys.question(session_id, i),
-            Question,
             offset,
             limit,
         )
+        return [questions.load(raw, session_id) for raw in raws]
 
     async def _list(
         self,
         indexes: list[str],
         key_of: Callable[[str], str],
-        model: type[M],
         offset: int,
         limit: int | None,
-    ) -> list[M]:
+    ) -> list[str]:
         if offset < 0 or (limit is not None and limit < 0):
             raise InvalidInput.field(("offset",), "offset and limit are >= 0")
         stop = -1 if limit is None else offset + limit - 1
@@ -324,7 +323,7 @@ class Store:
         if not ids:
             return []
         raws = await self._redis.mget([key_of(i) for i in ids])
-        return [model.model_validate_json(r) for r in raws if r is not None]
+        return [str(r) for r in raws if r is not None]
 
     async def _question(
         self,
@@ -339,7 +338,7 @@ class Store:
         change = questions.change(
             question_id, action, actor=actor, at=at, patch=patch, expected_version=expected_version
         )
-        return Question.model_validate_json(await self._apply(session_id, change))
+        return questions.load(await self._apply(session_id, change), session_id)
 
     async def approve_question(
         self,
@@ -382,7 +381,7 @@ class Store:
         at = self._now(at)
         keys.check_id("question", into)
         change, guard = questions.merge_plan(question_id, into, actor=actor, at=at)
-        return Question.model_validate_json(await self._apply(session_id, change, guards=[guard]))
+        return questions.load(await self._apply(session_id, change, guards=[guard]), session_id)
 
     async def requeue_question(
         self, session_id: str, question_id: str, *, actor: str, at: datetime | None = None
@@ -491,19 +490,20 @@ class Store:
         return answer
 
     async def get_answer(self, session_id: str, answer_id: str) -> Answer:
-        return await self._get(keys.answer(session_id, answer_id), Answer, "answer", answer_id)
+        raw = await self._get(keys.answer(session_id, answer_id), "answer", answer_id)
+        return Answer.model_validate_json(raw)
 
     async def list_answers(
         self, session_id: str, status: AnswerStatus | None = None
     ) -> list[Answer]:
         statuses = [status] if status is not None else list(AnswerStatus)
-        return await self._list(
+        raws = await self._list(
             [keys.answer_index(session_id, s.value) for s in statuses],
             lambda i: keys.answer(session_id, i),
-            Answer,
             0,
             None,
         )
+        return [Answer.model_validate_json(raw) for raw in raws]
 
     async def _answer(
         self,
@@ -648,7 +648,7 @@ class Store:
         reply = await self._redis.xread(
             {keys.events(session_id): after}, count=count, block=block_ms
         )
-        return [decode_event(eid, f) for eid, f in _stream_entries(reply)]
+        return [decode_event(session_id, eid, f) for eid, f in _stream_entries(reply)]
 
     async def last_event_id(self, session_id: str) -> str:
         """Id of the newest event, "0-0" if none: a console resumes after it."""
@@ -662,7 +662,7 @@ class Store:
         start = "-"
         while True:
             chunk: Any = await self._redis.xrange(stream, min=start, count=REPLAY_CHUNK)
-            state = replay((decode_event(eid, f) for eid, f in chunk), state)
+            state = replay((decode_event(session_id, eid, f) for eid, f in chunk), state)
             if len(chunk) < REPLAY_CHUNK:
                 break
             start = "(" + str(chunk[-1][0])
@@ -693,9 +693,11 @@ def _failure(reason: str, item: Step, raw: str) -> Exception:
     if reason == "status" and not isinstance(item, Create):
         return _ILLEGAL[item.entity](record, item.action)
     if reason == "version" and isinstance(item, Change):
+        by = record.get("decided_by") or record.get("updated_by")
         return Conflict(
-            f"{what} was changed meanwhile (now version {record.get('version')}, "
-            f"expected {item.expected_version}); reload and retry"
+            f"{what} was changed meanwhile{f' by {by}' if by else ''} (it is "
+            f"{record.get('status')}, version {record.get('version')}, not "
+            f"{item.expected_version}); reload and retry"
         )
     if reason == "fence" and isinstance(item, Change):
         return Conflict(

@@ -105,7 +105,8 @@ def route_url(url: URL, base: URL) -> URL:
 
 
 def _is_routed(base: URL) -> bool:
-    return str(base) != X_ORIGIN
+    """Whether ``base`` is somewhere else than X's own origin."""
+    return route_url(URL(X_ORIGIN + "/2"), base) != URL(X_ORIGIN + "/2")
 
 
 # -- sync (requests) ---------------------------------------------------------------
@@ -179,16 +180,25 @@ def make_client(
     return client
 
 
-def make_sync_streaming_client(
-    settings: Settings, *, bearer_token: str | None = None, **kwargs: Any
-) -> tweepy.StreamingClient:
-    """A sync ``tweepy.StreamingClient`` (app bearer) talking to the configured base URL.
+def _app_bearer(settings: Settings, bearer_token: str | None) -> str:
+    bearer = bearer_token or _bearer(settings)
+    if bearer is None:
+        raise ValueError("the filtered stream needs the app bearer token (x_bearer_token)")
+    return bearer
 
-    ``kwargs`` go to tweepy (``max_retries``, ``wait_on_rate_limit``, ...). Subclass
-    ``tweepy.StreamingClient`` for callbacks and pass the class as ``cls``.
+
+def make_sync_streaming_client(
+    settings: Settings,
+    *,
+    bearer_token: str | None = None,
+    cls: type[tweepy.StreamingClient] = tweepy.StreamingClient,
+    **kwargs: Any,
+) -> tweepy.StreamingClient:
+    """A sync ``tweepy.StreamingClient`` (or subclass ``cls``) for the configured base URL.
+
+    ``kwargs`` go to tweepy (``max_retries``, ``wait_on_rate_limit``, ...).
     """
-    cls: type[tweepy.StreamingClient] = kwargs.pop("cls", tweepy.StreamingClient)
-    stream = cls(bearer_token or _bearer(settings), **kwargs)
+    stream = cls(_app_bearer(settings, bearer_token), **kwargs)
     route_requests_session(stream.session, settings.x_api_base_url)
     return stream
 
@@ -241,16 +251,20 @@ async def async_client(
     user_access_token: str | None = None,
     oauth1: OAuth1Token | None = None,
     wait_on_rate_limit: bool = False,
+    request_timeout: float = 60.0,
 ) -> AsyncIterator[AsyncClient]:
     """An ``AsyncClient`` (see :func:`make_client` for auth) with a routed session.
 
-    The session is shared by all calls of the client and closed on exit.
+    The session is shared by all calls of the client and closed on exit. A request
+    taking longer than ``request_timeout`` seconds raises ``TimeoutError`` (a post may
+    then have been applied or not).
     """
     client = AsyncClient(
         **_client_kwargs(settings, user_access_token, oauth1),
         wait_on_rate_limit=wait_on_rate_limit,
     )
-    client.session = routed_session(settings.x_api_base_url)
+    timeout = aiohttp.ClientTimeout(total=request_timeout)
+    client.session = routed_session(settings.x_api_base_url, timeout=timeout)
     try:
         yield client
     finally:
@@ -315,10 +329,7 @@ def make_streaming_client(
     **kwargs: Any,
 ) -> StreamingClient:
     """A :class:`StreamingClient` (or subclass ``cls``) for the app bearer of ``settings``."""
-    bearer = bearer_token or _bearer(settings)
-    if bearer is None:
-        raise ValueError("the filtered stream needs the app bearer token (x_bearer_token)")
-    return cls(bearer, base_url=settings.x_api_base_url, **kwargs)
+    return cls(_app_bearer(settings, bearer_token), base_url=settings.x_api_base_url, **kwargs)
 
 
 # -- OAuth 2.0 authorization code flow with PKCE -----------------------------------
@@ -383,14 +394,15 @@ def authorization_request(
 
 async def _token_call(settings: Settings, form: dict[str, str]) -> OAuth2Tokens:
     client_id = _client_id(settings)
-    auth = None
+    headers = {}
     if settings.x_client_secret is not None:  # confidential client: HTTP Basic
-        auth = aiohttp.BasicAuth(client_id, settings.x_client_secret.get_secret_value())
+        secret = settings.x_client_secret.get_secret_value()
+        headers["Authorization"] = aiohttp.encode_basic_auth(client_id, secret)
     else:
         form = {**form, "client_id": client_id}
     async with (
         routed_session(settings.x_api_base_url) as session,
-        session.post(X_ORIGIN + "/2/oauth2/token", data=form, auth=auth) as response,
+        session.post(X_ORIGIN + "/2/oauth2/token", data=form, headers=headers) as response,
     ):
         body = await response.json(content_type=None)
     if response.status != 200 or not isinstance(body, dict) or "access_token" not in body:

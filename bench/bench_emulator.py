@@ -5,8 +5,10 @@ it over real HTTP with aiohttp and reads the emulator's CPU time from /proc:
 
 - search: ``GET /2/tweets/search/recent`` (app bearer, 100 posts a page), requests/s;
 - post: ``POST /2/tweets`` (OAuth 2.0 user token, unique texts), requests/s;
-- stream: writers inject public posts through ``POST /_emulator/tweets`` while one
-  filtered-stream connection counts what it receives: posts/s delivered end to end.
+- stream: writers inject public posts while one filtered-stream connection counts what
+  it receives, posts/s delivered end to end: ``stream-1`` injects one post a request
+  (``POST /_emulator/tweets``), ``stream-b`` 100 a request (``/_emulator/tweets/batch``,
+  how a load generator feeds the intake benchmark).
 
 Metering and rate limits are switched off first: they would stop any load test long
 before the server does. An emulator CPU share near 100% means the figure is the
@@ -51,6 +53,22 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuMeter:
+    """CPU shares of the emulator process and of this (load generator) process."""
+
+    def __init__(self, emulator_pid: int) -> None:
+        self.pids = (emulator_pid, os.getpid())
+        self.start = [_cpu_seconds(pid) for pid in self.pids]
+
+    def shares(self, elapsed: float) -> tuple[float | None, float | None]:
+        end = [_cpu_seconds(pid) for pid in self.pids]
+        emulator, load = (
+            (b - a) / elapsed if a is not None and b is not None else None
+            for a, b in zip(self.start, end, strict=True)
+        )
+        return emulator, load
+
+
 @dataclass
 class Result:
     name: str
@@ -58,6 +76,7 @@ class Result:
     errors: int
     seconds: float
     cpu: float | None
+    load_cpu: float | None
 
     @property
     def rate(self) -> float:
@@ -70,9 +89,11 @@ class Result:
 
     def line(self, unit: str) -> str:
         cpu = f"{self.cpu:4.0%}" if self.cpu is not None else " n/a"
+        load = f"{self.load_cpu:4.0%}" if self.load_cpu is not None else " n/a"
         return (
-            f"{self.name:<7}{self.rate:8,.0f} {unit:<8}{self.per_core:8,.0f} {unit} per core   "
-            f"({self.count:,} in {self.seconds:.1f} s, {self.errors} errors, emulator CPU {cpu})"
+            f"{self.name:<9}{self.rate:8,.0f} {unit:<8}{self.per_core:8,.0f} {unit} per core  "
+            f"({self.count:,} in {self.seconds:.1f} s, {self.errors} errors; CPU: emulator "
+            f"{cpu}, load generator {load})"
         )
 
 
@@ -152,11 +173,20 @@ class Bench:
     async def measure(
         self, name: str, call: Callable[[int], Awaitable[Any]], seconds: float, concurrency: int
     ) -> Result:
-        cpu0 = _cpu_seconds(self.pid)
+        meter = CpuMeter(self.pid)
         done, errors, elapsed = await self.load(call, seconds=seconds, concurrency=concurrency)
-        cpu1 = _cpu_seconds(self.pid)
-        cpu = (cpu1 - cpu0) / elapsed if cpu0 is not None and cpu1 is not None else None
-        return Result(name, done, errors, elapsed, cpu)
+        return Result(name, done, errors, elapsed, *meter.shares(elapsed))
+
+    async def inject(self, n: int, batch: int, tag: str) -> None:
+        """Inject ``batch`` public posts by the fans (one request); ``n`` numbers the call."""
+        posts = [
+            {"username": f"fan{i % 50}", "text": f"Q{n}-{i}: how are wings made? {tag}"}
+            for i in range(batch)
+        ]
+        if batch == 1:
+            await self.control("POST", "/_emulator/tweets", posts[0])
+        else:
+            await self.control("POST", "/_emulator/tweets/batch", {"posts": posts})
 
     async def request(self, method: str, path: str, token: str, **kw: Any) -> None:
         headers = {"authorization": f"Bearer {token}"}
@@ -165,11 +195,11 @@ class Bench:
             if r.status >= 300:
                 raise aiohttp.ClientResponseError(r.request_info, (), status=r.status)
 
-    async def stream(self, bearer: str, seconds: float, concurrency: int) -> Result:
+    async def stream(
+        self, name: str, bearer: str, batch: int, seconds: float, concurrency: int
+    ) -> Result:
         """Inject posts for ``seconds``; count those the one stream connection receives."""
         auth = {"authorization": f"Bearer {bearer}"}
-        rule = {"add": [{"value": "#AskStream", "tag": "bench"}]}
-        await self.request("POST", "/2/tweets/search/stream/rules", bearer, json=rule)
         received = 0
         connected = asyncio.Event()
 
@@ -178,33 +208,35 @@ class Bench:
             timeout = aiohttp.ClientTimeout(total=None, sock_read=30)
             url = self.base + "/2/tweets/search/stream"
             async with self.session.get(url, headers=auth, timeout=timeout) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"stream refused: {resp.status} {await resp.text()}")
                 connected.set()
                 async for line in resp.content:
                     if line.strip():
                         received += 1
 
+        while (await self.control("GET", "/_emulator/stream"))["connected"]:
+            await asyncio.sleep(0.05)  # the previous phase's connection is still closing
         consumer = asyncio.create_task(consume())
-        await connected.wait()
-        cpu0 = _cpu_seconds(self.pid)
-        started = time.perf_counter()
-        injected, errors, _ = await self.load(
-            lambda n: self.control(
-                "POST",
-                "/_emulator/tweets",
-                {"username": f"fan{n % 50}", "text": f"s {n} #AskStream"},
-            ),
-            seconds=seconds,
-            concurrency=concurrency,
+        await asyncio.wait(
+            [consumer, asyncio.create_task(connected.wait())], return_when=asyncio.FIRST_COMPLETED
         )
+        if consumer.done():
+            consumer.result()
+        meter = CpuMeter(self.pid)
+        started = time.perf_counter()
+        calls, errors, _ = await self.load(
+            lambda n: self.inject(n, batch, "#AskStream"), seconds=seconds, concurrency=concurrency
+        )
+        injected = calls * batch
         drain_deadline = time.perf_counter() + 10
         while received < injected and time.perf_counter() < drain_deadline:
             await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
-        cpu1 = _cpu_seconds(self.pid)
+        cpu, load_cpu = meter.shares(elapsed)
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
-        cpu = (cpu1 - cpu0) / elapsed if cpu0 is not None and cpu1 is not None else None
-        return Result("stream", received, errors + injected - received, elapsed, cpu)
+        return Result(name, received, errors + injected - received, elapsed, cpu, load_cpu)
 
 
 async def run(base: str, pid: int, seconds: float, concurrency: int) -> None:
@@ -224,7 +256,10 @@ async def run(base: str, pid: int, seconds: float, concurrency: int) -> None:
             concurrency,
         )
         print(post.line("req/s"))
-        stream = await bench.stream(bearer, seconds, concurrency)
+        rule = {"add": [{"value": "#AskStream", "tag": "bench"}]}
+        await bench.request("POST", "/2/tweets/search/stream/rules", bearer, json=rule)
+        print((await bench.stream("stream-1", bearer, 1, seconds, concurrency)).line("posts/s"))
+        stream = await bench.stream("stream-b", bearer, 100, seconds, 4)
         print(stream.line("posts/s"))
         verdict = "OK" if stream.per_core >= INTAKE_TARGET else "TOO SLOW"
         print(

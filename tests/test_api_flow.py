@@ -157,3 +157,22 @@ async def test_update_a_draft_session_and_conflicting_actions(api: Api) -> None:
     assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
     r = await api.client.post(f"/api/sessions/{sid}/archive", headers=admin)
     assert r.json()["status"] == "archived"
+
+
+async def test_stale_version_is_a_conflict(world: World) -> None:
+    """Two moderators on one question: the one acting on an old version gets a 409."""
+    headers = bearer(world.tokens["moderator"])
+    q = f"/api/sessions/{world.sid}/questions/{world.pending}"
+    r = await world.api.client.post(
+        f"{q}/edit?version=1", json={"display_text": "Wings?"}, headers=headers
+    )
+    assert r.status_code == 200 and r.json()["version"] == 2
+    r = await world.api.client.post(f"{q}/approve?version=1", headers=headers)
+    assert r.status_code == 409 and "changed meanwhile" in r.json()["message"]
+    r = await world.api.client.post(f"{q}/approve?version=2", headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    a = f"/api/sessions/{world.sid}/answers/{world.answer}/edit?version=7"
+    r = await world.api.client.post(a, json={"text": "x"}, headers=bearer(world.tokens["expert"]))
+    assert r.status_code == 409
+    r = await world.api.client.post(f"{q}/approve?version=zero", headers=headers)
+    assert r.status_code == 422

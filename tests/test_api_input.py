@@ -233,3 +233,20 @@ async def test_fuzz_question_actions(
     r = await post(world, f"/api/sessions/{sid}/questions/{quote(qid, safe='')}/{action}", body)
     assert r.status_code < 500, r.text
     assert r.headers["content-type"] == "application/json" or r.status_code < 300
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["status", "offset", "limit", "other"]), st.text(max_size=12), max_size=3
+    ),
+    role=st.sampled_from(["moderator", "expert", "outsider"]),
+)
+async def test_fuzz_list_queries(world: World, params: dict[str, str], role: str) -> None:
+    for path in (f"/api/sessions/{world.sid}/questions", f"/api/sessions/{world.sid}/answers"):
+        r = await world.api.client.get(path, params=params, headers=bearer(world.tokens[role]))
+        assert r.status_code in (200, 403, 422), r.text
+        if r.status_code == 422:
+            assert all(d["loc"][0] == "query" for d in r.json()["detail"])

@@ -9,7 +9,9 @@ import httpx
 import redis.asyncio as aioredis
 from openapi_spec_validator import validate
 from redis.asyncio.cluster import RedisCluster
-from starlette.routing import Route
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from starlette.routing import Route, WebSocketRoute
 
 from atexpert.app import create_app
 from atexpert.auth import CSRF_HEADER
@@ -29,7 +31,9 @@ async def test_healthz_and_readyz(api: Api) -> None:
 
 async def test_readyz_503_when_redis_is_gone(api: Api) -> None:
     # A client pointing at a port where nothing listens stands for a dead Redis.
-    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     app = create_app(settings(), redis=dead, run_scheduler=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -37,7 +41,18 @@ async def test_readyz_503_when_redis_is_gone(api: Api) -> None:
             r = await client.get("/readyz")
             assert r.status_code == 503
             assert (await client.get("/healthz")).status_code == 200
+            r = await client.get("/api/me", headers={"Authorization": "Bearer atx_x"})
+            assert r.status_code == 503 and r.json()["error"] == "unavailable"
+            assert r.headers["retry-after"]
     await dead.aclose()
+
+
+async def test_index_and_live_route(api: Api) -> None:
+    r = await api.client.get("/")
+    assert r.status_code == 200 and r.json()["openapi"] == "/openapi.json"
+    ws = [route.path for route in api.app.routes if isinstance(route, WebSocketRoute)]
+    assert ws == ["/ws/sessions/{session_id}/{role}"]
+    assert api.app.state.live_hub is not None
 
 
 async def test_unknown_route_and_method_are_json(api: Api) -> None:
@@ -61,6 +76,14 @@ async def test_openapi_is_valid_and_lists_every_route(api: Api) -> None:
         for method in (route.methods or ()) - {"HEAD"}
     }
     assert routes and routes == listed
+    op_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(op_ids) == len(set(op_ids))
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] and op["responses"], path
+            if path != "/api/login":
+                csrf = {"csrfToken": []} if method != "get" else {}
+                assert op["security"] == [{"cookieAuth": [], **csrf}, {"bearerAuth": []}]
     schemes = doc["components"]["securitySchemes"]
     assert {"cookieAuth", "bearerAuth"} <= set(schemes)
     login = doc["paths"]["/api/login"]["post"]
@@ -85,8 +108,10 @@ async def test_lifespan_runs_the_scheduler(redis_standalone: aioredis.Redis) -> 
         while (await store.get_session(session.id)).status is not SessionStatus.LIVE:
             assert asyncio.get_running_loop().time() < deadline, "the scheduler never started it"
             await asyncio.sleep(0.05)
+        holder = app.state.scheduler.lease.holder_key
+        assert await redis_standalone.get(holder) is not None
     # Leaving the lifespan stopped the scheduler and released its lease.
-    assert await redis_standalone.get("atexpert:{lease:scheduler}:holder") is None
+    assert await redis_standalone.get(holder) is None
 
 
 async def test_app_on_redis_cluster(redis_cluster: RedisCluster) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 
+from atexpert.api_staff import MAX_LOGIN_FAILURES
 from atexpert.auth import COOKIE_NAME, CSRF_HEADER
 from tests.test_api_support import PASSWORD, Api, bearer
 
@@ -162,3 +163,26 @@ async def test_admin_creates_users_and_duplicates_conflict(api: Api) -> None:
     assert r.status_code == 200
     users = await api.client.get("/api/users", headers=bearer(admin))
     assert [u["username"] for u in users.json()] == ["mia", "root"]
+
+
+async def test_repeated_failed_logins_are_throttled(api: Api) -> None:
+    await api.user("alice")
+    wrong = {"username": "alice", "password": "wrong-password"}
+    for _ in range(MAX_LOGIN_FAILURES):
+        assert (await api.client.post("/api/login", json=wrong)).status_code == 401
+    r = await api.client.post("/api/login", json={"username": "ALICE", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["error"] == "too_many_attempts"
+    # Other accounts are not affected.
+    await api.user("bob")
+    r = await api.client.post("/api/login", json={"username": "bob", "password": PASSWORD})
+    assert r.status_code == 200
+
+
+async def test_successful_login_resets_the_failure_count(api: Api) -> None:
+    await api.user("alice")
+    wrong = {"username": "alice", "password": "wrong-password"}
+    right = {"username": "alice", "password": PASSWORD}
+    for _ in range(2):
+        for _ in range(MAX_LOGIN_FAILURES - 1):
+            assert (await api.client.post("/api/login", json=wrong)).status_code == 401
+        assert (await api.client.post("/api/login", json=right)).status_code == 200

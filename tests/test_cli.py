@@ -6,12 +6,16 @@ import argparse
 import io
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -101,6 +105,16 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
     shown = json.loads(out)
     assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(2030, 5, 1, 12, tzinfo=UTC)
     assert code == 0 and shown["language"] == "fr" and shown["time_zone"] == "Europe/Paris"
+    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")[0] == 0
+    code, out, _ = run(capsys, "session", "assign", sid, "--moderator", "mia", "--expert", "MIA")
+    assert code == 0 and out.splitlines() == [
+        f"mia is now moderator of {sid}",
+        f"mia is now expert of {sid}",
+    ]
+    code, _, err = run(capsys, "session", "assign", sid, "--expert", "ghost")
+    assert_one_line_error(code, err, "no staff user named 'ghost'")
+    code, _, err = run(capsys, "session", "assign", sid)
+    assert_one_line_error(code, err, "--moderator or --expert")
     code, out, _ = run(capsys, "session", "start", sid)
     assert code == 0 and out.split()[1] == "live"
     code, out, _ = run(capsys, "session", "list", "--status", "live")
@@ -165,7 +179,7 @@ def test_unreachable_redis(
 def test_demo_seeds_a_live_session(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--no-serve", "--port", "8765")
     assert code == 0
-    assert "#AskAirbus is live" in out and "http://127.0.0.1:8765/" in out
+    assert "#AskAirbus is live" in out and "http://127.0.0.1:8765/api" in out
     logins = [line.split() for line in out.splitlines() if line.startswith("    ")]
     assert [name for name, _ in logins] == ["admin", "moderator", "expert"]
     code, out, _ = run(capsys, "session", "list", "--status", "live")
@@ -201,3 +215,41 @@ def test_subprocess_round_trip(env: str) -> None:
     )  # fmt: skip
     assert bad.returncode == 1
     assert bad.stderr == "atexpert: error: session s_missing not found\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_http_and_stops_on_sigterm(env: str) -> None:
+    port = _free_port()
+    environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atexpert.cli", "serve", "--port", str(port)],
+        cwd=REPO, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve never answered"
+                time.sleep(0.05)
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+
+
+def test_serve_refuses_an_unreachable_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", "redis://127.0.0.1:1/0")
+    code, _, err = run(capsys, "serve", "--port", "0")
+    assert_one_line_error(code, err, "cannot reach Redis")

@@ -171,7 +171,7 @@ def test_not_summoned_duplicate_and_too_long(
 
 
 def test_bad_bodies_get_x_shapes(http: httpx.Client, brand: AccountTokens) -> None:
-    for body in (b"{not json", b"[1,2]", b""):
+    for body in (b"{not json", b"[1,2]", b"", b"\xff\xfe{", b"[" * 100_000):
         r = http.post(
             "/2/tweets", headers={**user(brand), "content-type": "application/json"}, content=body
         )
@@ -293,6 +293,15 @@ def test_mentions_and_user_tweets(
     r = http.get(f"/2/users/{brand.id}/tweets", headers=app(ctl))
     assert [t["id"] for t in r.json()["data"]] == [mine]
     r = http.get(f"/2/users/{brand.id}/mentions", headers=user(brand), params={"max_results": 4})
+    assert r.status_code == 400
+    old = ctl.post("alice", "@AirbusExpert long ago", created_at="2024-05-01T12:00:00Z")
+    r = http.get(
+        f"/2/users/{brand.id}/mentions",
+        headers=user(brand),
+        params={"end_time": "2025-01-01T00:00:00Z"},
+    )
+    assert [t["id"] for t in r.json()["data"]] == [old]
+    r = http.get(f"/2/users/{brand.id}/mentions", headers=user(brand), params={"end_time": "soon"})
     assert r.status_code == 400
 
 

@@ -194,3 +194,19 @@ def test_snapshot_survives_restart(tmp_path: Path) -> None:
         assert rules["data"][0]["tag"] == "k"
         new_id = ctl.post("keeper", "after restart")
         assert int(new_id) > int(post_id)
+
+
+async def test_demo_hook_points_settings_at_a_running_emulator(tmp_path: Path) -> None:
+    from atexpert.emulator.demo import demo_emulator
+    from atexpert.settings import Settings
+
+    async with demo_emulator(Settings(data_dir=tmp_path)) as settings:
+        assert settings.x_api_base_url.startswith("http://127.0.0.1:")
+        assert settings.x_bearer_token is not None
+        bearer = settings.x_bearer_token.get_secret_value()
+        async with httpx.AsyncClient(base_url=settings.x_api_base_url) as client:
+            r = await client.get(
+                "/2/tweets/search/stream/rules", headers={"authorization": f"Bearer {bearer}"}
+            )
+            assert r.status_code == 200
+    assert (tmp_path / "x-emulator.json").exists()

@@ -191,7 +191,7 @@ def test_one_connection_per_app_and_drops(
     first.wait_closed()
     # the slot is free again; a drop after N posts closes after exactly N
     again = open_stream()
-    ctl.faults(stream_drop_after=2)
+    ctl.faults(stream_drop_after=2, stream_drop_notice=False)
     ids = [ctl.post("alice", f"#q {i}") for i in range(3)]
     assert again.next_post()["data"]["id"] == ids[0]
     assert again.next_post()["data"]["id"] == ids[1]

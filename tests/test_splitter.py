@@ -121,7 +121,7 @@ def test_mentions_and_hashtags_near_a_boundary() -> None:
 
 
 def test_giant_hashtag_is_a_clear_error() -> None:
-    with pytest.raises(SplitError, match="never cut"):
+    with pytest.raises(SplitError, match=r"#hashtag .* is never cut"):
         preview("#" + "a" * 300)
 
 
@@ -154,6 +154,26 @@ def test_flags_and_combining_marks_are_never_cut() -> None:
     assert not any(p.body.startswith("\u0301") for p in parts)
 
 
+def test_dotted_runs_and_long_urls_in_a_giant_word() -> None:
+    # twitter-text's own URL regex is quadratic on "a.a.a..." (minutes for this text).
+    text = "a." * 2500 + " " + "https://airbus.com/" + "x" * 3000
+    parts = preview(text)
+    _check(parts, text)
+    assert [p.weighted_length for p in parts] == [280] * 17 + [240 + 1 + 23]
+    assert parts[-1].body.endswith(" https://airbus.com/" + "x" * 3000)
+
+
+def test_hangul_jamo_and_long_flag_runs() -> None:
+    jamo = "\u1100\u1161\u11a8" * 200  # composes (NFC) to 200 syllables of weight 2
+    parts = preview(jamo)
+    _check(parts, jamo)
+    assert [len(p.body) for p in parts] == [3 * 140, 3 * 60]
+    flags = "x" + "🇫🇷" * 300
+    parts = preview(flags)
+    _check(parts, flags)
+    assert [len(p.body) for p in parts] == [1 + 2 * 139, 2 * 140, 2 * 21]  # 2 per flag
+
+
 def test_cjk_weighs_2() -> None:
     text = "日本語のテキスト" * 40  # 320 characters, no spaces
     parts = preview(text)
@@ -179,6 +199,10 @@ def test_numbering_width_change_from_9_to_10_parts() -> None:
     _check(parts, text)
     assert len(parts) == 11
     assert [p.text.rsplit(" ", 1)[1] for p in parts] == [f"{i}/11" for i in range(1, 12)]
+    shorter = " ".join([_filler(273) + "."] * 10)  # "10/10" still fits: 10 parts, relabelled
+    ten = preview(shorter, SplitOptions(numbering=Numbering.SUFFIX))
+    assert [p.text.rsplit(" ", 1)[1] for p in ten] == [f"{i}/10" for i in range(1, 11)]
+    assert [p.weighted_length for p in ten] == [279] * 9 + [280]
     nine = preview(" ".join([sentence] * 9), SplitOptions(numbering=Numbering.SUFFIX))
     assert [p.text.rsplit(" ", 1)[1] for p in nine] == [f"{i}/9" for i in range(1, 10)]
     assert all(p.weighted_length == 279 for p in nine)
@@ -215,6 +239,7 @@ def test_signature_pushes_the_last_words_to_a_new_part() -> None:
         ("Bonjour", SplitOptions(signature="x" * 280), "no room"),
         ("Bonjour", SplitOptions(signature="x\uffff"), "signature holds"),
         ("Voir https://airbus.com", SplitOptions(signature="x" * 265), "never cut"),
+        ("e" + "\u0301" * 300, SplitOptions(), "character with its accents is never cut"),
     ],
 )
 def test_bad_input_is_a_clear_error(text: str, options: SplitOptions, message: str) -> None:

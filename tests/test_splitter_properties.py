@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -130,7 +131,7 @@ def test_no_cut_inside_an_entity_a_grapheme_or_a_french_mot_mark(text: str) -> N
         assert unicodedata.category(char) not in ("Mn", "Mc", "Me"), repr(char)
         assert "\u200d" not in (prev, char) and not 0xFE00 <= ord(char) <= 0xFE0F
         assert not (0x1F3FB <= ord(char) <= 0x1F3FF)
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         if before.separator:  # cut at a space: a lone mark stays with the word before it
             assert not set(after.body.split()[0]) <= CLOSING, (before.body, after.body)
         else:  # cut inside a word: never next to a no-break space ("mot ?")

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from twitter_text import extract_urls_with_indices
+from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
+from twitter_text.config import config as library_configs
 
 from atexpert import twittertext
 from atexpert.twittertext import Config
@@ -104,17 +105,37 @@ def test_url_spans_is_fast_on_dotted_runs() -> None:
     # The library's URL regex takes seconds on this (quadratic); url_spans skips such runs.
     text = "a." * 3000 + " 1." * 1000 + " voir airbus.com"
     assert [text[s:e] for s, e in twittertext.url_spans(text)] == ["airbus.com"]
+    assert twittertext.weighted_length(text) == len(text) - len("airbus.com") + 23
 
 
-_URLISH = st.sampled_from(
-    ["https://airbus.com/x", "airbus.com", "t.co/abc", "foo.bar", "a.b", "x.fr/", "(see", ")", "."]
+_PIECES = st.sampled_from(
+    [
+        *("https://airbus.com/x", "airbus.com", "t.co/abc", "foo.bar", "a.b", "x.fr/", "(see", ")"),
+        *(".", "👨\u200d👩\u200d👧", "🇫🇷", "日本", "e\u0301", "\u00a0", "\r\n", "\u202a", "\ufffe"),
+        *("👍🏽", "#️⃣", "1️⃣", "#\u20e3", "©", "™️", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "❤️\u200d🔥", "🫠", "2026"),
+    ]
 )
 _TEXTS = st.lists(
-    st.one_of(_URLISH, st.text(st.characters(codec="utf-8"), max_size=8)), max_size=12
+    st.one_of(_PIECES, st.text(st.characters(codec="utf-8"), max_size=8)), max_size=12
 ).map(" ".join)
+
+
+@given(_TEXTS)
+def test_emoji_spans_match_the_library(text: str) -> None:
+    expected = [tuple(e["indices"]) for e in extract_emojis_with_indices(text)]
+    assert twittertext.emoji_spans(text) == expected
 
 
 @given(_TEXTS)
 def test_url_spans_match_the_library_on_the_whole_text(text: str) -> None:
     expected = [tuple(url["indices"]) for url in extract_urls_with_indices(text)]
     assert twittertext.url_spans(text) == expected
+
+
+@given(_TEXTS, st.sampled_from([Config.V2, Config.V3]))
+def test_parse_matches_the_library_parse_tweet(text: str, config: Config) -> None:
+    options = {"emoji_parsing_enabled": False, **library_configs[config.value]}
+    expected = parse_tweet(text, options).asdict()
+    assert asdict(twittertext.parse(text, config)) == {
+        snake: expected[camel] for camel, snake in FIELDS.items()
+    }

@@ -180,8 +180,9 @@ def test_bad_base_url_is_refused_clearly(bad: str) -> None:
         normalize_base_url(bad)
 
 
-def test_real_x_base_url_mounts_no_routing() -> None:
-    client = make_client(_settings(X_ORIGIN))
+@pytest.mark.parametrize("base", [X_ORIGIN, X_ORIGIN + "/", "https://api.twitter.com:443"])
+def test_real_x_base_url_mounts_no_routing(base: str) -> None:
+    client = make_client(_settings(base))
     assert not isinstance(client.session.get_adapter(X_ORIGIN + "/2/tweets"), RoutingAdapter)
 
 
@@ -335,3 +336,5 @@ async def test_async_stream_close_cancels_a_running_stream(echo: Echo) -> None:
 def test_streaming_client_needs_a_bearer() -> None:
     with pytest.raises(ValueError, match="bearer"):
         make_streaming_client(Settings(x_bearer_token=None))
+    with pytest.raises(ValueError, match="bearer"):
+        make_sync_streaming_client(Settings(x_bearer_token=None))

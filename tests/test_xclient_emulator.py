@@ -317,6 +317,19 @@ async def test_delete_only_own_posts(control: EmulatorControl, brand_client: Asy
     assert (await brand_client.delete_tweet(mine["id"], user_auth=auth)).data["deleted"]
 
 
+async def test_timeout_after_the_post_was_applied(
+    settings: Settings, control: EmulatorControl, brand: AccountTokens
+) -> None:
+    """The answer never comes, yet the post exists: the caller must look before retrying."""
+    control.faults(timeout_after_apply=1, stall_seconds=2)
+    token = brand.oauth2_access_token
+    async with async_client(settings, user_access_token=token, request_timeout=0.5) as client:
+        with pytest.raises(TimeoutError):
+            await client.create_tweet(text="Did this go out?", user_auth=False)
+        posted = await client.get_users_tweets(brand.id, user_auth=False)
+    assert [t.text for t in posted.data] == ["Did this go out?"]
+
+
 # -- errors: 429, 401, 402 ---------------------------------------------------------
 
 
@@ -432,8 +445,9 @@ async def test_stream_delivers_with_tags_heartbeats_and_live_rules(
     assert sorted(r.tag for r in rules.data) == ["ama-1", "ama-2"]
 
 
+@pytest.mark.parametrize("notice", [False, True], ids=["silent", "operational-disconnect"])
 async def test_dropped_stream_is_reconnected_by_tweepy(
-    control: EmulatorControl, stream: Collector
+    control: EmulatorControl, stream: Collector, notice: bool
 ) -> None:
     control.create_account("bob")
     await stream.add_rules(tweepy.StreamRule("#AskAirbus", tag="ama"))
@@ -442,12 +456,12 @@ async def test_dropped_stream_is_reconnected_by_tweepy(
     before = control.post("bob", "before the drop #AskAirbus")
     await wait_until(lambda: len(stream.tweets) == 1)
 
-    control.faults(stream_drop="now")
+    control.faults(stream_drop="now", stream_drop_notice=notice)
     await wait_until(lambda: stream.connects == 2)
     after = control.post("bob", "after the drop #AskAirbus")
     await wait_until(lambda: len(stream.tweets) == 2)
     assert stream.ids() == [before, after]
-    assert stream.errors == ["operational-disconnect"]
+    assert stream.errors == (["operational-disconnect"] if notice else [])
     assert control.stream_status()["connects"] >= 2
 
 

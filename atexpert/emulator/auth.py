@@ -97,7 +97,7 @@ async def verify_oauth1(
         raise unauthorized()
     token = oauth.get("oauth_token", "")
     entry = state.oauth1.get(token)
-    if entry is None:
+    if entry is None or entry[0] not in state.accounts:
         raise unauthorized()
     user_id, token_secret = entry
     try:
@@ -134,7 +134,11 @@ async def authenticate(request: Request, state: State, nonces: NonceCache) -> Pr
         if token and hmac.compare_digest(token, state.app.bearer_token):
             return Principal("app", None)
         grant = state.oauth2.get(token)
-        if grant is not None and grant.expires_at > state.clock.now():
+        if (
+            grant is not None
+            and grant.expires_at > state.clock.now()
+            and grant.user_id in state.accounts
+        ):
             return Principal("oauth2", grant.user_id, grant.scopes)
     raise unauthorized()
 

@@ -69,6 +69,9 @@ class PostBatchIn(_In):
 class FaultsIn(Faults):
     stream_drop: Literal["now"] | None = None
     stream_drop_after: int | None = Field(default=None, ge=1)
+    stream_drop_notice: bool | None = Field(
+        default=None, description="X's operational-disconnect line before a drop (default on)"
+    )
     credits_depleted: bool | None = None
 
 
@@ -111,6 +114,8 @@ async def _parse(request: Request, model: type[M]) -> M | JSONResponse:
     raw = await request.body()
     try:
         return model.model_validate(json.loads(raw or b"{}"))
+    except RecursionError:
+        return _problem(400, "The request body is nested too deeply.")
     except ValueError as exc:
         if isinstance(exc, ValidationError):
             errors = [
@@ -236,19 +241,29 @@ async def faults(request: Request) -> Response:
     if request.method == "DELETE":
         emu.faults = Faults()
         emu.hub.drop_after = None
+        emu.hub.drop_notice = True
     elif request.method == "POST":
         body = await _parse(request, FaultsIn)
         if isinstance(body, JSONResponse):
             return body
         for name in body.model_fields_set & set(Faults.model_fields):
             setattr(emu.faults, name, getattr(body, name))
+        if body.stream_drop_notice is not None:
+            emu.hub.drop_notice = body.stream_drop_notice
         if body.stream_drop == "now":
             emu.hub.drop()
         if "stream_drop_after" in body.model_fields_set:
             emu.hub.drop_after = body.stream_drop_after
         if body.credits_depleted:
             emu.state.balance_micro = 0
-    return JSONResponse({**emu.faults.model_dump(), "stream_drop_after": emu.hub.drop_after})
+    hub = emu.hub
+    return JSONResponse(
+        {
+            **emu.faults.model_dump(),
+            "stream_drop_after": hub.drop_after,
+            "stream_drop_notice": hub.drop_notice,
+        }
+    )
 
 
 async def policy(request: Request) -> Response:
@@ -317,7 +332,9 @@ async def stream_status(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     """Forget accounts, posts, rules, tokens, faults and limits; keep the app credentials."""
     emu = _emu(request)
+    emu.hub.drop_notice = False  # a reset closes the stream silently
     emu.hub.drop()
+    emu.hub.drop_notice = True
     emu.state.reset()
     emu.state.clock.offset = 0.0
     emu.hub.connects = 0

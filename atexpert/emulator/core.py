@@ -76,7 +76,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise body_problem("Request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise body_problem("$: is not an object")

@@ -83,12 +83,13 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     ]
 
 
-def extract_hashtags(text: str) -> list[Entity]:
-    """Hashtags of ``text`` as twitter-text extracts them (URL overlaps removed)."""
+def extract_hashtags(text: str, urls: list[tuple[int, int]] | None = None) -> list[Entity]:
+    """Hashtags of ``text`` as twitter-text extracts them (URL overlaps removed);
+    ``urls`` are the text's :func:`url_spans` when the caller has them already."""
     tags = _raw_hashtags(text)
     if not tags or "." not in text:
         return tags
-    spans = url_spans(text)
+    spans = url_spans(text) if urls is None else urls
     return [t for t in tags if not any(s < t.end and t.start < e for s, e in spans)]
 
 

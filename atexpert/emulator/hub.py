@@ -65,6 +65,7 @@ class StreamHub:
         self.heartbeat = heartbeat
         self.active: Connection | None = None
         self.drop_after: int | None = None
+        self.drop_notice = True  # X says why before an operational disconnect
         self.connects = 0
 
     def open(self, view: View) -> Connection | None:
@@ -81,9 +82,9 @@ class StreamHub:
             self.active = None
 
     def drop(self) -> None:
-        """Disconnect the open stream the way X does for operational reasons."""
+        """Disconnect the open stream (after X's operational-disconnect line, unless off)."""
         if self.active is not None:
-            self.active.close(OPERATIONAL_DISCONNECT)
+            self.active.close(OPERATIONAL_DISCONNECT if self.drop_notice else b"")
 
     def publish(self, post: Post) -> None:
         conn = self.active
@@ -110,4 +111,4 @@ class StreamHub:
         conn.delivered += 1
         if self.drop_after is not None and conn.delivered >= self.drop_after:
             self.drop_after = None
-            conn.close(OPERATIONAL_DISCONNECT)
+            self.drop()

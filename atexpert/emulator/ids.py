@@ -28,8 +28,3 @@ class Snowflake:
         n = int(value)
         self._issued.add(n)
         self._last = max(self._last, n)
-
-
-def id_time_ms(value: str) -> int:
-    """The millisecond timestamp encoded in a snowflake id."""
-    return (int(value) >> 22) + _TWEPOCH_MS

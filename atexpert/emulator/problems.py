@@ -90,20 +90,6 @@ def credits_depleted() -> XError:
     )
 
 
-def client_forbidden(reason: str = "client-not-enrolled") -> XError:
-    return XError(
-        403,
-        {
-            "title": "Client Forbidden",
-            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use "
-            "keys and tokens from a Twitter developer App that is attached to a Project.",
-            "type": problem_type("client-forbidden"),
-            "reason": reason,
-            "status": 403,
-        },
-    )
-
-
 def unsupported_auth(detail: str) -> XError:
     return XError(
         403,
@@ -118,10 +104,9 @@ def unsupported_auth(detail: str) -> XError:
 
 def not_found_error(resource_type: str, parameter: str, value: str) -> dict[str, Any]:
     """One entry of the ``errors`` array X returns (with 200) for a missing resource."""
-    label = {"tweet": "tweet", "user": "user"}.get(resource_type, resource_type)
     return {
         "value": value,
-        "detail": f"Could not find {label} with {parameter}: [{value}].",
+        "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
         "title": "Not Found Error",
         "resource_type": resource_type,
         "parameter": parameter,

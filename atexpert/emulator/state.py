@@ -81,11 +81,12 @@ class Post:
         """Compute the search-side views of the post (words, tags, flags)."""
         full = self.note_text or self.text
         self.words = tuple(words(full))
-        self.hashtags = frozenset(h.tag.casefold() for h in extract_hashtags(full))
+        urls = url_spans(full) if "." in full else []
+        self.hashtags = frozenset(h.tag.casefold() for h in extract_hashtags(full, urls))
         self.mentions = frozenset(m.tag.casefold() for m in extract_mentions(full))
         names = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
         flags = {f"is:{names[kind]}" for kind, _ in self.referenced if kind in names}
-        if "." in full and url_spans(full):
+        if urls:
             flags.add("has:links")
         if self.mentions:
             flags.add("has:mentions")

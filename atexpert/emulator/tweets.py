@@ -14,7 +14,7 @@ from atexpert.emulator import posting
 from atexpert.emulator.auth import require_scope
 from atexpert.emulator.core import USER, Call, endpoint, json_body, x_json
 from atexpert.emulator.params import POST_VIEW_PARAMS, Params, check_path_id
-from atexpert.emulator.problems import XError, about_blank, invalid_request, not_found_error
+from atexpert.emulator.problems import XError, about_blank, not_found_error, problem_type
 from atexpert.emulator.render import post_json, with_includes
 
 _ID = r"^[0-9]{1,19}$"
@@ -69,7 +69,7 @@ def schema_errors(exc: ValidationError) -> XError:
             "errors": [{"message": m} for m in messages],
             "title": "Invalid Request",
             "detail": "One or more parameters to your request was invalid.",
-            "type": invalid_request([]).body["type"],
+            "type": problem_type("invalid-request"),
         },
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from atexpert.emulator.paging import page
 from atexpert.emulator.params import POST_VIEW_PARAMS, Params, check_path_id
 from atexpert.emulator.problems import not_found_error
 from atexpert.emulator.render import posts_body, user_json
-from atexpert.emulator.state import Account, Post
+from atexpert.emulator.state import Account
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 _ID = re.compile(r"^[0-9]{1,19}$")
@@ -127,22 +126,24 @@ async def _timeline(call: Call, select: str) -> Response:
     until_id = p.snowflake("until_id")
     token = p.text("pagination_token")
     excluded = p.csv("exclude", frozenset({"retweets", "replies"}))
+    start, end = p.timestamp("start_time"), p.timestamp("end_time")
     view = p.view()
     p.done()
     account = call.state.accounts.get(uid)
     if account is None:
         return x_json({"errors": [not_found_error("user", "id", uid)]})
+    name = account.username.casefold()
     if select == "mentions":
         meter.require_credit(call.state)
-        name = account.username.casefold()
-        source: Iterator[Post] = call.state.newest_first({f"@{name}"})
-    else:
-        source = (
-            q
-            for q in call.state.newest_first({f"from:{account.username.casefold()}"})
-            if not ("retweets" in excluded and "is:retweet" in q.flags)
-            and not ("replies" in excluded and "is:reply" in q.flags)
-        )
+    key = f"@{name}" if select == "mentions" else f"from:{name}"
+    source = (
+        q
+        for q in call.state.newest_first({key})
+        if not ("retweets" in excluded and "is:retweet" in q.flags)
+        and not ("replies" in excluded and "is:reply" in q.flags)
+        and (start is None or q.created_at >= start)
+        and (end is None or q.created_at < end)
+    )
     posts, meta = page(
         source,
         since_id=since_id,

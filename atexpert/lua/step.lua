@@ -15,7 +15,7 @@
 --   patch  {path: value} to set (dotted paths; numeric segments are 0-based list indexes)
 --   ix     {status: index in KEYS of that status' sorted set}
 --   score  sorted-set score of a created record
---   ev     JSON text of the event (stream field "e"; field "v" gets the new version)
+--   ev     the event's stream fields and values, flat; field "v" (new version) is added
 -- Returns {"ok", {event id or "" per op}, {new record JSON or "" per op}}
 --      or {reason, op number, current record JSON} with reason in
 --         missing | exists | status | version | fence | badpath
@@ -102,7 +102,11 @@ for i, op in ipairs(spec.ops) do
       redis.call('ZADD', KEYS[op.ix[new]], score, op.id)
     end
     if op.ev then
-      ids[i] = redis.call('XADD', KEYS[1], '*', 'e', op.ev, 'v', version)
+      local args = {'XADD', KEYS[1], '*'}
+      for _, v in ipairs(op.ev) do args[#args + 1] = v end
+      args[#args + 1] = 'v'
+      args[#args + 1] = version
+      ids[i] = redis.call(unpack(args))
     end
     out[i] = raw
   end

@@ -1,0 +1,176 @@
+"""Intake state in Redis: the cursor, the status shown by the API, counters, flags.
+
+All keys carry the session's hash tag::
+
+    ama:{s_x}:intake:cursor      newest tweet id covered (since_id of the next read)
+    ama:{s_x}:intake:status      hash: state, last_error, lag... (see IntakeStatus)
+    ama:{s_x}:intake:n           hash: counters (received, duplicates, skipped_*...)
+    ama:{s_x}:intake:reply       hash: tweet id -> "1" if the host can reply on X, "0" if not
+    ama:{s_x}:intake:mode        the session's intake mode (absent: the default)
+
+The cursor only moves forward, and only after the questions it covers are stored, so a
+crash makes intake read some posts again (harmless: the store dedupes by tweet id) and
+never skip one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from atexpert import keys
+from atexpert.redis_conn import RedisClient
+
+
+class IntakeMode(StrEnum):
+    MENTIONS = "mentions"  # host's mentions timeline, filtered by hashtag (default)
+    STREAM = "stream"  # filtered stream, rule per session, search catch-up on (re)connect
+    SEARCH = "search"  # recent search polling
+
+
+class IntakeState(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    BACKOFF = "backoff"  # X or the network failed; retrying at retry_at
+    RATE_LIMITED = "rate_limited"  # 429: waiting for x-rate-limit-reset
+    PAUSED_BUDGET = "paused_budget"  # the next read could exceed the session's budget
+    STANDBY = "standby"  # another process holds the session's intake lease
+    STOPPED = "stopped"
+
+
+COUNTERS = (
+    "received",
+    "duplicates",
+    "retweet",
+    "own_post",
+    "no_hashtag",
+    "malformed",
+    "truncated",
+    "calls",
+    "errors",
+)
+
+# KEYS[1] cursor; ARGV[1] candidate id. Numeric ids compare by length, then as strings.
+_ADVANCE = """
+local cur = redis.call('GET', KEYS[1])
+if cur and (#cur > #ARGV[1] or (#cur == #ARGV[1] and cur >= ARGV[1])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+class IntakeStatus(BaseModel):
+    """What the API shows about one session's intake."""
+
+    session_id: str
+    mode: IntakeMode
+    state: IntakeState = IntakeState.IDLE
+    cursor: str | None = Field(default=None, description="newest tweet id read so far")
+    last_error: str | None = None
+    last_error_at: AwareDatetime | None = None
+    last_read_at: AwareDatetime | None = Field(
+        default=None, description="last successful read from X"
+    )
+    lag_seconds: float | None = Field(
+        default=None, description="tweet time to stored question, for the last question"
+    )
+    retry_at: AwareDatetime | None = None
+    paused_reason: str | None = None
+    counters: dict[str, int] = Field(default_factory=dict)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _prefix(session_id: str) -> str:
+    return keys.session(session_id).removesuffix("session") + "intake"
+
+
+class IntakeStore:
+    """Reads and writes the intake keys of sessions."""
+
+    def __init__(self, redis: RedisClient, default_mode: IntakeMode = IntakeMode.MENTIONS) -> None:
+        self._redis = redis
+        self.default_mode = default_mode
+        self._advance = redis.register_script(_ADVANCE)
+
+    async def cursor(self, session_id: str) -> str | None:
+        raw = await self._redis.get(_prefix(session_id) + ":cursor")
+        return None if raw is None else _text(raw)
+
+    async def advance(self, session_id: str, tweet_id: str) -> bool:
+        """Move the cursor to ``tweet_id`` if that is newer; True if it moved."""
+        moved = await self._advance(keys=[_prefix(session_id) + ":cursor"], args=[tweet_id])
+        return bool(moved)
+
+    async def mode(self, session_id: str) -> IntakeMode:
+        raw = await self._redis.get(_prefix(session_id) + ":mode")
+        try:
+            return IntakeMode(_text(raw)) if raw is not None else self.default_mode
+        except ValueError:
+            return self.default_mode
+
+    async def set_mode(self, session_id: str, mode: IntakeMode) -> None:
+        await self._redis.set(_prefix(session_id) + ":mode", mode.value)
+
+    async def mark_replyable(self, session_id: str, flags: dict[str, bool]) -> None:
+        if flags:
+            mapping: dict[Any, Any] = {k: "1" if v else "0" for k, v in flags.items()}
+            await self._redis.hset(_prefix(session_id) + ":reply", mapping=mapping)
+
+    async def replyable(self, session_id: str, tweet_id: str) -> bool | None:
+        """Whether the host can reply on X to this question's tweet (None: unknown)."""
+        raw = await self._redis.hget(_prefix(session_id) + ":reply", tweet_id)
+        return None if raw is None else _text(raw) == "1"
+
+    async def count(self, session_id: str, counts: dict[str, int]) -> None:
+        nonzero = {k: v for k, v in counts.items() if v}
+        if not nonzero:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for name, n in nonzero.items():
+            pipe.hincrby(_prefix(session_id) + ":n", name, n)
+        await pipe.execute()
+
+    async def set_status(self, session_id: str, **fields: object) -> None:
+        """Update status fields; None clears one. Datetimes are stored as ISO text."""
+        key = _prefix(session_id) + ":status"
+        mapping: dict[Any, Any] = {}
+        gone: list[str] = []
+        for name, value in fields.items():
+            if value is None:
+                gone.append(name)
+            elif isinstance(value, datetime):
+                mapping[name] = value.isoformat()
+            else:
+                mapping[name] = str(value)
+        pipe = self._redis.pipeline(transaction=False)
+        if mapping:
+            pipe.hset(key, mapping=mapping)
+        if gone:
+            pipe.hdel(key, *gone)
+        await pipe.execute()
+
+    async def status(self, session_id: str) -> IntakeStatus:
+        prefix = _prefix(session_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(prefix + ":status")
+        pipe.hgetall(prefix + ":n")
+        raw, counters = await pipe.execute()
+        mode = await self.mode(session_id)
+        fields = {
+            _text(k): _text(v) for k, v in raw.items() if _text(k) in IntakeStatus.model_fields
+        }
+        return IntakeStatus.model_validate(
+            {
+                **fields,
+                "session_id": session_id,
+                "mode": mode,
+                "cursor": await self.cursor(session_id),
+                "counters": {_text(k): int(v) for k, v in counters.items()},
+            }
+        )

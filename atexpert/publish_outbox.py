@@ -1,0 +1,166 @@
+"""The publishing outbox in Redis.
+
+The outbox of an answer is its own ``parts`` list: claiming it (queued -> publishing)
+writes the rendered thread into ``parts`` in the SAME atomic step as the status change and
+its ``answer.publishing`` event (the store's Lua step, see :func:`claim`); each posted part
+is then recorded with its tweet id (``answer.part_posted``). Part 1's record also carries
+``reply_to``, the post it answers, fixed at claim time. A part already posted is never
+rendered again: a retried answer resumes after its last posted part.
+
+Next to the records, per session (same hash tag, so one Cluster slot):
+
+- ``ama:{s}:pub:attempts``  hash ``<answer id>:<part>`` or ``announce:<moment>`` -> time:
+  a post was sent and its outcome is not known yet. The publisher reconciles against the
+  host's timeline before sending it again.
+- ``ama:{s}:pub:announce``  hash ``start``/``end`` -> tweet id of the announcements.
+- ``ama:{s}:pub:status``    hash: what the publisher is doing, why it waits, until when.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel
+
+from atexpert import answers, keys
+from atexpert.answers import Answer, AnswerAction
+from atexpert.errors import Conflict, NotFound
+from atexpert.events import Record, step_args
+from atexpert.publish_plan import ThreadPlan
+from atexpert.redis_conn import RedisClient
+from atexpert.store import STEP_LUA
+
+ACTOR = "publisher"
+
+
+def _key(session_id: str, name: str) -> str:
+    return keys.session(session_id).removesuffix("session") + "pub:" + name
+
+
+def attempts_key(session_id: str) -> str:
+    return _key(session_id, "attempts")
+
+
+def announce_key(session_id: str) -> str:
+    return _key(session_id, "announce")
+
+
+def status_key(session_id: str) -> str:
+    return _key(session_id, "status")
+
+
+def reply_target(raw: Record) -> str | None:
+    """``reply_to`` of part 1 as written at claim time (None: a new post)."""
+    parts = raw.get("parts") or []
+    first = parts[0] if isinstance(parts, list) and parts else {}
+    value = first.get("reply_to") if isinstance(first, dict) else None
+    return str(value) if value else None
+
+
+def outbox_parts(answer: Answer, plan: ThreadPlan) -> list[Record]:
+    """The parts record to write at claim: the plan, or the parts kept as they are once
+    one of them was posted (a retry resumes, it never renders the thread again)."""
+    if answer.posted_tweet_ids:
+        return [p.model_dump(mode="json") for p in answer.parts]
+    out: list[Record] = [{"text": p.text, "status": "pending"} for p in plan.parts]
+    out[0]["reply_to"] = plan.reply_to
+    return out
+
+
+class Outbox:
+    """Redis side of publishing for one session."""
+
+    def __init__(self, redis: RedisClient, session_id: str) -> None:
+        self.redis = redis
+        self.session_id = session_id
+        self._step = redis.register_script(STEP_LUA)
+
+    async def raw_answer(self, answer_id: str) -> Record:
+        """The stored answer record, with the fields the Answer model leaves out."""
+        raw = await self.redis.get(keys.answer(self.session_id, answer_id))
+        if raw is None:
+            raise NotFound("answer", answer_id)
+        value: Record = json.loads(raw)
+        return value
+
+    async def claim(self, answer: Answer, parts: list[Record], at: datetime) -> None:
+        """queued -> publishing, writing the outbox ``parts``, in one atomic step.
+
+        Raises IllegalTransition when the answer is no longer queued, Conflict when it
+        changed since it was read (another publisher claimed it, or it was withdrawn).
+        """
+        change = answers.change(
+            answer.id,
+            AnswerAction.PUBLISH,
+            actor=ACTOR,
+            at=at,
+            patch={"parts": parts},
+            expected_version=answer.version,
+        )
+        step_keys, argv = step_args(self.session_id, [change])
+        reply: Any = await self._step(keys=step_keys, args=argv)
+        if reply[0] == "ok":
+            return
+        if reply[0] == "status":
+            raise answers.illegal(json_record(reply[2]), change.action)
+        raise Conflict(f"answer {answer.id} changed while being claimed ({reply[0]})")
+
+    # -- attempts (posts sent, outcome unknown) -----------------------------------------
+
+    async def mark_attempt(self, field: str, at: datetime) -> None:
+        await self.redis.hset(attempts_key(self.session_id), field, at.isoformat())
+
+    async def attempted(self, field: str) -> bool:
+        return bool(await self.redis.hexists(attempts_key(self.session_id), field))
+
+    async def clear_attempt(self, field: str) -> None:
+        await self.redis.hdel(attempts_key(self.session_id), field)
+
+    # -- announcements -------------------------------------------------------------------
+
+    async def announcement_id(self, moment: str) -> str | None:
+        value = await self.redis.hget(announce_key(self.session_id), moment)
+        return str(value) if value else None
+
+    async def record_announcement(self, moment: str, tweet_id: str) -> None:
+        await self.redis.hset(announce_key(self.session_id), moment, tweet_id)
+
+    # -- status --------------------------------------------------------------------------
+
+    async def set_status(self, status: PublisherStatus) -> None:
+        """Replace the current activity; ``last_error`` stays (see :meth:`record_error`)."""
+        dumped = status.model_dump(mode="json", exclude={"last_error", "last_error_at"})
+        fields = {k: "" if v is None else str(v) for k, v in dumped.items()}
+        await self.redis.hset(status_key(self.session_id), mapping=fields)  # type: ignore[arg-type]
+
+    async def record_error(self, error: str, at: datetime) -> None:
+        await self.redis.hset(
+            status_key(self.session_id),
+            mapping={"last_error": error[:1000], "last_error_at": at.isoformat()},
+        )
+
+    async def status(self) -> PublisherStatus:
+        raw = await self.redis.hgetall(status_key(self.session_id))
+        return PublisherStatus.model_validate({k: v for k, v in raw.items() if v != ""})
+
+
+class PublisherStatus(BaseModel):
+    """What the session's publisher does now; ``resume_at`` when it waits for X."""
+
+    state: str = "idle"
+    answer_id: str | None = None
+    detail: str | None = None
+    resume_at: AwareDatetime | None = None
+    daily_remaining: int | None = None
+    daily_reset_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    #: The last refusal or give-up, with X's reason (kept until the next one).
+    last_error: str | None = None
+    last_error_at: AwareDatetime | None = None
+
+
+def json_record(raw: Any) -> Record:
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else {}

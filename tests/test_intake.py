@@ -1,0 +1,287 @@
+"""Intake in its three modes: the real tweepy client against the emulator over HTTP, real
+Redis. Each test posts a known mix on X and checks the exact set of questions stored.
+
+The fixtures here are shared by the other tests/test_intake_*.py modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from tweepy.asynchronous import AsyncClient
+
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
+from atexpert.intake_posts import Target
+from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
+from atexpert.intake_stream import StreamIntake, stream_factory
+from atexpert.intake_x import XReader
+from atexpert.meter import Meter
+from atexpert.redis_conn import RedisClient
+from atexpert.sessions import HostAccount, Session, SessionFields
+from atexpert.settings import Settings
+from atexpert.store import Store
+from atexpert.xclient import async_client
+
+FAST = IntakeSettings(
+    poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(heartbeat_seconds=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture
+def control(server: EmulatorServer) -> EmulatorControl:
+    ctl = EmulatorControl(server.base_url)
+    ctl.reset()
+    ctl.clear_faults()
+    return ctl
+
+
+@pytest.fixture
+def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
+    app = control.app()
+    return Settings(x_api_base_url=server.base_url, x_bearer_token=app["bearer_token"])
+
+
+@dataclass
+class World:
+    """A live #AskAirbus session hosted by @Airbus, and fans to post on X."""
+
+    control: EmulatorControl
+    settings: Settings
+    redis: RedisClient
+    store: Store
+    state: IntakeStore
+    meter: Meter
+    host: AccountTokens
+    session: Session
+    client: AsyncClient
+
+    @property
+    def sid(self) -> str:
+        return self.session.id
+
+    @property
+    def target(self) -> Target:
+        return target_of(self.session, self.host.id)
+
+    def reader(self) -> XReader:
+        return XReader(self.client, self.meter)
+
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.store, self.state)
+
+    def poller(self, mode: IntakeMode, settings: IntakeSettings = FAST, **kw: Any) -> PollIntake:
+        return PollIntake(
+            self.target,
+            mode,
+            self.reader(),
+            self.ingestor(),
+            self.meter,
+            settings,
+            opens_at=self.session.intake_opens_at,
+            **kw,
+        )
+
+    def streamer(self, settings: IntakeSettings = FAST) -> StreamIntake:
+        bearer = self.settings.x_bearer_token
+        assert bearer is not None
+        make = stream_factory(bearer.get_secret_value(), self.settings.x_api_base_url)
+        intake = StreamIntake(make, self.reader(), self.ingestor(), self.meter, settings)
+        intake.serve(self.target, self.session.intake_opens_at)
+        return intake
+
+    def post(self, username: str, text: str, **extra: Any) -> str:
+        return self.control.post(username, text, **extra)
+
+    async def tweet_ids(self) -> set[str]:
+        return {q.tweet_id for q in await self.store.list_questions(self.sid)}
+
+    async def received_events(self) -> list[str]:
+        events = await self.store.read_events(self.sid, count=10_000)
+        return [e.entity_id for e in events if e.kind == "question.received"]
+
+
+@pytest.fixture
+async def world(
+    control: EmulatorControl, settings: Settings, redis: RedisClient
+) -> AsyncIterator[World]:
+    host = control.create_account("Airbus", "Airbus")
+    for i in (1, 2, 3):
+        control.create_account(f"fan_{i}", f"Fan {i}")
+    store = Store(redis)
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Inside the A350 cabin",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus", user_id=host.id),
+        scheduled_start=now + timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+    )
+    session = await store.create_session(fields, actor="admin")
+    await store.schedule_session(session.id, actor="admin")
+    session = await store.start_session(session.id, actor="admin")
+    async with async_client(settings) as client:
+        yield World(
+            control,
+            settings,
+            redis,
+            store,
+            IntakeStore(redis),
+            Meter(redis),
+            host,
+            session,
+            client,
+        )
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 20) -> None:
+    """Wait until the (possibly async) ``condition`` is truthy."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = condition()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return
+            await asyncio.sleep(0.01)
+
+
+LONG = "@Airbus #AskAirbus " + "How do you test the cabin air system at altitude? " * 12
+
+
+@dataclass
+class Mix:
+    """A known mix of posts and what each mode must keep of it."""
+
+    mention: str
+    mention_lower_tag: str
+    long_post: str
+    restricted: str
+    no_mention: str
+    no_hashtag: str
+    other_hashtag: str
+    retweet: str
+    own: str
+    own_mention: str
+    before: set[str]
+
+    @property
+    def mentions_expected(self) -> set[str]:
+        return {self.mention, self.mention_lower_tag, self.long_post, self.restricted}
+
+    @property
+    def search_expected(self) -> set[str]:
+        return self.mentions_expected | {self.no_mention}
+
+
+def post_mix(w: World) -> Mix:
+    mention = w.post("fan_1", "@Airbus #AskAirbus when does the A350F fly?")
+    return Mix(
+        mention=mention,
+        mention_lower_tag=w.post("fan_2", "Hey @airbus, #askairbus: is SAF the future?"),
+        long_post=w.post("fan_3", LONG),
+        restricted=w.post("fan_2", "@Airbus #AskAirbus quiet question", reply_settings="verified"),
+        no_mention=w.post("fan_3", "#AskAirbus what about hydrogen planes?"),
+        no_hashtag=w.post("fan_1", "@Airbus no hashtag here, just saying hi"),
+        other_hashtag=w.post("fan_2", "@Airbus #AskBoeing wrong session"),
+        retweet=w.post(
+            "fan_2",
+            "RT @fan_1: @Airbus #AskAirbus when does the A350F fly?",
+            retweet_of_id=mention,
+        ),
+        own=w.post("Airbus", "#AskAirbus starts now, ask away!"),
+        own_mention=w.post("Airbus", "@Airbus #AskAirbus testing our own mention"),
+        before=set(),
+    )
+
+
+async def test_mentions_mode_keeps_hashtagged_mentions_only(world: World) -> None:
+    mix = post_mix(world)
+    poller = world.poller(IntakeMode.MENTIONS)
+    assert await poller.poll_once() == 4
+    assert await world.tweet_ids() == mix.mentions_expected
+    # A second poll reads from the cursor: nothing new, nothing twice.
+    assert await poller.poll_once() == 0
+    assert sorted(await world.received_events()) == sorted("q_" + t for t in mix.mentions_expected)
+    long_q = await world.store.get_question(world.sid, "q_" + mix.long_post)
+    assert long_q.text == LONG.strip() or long_q.text == LONG
+    assert long_q.author.handle == "fan_3" and long_q.author.name == "Fan 3"
+    assert long_q.author.account_created_at is not None
+    assert await world.state.replyable(world.sid, mix.mention) is True
+    assert await world.state.replyable(world.sid, mix.restricted) is False
+    status = await world.state.status(world.sid)
+    assert status.counters["received"] == 4
+    assert status.counters["no_hashtag"] == 2  # other hashtag and no hashtag
+    assert status.cursor is not None
+
+
+async def test_search_mode_keeps_every_hashtagged_post(world: World) -> None:
+    mix = post_mix(world)
+    poller = world.poller(IntakeMode.SEARCH)
+    assert await poller.poll_once() == 5
+    assert await world.tweet_ids() == mix.search_expected
+    assert await world.state.replyable(world.sid, mix.no_mention) is False
+    later = world.post("fan_1", "#AskAirbus one more after the first poll")
+    assert await poller.poll_once() == 1
+    assert await world.tweet_ids() == mix.search_expected | {later}
+    assert len(await world.received_events()) == 6
+
+
+async def test_paging_reads_every_page_before_moving_the_cursor(world: World) -> None:
+    ids = world.control.post_many(
+        [{"username": "fan_1", "text": f"@Airbus #AskAirbus question {i}"} for i in range(35)]
+    )
+    small = IntakeSettings(page_size=10)
+    assert await world.poller(IntakeMode.MENTIONS, small).poll_once() == 35
+    assert await world.tweet_ids() == set(ids)
+    assert await world.state.cursor(world.sid) == max(ids, key=lambda i: (len(i), i))
+
+
+async def test_stream_mode_delivers_the_exact_set(world: World) -> None:
+    mix = post_mix(world)  # before the stream connects: the catch-up brings these
+    intake = world.streamer()
+    stop = asyncio.Event()
+    task = asyncio.create_task(intake.run(stop))
+    try:
+        await wait_for(lambda: world.control.stream_status()["connected"])
+        await wait_for(lambda: _has(world, mix.search_expected))
+        live = [
+            world.post("fan_1", "@Airbus #AskAirbus live question one"),
+            world.post("fan_2", "#AskAirbus live question two"),
+        ]
+        world.post("fan_3", "#AskBoeing not ours")
+        world.post("Airbus", "#AskAirbus our own post")
+        expected = mix.search_expected | set(live)
+        await wait_for(lambda: _has(world, expected))
+        await _settle(world)
+        assert await world.tweet_ids() == expected
+        assert sorted(await world.received_events()) == sorted("q_" + t for t in expected)
+        status = await world.state.status(world.sid)
+        assert status.mode is IntakeMode.MENTIONS  # the stored default; the runner is stream
+        assert status.state is IntakeState.RUNNING
+    finally:
+        stop.set()
+        await task
+
+
+async def _has(world: World, expected: set[str]) -> bool:
+    return expected <= await world.tweet_ids()
+
+
+async def _settle(world: World) -> None:
+    """Give a late duplicate or stray question the time to show up (it must not)."""
+    before = await world.store.last_event_id(world.sid)
+    await asyncio.sleep(0.3)
+    assert await world.store.last_event_id(world.sid) == before

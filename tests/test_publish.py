@@ -1,0 +1,151 @@
+"""Publishing answers as threads: the real tweepy client against the X emulator over HTTP,
+real Redis. Assertions read the host's timeline through the X API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import tweepy
+
+from atexpert.answers import AnswerStatus
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import EmulatorControl
+from atexpert.events import EventKind
+from atexpert.publish_outbox import Outbox
+from atexpert.redis_conn import RedisClient
+from atexpert.sessions import SessionOptions
+from atexpert.settings import Settings
+from tests.test_publish_world import LONG_ANSWER, World, make_world
+
+NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(heartbeat_seconds=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture
+def control(server: EmulatorServer) -> EmulatorControl:
+    ctl = EmulatorControl(server.base_url)
+    ctl.reset()
+    ctl.clear_faults()
+    return ctl
+
+
+@pytest.fixture
+def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
+    app = control.app()
+    return Settings(x_api_base_url=server.base_url, x_bearer_token=app["bearer_token"])
+
+
+@pytest.fixture
+async def world(
+    control: EmulatorControl, settings: Settings, redis: RedisClient
+) -> AsyncIterator[World]:
+    async for w in make_world(control, settings, redis):
+        yield w
+
+
+async def publish_all(world: World) -> None:
+    publisher = world.publisher()
+    assert await publisher.lease.acquire() is not None
+    await publisher.work()
+
+
+async def test_three_part_answer_is_a_thread_under_the_question(world: World) -> None:
+    qid = await world.ask("@Airbus why is the A350 cabin so quiet? #AskAirbus")
+    answer = await world.answer(qid, LONG_ANSWER)
+    await publish_all(world)
+
+    done = await world.store.get_answer(world.session_id, answer.id)
+    assert done.status is AnswerStatus.PUBLISHED
+    assert len(done.parts) == 3
+    question = await world.store.get_question(world.session_id, qid)
+    assert question.status.value == "answered"
+    posts = await world.timeline()
+    assert [p["id"] for p in posts] == done.posted_tweet_ids
+    assert posts[0]["replied_to"] == question.tweet_id
+    assert [p["replied_to"] for p in posts[1:]] == [p["id"] for p in posts[:-1]]
+    assert [p["text"][-3:] for p in posts] == ["1/3", "2/3", "3/3"]
+    # the outbox was written with the claim, and each part with its own event
+    kinds = [e.kind for e in await world.store.read_events(world.session_id, count=1000)]
+    assert kinds.count(EventKind.ANSWER_PART_POSTED) == 3
+    assert kinds.index(EventKind.ANSWER_PUBLISHING) < kinds.index(EventKind.ANSWER_PART_POSTED)
+
+
+async def test_non_mentioning_question_is_answered_in_the_session_thread(
+    control: EmulatorControl, settings: Settings, redis_standalone: RedisClient
+) -> None:
+    options = SessionOptions(announce=True, numbering=True, signature="— Airbus cabin team")
+    async for world in make_world(control, settings, redis_standalone, options=options):
+        qid = await world.ask("why is the A350 cabin so quiet? #AskAirbus")
+        question = await world.store.get_question(world.session_id, qid)
+        # X would refuse a direct reply: the fan did not mention the host account
+        with pytest.raises(tweepy.Forbidden) as refused:
+            await world.client.create_tweet(
+                text="direct reply", in_reply_to_tweet_id=question.tweet_id, user_auth=False
+            )
+        assert NOT_SUMMONED in refused.value.api_messages
+        answer = await world.answer(qid, "Wider fuselage, newer engines, better insulation.")
+        await publish_all(world)
+
+        posts = await world.timeline()
+        root, reply = posts
+        assert "We're live: Inside the A350 cabin" in root["text"] and root["replied_to"] is None
+        assert reply["replied_to"] == root["id"]
+        assert reply["text"].startswith("«Q @fan_1: why is the A350 cabin so quiet? #AskAirbus»")
+        assert reply["text"].endswith("— Airbus cabin team")
+        done = await world.store.get_answer(world.session_id, answer.id)
+        assert done.status is AnswerStatus.PUBLISHED
+        assert await Outbox(redis_standalone, world.session_id).announcement_id("start") == root[
+            "id"
+        ]
+
+
+async def test_end_announcement_after_the_last_answer_in_french(
+    control: EmulatorControl, settings: Settings, redis_standalone: RedisClient
+) -> None:
+    options = SessionOptions(announce=True)
+    async for world in make_world(
+        control, settings, redis_standalone, options=options, language="fr"
+    ):
+        qid = await world.ask("@Airbus pourquoi la cabine est-elle si calme ?")
+        await world.answer(qid, "Le fuselage est plus large et les moteurs plus récents.")
+        await world.store.close_session(world.session_id, actor="admin")
+        await publish_all(world)
+        posts = await world.timeline()
+        assert [p["text"].split(":")[0] for p in (posts[0], posts[-1])] == [
+            "C'est parti\u202f",
+            "C'est terminé\u202f",
+        ]
+        assert "1 réponses publiées" in posts[-1]["text"]
+        assert posts[-1]["replied_to"] == posts[0]["id"]
+        assert len(posts) == 3
+
+
+async def test_announcements_turned_off_post_nothing_but_answers(
+    control: EmulatorControl, settings: Settings, redis_standalone: RedisClient
+) -> None:
+    async for world in make_world(control, settings, redis_standalone):  # announce=False
+        qid = await world.ask("no mention here, sorry")
+        await world.answer(qid, "Still answered, as a post of its own.")
+        await world.store.close_session(world.session_id, actor="admin")
+        await publish_all(world)
+        posts = await world.timeline()
+        assert len(posts) == 1 and posts[0]["replied_to"] is None
+        assert posts[0]["text"].startswith("«Q @fan_1: no mention here, sorry»")
+
+
+async def test_two_publishers_never_post_the_same_part(
+    world: World, redis_factory: object
+) -> None:
+    qid = await world.ask("@Airbus one question, two publishers?")
+    await world.answer(qid, LONG_ANSWER)
+    first, second = world.publisher(), world.publisher()
+    assert await first.lease.acquire() is not None
+    assert await second.lease.acquire() is None  # one publisher per session
+    await first.work()
+    assert len(await world.timeline()) == 3

@@ -1,0 +1,126 @@
+"""Shared world for the publishing tests (no tests here): a session on real Redis whose host
+account lives in the X emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tweepy.asynchronous import AsyncClient
+
+from atexpert.answers import Answer, AnswerDraft
+from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.publish_x import TweepyPoster
+from atexpert.publisher import PublishConfig, SessionPublisher
+from atexpert.questions import Author, IncomingQuestion
+from atexpert.redis_conn import RedisClient
+from atexpert.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.settings import Settings
+from atexpert.store import Store
+from atexpert.xclient import async_client
+
+FAST = PublishConfig(
+    lease_ttl=timedelta(seconds=1),
+    idle_wait=timedelta(milliseconds=50),
+    backoff_first=0.02,
+    backoff_max=0.2,
+)
+
+LONG_ANSWER = (
+    "The A350 cabin is quieter because the fuselage is wider and the engines are newer. "
+    "We also worked on the air system, which renews the cabin air every two to three minutes. "
+    "Finally, the lighting follows the time of day at your destination, which helps with jet "
+    "lag. All of this was tested with passengers on long flights before entry into service, "
+    "and we keep improving it with every delivery. Airlines can also choose their seats, "
+    "galleys and lavatories from a catalogue of options that grows every year, so each cabin "
+    "feels a little different. Thank you for the question and enjoy your next flight with us."
+)
+
+
+@dataclass
+class World:
+    control: EmulatorControl
+    settings: Settings
+    redis: RedisClient
+    store: Store
+    brand: AccountTokens
+    session_id: str
+    client: AsyncClient
+
+    def publisher(self, config: PublishConfig = FAST) -> SessionPublisher:
+        poster = TweepyPoster(self.client, user_auth=False, host_user_id=self.brand.id)
+        return SessionPublisher(self.store, self.redis, poster, self.session_id, config=config)
+
+    async def ask(self, text: str, username: str = "fan_1") -> str:
+        """A fan tweets ``text``; the question is stored and approved. Its question id."""
+        tweet_id = self.control.post(username, text)
+        incoming = IncomingQuestion(
+            tweet_id=tweet_id,
+            author=Author(id="1", handle=username),
+            text=text,
+            created_at=datetime.now(UTC),
+        )
+        question, _ = await self.store.add_question(self.session_id, incoming)
+        await self.store.approve_question(self.session_id, question.id, actor="mod")
+        return question.id
+
+    async def answer(self, question_id: str, text: str) -> Answer:
+        draft = AnswerDraft(question_ids=[question_id], text=text)
+        answer = await self.store.create_answer(self.session_id, draft, expert_id="expert")
+        return await self.store.submit_answer(self.session_id, answer.id, actor="expert")
+
+    async def timeline(self) -> list[dict[str, Any]]:
+        """The host's posts, oldest first: id, text, replied_to."""
+        response = await self.client.get_users_tweets(
+            self.brand.id, max_results=100, tweet_fields=["referenced_tweets"], user_auth=False
+        )
+        out = []
+        for tweet in reversed(response.data or []):
+            refs = tweet.referenced_tweets or []
+            parent = next((str(r.id) for r in refs if r.type == "replied_to"), None)
+            out.append({"id": str(tweet.id), "text": tweet.text, "replied_to": parent})
+        return out
+
+
+async def make_world(
+    control: EmulatorControl,
+    settings: Settings,
+    redis: RedisClient,
+    *,
+    options: SessionOptions | None = None,
+    language: str = "en",
+) -> AsyncIterator[World]:
+    brand = control.create_account("Airbus", "Airbus")
+    control.create_account("fan_1", "A Fan")
+    control.create_account("fan_2", "Another Fan")
+    store = Store(redis)
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Inside the A350 cabin",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus", user_id=brand.id),
+        scheduled_start=now + timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+        language=language,  # type: ignore[arg-type]
+        options=options or SessionOptions(announce=False),
+    )
+    session = await store.create_session(fields, actor="admin")
+    await store.schedule_session(session.id, actor="admin")
+    await store.start_session(session.id, actor="admin")
+    async with async_client(settings, user_access_token=brand.oauth2_access_token) as client:
+        yield World(control, settings, redis, store, brand, session.id, client)
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 20) -> None:
+    """Wait until the (async) ``condition`` is truthy."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = condition()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return
+            await asyncio.sleep(0.01)

@@ -1,0 +1,148 @@
+"""Replaying a session's event log rebuilds exactly the state the store holds.
+
+The scenario performs every kind of action (and so emits every event kind), including
+refused ones, which must leave no trace in either the records or the log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from atexpert.answers import AnswerDraft
+from atexpert.errors import AtexpertError
+from atexpert.events import EventKind
+from atexpert.questions import Author, IncomingQuestion
+from atexpert.sessions import Role, SessionFields, SessionUpdate
+from atexpert.store import Store
+from tests.conftest import RedisClient
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def tweet(n: int) -> IncomingQuestion:
+    return IncomingQuestion(
+        tweet_id=str(1_850_000_000_000_000_000 + n),
+        author=Author(
+            id=str(9_000_000_000_000_000_000 + n),  # beyond 2**53: must stay exact
+            handle=f"fan{n}",
+            name=f"Fan “{n}” 🛫",
+            followers=123_456_789_012 + n,
+            verified=n % 2 == 0,
+            account_created_at=T0 - timedelta(days=3000),
+        ),
+        text=f'Question {n}: will the A350 fly on hydrogen? 🚀 "quoted" \\ back/slash',
+        created_at=T0 - timedelta(seconds=n),
+    )
+
+
+async def run_every_action(store: Store) -> str:
+    t = T0
+    s = await store.create_session(
+        SessionFields(
+            title="Ask Airbus",
+            hashtags=["#AskAirbus"],
+            host_account={"handle": "Airbus", "user_id": "1234567890123456789"},  # type: ignore[arg-type]
+            scheduled_start=T0 + timedelta(hours=1),
+            scheduled_end=T0 + timedelta(hours=2),
+            time_zone="Europe/Paris",
+            language="fr",
+            options={"require_answer_approval": True, "signature": "— Airbus"},  # type: ignore[arg-type]
+        ),
+        actor="brand",
+        at=t,
+    )
+    sid = s.id
+    await store.update_session(sid, SessionUpdate(description="Live Q&A"), actor="brand", at=t)
+    await store.schedule_session(sid, actor="brand", at=t)
+    await store.unschedule_session(sid, actor="brand", at=t)
+    await store.assign_role(sid, "u_exp", Role.EXPERT, actor="brand", at=t)
+    await store.assign_role(sid, "u_mod", Role.MODERATOR, actor="brand", at=t)
+    await store.assign_role(sid, "u_tmp", Role.MODERATOR, actor="brand", at=t)
+    await store.revoke_role(sid, "u_tmp", Role.MODERATOR, actor="brand", at=t)
+    await store.schedule_session(sid, actor="brand", at=t)
+    qs = [
+        (await store.add_question(sid, tweet(n), at=t + timedelta(seconds=n)))[0] for n in range(6)
+    ]
+    await store.add_question(sid, tweet(0), at=t)  # duplicate: no event
+    # Without the approval option, a submitted answer is queued directly.
+    no_approval = SessionUpdate(options={"require_answer_approval": False})  # type: ignore[arg-type]
+    await store.update_session(sid, no_approval, actor="brand", at=t)
+    early, _ = await store.add_question(sid, tweet(6), at=t)
+    await store.approve_question(sid, early.id, actor="u_mod", at=t)
+    first = AnswerDraft(question_ids=[early.id], text="Yes.")
+    first_id = (await store.create_answer(sid, first, expert_id="u_exp", at=t)).id
+    await store.submit_answer(sid, first_id, actor="u_exp", at=t)
+    approval = SessionUpdate(options={"require_answer_approval": True})  # type: ignore[arg-type]
+    await store.update_session(sid, approval, actor="brand", at=t)
+    await store.start_session(sid, actor="scheduler", at=t + timedelta(hours=1), fence=3)
+    q = [x.id for x in qs]
+    await store.approve_question(sid, q[0], actor="u_mod", at=t)
+    await store.approve_question(sid, q[1], actor="u_mod", at=t)
+    await store.reject_question(sid, q[2], "off topic", actor="u_mod", at=t)
+    await store.restore_question(sid, q[2], actor="u_mod", at=t)
+    await store.merge_question(sid, q[3], q[0], actor="u_mod", at=t)
+    await store.merge_question(sid, q[4], q[1], actor="u_mod", at=t)
+    await store.restore_question(sid, q[4], actor="u_mod", at=t)
+    await store.approve_question(sid, q[5], actor="u_mod", at=t)
+    await store.requeue_question(sid, q[5], actor="u_mod", at=t)
+    await store.edit_question(sid, q[0], "Hydrogen A350?", actor="u_mod", at=t)
+    await store.edit_question(sid, q[0], None, actor="u_mod", at=t)
+    await store.edit_question(sid, q[0], "Hydrogen A350 – when?", actor="u_mod", at=t)
+    await store.star_question(sid, q[0], True, actor="u_mod", at=t)
+    await store.set_question_priority(sid, q[0], 5, actor="u_mod", at=t)
+    await store.set_question_tags(sid, q[0], ["fuel", "a350"], actor="u_mod", at=t)
+    await store.set_question_tags(sid, q[2], [], actor="u_mod", at=t)
+    await store.set_question_note(sid, q[0], "great one", actor="u_mod", at=t)
+    for refused in (
+        store.approve_question(sid, q[3], actor="u_mod", at=t),
+        store.merge_question(sid, q[2], q[3], actor="u_mod", at=t),
+        store.start_session(sid, actor="scheduler", at=t, fence=2),
+    ):
+        with pytest.raises(AtexpertError):
+            await refused
+    draft = AnswerDraft(question_ids=[q[0], q[1]], text="Around 2035.", parts=["Around", "2035."])
+    a = await store.create_answer(sid, draft, expert_id="u_exp", at=t)
+    await store.edit_answer(
+        sid, a.id, "By 2035, we hope.", ["By 2035,", "we hope."], actor="u_exp", at=t
+    )
+    await store.submit_answer(sid, a.id, actor="u_exp", at=t)
+    await store.return_answer(sid, a.id, actor="brand", at=t)
+    await store.submit_answer(sid, a.id, actor="u_exp", at=t)
+    await store.approve_answer(sid, a.id, actor="brand", at=t)
+    await store.withdraw_answer(sid, a.id, actor="u_exp", at=t)
+    await store.submit_answer(sid, a.id, actor="u_exp", at=t)
+    await store.approve_answer(sid, a.id, actor="brand", at=t)
+    await store.start_publishing(sid, a.id, actor="publisher", at=t)
+    await store.record_part_posted(sid, a.id, 0, "1860000000000000001", actor="publisher", at=t)
+    await store.mark_failed(sid, a.id, "X said 503", actor="publisher", at=t)
+    await store.retry_answer(sid, a.id, actor="publisher", at=t)
+    await store.start_publishing(sid, a.id, actor="publisher", at=t)
+    await store.record_part_posted(sid, a.id, 1, "1860000000000000002", actor="publisher", at=t)
+    await store.mark_published(sid, a.id, actor="publisher", at=t)
+    await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=2), fence=4)
+    await store.archive_session(sid, actor="brand", at=t + timedelta(days=1))
+    return sid
+
+
+async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
+    store = Store(redis)
+    sid = await run_every_action(store)
+    events = await store.read_events(sid, count=10_000)
+    assert {e.kind for e in events} == set(EventKind), set(EventKind) - {e.kind for e in events}
+    replayed = await store.replay(sid)
+    stored = await store.snapshot(sid)
+    assert replayed == stored
+    assert replayed.questions[f"q_{1_850_000_000_000_000_000}"].author.id == "9000000000000000000"
+    assert len(stored.answers) == 2
+    assert stored.session.options.require_answer_approval
+
+
+async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atexpert import store as store_module
+
+    monkeypatch.setattr(store_module, "REPLAY_CHUNK", 7)
+    store = Store(redis)
+    sid = await run_every_action(store)
+    assert await store.replay(sid) == await store.snapshot(sid)
