@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -14,7 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from atexpert import __version__, api_answers, api_questions, api_sessions, api_staff
+from atexpert import (
+    __version__,
+    api_answers,
+    api_intake,
+    api_questions,
+    api_sessions,
+    api_staff,
+)
 from atexpert.api_errors import exception_handlers
 from atexpert.api_routing import Endpoint, Services, to_route
 from atexpert.auth import CookieSigner
@@ -28,11 +35,15 @@ from atexpert.settings import Settings
 from atexpert.staff_store import StaffStore
 from atexpert.store import Store
 
+#: Runs beside the app: entered once the services exist, left on shutdown.
+LifespanHook = Callable[[Services], AbstractAsyncContextManager[object]]
+
 ENDPOINTS: list[Endpoint] = [
     *api_staff.ENDPOINTS,
     *api_sessions.ENDPOINTS,
     *api_questions.ENDPOINTS,
     *api_answers.ENDPOINTS,
+    *api_intake.ENDPOINTS,
 ]
 
 
@@ -74,12 +85,15 @@ def create_app(
     password_hasher: PasswordHasher | None = None,
     run_scheduler: bool = True,
     live_config: LiveConfig | None = None,
+    lifespan_hooks: Sequence[LifespanHook] = (),
 ) -> Starlette:
     """The app: JSON API, live websockets, health checks and ``/openapi.json``.
 
     With ``redis`` given it is used as is (and not closed); otherwise the lifespan opens a
     :class:`RedisRuntime` from ``settings`` (embedded Redis or URL). The lifespan also runs
-    the live hub and, unless ``run_scheduler`` is false, the session scheduler.
+    the live hub, unless ``run_scheduler`` is false the session scheduler, and then each
+    of ``lifespan_hooks`` (background workers such as intake or publishing), left in reverse
+    order on shutdown.
     """
     settings = settings or Settings()
     the_clock = clock or SystemClock()
@@ -112,6 +126,8 @@ def create_app(
                 stop = asyncio.Event()
                 task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
                 stack.push_async_callback(_stop_task, task, stop)
+            for hook in lifespan_hooks:
+                await stack.enter_async_context(hook(app.state.services))
             yield
 
     routes: list[BaseRoute] = [

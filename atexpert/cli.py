@@ -435,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="atexpert", description="Live 'Ask the Expert' sessions on X."
     )
     parser.add_argument("--version", action="version", version=f"atexpert {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the web app")
     serve.add_argument("--host", help="address to bind (default: settings.host)")
@@ -477,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except (RedisError, OSError) as exc:
         return fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug: one line, unless --debug asks for the traceback
+        if args.debug:
+            raise
+        return fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)")
 
 
 def fail(message: str) -> int:

@@ -107,6 +107,21 @@ class Ingestor:
 
     store: QuestionSink
     state: IntakeStore
+    #: Questions stored at once (each is one atomic step, so order within a batch is free).
+    concurrency: int = 32
+
+    async def _store_all(
+        self, session_id: str, accepted: list[Accepted]
+    ) -> list[bool | BaseException]:
+        """Store each question; per item whether it was new, or the error it raised."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: Accepted) -> bool:
+            async with gate:
+                _, created = await self.store.add_question(session_id, item.incoming)
+                return created
+
+        return await asyncio.gather(*(one(a) for a in accepted), return_exceptions=True)
 
     async def ingest(self, target: Target, posts: Sequence[Any], page: Page) -> int:
         """Classify and store ``posts`` (oldest first); the number of new questions."""
@@ -131,18 +146,22 @@ class Ingestor:
         await self.state.mark_replyable(
             target.session_id, {a.incoming.tweet_id: a.replyable for a in accepted}
         )
+        results = await self._store_all(target.session_id, accepted)
+        failure: BaseException | None = None
         lag: float | None = None
-        try:
-            for item in accepted:
-                _, created = await self.store.add_question(target.session_id, item.incoming)
-                counts["received" if created else "duplicates"] += 1
-                lag = (datetime.now(UTC) - item.incoming.created_at).total_seconds()
-        except (IllegalTransition, NotFound) as exc:
-            raise IntakeClosed(str(exc)) from exc
-        finally:
-            await self.state.count(target.session_id, dict(counts))
-            if lag is not None:
-                await self.state.set_status(target.session_id, lag_seconds=round(lag, 3))
+        for item, result in zip(accepted, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+                continue
+            counts["received" if result else "duplicates"] += 1
+            lag = (datetime.now(UTC) - item.incoming.created_at).total_seconds()
+        await self.state.count(target.session_id, dict(counts))
+        if lag is not None:
+            await self.state.set_status(target.session_id, lag_seconds=round(lag, 3))
+        if isinstance(failure, IllegalTransition | NotFound):
+            raise IntakeClosed(str(failure)) from failure
+        if failure is not None:
+            raise failure
         return counts["received"]
 
 

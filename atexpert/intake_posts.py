@@ -185,7 +185,7 @@ def mentions(text: str, handle: str) -> bool:
 
 def author_of(author_id: str, user: Mapping[str, Any] | None) -> Author:
     """The author snapshot; an author missing from ``includes`` keeps only its id."""
-    if user is None:
+    if not isinstance(user, Mapping):
         return Author(id=author_id, handle=UNKNOWN_HANDLE)
     metrics = user.get("public_metrics")
     followers = metrics.get("followers_count") if isinstance(metrics, Mapping) else None

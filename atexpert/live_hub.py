@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -29,7 +28,16 @@ from redis.exceptions import RedisError
 from atexpert import keys
 from atexpert.answers import Answer
 from atexpert.errors import NotFound
-from atexpert.events import CREATE_KINDS, Entity, Record, apply_patch, dumps
+from atexpert.events import (
+    CREATE_KINDS,
+    Entity,
+    Event,
+    EventKind,
+    Record,
+    apply_patch,
+    decode_event,
+    dumps,
+)
 from atexpert.live_presence import Presence
 from atexpert.live_views import Json, View, event_message, snapshot_message
 from atexpert.questions import Question
@@ -182,7 +190,8 @@ class SessionFeed:
         first: Any = await self.redis.xrange(self.events_key, count=1)
         if not first:
             raise NotFound("session", self.session_id)
-        if json.loads(first[0][1]["e"])["kind"] != "session.created":
+        head = decode_event(self.session_id, str(first[0][0]), first[0][1])
+        if head.kind is not EventKind.SESSION_CREATED:
             await self._load_records()
             return
         start = "-"
@@ -207,32 +216,20 @@ class SessionFeed:
         self.answers = {k: a.model_dump(mode="json") for k, a in snap.answers.items()}
 
     def _apply(self, entry_id: str, fields: Mapping[str, str], *, load: bool = False) -> None:
-        event: Json = json.loads(fields["e"])
-        entity: Entity = event["entity"]
-        entity_id = str(event["entity_id"])
-        table = self._table(entity)
-        before = self.session if entity == "session" else table.get(entity_id)
-        if event["kind"] in CREATE_KINDS:
-            after = dict(event["data"])
-        elif before is None:
-            log.warning(
-                "live feed %s: event %s patches unknown %s", self.session_id, entry_id, entity_id
-            )
-            self.position = entry_id
-            return
-        else:
-            after = apply_patch(before, event["data"])
-            after["version"] = int(fields.get("v", before.get("version", 0) + 1))
-        after = normalize(entity, after)
-        if entity == "session":
-            self.session = after
-        else:
-            table[entity_id] = after
         self.position = entry_id
+        try:
+            event = decode_event(self.session_id, entry_id, fields)
+            before, after = self._fold(event)
+        except (ValueError, KeyError, IndexError) as exc:  # pydantic's errors are ValueErrors
+            log.error("live feed %s: cannot apply event %s: %s", self.session_id, entry_id, exc)
+            return
         self._snapshots.clear()
+        head: Json = {"kind": event.kind.value, "actor": event.actor, "at": event.at.isoformat()}
         frames: dict[View, str | None] = {}
         for view in View:
-            message = event_message(view, entry_id, event, entity, entity_id, before, after)
+            message = event_message(
+                view, entry_id, head, event.entity, event.entity_id, before, after
+            )
             frames[view] = None if message is None else dumps(message)
         self._remember(entry_id, frames)
         if load:
@@ -241,8 +238,25 @@ class SessionFeed:
             frame = frames[sub.view]
             if frame is not None:
                 sub.deliver(frame)
-            if entity == "session":
+            if event.entity == "session":
                 sub.session_changed(after)
+
+    def _fold(self, event: Event) -> tuple[Record | None, Record]:
+        """Apply ``event`` to the records: the record before and after it."""
+        table = self._table(event.entity)
+        before = self.session if event.entity == "session" else table.get(event.entity_id)
+        if event.kind in CREATE_KINDS:
+            after = dict(event.data)
+        elif before is None:
+            raise KeyError(f"{event.entity} {event.entity_id} is unknown")
+        else:
+            after = apply_patch(before, event.data)
+        after = normalize(event.entity, after | {"version": event.version})
+        if event.entity == "session":
+            self.session = after
+        else:
+            table[event.entity_id] = after
+        return before, after
 
     def _table(self, entity: Entity) -> dict[str, Record]:
         return self.answers if entity == "answer" else self.questions

@@ -42,12 +42,18 @@ class _Schemas:
 
     def ref(self, tp: Any, mode: Mode) -> dict[str, Any]:
         schema = TypeAdapter(tp).json_schema(mode=mode, ref_template=REF)
-        self.components.update(schema.pop("$defs", {}))
+        self.add(schema.pop("$defs", {}))
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             name = str(schema.get("title", tp.__name__))
-            self.components[name] = schema
+            self.add({name: schema})
             return {"$ref": REF.format(model=name)}
         return schema
+
+    def add(self, schemas: dict[str, Any]) -> None:
+        """Add named schemas; two different ones under one name is a bug (raise)."""
+        for name, schema in schemas.items():
+            if self.components.setdefault(name, schema) != schema:
+                raise ValueError(f"two different schemas are named {name!r} in the OpenAPI")
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -59,7 +65,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 
 def _query_parameters(model: type[BaseModel], schemas: _Schemas) -> list[dict[str, Any]]:
     schema = model.model_json_schema(mode="validation", ref_template=REF)
-    schemas.components.update(schema.pop("$defs", {}))
+    schemas.add(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}

@@ -78,7 +78,7 @@ class ApiToken(BaseModel):
     created_at: datetime
 
 
-class Role(StrEnum):
+class StaffRole(StrEnum):
     ADMIN = "admin"
     MODERATOR = "moderator"
     EXPERT = "expert"
@@ -112,9 +112,9 @@ class SessionMembership(Protocol):
     def expert_ids(self) -> Collection[str]: ...
 
 
-_GRANTS: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: frozenset(Action),
-    Role.MODERATOR: frozenset(
+_GRANTS: dict[StaffRole, frozenset[Action]] = {
+    StaffRole.ADMIN: frozenset(Action),
+    StaffRole.MODERATOR: frozenset(
         {
             Action.SESSION_READ,
             Action.QUESTION_READ_ALL,
@@ -124,7 +124,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.ANSWER_APPROVE,
         }
     ),
-    Role.EXPERT: frozenset(
+    StaffRole.EXPERT: frozenset(
         {
             Action.SESSION_READ,
             Action.QUESTION_READ_APPROVED,
@@ -140,18 +140,18 @@ class Grants(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    roles: list[Role] = Field(default_factory=list)
+    roles: list[StaffRole] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)
 
 
-def roles_of(user: StaffUser, session: SessionMembership | None) -> frozenset[Role]:
+def roles_of(user: StaffUser, session: SessionMembership | None) -> frozenset[StaffRole]:
     """The roles ``user`` holds, on ``session`` when given (global roles only otherwise)."""
-    roles: set[Role] = {Role.ADMIN} if user.is_admin else set()
+    roles: set[StaffRole] = {StaffRole.ADMIN} if user.is_admin else set()
     if session is not None:
         if user.id in session.moderator_ids:
-            roles.add(Role.MODERATOR)
+            roles.add(StaffRole.MODERATOR)
         if user.id in session.expert_ids:
-            roles.add(Role.EXPERT)
+            roles.add(StaffRole.EXPERT)
     return frozenset(roles)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -13,6 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.routing import Route, WebSocketRoute
 
+from atexpert.api_routing import Services
 from atexpert.app import create_app
 from atexpert.auth import CSRF_HEADER
 from atexpert.clock import ManualClock
@@ -131,3 +134,20 @@ async def test_app_on_redis_cluster(redis_cluster: RedisCluster) -> None:
             sid = r.json()["id"]
             assert [s["id"] for s in (await client.get("/api/sessions")).json()] == [sid]
             assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_lifespan_hooks_run_with_the_app(redis_standalone: aioredis.Redis) -> None:
+    seen: list[str] = []
+
+    @asynccontextmanager
+    async def worker(services: Services) -> AsyncIterator[None]:
+        seen.append("start" if await services.redis.ping() else "no redis")
+        yield
+        seen.append("stop")
+
+    app = create_app(
+        settings(), redis=redis_standalone, run_scheduler=False, lifespan_hooks=[worker]
+    )
+    async with app.router.lifespan_context(app):
+        assert seen == ["start"]
+    assert seen == ["start", "stop"]

@@ -13,12 +13,11 @@ from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
 from tests.test_api_support import FAST_HASHER, PASSWORD, bearer, session_body, settings
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
     from starlette.websockets import WebSocketDisconnect
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_live_console_opens_with_an_api_token(redis_url: str) -> None:
     with redis.Redis.from_url(redis_url) as sync:
         sync.flushall()

@@ -253,3 +253,16 @@ def test_serve_refuses_an_unreachable_redis(
     monkeypatch.setenv("ATEXPERT_REDIS_URL", "redis://127.0.0.1:1/0")
     code, _, err = run(capsys, "serve", "--port", "0")
     assert_one_line_error(code, err, "cannot reach Redis")
+
+
+def test_internal_errors_are_one_line_unless_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def add_boom(sub: cli.SubParsers) -> None:
+        sub.add_parser("boom").set_defaults(func=lambda args: 1 / 0)
+
+    monkeypatch.setattr(cli, "SUBCOMMAND_HOOKS", [add_boom])
+    code, _, err = run(capsys, "boom")
+    assert_one_line_error(code, err, "unexpected ZeroDivisionError", "--debug")
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "boom"])

@@ -7,6 +7,7 @@ events through the Store and watch what websocket clients of each role receive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,14 +25,11 @@ import pytest
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
-from atexpert.answers import AnswerDraft
-from atexpert.auth import COOKIE_NAME, CookieSigner
 from atexpert.errors import Conflict
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import HostAccount, SessionFields
-from atexpert.settings import Settings
 from atexpert.staff import StaffUser
 from atexpert.staff_store import StaffStore
 from atexpert.store import Store
@@ -208,8 +206,10 @@ async def open_client(
 
 
 def is_event(kind: str, entity_id: str | None = None) -> Any:
-    return lambda m: m["type"] == "event" and m["kind"] == kind and (
-        entity_id is None or m["entity_id"] == entity_id
+    return lambda m: (
+        m["type"] == "event"
+        and m["kind"] == kind
+        and (entity_id is None or m["entity_id"] == entity_id)
     )
 
 
@@ -271,7 +271,9 @@ async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
     producer = asyncio.create_task(produce())
     received: list[str] = []
     reconnects = 0
-    while not (producer.done() and client.last_id == (await world.store.last_event_id(world.session_id))):
+    while not (
+        producer.done() and client.last_id == (await world.store.last_event_id(world.session_id))
+    ):
         try:
             message = await client.recv(timeout=0.5)
         except TimeoutError:
@@ -344,7 +346,9 @@ async def test_an_action_on_process_a_reaches_clients_on_process_b(
     max_ = await open_client(b, world, "moderator", "max")
     for c in (mia, eve, max_):
         assert (await c.recv())["type"] == "snapshot"
-    await mia.send({"type": "question", "request_id": "r1", "action": "approve", "question_id": qid})
+    await mia.send(
+        {"type": "question", "request_id": "r1", "action": "approve", "question_id": qid}
+    )
     ack = await mia.until(lambda m: m["type"] == "ack")
     assert ack["request_id"] == "r1" and ack["record"]["status"] == "approved"
     seen = await eve.until(is_event("question.approved", qid))
@@ -372,7 +376,5 @@ async def test_an_action_on_process_a_reaches_clients_on_process_b(
 
 async def _drain(client: Client) -> None:
     """Read whatever arrives within a short while (pings answered, presence recorded)."""
-    try:
+    with contextlib.suppress(TimeoutError):
         await client.recv(timeout=0.1)
-    except TimeoutError:
-        pass

@@ -272,8 +272,8 @@ async def policy(request: Request) -> Response:
         body = await _parse(request, PolicyIn)
         if isinstance(body, JSONResponse):
             return body
-        for name in body.model_fields_set:
-            setattr(state.policy, name, getattr(body, name))
+        for name, value in body.model_dump(exclude_none=True).items():
+            setattr(state.policy, name, value)
     return JSONResponse(vars(state.policy))
 
 
@@ -312,8 +312,8 @@ async def limits(request: Request) -> Response:
             return _problem(
                 400, f"Unknown endpoint {body.endpoint!r}; one of {sorted(limiter.limits)}."
             )
-        for name in body.model_fields_set - {"endpoint"}:
-            setattr(limiter.limits[body.endpoint], name, getattr(body, name))
+        for name, value in body.model_dump(exclude_none=True, exclude={"endpoint"}).items():
+            setattr(limiter.limits[body.endpoint], name, value)
     return JSONResponse({k: vars(v) for k, v in limiter.limits.items()})
 
 

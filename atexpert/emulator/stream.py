@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from atexpert.emulator import meter
 from atexpert.emulator.core import APP, Call, endpoint, json_body, x_json
@@ -48,18 +49,30 @@ def _flag(p: Params, name: str) -> bool:
 
 
 async def _chunks(hub: StreamHub, conn: Connection) -> AsyncIterator[bytes]:
-    try:
-        yield b"\r\n"
-        while True:
-            chunk = await conn.next_chunk(hub.heartbeat)
-            if chunk is None:
-                yield b"\r\n"
-            elif not chunk:
-                return
-            else:
-                yield chunk
-    finally:
-        hub.release(conn)
+    yield b"\r\n"
+    while True:
+        chunk = await conn.next_chunk(hub.heartbeat)
+        if chunk is None:
+            yield b"\r\n"
+        elif not chunk:
+            return
+        else:
+            yield chunk
+
+
+class _StreamResponse(StreamingResponse):
+    """Frees the app's single stream slot however the response ends (even unstarted)."""
+
+    def __init__(self, hub: StreamHub, conn: Connection) -> None:
+        super().__init__(_chunks(hub, conn), media_type=JSON_TYPE)
+        self.hub = hub
+        self.conn = conn
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.hub.release(self.conn)
 
 
 @endpoint("stream", APP)
@@ -77,7 +90,7 @@ async def stream(call: Call) -> Response:
     conn = call.emu.hub.open(view)
     if conn is None:
         raise too_many_connections()
-    return StreamingResponse(_chunks(call.emu.hub, conn), media_type=JSON_TYPE)
+    return _StreamResponse(call.emu.hub, conn)
 
 
 def _rule_json(rule: Rule) -> dict[str, str]:

@@ -1,0 +1,60 @@
+// Small DOM helpers. Text always goes through textContent: never innerHTML.
+
+/** Create an element: el("li", {class: "q", text: "hi", "aria-selected": "true"}, child...). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = String(value);
+    else if (name === "class") node.className = value;
+    else if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2), value);
+    } else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+  return node;
+}
+
+export function $(selector, root = document) {
+  const found = root.querySelector(selector);
+  if (!found) throw new Error(`missing element ${selector}`);
+  return found;
+}
+
+/** Whether a key event was typed into a field (shortcuts must not fire there). */
+export function typing(event) {
+  const target = event.target;
+  if (!(target instanceof HTMLElement)) return false;
+  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}
+
+/** The session id from a path like /sessions/{id}/moderate or /live/{id}. */
+export function sessionIdFromPath() {
+  const match = location.pathname.match(/^\/(?:sessions|live)\/([A-Za-z0-9_-]{1,64})/);
+  return match ? match[1] : null;
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  const wrapped = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.flush = () => {
+    clearTimeout(timer);
+  };
+  return wrapped;
+}
+
+/** A link to a post on X (ids are digits; handles are checked by the server). */
+export function postUrl(handle, tweetId) {
+  return `https://x.com/${encodeURIComponent(handle || "i")}/status/${encodeURIComponent(tweetId)}`;
+}

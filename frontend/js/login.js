@@ -1,0 +1,40 @@
+// The login page: POST /api/login, then back to where the user was going.
+
+import { api, ApiError } from "./api.js";
+import { $ } from "./dom.js";
+import { bindLangSwitch, initI18n, t } from "./i18n.js";
+
+/** Only a same-origin path may be a redirect target. */
+function nextPath() {
+  const next = new URLSearchParams(location.search).get("next") || "/admin";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/admin";
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const error = $("#login-error");
+  error.textContent = "";
+  const username = $("#username").value.trim();
+  const password = $("#password").value;
+  if (!username || !password) {
+    error.textContent = t("login.missing");
+    return;
+  }
+  try {
+    await api("POST", "/api/login", { username, password });
+    location.assign(nextPath());
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) error.textContent = t("login.wrong");
+    else if (err instanceof ApiError && err.status === 429) error.textContent = t("login.locked");
+    else error.textContent = t("error.action", { detail: err.message });
+  }
+}
+
+async function main() {
+  await initI18n();
+  bindLangSwitch($("#lang"));
+  $("#login-form").addEventListener("submit", submit);
+  $("#username").focus();
+}
+
+main();

@@ -1,0 +1,578 @@
+// The moderator console: the live queue, actions over the websocket, shortcuts, presence
+// and soft claims, undo, bulk actions.
+
+import { api } from "./api.js";
+import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { $, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
+import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
+import { LiveSocket } from "./socket.js";
+
+const sid = sessionIdFromPath();
+const state = {
+  me: null,
+  session: null,
+  questions: new Map(),
+  presence: { moderators: [], claims: [] },
+  selected: null,
+  selectedIndex: 0,
+  visible: [],
+  bulk: new Set(),
+  undo: [],
+  conflicts: new Map(),
+  claimed: null,
+  shownVersion: null,
+};
+let socket = null;
+let arrivals = 0;
+
+// -- rendering -------------------------------------------------------------------------
+
+function filters() {
+  return {
+    status: $("#f-status").value,
+    text: $("#f-text").value,
+    author: $("#f-author").value,
+    tag: $("#f-tag").value,
+  };
+}
+
+let scheduled = false;
+function render() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    renderNow();
+  });
+}
+
+function renderNow() {
+  const f = filters();
+  const sort = SORTS[$("#f-sort").value] || SORTS.newest;
+  state.visible = [...state.questions.values()].filter((q) => matches(q, f)).sort(sort);
+  const ids = state.visible.map((q) => q.id);
+  if (!ids.includes(state.selected)) {
+    const index = Math.min(state.selectedIndex, ids.length - 1);
+    select(index >= 0 ? ids[index] : null, { render: false });
+  } else {
+    state.selectedIndex = ids.indexOf(state.selected);
+  }
+  const list = $("#queue");
+  clear(list);
+  for (const q of state.visible) list.append(item(q));
+  $("#empty").hidden = state.visible.length > 0;
+  if (state.selected) {
+    list.setAttribute("aria-activedescendant", `q-${state.selected}`);
+    const node = document.getElementById(`q-${state.selected}`);
+    if (node) node.scrollIntoView({ block: "nearest" });
+  } else list.removeAttribute("aria-activedescendant");
+  renderCounters();
+  renderPresence();
+  renderBulk();
+  renderDetail();
+}
+
+function claimOf(qid) {
+  return state.presence.claims.find((c) => c.question_id === qid && c.username !== state.me.username);
+}
+
+function item(q) {
+  const claim = claimOf(q.id);
+  const node = el(
+    "li",
+    {
+      id: `q-${q.id}`,
+      role: "option",
+      class: `q status-${q.status}${q.id === state.selected ? " selected" : ""}`,
+      "aria-selected": q.id === state.selected ? "true" : "false",
+      "data-id": q.id,
+      onclick: () => {
+        select(q.id);
+        $("#queue").focus();
+      },
+    },
+    el(
+      "div",
+      { class: "q-head" },
+      state.bulk.has(q.id) ? el("span", { class: "check", text: "✓", title: t("bulk.selected") }) : null,
+      el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
+      el("time", { datetime: q.created_at, text: formatTime(q.created_at) }),
+      el("span", { class: `badge status-${q.status}`, text: t(`status.${q.status}`) }),
+      q.starred ? el("span", { class: "star", text: "★", title: t("action.star") }) : null,
+      q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
+      ...(q.tags || []).map((tag) => el("span", { class: "tag", text: tag })),
+      q.decided_by && q.status !== "pending"
+        ? el("span", { class: "by", text: t("by", { who: q.decided_by }) })
+        : null,
+      claim ? el("span", { class: "claim-chip", text: t("claim.on", { who: claim.username }) }) : null,
+    ),
+    el("p", { class: "q-text", text: shownText(q) }),
+  );
+  return node;
+}
+
+function renderCounters() {
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
+  for (const q of state.questions.values()) counts[q.status] = (counts[q.status] || 0) + 1;
+  const list = clear($("#counters"));
+  for (const s of STATUSES) {
+    list.append(
+      el("li", { class: `counter status-${s}`, "data-status": s }, el("span", { text: t(`status.${s}`) }), " ",
+        el("strong", { class: "count", text: counts[s] })),
+    );
+  }
+}
+
+function renderPresence() {
+  const list = clear($("#presence"));
+  const names = [...new Set(state.presence.moderators.map((m) => m.username))].sort();
+  for (const name of names) {
+    const mine = name === state.me.username;
+    list.append(el("li", { class: mine ? "chip me" : "chip", text: mine ? t("presence.you", { who: name }) : name }));
+  }
+}
+
+function renderBulk() {
+  $("#bulk").hidden = state.bulk.size === 0;
+  $("#bulk-count").textContent = t("bulk.count", { n: state.bulk.size });
+}
+
+function renderDetail() {
+  const q = state.questions.get(state.selected);
+  $("#detail").hidden = !q;
+  $("#detail-none").hidden = Boolean(q);
+  if (!q) return;
+  const author = q.author || {};
+  const link = $("#d-author");
+  link.textContent = `@${author.handle || "?"}${author.name ? ` (${author.name})` : ""}`;
+  link.href = q.url || "#";
+  $("#d-followers").textContent = t("detail.followers", { n: author.followers || 0 });
+  $("#d-time").textContent = formatTime(q.created_at);
+  $("#d-time").setAttribute("datetime", q.created_at || "");
+  const status = $("#d-status");
+  status.textContent = q.decided_by && q.status !== "pending"
+    ? t("detail.status.by", { status: t(`status.${q.status}`), who: q.decided_by })
+    : t(`status.${q.status}`);
+  status.className = `badge status-${q.status}`;
+  const claim = claimOf(q.id);
+  $("#d-claim").hidden = !claim;
+  if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.username });
+  $("#d-text").textContent = shownText(q);
+  $("#d-original-wrap").hidden = q.display_text == null;
+  $("#d-original").textContent = q.text;
+  $("#do-star").setAttribute("aria-pressed", q.starred ? "true" : "false");
+  $("#do-approve").disabled = q.status !== "pending";
+  $("#do-reject").disabled = !["pending", "approved"].includes(q.status);
+  $("#do-merge").disabled = !["pending", "approved"].includes(q.status);
+  $("#do-restore").hidden = !["rejected", "merged", "approved"].includes(q.status);
+  $("#do-undo").disabled = state.undo.length === 0;
+  const stamp = `${q.id}@${q.version}`;
+  if (state.shownVersion !== stamp) {
+    state.shownVersion = stamp;
+    fill("#d-edit", shownText(q));
+    fill("#d-priority", String(q.priority || 0));
+    fill("#d-tags", (q.tags || []).join(", "));
+    fill("#d-note", q.moderator_note || "");
+  }
+}
+
+function fill(selector, value) {
+  const input = $(selector);
+  if (document.activeElement !== input) input.value = value;
+}
+
+// -- selection and claims ---------------------------------------------------------------
+
+function select(qid, { render: again = true } = {}) {
+  if (qid !== state.selected) {
+    state.selected = qid;
+    state.shownVersion = null;
+    claimSoon();
+  }
+  const index = state.visible.findIndex((q) => q.id === qid);
+  if (index >= 0) state.selectedIndex = index;
+  if (again) render();
+}
+
+function move(delta) {
+  if (!state.visible.length) return;
+  const index = state.visible.findIndex((q) => q.id === state.selected);
+  const next = Math.max(0, Math.min(state.visible.length - 1, (index < 0 ? -1 : index) + delta));
+  select(state.visible[next].id);
+}
+
+const claimSoon = debounce(async () => {
+  const wanted = state.selected;
+  if (state.claimed && state.claimed !== wanted) {
+    socket.request({ type: "release", question_id: state.claimed }).catch(() => {});
+    state.claimed = null;
+  }
+  if (!wanted || wanted === state.claimed) return;
+  try {
+    await socket.request({ type: "claim", question_id: wanted });
+    state.claimed = wanted;
+  } catch (error) {
+    if (error.code === "claimed") {
+      const claim = claimOf(wanted);
+      say(t("claim.taken", { who: claim ? claim.username : error.detail.split(" ")[0] }), "warn");
+    }
+  }
+}, 250);
+
+// -- actions --------------------------------------------------------------------------
+
+/** The command that undoes ``action`` on ``before`` (the record before it), or null. */
+function inverse(action, before) {
+  switch (action) {
+    case "approve":
+      return { action: "requeue" };
+    case "requeue":
+      return { action: "approve" };
+    case "reject":
+    case "merge":
+      return { action: "restore" };
+    case "restore":
+      if (before.status === "rejected") return { action: "reject", reason: before.reject_reason || "-" };
+      if (before.status === "merged") return { action: "merge", into: before.merged_into };
+      if (before.status === "approved") return { action: "approve" };
+      return null;
+    case "star":
+      return { action: "star", starred: Boolean(before.starred) };
+    case "priority":
+      return { action: "priority", priority: before.priority || 0 };
+    case "tags":
+      return { action: "tags", tags: before.tags || [] };
+    case "note":
+      return { action: "note", note: before.moderator_note ?? null };
+    case "edit":
+      return { action: "edit", display_text: before.display_text ?? null };
+    default:
+      return null;
+  }
+}
+
+/** Run one action; returns the undo step ({qid, cmd}) or null when it failed. */
+async function run(qid, action, extra = {}) {
+  const before = state.questions.get(qid);
+  try {
+    const ack = await socket.request({ type: "question", action, question_id: qid, ...extra });
+    if (ack.record) upsert(ack.record);
+    const back = inverse(action, before);
+    return back ? { qid, cmd: back } : { qid, cmd: null };
+  } catch (error) {
+    failed(qid, action, error);
+    return null;
+  }
+}
+
+async function act(action, extra = {}, targets = null) {
+  const ids = targets || (state.selected ? [state.selected] : []);
+  if (!ids.length) return;
+  const steps = [];
+  for (const qid of ids) {
+    const step = await run(qid, action, extra);
+    if (step) steps.push(step);
+  }
+  const undoable = steps.filter((s) => s.cmd);
+  if (undoable.length) state.undo.push(undoable);
+  if (steps.length) {
+    const message = steps.length > 1 ? t("done.bulk", { n: steps.length }) : t(`done.${action}`);
+    say(message, "ok");
+  }
+  render();
+}
+
+function failed(qid, action, error) {
+  if (error.code === "illegal_transition" || error.code === "conflict") {
+    state.conflicts.set(qid, { action, detail: error.detail });
+    explainConflict(qid);
+  } else if (error.code === "disconnected") {
+    say(t("error.disconnected"), "error");
+  } else {
+    say(t("error.action", { detail: error.detail || error.code }), "error");
+  }
+}
+
+/** Tell the loser of a race who won, once the winner's event is known. */
+function explainConflict(qid) {
+  const pending = state.conflicts.get(qid);
+  const q = state.questions.get(qid);
+  if (!pending || !q) return;
+  if (q.decided_by && q.decided_by !== state.me.username) {
+    say(t("conflict.won", { who: q.decided_by, status: t(`status.${q.status}`) }), "warn");
+    state.conflicts.delete(qid);
+  } else {
+    say(t("conflict.generic", { detail: pending.detail || "" }), "warn");
+  }
+}
+
+async function undo() {
+  const steps = state.undo.pop();
+  if (!steps) {
+    say(t("undo.nothing"), "info");
+    return;
+  }
+  let ok = 0;
+  for (const { qid, cmd } of steps) {
+    try {
+      const ack = await socket.request({ type: "question", question_id: qid, ...cmd });
+      if (ack.record) upsert(ack.record);
+      ok += 1;
+    } catch (error) {
+      failed(qid, cmd.action, error);
+    }
+  }
+  if (ok) say(t("undo.done", { n: ok }), "ok");
+  render();
+}
+
+function current() {
+  return state.questions.get(state.selected) || null;
+}
+
+function targets() {
+  return state.bulk.size ? [...state.bulk] : null;
+}
+
+function approve() {
+  const bulk = targets();
+  act("approve", {}, bulk).then(() => {
+    if (bulk) state.bulk.clear();
+    render();
+  });
+}
+
+function openReject() {
+  if (!state.selected && !state.bulk.size) return;
+  const dialog = $("#reject-dialog");
+  $("#reject-reason").value = "";
+  const list = clear($("#reasons"));
+  for (const key of ["offtopic", "spam", "abuse", "duplicate", "answered"]) {
+    list.append(el("option", { value: t(`reason.${key}`) }));
+  }
+  dialog.showModal();
+  $("#reject-reason").focus();
+}
+
+function openMerge() {
+  const q = current();
+  if (!q) return;
+  const box = clear($("#merge-options"));
+  const candidates = mergeCandidates(q, [...state.questions.values()]);
+  if (!candidates.length) {
+    say(t("merge.none"), "warn");
+    return;
+  }
+  candidates.forEach(({ question, score }, i) => {
+    const id = `merge-${question.id}`;
+    box.append(
+      el("div", { class: "option" },
+        el("input", { type: "radio", name: "into", id, value: question.id, checked: i === 0 }),
+        el("label", { for: id },
+          el("span", { class: "score", text: t("merge.score", { n: Math.round(score * 100) }) }), " ",
+          el("strong", { text: `@${(question.author || {}).handle || "?"}` }), " ",
+          el("span", { text: shownText(question) }))),
+    );
+  });
+  $("#merge-dialog").showModal();
+  box.querySelector("input").focus();
+}
+
+function toggleBulk() {
+  if (!state.selected) return;
+  if (state.bulk.has(state.selected)) state.bulk.delete(state.selected);
+  else state.bulk.add(state.selected);
+  render();
+}
+
+// -- the socket -------------------------------------------------------------------------
+
+function upsert(record) {
+  const before = state.questions.get(record.id);
+  if (before && before.version > record.version) return;
+  state.questions.set(record.id, record);
+}
+
+function onSnapshot(msg) {
+  state.session = msg.session;
+  state.questions = new Map(msg.questions.map((q) => [q.id, q]));
+  showSession();
+  render();
+  if (document.activeElement === document.body) $("#queue").focus();
+}
+
+function onEvent(msg) {
+  if (msg.entity === "session") {
+    state.session = msg.record;
+    showSession();
+  } else if (msg.entity === "question") {
+    if (msg.record) upsert(msg.record);
+    else state.questions.delete(msg.entity_id);
+    if (msg.kind === "question.received") announceArrival();
+    if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
+  }
+  render();
+}
+
+function showSession() {
+  if (!state.session) return;
+  $("#session-title").textContent = state.session.title;
+  sessionLanguage(state.session.language);
+}
+
+const flushArrivals = debounce(() => {
+  $("#announcer").textContent = t("announce.new", { n: arrivals });
+  arrivals = 0;
+}, 1500);
+
+function announceArrival() {
+  arrivals += 1;
+  flushArrivals();
+}
+
+// -- wiring -----------------------------------------------------------------------------
+
+function onKey(event) {
+  if (document.querySelector("dialog[open]")) return;
+  if (typing(event)) {
+    if (event.key === "Escape") event.target.blur();
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const handlers = {
+    j: () => move(1),
+    k: () => move(-1),
+    ArrowDown: () => move(1),
+    ArrowUp: () => move(-1),
+    a: approve,
+    r: openReject,
+    s: () => {
+      const q = current();
+      if (q) act("star", { starred: !q.starred });
+    },
+    m: openMerge,
+    u: undo,
+    x: toggleBulk,
+    e: () => $("#d-edit").focus(),
+    "/": () => $("#f-text").focus(),
+    "?": () => $("#help-dialog").showModal(),
+  };
+  const handler = handlers[event.key];
+  if (!handler) return;
+  event.preventDefault();
+  handler();
+}
+
+function wire() {
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("langchange", render);
+  for (const id of ["#f-status", "#f-sort", "#f-text", "#f-author", "#f-tag"]) {
+    $(id).addEventListener("input", render);
+  }
+  $("#filters").addEventListener("submit", (e) => e.preventDefault());
+  $("#do-approve").addEventListener("click", approve);
+  $("#do-reject").addEventListener("click", openReject);
+  $("#do-star").addEventListener("click", () => {
+    const q = current();
+    if (q) act("star", { starred: !q.starred });
+  });
+  $("#do-merge").addEventListener("click", openMerge);
+  $("#do-restore").addEventListener("click", () => {
+    const q = current();
+    if (q) act(q.status === "approved" ? "requeue" : "restore");
+  });
+  $("#do-undo").addEventListener("click", undo);
+  $("#bulk-approve").addEventListener("click", approve);
+  $("#bulk-reject").addEventListener("click", openReject);
+  $("#bulk-clear").addEventListener("click", () => {
+    state.bulk.clear();
+    render();
+  });
+  const rejectDialog = $("#reject-dialog");
+  $("#reject-cancel").addEventListener("click", () => rejectDialog.close());
+  $("#reject-form").addEventListener("submit", () => {
+    const reason = $("#reject-reason").value.trim();
+    const bulk = targets();
+    if (reason) {
+      act("reject", { reason }, bulk).then(() => {
+        if (bulk) state.bulk.clear();
+        render();
+      });
+    }
+  });
+  const mergeDialog = $("#merge-dialog");
+  $("#merge-cancel").addEventListener("click", () => mergeDialog.close());
+  $("#merge-form").addEventListener("submit", () => {
+    const chosen = $("#merge-options").querySelector("input:checked");
+    if (chosen) act("merge", { into: chosen.value });
+  });
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", () => $("#queue").focus());
+  }
+  $("#edit-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = current();
+    if (!q) return;
+    const value = $("#d-edit").value;
+    act("edit", { display_text: value.trim() && value !== q.text ? value : null });
+  });
+  $("#edit-reset").addEventListener("click", () => {
+    if (current()) act("edit", { display_text: null });
+  });
+  $("#meta-form").addEventListener("submit", saveMeta);
+}
+
+async function saveMeta(event) {
+  event.preventDefault();
+  const q = current();
+  if (!q) return;
+  const priority = Number.parseInt($("#d-priority").value || "0", 10);
+  const tags = $("#d-tags").value.split(",").map((s) => s.trim()).filter(Boolean);
+  const note = $("#d-note").value;
+  const steps = [];
+  if (Number.isFinite(priority) && priority !== (q.priority || 0)) steps.push(["priority", { priority }]);
+  if (tags.join("\n") !== (q.tags || []).join("\n")) steps.push(["tags", { tags }]);
+  if (note !== (q.moderator_note || "")) steps.push(["note", { note: note || null }]);
+  const undoSteps = [];
+  for (const [action, extra] of steps) {
+    const step = await run(q.id, action, extra);
+    if (step && step.cmd) undoSteps.push(step);
+  }
+  if (undoSteps.length) {
+    state.undo.push(undoSteps);
+    say(t("done.meta"), "ok");
+  }
+  render();
+}
+
+async function main() {
+  state.me = await setupChrome();
+  if (!sid) {
+    say(t("error.nosession"), "error");
+    return;
+  }
+  try {
+    const grants = await api("GET", `/api/sessions/${encodeURIComponent(sid)}/grants`);
+    if (!grants.actions.includes("question.moderate")) {
+      say(t("error.notmoderator"), "error");
+      return;
+    }
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+    return;
+  }
+  wire();
+  socket = new LiveSocket(sid, "moderator", {
+    onSnapshot,
+    onEvent,
+    onPresence: (msg) => {
+      state.presence = msg;
+      render();
+    },
+    onStatus: connectionIndicator(),
+  });
+  socket.start();
+}
+
+main();

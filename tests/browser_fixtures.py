@@ -1,0 +1,369 @@
+"""Fixtures of the browser tests: real headless Chromium (Debian's ``chromium``, driven by
+Playwright's sync API; never a downloaded browser), the app with its pages under uvicorn in
+a thread, the X emulator, a publisher for the session, and a seeded world.
+
+Everything talks over real sockets: the browser to the app (HTTP and websockets), the app
+and the publisher to Redis, the publisher to the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+from argon2 import PasswordHasher
+from pydantic import SecretStr
+
+from atexpert.app import create_app
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.pages import page_routes
+from atexpert.publish_x import TweepyPoster
+from atexpert.publisher import PublishConfig, SessionPublisher
+from atexpert.settings import Settings
+from atexpert.staff_store import StaffStore
+from atexpert.store import Store
+from atexpert.xclient import async_client
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+T = TypeVar("T")
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PASSWORD = "browser-pass-123"
+FAST_PUBLISH = PublishConfig(
+    lease_ttl=timedelta(seconds=2),
+    idle_wait=timedelta(milliseconds=100),
+    backoff_first=0.05,
+    backoff_max=0.5,
+)
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThreadServer:
+    """An ASGI app under uvicorn in a daemon thread, on a given port."""
+
+    def __init__(self, app: Any, port: int, name: str) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+        self.port = port
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def app_with_pages(settings: Settings) -> Any:
+    """The app as served in production, with the consoles (if app.py does not mount them)."""
+    app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
+    paths = {getattr(r, "path", None) for r in app.router.routes}
+    if "/login" not in paths:
+        app.router.routes.extend(page_routes(settings))
+    return app
+
+
+class PublisherThread:
+    """The session's publisher (real tweepy client to the emulator), in its own loop."""
+
+    def __init__(
+        self, redis_url: str, settings: Settings, session_id: str, brand: AccountTokens
+    ) -> None:
+        self.redis_url = redis_url
+        self.settings = settings
+        self.session_id = session_id
+        self.brand = brand
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="publisher", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop_event = asyncio.Event()
+        client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+        token = self.brand.oauth2_access_token
+        try:
+            async with async_client(self.settings, user_access_token=token) as x:
+                poster = TweepyPoster(x, user_auth=False, host_user_id=self.brand.id)
+                publisher = SessionPublisher(
+                    Store(client), client, poster, self.session_id, config=FAST_PUBLISH
+                )
+                self.started.set()
+                await publisher.run(self.stop_event)
+        finally:
+            await client.aclose()
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.started.wait(10), "the publisher did not start"
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Watched:
+    """A page plus what it must never do: raise, log an error (CSP violations are logged as
+    errors), or open a dialog (alert/confirm/prompt)."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], f"dialogs opened: {self.dialogs}"
+        assert self.errors == [], f"console errors: {self.errors}"
+
+
+@dataclass
+class World:
+    base_url: str
+    emulator: EmulatorControl
+    brand: AccountTokens
+    http: httpx.Client
+    browser: Browser
+    session_id: str
+    users: dict[str, str]
+    watched: list[Watched] = field(default_factory=list)
+    fans: int = 0
+
+    def ask(self, text: str, handle: str | None = None) -> str:
+        """A fan tweets ``text`` (in the emulator); intake stores it. Its question id."""
+        if handle is None:
+            self.fans += 1
+            handle = f"fan_{self.fans}"
+        account = self.emulator.create_account(handle, handle.title())
+        tweet_id = self.emulator.post(handle, text)
+        body = {
+            "tweet_id": tweet_id,
+            "author": {"id": account.id, "handle": handle, "name": handle.title()},
+            "text": text,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        r = self.http.post(f"/api/sessions/{self.session_id}/questions", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.json()["question"]["id"])
+
+    def question(self, qid: str) -> dict[str, Any]:
+        r = self.http.get(f"/api/sessions/{self.session_id}/questions/{qid}")
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def page(self, username: str | None, path: str, *, locale: str = "en-GB") -> Watched:
+        """A new browser context (its own cookies), logged in as ``username`` when given,
+        at ``path``."""
+        context = self.browser.new_context(
+            base_url=self.base_url, locale=locale, viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        watched = Watched(page)
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error":
+                watched.errors.append(msg.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
+
+        def on_dialog(dialog: Any) -> None:
+            watched.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        self.watched.append(watched)
+        if username is None:
+            page.goto(path)
+            return watched
+        page.goto(f"/login?next={path}")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"**{path}")
+        return watched
+
+    def host_timeline(self) -> list[dict[str, Any]]:
+        """The brand's posts, oldest first, as the X API shows them."""
+        r = httpx.get(
+            f"{self.emulator.base_url}/2/users/{self.brand.id}/tweets",
+            params={"max_results": 100, "tweet.fields": "referenced_tweets"},
+            headers={"Authorization": f"Bearer {self.brand.oauth2_access_token}"},
+        )
+        assert r.status_code == 200, r.text
+        return list(reversed(r.json().get("data") or []))
+
+
+def seed_staff(redis_url: str) -> dict[str, str]:
+    """Flush Redis, create root (admin), alice and bob (moderators), erin (expert).
+    Returns username -> user id, plus ``token`` -> root's API token."""
+
+    async def run() -> dict[str, str]:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            await client.flushall()
+            staff = StaffStore(client, hasher=FAST_HASHER)
+            out: dict[str, str] = {}
+            for name in ("root", "alice", "bob", "erin"):
+                user = await staff.create_user(
+                    name, PASSWORD, display_name=name.title(), is_admin=name == "root"
+                )
+                out[name] = user.id
+            _, out["token"] = await staff.create_token(out["root"], "browser-tests")
+            return out
+        finally:
+            await client.aclose()
+
+    return in_thread(run)
+
+
+def in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion in a fresh loop on another thread (Playwright's sync
+    API owns this thread's loop)."""
+    out: list[T] = []
+    worker = threading.Thread(target=lambda: out.append(asyncio.run(make())))
+    worker.start()
+    worker.join(timeout=30)
+    assert out, "the coroutine did not finish"
+    return out[0]
+
+
+def create_session(
+    http: httpx.Client, users: dict[str, str], brand: AccountTokens, **options: Any
+) -> str:
+    now = datetime.now(UTC)
+    body = {
+        "title": "Inside the A350 cabin",
+        "description": "Ask our cabin engineers anything.",
+        "hashtags": ["#AskAirbus"],
+        "host_account": {"handle": brand.username, "user_id": brand.id},
+        "moderator_ids": [users["alice"], users["bob"]],
+        "expert_ids": [users["erin"]],
+        "scheduled_start": (now + timedelta(minutes=5)).isoformat(),
+        "scheduled_end": (now + timedelta(hours=1)).isoformat(),
+        "language": options.pop("language", "en"),
+        "options": {"announce": False, **options},
+    }
+    r = http.post("/api/sessions", json=body)
+    assert r.status_code == 201, r.text
+    sid = str(r.json()["id"])
+    for step in ("schedule", "start"):
+        r = http.post(f"/api/sessions/{sid}/{step}")
+        assert r.status_code == 200, r.text
+    return sid
+
+
+@pytest.fixture(scope="module")
+def emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(heartbeat_seconds=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> Iterator[World]:
+    control = EmulatorControl(emulator_server.base_url)
+    control.reset()
+    control.clear_faults()
+    brand = control.create_account("Airbus", "Airbus")
+    users = seed_staff(redis_url)
+    with redis.Redis.from_url(redis_url) as sync:
+        assert sync.ping()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        redis_url=redis_url,
+        secret_key=SecretStr("browser-test-secret-" + "x" * 32),
+        public_base_url=base_url,
+        x_api_base_url=emulator_server.base_url,
+        x_bearer_token=SecretStr(control.app()["bearer_token"]),
+    )
+    server = ThreadServer(app_with_pages(settings), port, "atexpert-app")
+    server.start()
+    http = httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {users['token']}"}, timeout=10
+    )
+    sid = create_session(http, users, brand)
+    publisher = PublisherThread(redis_url, settings, sid, brand)
+    publisher.start()
+    world = World(base_url, control, brand, http, browser, sid, users)
+    try:
+        yield world
+    finally:
+        for watched in world.watched:
+            watched.page.context.close()
+        publisher.stop()
+        http.close()
+        server.stop()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:
+    """Poll ``condition`` (HTTP state outside the browser) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
