@@ -282,14 +282,18 @@ async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
         received.append(message["id"])
         state[(message["entity"], message["entity_id"])] = message["record"]
         if rng.random() < 0.03:  # drop the connection, let events pile up, come back elsewhere
+            print("closing", time.monotonic(), flush=True)
             await client.ws.close()
+            print("closed", time.monotonic(), flush=True)
             mark = len(qids)
             async with asyncio.timeout(10):
                 while len(qids) < mark + rng.randrange(1, 6) and not producer.done():
                     await asyncio.sleep(0.005)
             server = servers[reconnects % 2 == 0]
             last = client.last_id
+            print("reconnect", time.monotonic(), server.port, last, flush=True)
             client = await open_client(server, world, "moderator", "mia", after=last)
+            print("reconnected", time.monotonic(), flush=True)
             client.last_id = last
             reconnects += 1
     await producer
