@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, endpoint
-from atexpert.auth import log_in, log_out
+from atexpert.auth import cookie_secure, log_in, log_out
 from atexpert.staff import (
     Action,
     ApiToken,
@@ -54,6 +54,13 @@ class UserCreate(BaseModel):
     is_admin: bool = False
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
+
+
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,15 +84,16 @@ class TokenCreated(BaseModel):
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
     services = call.services
-    if await services.staff.login_failures(body.username) >= MAX_LOGIN_FAILURES:
-        minutes = int(LOGIN_FAILURE_WINDOW.total_seconds() // 60)
-        raise ApiError(429, "too_many_attempts", f"too many failed logins: retry in {minutes} min")
+    await _check_throttle(call, body.username)
     user = await services.staff.verify_password(body.username, body.password)
     if user is None:
         await services.staff.note_login_failure(body.username, LOGIN_FAILURE_WINDOW)
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     await services.staff.clear_login_failures(body.username)
-    session = await log_in(call.request, call.response, services.staff, services.signer, user)
+    secure = cookie_secure(call.request, services.settings)
+    session = await log_in(
+        call.request, call.response, services.staff, services.signer, user, secure=secure
+    )
     return LoginOut(user=StaffUserOut.of(user), csrf_token=session.csrf)
 
 
@@ -93,13 +101,38 @@ async def login(call: Call) -> LoginOut:
 async def logout(call: Call) -> None:
     principal = call.principal
     if principal.sid is not None:
-        await log_out(call.request, call.response, call.services.staff, principal.sid)
+        secure = cookie_secure(call.request, call.services.settings)
+        await log_out(call.response, call.services.staff, principal.sid, secure=secure)
 
 
 @endpoint("GET", "/api/me", summary="The caller, and its CSRF token", tag=TAG, response=MeOut)
 async def me(call: Call) -> MeOut:
     p = call.principal
     return MeOut(user=StaffUserOut.of(p.user), auth=p.via, csrf_token=p.csrf_token)
+
+
+async def _check_throttle(call: Call, username: str) -> None:
+    if await call.services.staff.login_failures(username) >= MAX_LOGIN_FAILURES:
+        minutes = int(LOGIN_FAILURE_WINDOW.total_seconds() // 60)
+        raise ApiError(429, "too_many_attempts", f"too many failed logins: retry in {minutes} min")
+
+
+@endpoint(
+    "POST",
+    "/api/me/password",
+    summary="Change the caller's password (the current one is required)",
+    tag=TAG,
+    body=PasswordChange,
+)
+async def change_password(call: Call) -> None:
+    body = call.body(PasswordChange)
+    staff, user = call.services.staff, call.principal.user
+    await _check_throttle(call, user.username)
+    if await staff.verify_password(user.username, body.current_password) is None:
+        await staff.note_login_failure(user.username, LOGIN_FAILURE_WINDOW)
+        detail = [{"loc": ["body", "current_password"], "msg": "wrong password", "type": "auth"}]
+        raise ApiError(422, "invalid_input", "the current password is wrong", detail)
+    await staff.set_password(user.id, body.new_password)
 
 
 @endpoint(
@@ -169,6 +202,7 @@ ENDPOINTS: list[Endpoint] = [
     login,
     logout,
     me,
+    change_password,
     list_users,
     create_user,
     list_tokens,

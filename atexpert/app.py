@@ -17,10 +17,12 @@ from starlette.routing import BaseRoute, Route
 from atexpert import (
     __version__,
     api_answers,
+    api_automod,
     api_intake,
     api_questions,
     api_sessions,
     api_staff,
+    pages,
 )
 from atexpert.api_errors import exception_handlers
 from atexpert.api_routing import Endpoint, Services, to_route
@@ -29,6 +31,7 @@ from atexpert.clock import Clock, SystemClock
 from atexpert.live import live_routes
 from atexpert.live_hub import LiveConfig, LiveHub
 from atexpert.openapi import openapi_document
+from atexpert.pages import page_routes
 from atexpert.redis_conn import RedisClient, RedisRuntime, ping
 from atexpert.scheduler import Lease, Scheduler
 from atexpert.settings import Settings
@@ -44,17 +47,18 @@ ENDPOINTS: list[Endpoint] = [
     *api_questions.ENDPOINTS,
     *api_answers.ENDPOINTS,
     *api_intake.ENDPOINTS,
+    *api_automod.ENDPOINTS,
 ]
 
 
 async def index(request: Request) -> Response:
-    """Where to go from here (the consoles are served separately)."""
+    """Where to go from here."""
     return JSONResponse(
         {
             "name": "atexpert",
             "version": __version__,
+            "consoles": {"login": "/login", "admin": "/admin", "public": "/live"},
             "openapi": "/openapi.json",
-            "login": "/api/login",
             "live": "/ws/sessions/{session_id}/{role}",
         }
     )
@@ -137,9 +141,10 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *(to_route(ep) for ep in ENDPOINTS),
         *live_routes(),
+        *page_routes(settings),  # the consoles, and their two JSON endpoints
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
-    app.state.openapi = openapi_document(ENDPOINTS, server_url="/")
+    app.state.openapi = openapi_document([*ENDPOINTS, *pages.ENDPOINTS], server_url="/")
     return app
 
 

@@ -97,8 +97,20 @@ async def authenticate(
     return Principal(user=user, via="cookie", login=login, sid=sid)
 
 
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Secure cookies over https: as seen by the app, or as the public URL says (behind a
+    TLS-terminating proxy)."""
+    return request.url.scheme == "https" or settings.public_base_url.startswith("https:")
+
+
 async def log_in(
-    request: Request, response: Response, staff: StaffStore, signer: CookieSigner, user: StaffUser
+    request: Request,
+    response: Response,
+    staff: StaffStore,
+    signer: CookieSigner,
+    user: StaffUser,
+    *,
+    secure: bool,
 ) -> LoginSession:
     """Open a login session for ``user`` and set its cookie on ``response``."""
     sid, login = await staff.create_login(user.id, LOGIN_TTL)
@@ -109,17 +121,11 @@ async def log_in(
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
     return login
 
 
-async def log_out(request: Request, response: Response, staff: StaffStore, sid: str) -> None:
+async def log_out(response: Response, staff: StaffStore, sid: str, *, secure: bool) -> None:
     await staff.delete_login(sid)
-    response.delete_cookie(
-        COOKIE_NAME,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=secure)

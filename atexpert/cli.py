@@ -388,10 +388,14 @@ async def seed_demo(redis: RedisClient, now: datetime) -> DemoSeed:
 
 def print_demo(seed: DemoSeed, base_url: str) -> None:
     print(f"atexpert demo: session {seed.session.id} {' '.join(seed.session.hashtags)} is live")
-    ws = base_url.replace("http", "ws", 1) + f"/ws/sessions/{seed.session.id}"
-    print(f"  API:      {base_url}/api  (docs: {base_url}/openapi.json)")
-    print(f"  live:     {ws}/moderator  {ws}/expert  {ws}/public")
-    print("  logins (POST /api/login):")
+    sid = seed.session.id
+    print(f"  log in:     {base_url}/login")
+    print(f"  admin:      {base_url}/admin")
+    print(f"  moderator:  {base_url}/sessions/{sid}/moderate")
+    print(f"  expert:     {base_url}/sessions/{sid}/expert")
+    print(f"  public:     {base_url}/live/{sid}")
+    print(f"  API docs:   {base_url}/openapi.json")
+    print("  logins:")
     for name, password in seed.logins.items():
         print(f"    {name:<10} {password}")
     sys.stdout.flush()

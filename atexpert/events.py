@@ -274,6 +274,12 @@ class Event(BaseModel):
 
 #: Record fields a create event leaves out: the stream entry and its key imply them.
 _IMPLIED = ("id", "session_id", "version")
+#: Time fields of a created record that equal the event's time ``t``, left out too.
+_CREATED_AT = {
+    EventKind.SESSION_CREATED: ("created_at", "updated_at"),
+    EventKind.QUESTION_RECEIVED: ("received_at",),
+    EventKind.ANSWER_DRAFTED: ("created_at", "updated_at"),
+}
 
 
 def event_fields(
@@ -288,15 +294,26 @@ def event_fields(
 
     Every entry has the same fields, so Redis stores their names once per stream node.
     """
+    when = at.isoformat()
     if kind in CREATE_KINDS:
-        data = {k: v for k, v in data.items() if k not in _IMPLIED}
+        when = str(data[_CREATED_AT[kind][0]])
+        data = {
+            k: v
+            for k, v in data.items()
+            if k not in _IMPLIED and not (k in _CREATED_AT[kind] and v == when)
+        }
     return [
-        *("k", kind.value, "i", entity_id, "a", actor, "t", at.isoformat()),
+        *("k", kind.value, "i", entity_id, "a", actor, "t", when),
         *("f", "" if fence is None else str(fence), "d", dumps(data)),
     ]
 
 
 def decode_event(session_id: str, entry_id: str, fields: Mapping[str, str]) -> Event:
+    """One raw entry of a session's stream (as XRANGE/XREAD return it) as an :class:`Event`.
+
+    Readers of the stream use this rather than the entry's fields, which are a storage
+    detail; ``event.model_dump(mode="json")`` gives a plain dict of it.
+    """
     kind = EventKind(fields["k"])
     entity = kind.value.split(".")[0]
     version = int(fields["v"])
@@ -304,6 +321,7 @@ def decode_event(session_id: str, entry_id: str, fields: Mapping[str, str]) -> E
     if kind in CREATE_KINDS:
         data |= {"id": fields["i"], "version": version}
         data |= {"session_id": session_id} if entity != "session" else {}
+        data |= {k: fields["t"] for k in _CREATED_AT[kind] if k not in data}
     return Event.model_validate(
         {
             "id": entry_id,

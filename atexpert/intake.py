@@ -6,7 +6,7 @@ recent search (wider reach), and the filtered stream (:mod:`atexpert.intake_stre
 lowest latency, with a search catch-up after every (re)connect).
 
 Polling reads every page newer than the session's cursor (``since_id``), stores the
-questions oldest first (the store dedupes by tweet id), and only then moves the cursor:
+questions (the store dedupes by tweet id), and only once all are stored moves the cursor:
 a crash or an X failure in between makes the next poll read those posts again, never
 skip one. One process at a time polls a session (a :class:`~atexpert.scheduler.Lease`).
 """
@@ -26,7 +26,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from atexpert.costs import CallKind
 from atexpert.errors import IllegalTransition, NotFound
-from atexpert.intake_posts import Accepted, Page, Skip, Skipped, Target, classify, id_key, newer
+from atexpert.intake_posts import (
+    TWEPOCH_MS,
+    Accepted,
+    Page,
+    Skip,
+    Skipped,
+    Target,
+    Users,
+    classify,
+    id_key,
+    newer,
+)
 from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
 from atexpert.intake_x import Backoff, XFailure, XReader, sleep_or_stop
 from atexpert.meter import Meter
@@ -36,12 +47,11 @@ from atexpert.sessions import Session
 
 log = logging.getLogger(__name__)
 
-_TWEPOCH_MS = 1288834974657
-MIN_PAGE = {IntakeMode.MENTIONS: 5, IntakeMode.SEARCH: 10, IntakeMode.STREAM: 10}
+#: X's smallest ``max_results`` per polling endpoint, and what a post read there costs.
+MIN_PAGE = {IntakeMode.MENTIONS: 5, IntakeMode.SEARCH: 10}
 PRICE_KIND = {
     IntakeMode.MENTIONS: CallKind.OWN_MENTIONS_READ,
     IntakeMode.SEARCH: CallKind.SEARCH_READ,
-    IntakeMode.STREAM: CallKind.SEARCH_READ,
 }
 
 
@@ -97,7 +107,7 @@ def search_query(target: Target) -> str:
 
 def opening_cursor(opens_at: datetime) -> str:
     """A since_id just before ``opens_at`` (ids are snowflakes): a fresh session's cursor."""
-    ms = max(int(opens_at.timestamp() * 1000) - _TWEPOCH_MS, 0)
+    ms = max(int(opens_at.timestamp() * 1000) - TWEPOCH_MS, 0)
     return str(max((ms << 22) - 1, 1))
 
 
@@ -123,13 +133,17 @@ class Ingestor:
 
         return await asyncio.gather(*(one(a) for a in accepted), return_exceptions=True)
 
-    async def ingest(self, target: Target, posts: Sequence[Any], page: Page) -> int:
-        """Classify and store ``posts`` (oldest first); the number of new questions."""
+    async def ingest(self, target: Target, posts: Sequence[Any], users: Users) -> int:
+        """Classify and store ``posts``; the number of new questions.
+
+        Questions are stored concurrently (each is its own atomic step with its event);
+        if any fails, the error is raised after the others are stored and counted.
+        """
         now = datetime.now(UTC)
         counts: Counter[str] = Counter()
         accepted: list[Accepted] = []
         for post in posts:
-            outcome = classify(post, page.users, target, now)
+            outcome = classify(post, users, target, now)
             if isinstance(outcome, Skipped):
                 counts[outcome.reason.value] += 1
                 if outcome.reason is Skip.MALFORMED:
@@ -142,7 +156,7 @@ class Ingestor:
             else:
                 accepted.append(outcome)
                 counts["truncated"] += outcome.truncated
-        accepted.sort(key=lambda a: id_key(a.incoming.tweet_id))
+        accepted.sort(key=lambda a: id_key(a.incoming.tweet_id))  # sent oldest first
         await self.state.mark_replyable(
             target.session_id, {a.incoming.tweet_id: a.replyable for a in accepted}
         )
@@ -236,7 +250,7 @@ class PollIntake:
             since = opening_cursor(self.opens_at)
         posts: list[Any] = []
         newest: str | None = None
-        merged = Page([], {}, None, None, [])
+        users: dict[str, Any] = {}
         token: str | None = None
         complete = False
         try:
@@ -244,7 +258,7 @@ class PollIntake:
                 page = await self.read(since, await self.page_size(), token)
                 await self.state.count(self.session_id, {"calls": 1})
                 posts.extend(page.posts)
-                merged.users.update(page.users)
+                users.update(page.users)
                 newest = newer(newest, page.newest_id)
                 token = page.next_token
                 if token is None:
@@ -257,7 +271,7 @@ class PollIntake:
                     self.settings.max_pages,
                 )
         finally:
-            stored = await self.ingestor.ingest(self.target, posts, merged) if posts else 0
+            stored = await self.ingestor.ingest(self.target, posts, users) if posts else 0
         await self.state.set_status(self.session_id, last_read_at=datetime.now(UTC))
         if complete and newest is not None:
             await self.state.advance(self.session_id, newest)
@@ -266,27 +280,33 @@ class PollIntake:
         return stored
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set or the session stops receiving questions."""
+        """Poll until ``stop`` is set or the session stops receiving questions.
+
+        Without the lease this process stands by (and leaves the status to the holder).
+        """
         attempt = 0
-        sid = self.session_id
-        await self.state.set_status(sid, state=IntakeState.RUNNING)
+        held = False
         try:
             while not stop.is_set():
                 wait = self.settings.poll_interval_seconds
                 if self.lease is not None and await self.lease.acquire() is None:
-                    await self.state.set_status(sid, state=IntakeState.STANDBY)
+                    held = False
                     if await sleep_or_stop(stop, wait):
                         break
                     continue
+                held = True
                 try:
                     await self.poll_once()
                     attempt = 0
                     await self.state.set_status(
-                        sid, state=IntakeState.RUNNING, retry_at=None, paused_reason=None
+                        self.session_id,
+                        state=IntakeState.RUNNING,
+                        retry_at=None,
+                        paused_reason=None,
                     )
                 except BudgetPaused as exc:
                     await self.state.set_status(
-                        sid, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
+                        self.session_id, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
                     )
                 except XFailure as exc:
                     wait = self.settings.backoff.delay(exc, attempt, time.time())
@@ -295,9 +315,12 @@ class PollIntake:
                 if await sleep_or_stop(stop, wait):
                     break
         except IntakeClosed as exc:
-            log.info("intake %s: session stopped receiving questions: %s", sid, exc)
+            log.info("intake %s: session stopped receiving questions: %s", self.session_id, exc)
         finally:
-            await self.state.set_status(sid, state=IntakeState.STOPPED, retry_at=None)
+            if held:
+                await self.state.set_status(
+                    self.session_id, state=IntakeState.STOPPED, retry_at=None
+                )
             if self.lease is not None:
                 await self.lease.release()
 

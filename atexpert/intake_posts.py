@@ -32,7 +32,7 @@ TWEET_FIELDS = (
 USER_FIELDS = ("created_at", "verified", "public_metrics")
 EXPANSIONS = ("author_id",)
 
-_TWEPOCH_MS = 1288834974657
+TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 _ID = re.compile(r"[0-9]{1,20}")
 #: Author handle when X leaves the author out: ``x.com/i/status/<id>`` still opens the post.
 UNKNOWN_HANDLE = "i"
@@ -79,6 +79,7 @@ class Skipped:
 
 
 Outcome = Accepted | Skipped
+Users = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +155,8 @@ def post_time(post: Mapping[str, Any], tweet_id: str, now: datetime) -> datetime
                 return when
         except ValueError:
             pass
-    ms = (int(tweet_id) >> 22) + _TWEPOCH_MS
-    if _TWEPOCH_MS < ms <= now.timestamp() * 1000 + 86_400_000:
+    ms = (int(tweet_id) >> 22) + TWEPOCH_MS
+    if TWEPOCH_MS < ms <= now.timestamp() * 1000 + 86_400_000:
         return datetime.fromtimestamp(ms / 1000, UTC)
     return now
 
@@ -206,9 +207,7 @@ def author_of(author_id: str, user: Mapping[str, Any] | None) -> Author:
             return Author(id=author_id, handle=UNKNOWN_HANDLE, name=fields["name"])
 
 
-def classify(
-    post: Any, users: Mapping[str, Mapping[str, Any]], target: Target, now: datetime
-) -> Outcome:
+def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
     """Decide what one post of a page is for ``target``'s session."""
     if not isinstance(post, Mapping):
         return Skipped(None, Skip.MALFORMED, f"a post is a JSON object, got {type(post).__name__}")

@@ -151,6 +151,10 @@ class IntakeService:
     async def run(self, stop: asyncio.Event, interval: float | None = None) -> None:
         """Tick until ``stop`` is set; then stop every intake of this process."""
         every = interval or self.intake.poll_interval_seconds
+        if self.settings.x_bearer_token is None:
+            log.warning("intake is off: no X app bearer token (x_bearer_token) is set")
+            await stop.wait()
+            return
         async with async_client(self.settings) as client:
             reader = XReader(client, self.meter)
             try:

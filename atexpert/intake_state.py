@@ -37,7 +37,6 @@ class IntakeState(StrEnum):
     BACKOFF = "backoff"  # X or the network failed; retrying at retry_at
     RATE_LIMITED = "rate_limited"  # 429: waiting for x-rate-limit-reset
     PAUSED_BUDGET = "paused_budget"  # the next read could exceed the session's budget
-    STANDBY = "standby"  # another process holds the session's intake lease
     STOPPED = "stopped"
 
 

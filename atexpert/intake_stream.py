@@ -31,7 +31,6 @@ import tweepy
 
 from atexpert.costs import CallKind
 from atexpert.intake import (
-    BudgetPaused,
     Ingestor,
     IntakeClosed,
     IntakeSettings,
@@ -42,8 +41,8 @@ from atexpert.intake_posts import (
     EXPANSIONS,
     TWEET_FIELDS,
     USER_FIELDS,
-    Page,
     Target,
+    Users,
     newer,
     read_page,
 )
@@ -97,15 +96,16 @@ def stream_factory(bearer_token: str, base_url: str, **kwargs: Any) -> StreamFac
 
 @dataclass
 class _Served:
+    """One session taken in by the stream, and its catch-up (a recent-search poll)."""
+
     target: Target
-    opens_at: datetime | None
+    poll: PollIntake = field(repr=False)
     paused: bool = False
     #: Catch-up generation requested / completed; pending while they differ.
     wanted: int = 0
     done: int = 0
     #: Newest id the stream stored while a catch-up was pending.
     stream_newest: str | None = None
-    poll: PollIntake | None = field(default=None, repr=False)
 
     @property
     def pending(self) -> bool:
@@ -113,6 +113,8 @@ class _Served:
 
 
 class StreamIntake:
+    """The filtered stream for every session served, with rules, catch-ups and budgets."""
+
     def __init__(
         self,
         make_stream: StreamFactory,
@@ -150,7 +152,7 @@ class StreamIntake:
                 opens_at=opens_at,
                 keep_units=self.settings.stream_budget_margin,
             )
-            self.served[target.session_id] = _Served(target, opens_at, poll=poll)
+            self.served[target.session_id] = _Served(target, poll)
 
     @property
     def _floor(self) -> int:
@@ -200,7 +202,8 @@ class StreamIntake:
         stream = self._client()
         body = await call_x(self.meter, "stream_rules_get", stream.get_rules())
         have: dict[tuple[str, str], str] = {}
-        for rule in body.get("data") or [] if isinstance(body, dict) else []:
+        rules = body.get("data") if isinstance(body, dict) else None
+        for rule in rules if isinstance(rules, list) else []:
             if isinstance(rule, dict):
                 have[(str(rule.get("value")), str(rule.get("tag") or ""))] = str(rule.get("id"))
         stale = [rid for key, rid in have.items() if key not in wanted]
@@ -229,9 +232,9 @@ class StreamIntake:
             batch.append(self.lines.get_nowait())
         return batch
 
-    def _parse(self, batch: list[bytes]) -> dict[str, tuple[list[Any], Page]]:
+    def _parse(self, batch: list[bytes]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
         """Posts of a batch of lines per served session (bad lines logged, skipped)."""
-        out: dict[str, tuple[list[Any], Page]] = {}
+        out: dict[str, tuple[list[Any], dict[str, Any]]] = {}
         for raw in batch:
             try:
                 body = json.loads(raw)
@@ -244,18 +247,18 @@ class StreamIntake:
                 continue
             for tag in dict.fromkeys(page.tags):
                 if tag in self.served:
-                    posts, merged = out.setdefault(tag, ([], Page([], {}, None, None, [])))
+                    posts, users = out.setdefault(tag, ([], {}))
                     posts.extend(page.posts)
-                    merged.users.update(page.users)
+                    users.update(page.users)
         return out
 
-    async def _store(self, sid: str, posts: list[Any], page: Page) -> None:
+    async def _store(self, sid: str, posts: list[Any], users: Users) -> None:
         served = self.served.get(sid)
         if served is None:
             return
         try:
             await self.meter.record(sid, CallKind.SEARCH_READ, len(posts))
-            await self.ingestor.ingest(served.target, posts, page)
+            await self.ingestor.ingest(served.target, posts, users)
         except IntakeClosed:
             log.info("intake stream: session %s closed; dropping it", sid)
             self.drop(sid)
@@ -277,10 +280,16 @@ class StreamIntake:
             await self.sync_rules()
 
     async def consume(self, stop: asyncio.Event) -> None:
+        """Store delivered posts until stopped; a failure is logged and caught up on."""
         while not stop.is_set():
             batch = await self._drain()
-            for sid, (posts, page) in self._parse(batch).items():
-                await self._store(sid, posts, page)
+            for sid, (posts, users) in self._parse(batch).items():
+                try:
+                    await self._store(sid, posts, users)
+                except Exception:
+                    log.exception("intake stream: after storing posts of %s", sid)
+                    if sid in self.served:
+                        self._want_catchup(self.served[sid])
 
     # -- catch-up ----------------------------------------------------------------------
 
@@ -290,28 +299,30 @@ class StreamIntake:
             await self._catchup.wait()
             self._catchup.clear()
             for sid, served in list(self.served.items()):
-                if not served.pending or served.paused or served.poll is None:
+                if not served.pending or served.paused:
                     continue
                 generation = served.wanted
                 try:
                     await served.poll.poll_once()
-                except (XFailure, BudgetPaused) as exc:
-                    wait = (
-                        self.settings.backoff.delay(exc, attempt, time.time())
-                        if isinstance(exc, XFailure)
-                        else self.settings.poll_interval_seconds
-                    )
+                except IntakeClosed:
+                    self.drop(sid)
+                    continue
+                except Exception as exc:  # X, Redis or budget: retry later
+                    if isinstance(exc, XFailure):
+                        wait = self.settings.backoff.delay(exc, attempt, time.time())
+                    else:
+                        wait = self.settings.poll_interval_seconds
                     attempt += 1
                     log.warning("intake %s: catch-up failed: %s; retry in %.1fs", sid, exc, wait)
-                    await self.state.set_status(
-                        sid, last_error=f"catch-up: {exc}"[:500], last_error_at=datetime.now(UTC)
-                    )
+                    with contextlib.suppress(Exception):
+                        await self.state.set_status(
+                            sid,
+                            last_error=f"catch-up: {exc}"[:500],
+                            last_error_at=datetime.now(UTC),
+                        )
                     if await sleep_or_stop(stop, wait):
                         return
                     self._catchup.set()
-                    continue
-                except IntakeClosed:
-                    self.drop(sid)
                     continue
                 attempt = 0
                 if served.stream_newest is not None:
@@ -338,6 +349,8 @@ class StreamIntake:
                         await self.sync_rules()
                     except XFailure as exc:
                         await self.failed(f"rules: {exc}")
+                    except Exception:
+                        log.exception("intake stream: rule sync failed; retrying")
                     stream = self._client()
                     if stream.task is None or stream.task.done():
                         stream.filter(

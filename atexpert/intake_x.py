@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +65,37 @@ def _reason(body: str) -> str:
     return str(value)[:300]
 
 
-async def call_x(meter: Meter | None, endpoint: str, request: Any) -> Any:
+class RateGate:
+    """Endpoints whose rate-limit window is used up (``x-rate-limit-remaining: 0``).
+
+    Intake does not call them again before ``x-rate-limit-reset``: no 429 needed.
+    """
+
+    def __init__(self) -> None:
+        self.until: dict[str, float] = {}
+
+    def note(self, endpoint: str, headers: Mapping[str, str]) -> None:
+        reset = headers.get("x-rate-limit-reset", "")
+        if headers.get("x-rate-limit-remaining") == "0" and reset.isdigit():
+            self.until[endpoint] = float(reset)
+        else:
+            self.until.pop(endpoint, None)
+
+    def check(self, endpoint: str, now: float) -> None:
+        until = self.until.get(endpoint)
+        if until is not None and until > now:
+            raise XFailure(
+                f"{endpoint}: rate limit used up until its reset", status=429, retry_at=until
+            )
+
+
+async def call_x(
+    meter: Meter | None, endpoint: str, request: Any, gate: RateGate | None = None
+) -> Any:
     """Await a tweepy request made with ``return_type=ClientResponse``; its JSON body.
 
     Every failure (HTTP error, network, timeout, a body that is not JSON) becomes an
-    :class:`XFailure`. Rate-limit headers are handed to the meter.
+    :class:`XFailure`. Rate-limit headers go to the meter and the gate.
     """
     try:
         response: aiohttp.ClientResponse = await request
@@ -86,6 +113,8 @@ async def call_x(meter: Meter | None, endpoint: str, request: Any) -> Any:
         raise XFailure(f"{endpoint}: network error {type(exc).__name__}: {exc}") from None
     except ValueError as exc:  # an error answer whose body is not JSON
         raise XFailure(f"{endpoint}: unreadable error answer: {exc}") from None
+    if gate is not None:
+        gate.note(endpoint, response.headers)
     if meter is not None:
         await meter.note_limits(endpoint, response.headers)
     body = await response.text(encoding="utf-8", errors="replace")  # read() refuses: released
@@ -102,6 +131,7 @@ class XReader:
         client.return_type = aiohttp.ClientResponse
         self.client = client
         self.meter = meter
+        self.gate = RateGate()
         self._user_ids: dict[str, str] = {}
 
     async def user_id(self, handle: str) -> str:
@@ -131,6 +161,7 @@ class XReader:
         max_results: int,
         token: str | None = None,
     ) -> Page:
+        self.gate.check("user_mentions", time.time())
         request = self.client.get_users_mentions(
             host_id,
             since_id=since_id,
@@ -138,7 +169,7 @@ class XReader:
             pagination_token=token,
             **self._view(),
         )
-        page = read_page(await call_x(self.meter, "user_mentions", request))
+        page = read_page(await call_x(self.meter, "user_mentions", request, self.gate))
         await self._bill(session_id, CallKind.OWN_MENTIONS_READ, len(page.posts))
         return page
 
@@ -151,10 +182,11 @@ class XReader:
         max_results: int,
         token: str | None = None,
     ) -> Page:
+        self.gate.check("search_recent", time.time())
         request = self.client.search_recent_tweets(
             query, since_id=since_id, max_results=max_results, next_token=token, **self._view()
         )
-        page = read_page(await call_x(self.meter, "search_recent", request))
+        page = read_page(await call_x(self.meter, "search_recent", request, self.gate))
         await self._bill(session_id, CallKind.SEARCH_READ, len(page.posts))
         return page
 

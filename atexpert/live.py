@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Services
@@ -132,10 +132,11 @@ class Connection:
             self.deliver(ping)
 
     async def send_all(self, first: list[str]) -> None:
-        for frame in first:
-            await self.ws.send_text(frame)
-        while True:
-            await self.ws.send_text(await self.queue.get())
+        with contextlib.suppress(WebSocketDisconnect):  # the receiver sees it too
+            for frame in first:
+                await self.ws.send_text(frame)
+            while True:
+                await self.ws.send_text(await self.queue.get())
 
     def strike(self, now: float) -> None:
         if not self.strikes.take(now):
@@ -238,7 +239,14 @@ async def _serve(
     try:
         if conn.staff:
             await feed.presence.join(conn.id, conn.member, hub.config.heartbeat_timeout_s)
-        await asyncio.wait({sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "live: %s client of %s: %r", conn.role, feed.session_id, task.exception()
+                )
     finally:
         hub.detach(feed, conn)
         for task in (sender, receiver, kicked):

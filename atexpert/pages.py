@@ -16,11 +16,11 @@ and the thread preview of an answer exactly as the publisher will post it.
 from __future__ import annotations
 
 import mimetypes
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -131,6 +131,13 @@ class PreviewIn(BaseModel):
     )
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the answer is empty")
+        return v
+
 
 class PreviewPart(BaseModel):
     index: int
@@ -212,7 +219,7 @@ class PublicSession(BaseModel):
 )
 async def public_sessions(call: Call) -> list[PublicSession]:
     found = await call.services.store.list_sessions()
-    now = datetime.now(UTC)
+    now = call.now()
     out: list[PublicSession] = []
     for session in found:
         if session.status not in PUBLIC_STATUSES:

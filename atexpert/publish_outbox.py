@@ -4,8 +4,8 @@ The outbox of an answer is its own ``parts`` list: claiming it (queued -> publis
 writes the rendered thread into ``parts`` in the SAME atomic step as the status change and
 its ``answer.publishing`` event (the store's Lua step, see :func:`claim`); each posted part
 is then recorded with its tweet id (``answer.part_posted``). Part 1's record also carries
-``reply_to``, the post it answers, fixed at claim time. A part already posted is never
-rendered again: a retried answer resumes after its last posted part.
+``reply_to`` (the post it answers) and ``route``, fixed at claim time. A part already
+posted is never rendered again: a retried answer resumes after its last posted part.
 
 Next to the records, per session (same hash tag, so one Cluster slot):
 
@@ -24,11 +24,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from atexpert import answers, keys
+from atexpert import answers, keys, twittertext
 from atexpert.answers import Answer, AnswerAction
 from atexpert.errors import Conflict, NotFound
 from atexpert.events import Record, step_args
-from atexpert.publish_plan import ThreadPlan
+from atexpert.publish_plan import PlannedPart, Route, ThreadPlan
 from atexpert.redis_conn import RedisClient
 from atexpert.store import STEP_LUA
 
@@ -59,14 +59,34 @@ def reply_target(raw: Record) -> str | None:
     return str(value) if value else None
 
 
-def outbox_parts(answer: Answer, plan: ThreadPlan) -> list[Record]:
-    """The parts record to write at claim: the plan, or the parts kept as they are once
-    one of them was posted (a retry resumes, it never renders the thread again)."""
-    if answer.posted_tweet_ids:
-        return [p.model_dump(mode="json") for p in answer.parts]
+def outbox_parts(raw: Record, plan: ThreadPlan, *, sent: bool = False) -> list[Record]:
+    """The parts to write at claim: the plan; or, once a part was posted or part 1 was
+    ``sent`` (it may be on X), the stored parts as they are: a retry resumes the thread
+    as claimed, it never renders it again."""
+    kept = raw.get("parts")
+    if isinstance(kept, list) and claimed_plan(raw) is not None:
+        posted = any(isinstance(p, dict) and p.get("status") == "posted" for p in kept)
+        if posted or sent:
+            return kept
     out: list[Record] = [{"text": p.text, "status": "pending"} for p in plan.parts]
-    out[0]["reply_to"] = plan.reply_to
+    out[0] |= {"reply_to": plan.reply_to, "route": plan.route.value}
     return out
+
+
+def claimed_plan(raw: Record) -> ThreadPlan | None:
+    """The thread as claimed into the outbox (what is, or will be, on X); None before."""
+    parts = raw.get("parts")
+    if not isinstance(parts, list) or not parts or not isinstance(parts[0], dict):
+        return None
+    route = parts[0].get("route")
+    if route not in {r.value for r in Route}:
+        return None
+    texts = [str(p.get("text", "")) for p in parts if isinstance(p, dict)]
+    return ThreadPlan(
+        route=Route(route),
+        reply_to=reply_target(raw),
+        parts=[PlannedPart(text=t, weighted_length=twittertext.weighted_length(t)) for t in texts],
+    )
 
 
 class Outbox:

@@ -182,7 +182,10 @@ class SessionPublisher:
             await self._status("waiting", answer.id, "waiting for the start announcement")
             return False  # it continues the session's thread, which has no root yet
         try:
-            await self.outbox.claim(answer, outbox_parts(answer, thread), self.clock.now())
+            raw = await self.outbox.raw_answer(answer.id)
+            sent = await self.outbox.attempted(f"{answer.id}:0")  # part 1 may be on X
+            parts = outbox_parts(raw, thread, sent=sent)
+            await self.outbox.claim(Answer.model_validate(raw), parts, self.clock.now())
         except (Conflict, NotFound):
             return False  # withdrawn or changed meanwhile: look again on the next pass
         return True

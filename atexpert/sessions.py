@@ -232,14 +232,10 @@ def new_session(fields: SessionFields, *, session_id: str, actor: str, at: datet
 
 
 def illegal(record: Record, action: str) -> IllegalTransition:
+    """The error for ``action`` refused on the stored ``record``."""
     s = Session.model_validate(record)
-    act = SessionAction(action)
-    return _raise_from(s, act)
-
-
-def _raise_from(s: Session, action: SessionAction) -> IllegalTransition:
     try:
-        MACHINE.next(s.status, action, s.id, by=s.updated_by, at=s.updated_at)
+        MACHINE.next(s.status, SessionAction(action), s.id, by=s.updated_by, at=s.updated_at)
     except IllegalTransition as exc:
         return exc
     raise AssertionError(f"{action} is legal from {s.status}")

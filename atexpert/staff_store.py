@@ -159,6 +159,13 @@ class StaffStore:
             await self._redis.set(PREFIX + f"user:{user.id}", user.model_dump_json(), xx=True)
         return user
 
+    async def set_password(self, user_id: str, password: str) -> StaffUser:
+        user = await self.require_user(user_id)
+        new_hash = await asyncio.to_thread(self._hasher.hash, password)
+        user = user.model_copy(update={"password_hash": new_hash})
+        await self._redis.set(PREFIX + f"user:{user.id}", user.model_dump_json(), xx=True)
+        return user
+
     # -- API tokens --------------------------------------------------------------------
 
     async def create_token(self, user_id: str, name: str) -> tuple[ApiToken, str]:

@@ -275,7 +275,7 @@ class Store:
         actor = "@" + incoming.author.handle
         create = Create("question", question.record(), EventKind.QUESTION_RECEIVED, actor, at)
         try:
-            await self._run(session_id, [guard, create])
+            await self._run(session_id, [create, guard])  # a seen tweet wins
         except _Exists as seen:
             return questions.load(seen.raw, session_id), False
         return question, True
@@ -645,6 +645,8 @@ class Store:
             raise InvalidInput.field(("after",), "an event id looks like 1732612345678-0")
         if not 1 <= count <= 10_000:
             raise InvalidInput.field(("count",), "count is between 1 and 10000")
+        if block_ms is not None and not 1 <= block_ms <= 600_000:
+            raise InvalidInput.field(("block_ms",), "block_ms is between 1 and 600000")
         reply = await self._redis.xread(
             {keys.events(session_id): after}, count=count, block=block_ms
         )

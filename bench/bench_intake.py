@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from atexpert import keys
 from atexpert.emulator import EmulatorServer
-from atexpert.intake import IntakeSettings, Ingestor, target_of
+from atexpert.intake import Ingestor, IntakeSettings, target_of
 from atexpert.intake_state import IntakeStore
 from atexpert.intake_stream import StreamIntake, stream_factory
 from atexpert.intake_x import XReader
@@ -160,7 +160,9 @@ async def latency_phase(
     ]
 
 
-async def throughput_phase(ctl: Control, redis: Redis, sid: str, posts: int, first: int) -> dict[str, float]:
+async def throughput_phase(
+    ctl: Control, redis: Redis, sid: str, posts: int, first: int
+) -> dict[str, float]:
     stream = keys.events(sid)
     base = await redis.xlen(stream)
     start = time.perf_counter()
@@ -168,7 +170,9 @@ async def throughput_phase(ctl: Control, redis: Redis, sid: str, posts: int, fir
 
     async def batch(lo: int, hi: int) -> None:
         async with sem:
-            await ctl("POST", "/_emulator/tweets/batch", {"posts": [_post(n) for n in range(lo, hi)]})
+            await ctl(
+                "POST", "/_emulator/tweets/batch", {"posts": [_post(n) for n in range(lo, hi)]}
+            )
 
     size = 500
     injector = asyncio.gather(
@@ -243,12 +247,14 @@ async def main(args: argparse.Namespace) -> None:
                 task = asyncio.create_task(intake.run(done))
                 while not intake.caught_up(sid):
                     await asyncio.sleep(0.05)
-                print(f"intake: stream mode, 1 session, emulator pid {emu.pid}, this pid {os.getpid()}")
+                load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"intake: stream mode, 1 session; machine load average {load}")
                 lat = await latency_phase(ctl, redis, sid, args.rate, args.seconds, 0)
                 p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
                 verdict = "OK" if p99 <= P99_TARGET_MS else "MISSED"
                 print(
-                    f"latency    {args.rate:.0f} posts/s for {args.seconds:.0f} s: {len(lat)} posts, "
+                    f"latency    {args.rate:.0f} posts/s for {args.seconds:.0f} s: "
+                    f"{len(lat)} posts, "
                     f"p50 {p50:.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {p99:.1f} ms, "
                     f"max {max(lat):.1f} ms, mean {statistics.fmean(lat):.1f} ms "
                     f"(target p99 <= {P99_TARGET_MS:.0f} ms: {verdict})"
@@ -269,7 +275,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 count = len(await store.list_questions(sid))
                 events = await redis.xlen(keys.events(sid))
-                print(f"check      {count} questions, {events} events (1 session.* x3 + 1 per question)")
+                print(f"check      {count} questions, {events} events (3 session.*, 1 a question)")
                 done.set()
                 await task
     finally:

@@ -32,13 +32,14 @@ from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.pages import page_routes
 from atexpert.publish_x import TweepyPoster
 from atexpert.publisher import PublishConfig, SessionPublisher
+from atexpert.questions import Author, IncomingQuestion
 from atexpert.settings import Settings
 from atexpert.staff_store import StaffStore
 from atexpert.store import Store
 from atexpert.xclient import async_client
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -160,6 +161,10 @@ class Watched:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
 
+    def allow(self, fragment: str) -> None:
+        """Forget the console errors containing ``fragment`` (an expected 4xx, say)."""
+        self.errors = [e for e in self.errors if fragment not in e]
+
     def assert_clean(self) -> None:
         assert self.dialogs == [], f"dialogs opened: {self.dialogs}"
         assert self.errors == [], f"console errors: {self.errors}"
@@ -168,6 +173,9 @@ class Watched:
 @dataclass
 class World:
     base_url: str
+    settings: Settings
+    server: ThreadServer
+    redis_url: str
     emulator: EmulatorControl
     brand: AccountTokens
     http: httpx.Client
@@ -177,16 +185,17 @@ class World:
     watched: list[Watched] = field(default_factory=list)
     fans: int = 0
 
-    def ask(self, text: str, handle: str | None = None) -> str:
+    def ask(self, text: str, handle: str | None = None, name: str | None = None) -> str:
         """A fan tweets ``text`` (in the emulator); intake stores it. Its question id."""
         if handle is None:
             self.fans += 1
             handle = f"fan_{self.fans}"
-        account = self.emulator.create_account(handle, handle.title())
+        name = name if name is not None else handle.title()
+        account = self.emulator.create_account(handle, name)
         tweet_id = self.emulator.post(handle, text)
         body = {
             "tweet_id": tweet_id,
-            "author": {"id": account.id, "handle": handle, "name": handle.title()},
+            "author": {"id": account.id, "handle": handle, "name": name},
             "text": text,
             "created_at": datetime.now(UTC).isoformat(),
         }
@@ -212,7 +221,7 @@ class World:
 
         def on_console(msg: ConsoleMessage) -> None:
             if msg.type == "error":
-                watched.errors.append(msg.text)
+                watched.errors.append(f"{msg.text} ({msg.location.get('url', '')})")
 
         page.on("console", on_console)
         page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
@@ -232,6 +241,35 @@ class World:
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(f"**{path}")
         return watched
+
+    def stop_app(self) -> None:
+        self.server.stop()
+
+    def start_app(self) -> None:
+        """A new app process-alike on the same port (fresh live hub, same Redis)."""
+        self.server = ThreadServer(app_with_pages(self.settings), self.server.port, "atexpert-app")
+        self.server.start()
+
+    def ask_while_down(self, text: str, handle: str) -> str:
+        """A question stored straight through the Store (the app is down)."""
+        account = self.emulator.create_account(handle, handle.title())
+        tweet_id = self.emulator.post(handle, text)
+        incoming = IncomingQuestion(
+            tweet_id=tweet_id,
+            author=Author(id=account.id, handle=handle),
+            text=text,
+            created_at=datetime.now(UTC),
+        )
+
+        async def add() -> str:
+            client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+            try:
+                question, _ = await Store(client).add_question(self.session_id, incoming)
+                return question.id
+            finally:
+                await client.aclose()
+
+        return in_thread(add)
 
     def host_timeline(self) -> list[dict[str, Any]]:
         """The brand's posts, oldest first, as the X API shows them."""
@@ -346,7 +384,7 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
     sid = create_session(http, users, brand)
     publisher = PublisherThread(redis_url, settings, sid, brand)
     publisher.start()
-    world = World(base_url, control, brand, http, browser, sid, users)
+    world = World(base_url, settings, server, redis_url, control, brand, http, browser, sid, users)
     try:
         yield world
     finally:
@@ -354,7 +392,7 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
             watched.page.context.close()
         publisher.stop()
         http.close()
-        server.stop()
+        world.server.stop()
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:

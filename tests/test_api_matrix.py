@@ -27,6 +27,7 @@ MEMBERS = frozenset({"moderator", "expert", "admin"})
 MODS = frozenset({"moderator", "admin"})
 WRITERS = frozenset({"expert", "admin"})
 ADMIN = frozenset({"admin"})
+PASSWORDS = {"current_password": "not-the-password", "new_password": "new-password-1"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Case:
 CASES = [
     Case("GET", "/api/me", EVERYONE),
     Case("POST", "/api/logout", EVERYONE, 204),
+    Case("POST", "/api/me/password", EVERYONE, 422, lambda w: PASSWORDS),
     Case("GET", "/api/me/tokens", EVERYONE),
     Case("POST", "/api/me/tokens", EVERYONE, 201, lambda w: {"name": "ci"}),
     Case("DELETE", "/api/me/tokens/nope", EVERYONE, 404),

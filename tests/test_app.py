@@ -15,8 +15,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.routing import Route, WebSocketRoute
 
+from atexpert import pages
 from atexpert.api_routing import Services
-from atexpert.app import create_app
+from atexpert.app import ENDPOINTS, create_app
 from atexpert.auth import CSRF_HEADER
 from atexpert.clock import ManualClock
 from atexpert.sessions import SessionFields, SessionStatus
@@ -50,12 +51,14 @@ async def test_readyz_503_when_redis_is_gone(api: Api) -> None:
     await dead.aclose()
 
 
-async def test_index_and_live_route(api: Api) -> None:
+async def test_index_live_route_and_consoles(api: Api) -> None:
     r = await api.client.get("/")
     assert r.status_code == 200 and r.json()["openapi"] == "/openapi.json"
     ws = [route.path for route in api.app.routes if isinstance(route, WebSocketRoute)]
     assert ws == ["/ws/sessions/{session_id}/{role}"]
     assert api.app.state.live_hub is not None
+    page = await api.client.get("/login")  # the consoles are mounted too
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
 async def test_unknown_route_and_method_are_json(api: Api) -> None:
@@ -81,10 +84,14 @@ async def test_openapi_is_valid_and_lists_every_route(api: Api) -> None:
     assert routes and routes == listed
     op_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
     assert len(op_ids) == len(set(op_ids))
+    public = {(ep.path, ep.method.lower()) for ep in [*ENDPOINTS, *pages.ENDPOINTS] if ep.public}
+    assert ("/api/login", "post") in public
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert op["summary"] and op["responses"], path
-            if path != "/api/login":
+            if (path, method) in public:
+                assert op["security"] == []
+            else:
                 csrf = {"csrfToken": []} if method != "get" else {}
                 assert op["security"] == [{"cookieAuth": [], **csrf}, {"bearerAuth": []}]
     schemes = doc["components"]["securitySchemes"]

@@ -39,6 +39,17 @@ async def test_cookie_is_secure_over_https(api: Api) -> None:
         assert "secure" in r.headers["set-cookie"].lower()
 
 
+async def test_cookie_is_secure_behind_a_tls_proxy(api: Api) -> None:
+    """Plain http to the app, but the public URL is https (TLS ends at a proxy)."""
+    await api.user("alice")
+    services = api.services
+    services.settings = services.settings.model_copy(
+        update={"public_base_url": "https://ama.example"}
+    )
+    r = await api.client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
 async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
     await api.user("alice")
     for username, password in (("alice", "wrong-password"), ("nobody", PASSWORD)):
@@ -186,3 +197,19 @@ async def test_successful_login_resets_the_failure_count(api: Api) -> None:
         for _ in range(MAX_LOGIN_FAILURES - 1):
             assert (await api.client.post("/api/login", json=wrong)).status_code == 401
         assert (await api.client.post("/api/login", json=right)).status_code == 200
+
+
+async def test_change_password(api: Api) -> None:
+    _, token = await api.user("alice")
+    body = {"current_password": PASSWORD, "new_password": "brand-new-pw"}
+    r = await api.client.post("/api/me/password", json=body, headers=bearer(token))
+    assert r.status_code == 204
+    old = await api.client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert old.status_code == 401
+    new = await api.client.post(
+        "/api/login", json={"username": "alice", "password": "brand-new-pw"}
+    )
+    assert new.status_code == 200
+    short = {"current_password": "brand-new-pw", "new_password": "short"}
+    r = await api.client.post("/api/me/password", json=short, headers=bearer(token))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "new_password"]

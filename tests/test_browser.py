@@ -9,7 +9,9 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser_fixtures import World, wait_until
-from tests.browser_fixtures import browser, emulator_server, world  # noqa: F401
+from tests.browser_fixtures import browser as browser
+from tests.browser_fixtures import emulator_server as emulator_server
+from tests.browser_fixtures import world as world
 
 
 def test_moderator_approves_with_the_keyboard(world: World) -> None:
@@ -41,6 +43,145 @@ def test_moderator_approves_with_the_keyboard(world: World) -> None:
     page.get_by_label("Reason").fill("Off topic")
     page.keyboard.press("Enter")
     expect(queue.get_by_role("option")).to_have_count(1)
-    rejected = [q for q in (world.question(first), world.question(second)) if q["status"] == "rejected"]
+    rejected = [
+        q for q in (world.question(first), world.question(second)) if q["status"] == "rejected"
+    ]
     assert len(rejected) == 1 and rejected[0]["reject_reason"] == "Off topic"
     mod.assert_clean()
+
+
+ANSWER = (
+    "The A350 cabin is quieter because the fuselage is wider and the engines are newer. "
+    "We also worked on the air system, which renews the cabin air every two to three minutes. "
+    "Finally, the lighting follows the time of day at your destination, which helps with jet "
+    "lag. All of this was tested with passengers on long flights before entry into service, "
+    "and we keep improving it with every delivery. Airlines can also choose their seats, "
+    "galleys and lavatories from a catalogue of options that grows every year, so each cabin "
+    "feels a little different. Thank you for the question and enjoy your next flight with us."
+)
+
+
+def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
+    world: World,
+) -> None:
+    qid = world.ask("@Airbus why is the A350 cabin so quiet? #AskAirbus")
+    public = world.page(None, f"/live/{world.session_id}")
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    approved = expert.page.get_by_role("listbox", name="Approved questions")
+    expect(approved.get_by_role("option")).to_have_count(0)
+
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    queue = mod.page.get_by_role("listbox", name="Queue")
+    expect(queue.get_by_role("option", selected=True)).to_contain_text("so quiet")
+    mod.page.keyboard.press("a")
+    expect(mod.page.get_by_role("status").last).to_have_text("Approved.")
+
+    # The expert console receives it live; Enter makes it "now answering".
+    page = expert.page
+    expect(approved.get_by_role("option")).to_have_count(1)
+    approved.focus()
+    page.keyboard.press("Enter")
+    composer = page.get_by_label("Your answer")
+    expect(composer).to_be_focused()
+    composer.fill(ANSWER)
+    preview = page.get_by_role("list", name="Preview")
+    expect(preview.get_by_role("listitem")).to_have_count(3)
+    expect(preview.get_by_role("listitem").first).to_contain_text("1/3")
+    expect(page.locator("#count-line")).to_contain_text("3 posts")
+    expect(page.locator("#draft-state")).to_contain_text("Draft saved")
+    page.keyboard.press("Control+Enter")
+
+    # Each part is posted, with its link, and the thread is on X (the emulator).
+    card = page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "published")
+    expect(card.get_by_role("link", name="View on X")).to_have_count(3)
+    thread = wait_until(lambda: len(world.host_timeline()) == 3 and world.host_timeline())
+    assert thread[0]["text"].endswith("1/3")
+    replied = [
+        next(r["id"] for r in t.get("referenced_tweets", []) if r["type"] == "replied_to")
+        for t in thread
+    ]
+    assert replied == [world.question(qid)["tweet_id"], thread[0]["id"], thread[1]["id"]]
+    links = card.get_by_role("link", name="View on X")
+    expect(links.nth(2)).to_have_attribute("href", re.compile(thread[2]["id"] + "$"))
+
+    # The public page shows the question and the three posts as published.
+    answer = public.page.locator("#qa > li")
+    expect(answer).to_have_count(1)
+    expect(answer.locator(".question-text")).to_have_text(
+        "@Airbus why is the A350 cabin so quiet? #AskAirbus"
+    )
+    expect(answer.locator(".post-text")).to_have_text([t["text"] for t in thread])
+    for watched in (public, expert, mod):
+        watched.assert_clean()
+
+
+def test_two_moderators_on_one_question_see_who_won(world: World) -> None:
+    qid = world.ask("@Airbus will the A350F fly to Toulouse? #AskAirbus")
+    alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    expect(alice.page.locator("#presence")).to_contain_text("alice (you)")
+    bob = world.page("bob", f"/sessions/{world.session_id}/moderate")
+    for watched in (alice, bob):
+        expect(watched.page.locator("#presence li")).to_have_count(2)
+    # Alice selected it first: Bob sees her soft claim.
+    expect(bob.page.locator("#d-claim")).to_have_text("alice is handling this question")
+    expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_contain_text(
+        "alice is on it"
+    )
+    bob.page.keyboard.press("r")
+    bob.page.get_by_label("Reason").fill("Off topic")
+    # Both decide at once.
+    alice.page.keyboard.press("a")
+    bob.page.keyboard.press("Enter")
+    final = wait_until(lambda: world.question(qid)["status"] != "pending" and world.question(qid))
+    winner, loser = (alice, bob) if final["decided_by"] == "alice" else (bob, alice)
+    expected = {"approved": "Approved.", "rejected": "Rejected."}[final["status"]]
+    expect(winner.page.get_by_role("status").last).to_have_text(expected)
+    expect(loser.page.get_by_role("status").last).to_have_text(
+        f"{final['decided_by']} got there first: the question is {final['status']}."
+    )
+    for watched in (alice, bob):
+        watched.page.get_by_label("Status").select_option("")
+        option = watched.page.get_by_role("listbox", name="Queue").get_by_role("option")
+        expect(option).to_contain_text(f"by {final['decided_by']}")
+        expect(option.locator(".badge")).to_have_text(final["status"].title())
+        watched.assert_clean()
+
+
+HOSTILE = '<img src=x onerror=alert(1)> <script>alert(2)</script> @Airbus "quoted" & more'
+
+
+def test_hostile_tweet_text_stays_text_and_runs_nothing(world: World) -> None:
+    qid = world.ask(HOSTILE, handle="mallory", name="<b onmouseover=alert(3)>Mal</b>")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    item = page.get_by_role("listbox", name="Queue").get_by_role("option")
+    expect(item.locator(".q-text")).to_have_text(HOSTILE)
+    expect(page.locator("#d-text")).to_have_text(HOSTILE)
+    expect(page.locator("#d-author")).to_contain_text("<b onmouseover=alert(3)>Mal</b>")
+    assert page.locator("#main img, #main script, #main b").count() == 0
+    page.locator("#d-author").hover()
+    page.keyboard.press("a")
+    expect(item).to_have_count(0)
+
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    option = expert.page.get_by_role("listbox", name="Approved questions").get_by_role("option")
+    expect(option.locator(".q-text")).to_have_text(HOSTILE)
+    option.click()
+    reply = "<img src=y onerror=alert(4)> Thanks, we only answer text here."
+    expert.page.get_by_label("Your answer").fill(reply)
+    preview = expert.page.get_by_role("list", name="Preview")
+    expect(preview.locator(".post-text")).to_have_text([reply])
+    expert.page.get_by_role("button", name="Publish").click()
+    card = expert.page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "published")
+
+    public = world.page(None, f"/live/{world.session_id}")
+    answered = public.page.locator("#qa > li")
+    expect(answered.locator(".question-text")).to_have_text(HOSTILE)
+    expect(answered.locator(".post-text")).to_have_text([reply])
+    for watched in (mod, expert, public):
+        assert watched.page.locator("main img, main script, main b").count() == 0
+        assert watched.page.evaluate("document.title") != "pwned"
+        watched.assert_clean()
+    assert world.question(qid)["status"] == "answered"

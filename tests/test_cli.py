@@ -179,7 +179,7 @@ def test_unreachable_redis(
 def test_demo_seeds_a_live_session(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--no-serve", "--port", "8765")
     assert code == 0
-    assert "#AskAirbus is live" in out and "http://127.0.0.1:8765/api" in out
+    assert "#AskAirbus is live" in out and "http://127.0.0.1:8765/login" in out
     logins = [line.split() for line in out.splitlines() if line.startswith("    ")]
     assert [name for name, _ in logins] == ["admin", "moderator", "expert"]
     code, out, _ = run(capsys, "session", "list", "--status", "live")

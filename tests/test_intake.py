@@ -285,3 +285,42 @@ async def _settle(world: World) -> None:
     before = await world.store.last_event_id(world.sid)
     await asyncio.sleep(0.3)
     assert await world.store.last_event_id(world.sid) == before
+
+
+async def test_one_stream_serves_several_sessions(world: World) -> None:
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Second",
+        hashtags=["#AskA350", "#A350Live"],
+        host_account=HostAccount(handle="Airbus", user_id=world.host.id),
+        scheduled_start=now + timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+    )
+    second = await world.store.create_session(fields, actor="admin")
+    await world.store.schedule_session(second.id, actor="admin")
+    second = await world.store.start_session(second.id, actor="admin")
+    intake = world.streamer()
+    intake.serve(target_of(second, world.host.id), second.intake_opens_at)
+    stop = asyncio.Event()
+    task = asyncio.create_task(intake.run(stop))
+    try:
+        await wait_for(lambda: world.control.stream_status()["connected"])
+        first_only = world.post("fan_1", "#AskAirbus for the first session")
+        second_only = world.post("fan_2", "#a350live for the second session")
+        both = world.post("fan_3", "#AskAirbus #AskA350 for both")
+        await wait_for(lambda: _has(world, {first_only, both}))
+
+        async def second_ids() -> set[str]:
+            return {q.tweet_id for q in await world.store.list_questions(second.id)}
+
+        await wait_for(lambda: _subset({second_only, both}, second_ids()))
+        await _settle(world)
+        assert await world.tweet_ids() == {first_only, both}
+        assert await second_ids() == {second_only, both}
+    finally:
+        stop.set()
+        await task
+
+
+async def _subset(expected: set[str], found: Any) -> bool:
+    return expected <= await found

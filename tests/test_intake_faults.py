@@ -208,3 +208,43 @@ async def test_budget_removes_the_stream_rule(world: World) -> None:
     finally:
         stop.set()
         await task
+
+
+async def test_a_used_up_rate_limit_is_waited_out_without_a_429(world: World) -> None:
+    world.control.set_limit("user_mentions", app=2, window=2)
+    first = world.post("fan_1", "@Airbus #AskAirbus before the limit")
+    stop = asyncio.Event()
+    task = asyncio.create_task(world.poller(IntakeMode.MENTIONS).run(stop))
+    try:
+        await wait_for(lambda: _has(world, {first}))
+        await wait_for(lambda: _state_is(world.state, world.sid, IntakeState.RATE_LIMITED))
+        status = await world.state.status(world.sid)
+        assert status.last_error is not None and "used up" in status.last_error
+        second = world.post("fan_2", "@Airbus #AskAirbus during the wait")
+        await wait_for(lambda: _has(world, {first, second}), timeout=10)
+        await _exactly_once(world, {first, second})
+    finally:
+        stop.set()
+        await task
+
+
+async def test_stream_restart_catches_up_what_was_posted_while_down(world: World) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(world.streamer().run(stop))
+    await wait_for(lambda: world.control.stream_status()["connected"])
+    one = {world.post("fan_1", f"#AskAirbus first process {i}") for i in range(3)}
+    await wait_for(lambda: _has(world, one))
+    stop.set()
+    await task
+    await wait_for(lambda: not world.control.stream_status()["connected"])
+    two = {world.post("fan_2", f"#AskAirbus while no process runs {i}") for i in range(3)}
+    stop = asyncio.Event()
+    task = asyncio.create_task(world.streamer().run(stop))
+    try:
+        three = {world.post("fan_3", "#AskAirbus right after the restart")}
+        await wait_for(lambda: _has(world, one | two | three))
+        await asyncio.sleep(0.3)
+        await _exactly_once(world, one | two | three)
+    finally:
+        stop.set()
+        await task

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,11 +25,14 @@ import pytest
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from atexpert.answers import AnswerDraft
+from atexpert.auth import COOKIE_NAME, CookieSigner
 from atexpert.errors import Conflict
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import HostAccount, SessionFields
+from atexpert.settings import Settings
 from atexpert.staff import StaffUser
 from atexpert.staff_store import StaffStore
 from atexpert.store import Store
@@ -75,7 +78,7 @@ def start_server(redis_url: str) -> Server:
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "atexpert.live:create_live_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "--ws-per-message-deflate", "false",
+        "--ws-per-message-deflate", "false", "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
@@ -100,7 +103,11 @@ def servers(redis_url: str) -> Iterator[tuple[Server, Server]]:
     finally:
         for server in (a, b):
             server.proc.terminate()
-            server.proc.wait(timeout=10)
+            try:
+                server.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                raise
 
 
 @dataclass
@@ -112,6 +119,7 @@ class World:
     users: dict[str, StaffUser]
     tokens: dict[str, str]
     tweet: int = 1000
+    clients: list[ClientConnection] = field(default_factory=list)
 
     async def ask(self, text: str = "What is the range of the A350?", **author: Any) -> str:
         self.tweet += 1
@@ -122,7 +130,7 @@ class World:
 
 
 @pytest.fixture
-async def world(redis_standalone: aioredis.Redis) -> World:
+async def world(redis_standalone: aioredis.Redis) -> AsyncIterator[World]:
     store = Store(redis_standalone)
     staff = StaffStore(redis_standalone, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
     users = {
@@ -146,7 +154,9 @@ async def world(redis_standalone: aioredis.Redis) -> World:
     session = await store.create_session(fields, actor="root")
     await store.schedule_session(session.id, actor="root")
     await store.start_session(session.id, actor="root")
-    return World(redis_standalone, store, staff, session.id, users, tokens)
+    made = World(redis_standalone, store, staff, session.id, users, tokens)
+    yield made
+    await asyncio.gather(*(ws.close() for ws in made.clients), return_exceptions=True)
 
 
 @dataclass
@@ -198,10 +208,9 @@ async def open_client(
         server.url(world.session_id, role, after),
         subprotocols=protocols,  # type: ignore[arg-type]
         origin=origin,  # type: ignore[arg-type]
-        max_size=None,
-        open_timeout=10,
-        **kw,
+        **({"max_size": None, "max_queue": None, "open_timeout": 10} | kw),
     )
+    world.clients.append(ws)
     return Client(ws)
 
 
@@ -282,18 +291,14 @@ async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
         received.append(message["id"])
         state[(message["entity"], message["entity_id"])] = message["record"]
         if rng.random() < 0.03:  # drop the connection, let events pile up, come back elsewhere
-            print("closing", time.monotonic(), flush=True)
             await client.ws.close()
-            print("closed", time.monotonic(), flush=True)
             mark = len(qids)
             async with asyncio.timeout(10):
                 while len(qids) < mark + rng.randrange(1, 6) and not producer.done():
                     await asyncio.sleep(0.005)
             server = servers[reconnects % 2 == 0]
             last = client.last_id
-            print("reconnect", time.monotonic(), server.port, last, flush=True)
             client = await open_client(server, world, "moderator", "mia", after=last)
-            print("reconnected", time.monotonic(), flush=True)
             client.last_id = last
             reconnects += 1
     await producer
@@ -316,16 +321,10 @@ async def test_resync_when_the_events_are_gone(
     await client.ws.close()
     for i in range(5):
         await world.ask(f"q{i}")
-    await world.redis.xtrim(f"ama:{{{world.session_id}}}:events", maxlen=2)
-    fresh = servers[1]  # its feed for this session retired (idle): it reloads the trimmed log
-    async with asyncio.timeout(10):
-        while True:
-            client = await open_client(fresh, world, "moderator", "mia", after=early)
-            first = await client.recv()
-            if first["type"] == "resync":
-                break
-            await client.ws.close()  # served from a window still in memory: wait for it to retire
-            await asyncio.sleep(0.1)
+    await world.redis.xtrim(f"ama:{{{world.session_id}}}:events", maxlen=2, approximate=False)
+    # B never followed this session: it loads the trimmed log and cannot resume from early
+    client = await open_client(servers[1], world, "moderator", "mia", after=early)
+    assert (await client.recv())["type"] == "resync"
     snapshot = await client.recv()
     assert snapshot["type"] == "snapshot"
     assert len(snapshot["questions"]) == 5
@@ -382,3 +381,201 @@ async def _drain(client: Client) -> None:
     """Read whatever arrives within a short while (pings answered, presence recorded)."""
     with contextlib.suppress(TimeoutError):
         await client.recv(timeout=0.1)
+
+
+# -- who may connect, what each role sees and may do -------------------------------------
+
+
+async def cookie_for(world: World, user: str) -> str:
+    sid, _ = await world.staff.create_login(world.users[user].id, timedelta(hours=1))
+    signer = CookieSigner(Settings(secret_key=SECRET))  # type: ignore[arg-type]
+    return f"{COOKIE_NAME}={signer.sign(sid)}"
+
+
+async def test_origin_is_checked_for_cookie_logins(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    a = servers[0]
+    cookie = {"Cookie": await cookie_for(world, "mia")}
+    foreign = await denied_status(
+        a, world, "moderator", origin="https://evil.example", additional_headers=cookie
+    )
+    missing = await denied_status(a, world, "moderator", origin=None, additional_headers=cookie)
+    assert foreign == missing == 403
+    ok = await open_client(a, world, "moderator", additional_headers=cookie)
+    assert (await ok.recv())["type"] == "snapshot"
+    # a token is no ambient credential: tools without an Origin header may use it
+    tool = await open_client(a, world, "moderator", "mia", origin=None)
+    assert (await tool.recv())["type"] == "snapshot"
+    assert (
+        await denied_status(a, world, "moderator", user="mia", origin="https://evil.example") == 403
+    )
+
+
+async def test_who_may_open_which_console(servers: tuple[Server, Server], world: World) -> None:
+    a = servers[0]
+    assert await denied_status(a, world, "moderator") == 401
+    assert await denied_status(a, world, "moderator", user="out") == 403
+    assert await denied_status(a, world, "moderator", user="eve") == 403
+    assert await denied_status(a, world, "admin", user="mia") == 403
+    assert await denied_status(a, world, "expert", user="mia") == 403
+    assert await denied_status(a, world, "owner", user="root") == 404
+    for role, user in [("admin", "root"), ("expert", "eve"), ("moderator", "root")]:
+        client = await open_client(a, world, role, user)
+        assert (await client.recv())["type"] == "snapshot"
+    draft = await world.store.create_session(
+        SessionFields(
+            title="Not yet",
+            hashtags=["Soon"],
+            host_account=HostAccount(handle="Airbus"),
+            scheduled_start=T0 + timedelta(days=30),
+            scheduled_end=T0 + timedelta(days=31),
+        ),
+        actor="root",
+    )
+    with pytest.raises(InvalidStatus) as caught:
+        await connect(f"ws://127.0.0.1:{a.port}/ws/sessions/{draft.id}/public")
+    assert caught.value.response.status_code == 404
+
+
+async def test_public_and_expert_never_see_what_is_not_for_them(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    a, b = servers
+    store, sid = world.store, world.session_id
+    public = await open_client(b, world, "public")
+    expert = await open_client(a, world, "expert", "eve")
+    moderator = await open_client(a, world, "moderator", "mia")
+    for c in (public, expert, moderator):
+        assert (await c.recv())["type"] == "snapshot"
+    secret_note = "author is a known troll"
+    kept = await world.ask("Is the A350 quieter?", followers=12)
+    dropped = await world.ask("Buy cheap followers at spam.example")
+    await store.set_question_note(sid, kept, secret_note, actor="mia")
+    await store.reject_question(sid, dropped, "spam", actor="mia")
+    # the expert may not moderate, over the socket either
+    await expert.send(
+        {"type": "question", "request_id": "x1", "action": "approve", "question_id": kept}
+    )
+    refused = await expert.until(lambda m: m["type"] == "error")
+    assert refused["code"] == "forbidden" and refused["request_id"] == "x1"
+    assert (await store.get_question(sid, kept)).status == "pending"
+    await public.send({"type": "claim", "request_id": "p1", "question_id": kept})
+    assert (await public.until(lambda m: m["type"] == "error"))["code"] == "forbidden"
+
+    await store.approve_question(sid, kept, actor="mia")
+    answer = await store.create_answer(
+        sid,
+        AnswerDraft(question_ids=[kept], text="Yes. Much.", parts=["Yes.", "Much."]),
+        expert_id="eve",
+    )
+    await store.submit_answer(sid, answer.id, actor="eve")
+    await store.start_publishing(sid, answer.id, actor="publisher")
+    await store.record_part_posted(sid, answer.id, 0, "9001", actor="publisher")
+    await store.record_part_posted(sid, answer.id, 1, "9002", actor="publisher")
+    await store.mark_published(sid, answer.id, actor="publisher")
+
+    last = await moderator.until(is_event("question.answered", kept))
+    to_expert = [await expert.recv()]
+    while to_expert[-1].get("id") != last["id"]:
+        to_expert.append(await expert.recv())
+    to_public = [await public.recv()]
+    while to_public[-1].get("id") != last["id"]:
+        to_public.append(await public.recv())
+
+    for frame in to_expert + to_public:
+        text = json.dumps(frame)
+        assert secret_note not in text and "spam.example" not in text and dropped not in text
+    assert {m["entity_id"] for m in to_expert if m["entity"] == "question"} == {kept}
+    assert to_expert[0]["kind"] == "question.approved"  # nothing while it was pending
+
+    questions = [m for m in to_public if m["entity"] == "question"]
+    assert [m["kind"] for m in questions] == ["question.answered"]
+    shown = questions[0]["record"]
+    assert shown["text"] == "Is the A350 quieter?" and shown["status"] == "answered"
+    assert set(shown["author"]) == {"handle", "name"}
+    assert "moderator_note" not in shown and "actor" not in questions[0]
+    parts = [m["record"]["parts"] for m in to_public if m["entity"] == "answer"]
+    assert parts[0] == [] and parts[-1] == [
+        {"text": "Yes.", "tweet_id": "9001"},
+        {"text": "Much.", "tweet_id": "9002"},
+    ]
+    assert all(m["record"]["status"] != "draft" for m in to_public if m["entity"] == "answer")
+
+
+# -- limits -----------------------------------------------------------------------------
+
+
+async def test_oversized_and_too_many_messages_get_error_frames_then_a_close(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    client = await open_client(servers[0], world, "moderator", "mia")
+    assert (await client.recv())["type"] == "snapshot"
+    await client.ws.send("x" * 5000)
+    assert (await client.recv())["code"] == "message_too_large"
+    await client.ws.send("{not json")
+    assert (await client.recv())["code"] == "malformed_json"
+    await client.send({"type": "question", "request_id": "r", "action": "fly", "question_id": "q"})
+    invalid = await client.recv()
+    assert invalid["code"] == "invalid_message" and invalid["request_id"] == "r"
+    assert invalid["fields"][0]["loc"][:2] == ["question", "action"]
+    for _ in range(12):
+        await client.send({"type": "pong"})
+    errors = []
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            errors.append(await client.recv())
+    assert {e["code"] for e in errors} == {"rate_limited"}
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+
+
+async def test_a_client_that_never_answers_pings_is_closed(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    client = await open_client(servers[1], world, "public")
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(10):
+            while True:
+                await client.ws.recv()  # reads, never pongs
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+async def test_a_slow_reader_is_cut_off_while_the_others_keep_their_latency(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    a = servers[0]
+    n_events = 1000  # x 24 KB: more than the socket buffers and the 200-frame send queue hold
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", a.port))
+    slow = await open_client(a, world, "moderator", "mia", sock=sock, max_queue=1)
+    fast = [await open_client(a, world, "moderator", "max") for _ in range(3)]
+    for c in fast:
+        assert (await c.recv())["type"] == "snapshot"
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+
+    async def read(client: Client, count: int) -> None:
+        got = 0
+        while got < count:
+            message = await client.recv()
+            if message["type"] == "event":
+                latencies.append(time.monotonic() - sent[message["entity_id"]])
+                got += 1
+
+    readers = [asyncio.create_task(read(c, n_events)) for c in fast]
+    for i in range(n_events):
+        qid = f"q_{world.tweet + 1}"
+        sent[qid] = time.monotonic()
+        await world.ask(f"{i} " + "a long question " * 1500)
+    await asyncio.gather(*readers)
+    latencies.sort()
+    assert latencies[int(len(latencies) * 0.99)] < 1.0
+    received = 0
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(30):
+            while True:  # now read what the server had queued before it gave up
+                if (await slow.recv())["type"] == "event":
+                    received += 1
+    assert received < n_events
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008

@@ -3,6 +3,7 @@ real Redis. Assertions read the host's timeline through the X API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -13,10 +14,11 @@ from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.events import EventKind
 from atexpert.publish_outbox import Outbox
+from atexpert.publish_service import PublishService, tweepy_posters
 from atexpert.redis_conn import RedisClient
-from atexpert.sessions import SessionOptions
+from atexpert.sessions import Session, SessionOptions
 from atexpert.settings import Settings
-from tests.test_publish_world import LONG_ANSWER, World, make_world
+from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world, wait_for
 
 NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
 
@@ -100,9 +102,9 @@ async def test_non_mentioning_question_is_answered_in_the_session_thread(
         assert reply["text"].endswith("— Airbus cabin team")
         done = await world.store.get_answer(world.session_id, answer.id)
         assert done.status is AnswerStatus.PUBLISHED
-        assert await Outbox(redis_standalone, world.session_id).announcement_id("start") == root[
-            "id"
-        ]
+        assert (
+            await Outbox(redis_standalone, world.session_id).announcement_id("start") == root["id"]
+        )
 
 
 async def test_end_announcement_after_the_last_answer_in_french(
@@ -139,13 +141,49 @@ async def test_announcements_turned_off_post_nothing_but_answers(
         assert posts[0]["text"].startswith("«Q @fan_1: no mention here, sorry»")
 
 
-async def test_two_publishers_never_post_the_same_part(
-    world: World, redis_factory: object
-) -> None:
-    qid = await world.ask("@Airbus one question, two publishers?")
-    await world.answer(qid, LONG_ANSWER)
+async def test_two_publishers_never_post_the_same_part(world: World) -> None:
+    aids = []
+    for n in range(3):
+        qid = await world.ask(f"@Airbus question {n} for two publishers?")
+        aids.append((await world.answer(qid, LONG_ANSWER.replace(". ", f". ({n}) "))).id)
     first, second = world.publisher(), world.publisher()
     assert await first.lease.acquire() is not None
     assert await second.lease.acquire() is None  # one publisher per session
-    await first.work()
-    assert len(await world.timeline()) == 3
+    await first.lease.release()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in (first, second)]
+
+    async def all_published() -> bool:
+        answers = [await world.store.get_answer(world.session_id, a) for a in aids]
+        return all(a.status is AnswerStatus.PUBLISHED for a in answers)
+
+    await wait_for(all_published)
+    stop.set()
+    await asyncio.gather(*tasks)
+    posts = await world.timeline()
+    assert len(posts) == 9 and len({p["text"] for p in posts}) == 9
+
+
+async def test_the_service_publishes_live_sessions_and_stops_when_done(world: World) -> None:
+    async def brand_token(session: Session) -> str:
+        assert session.id == world.session_id
+        return world.brand.oauth2_access_token
+
+    posters = tweepy_posters(world.settings, brand_token)
+    service = PublishService(world.store, world.redis, posters, config=FAST)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop, interval=0.05))
+    qid = await world.ask("@Airbus is anyone publishing?")
+    aid = (await world.answer(qid, "Yes: the publish service.")).id
+
+    async def published() -> bool:
+        answer = await world.store.get_answer(world.session_id, aid)
+        return answer.status is AnswerStatus.PUBLISHED
+
+    await wait_for(published)
+    assert service.running == {world.session_id}
+    await world.store.close_session(world.session_id, actor="admin")
+    await wait_for(lambda: not service.running)
+    stop.set()
+    await task
+    assert [p["text"] for p in await world.timeline()] == ["Yes: the publish service."]

@@ -234,3 +234,22 @@ async def test_402_mid_thread_fails_then_retry_resumes_after_the_posted_part(
     await world.store.retry_answer(world.session_id, aid, actor="mod")
     await publisher.work()
     await assert_threads_complete(world, [aid])
+
+
+async def test_giving_up_on_unknown_outcomes_then_retry_keeps_the_claimed_thread(
+    world: World,
+) -> None:
+    qid = await world.ask("@Airbus and if X never answers?")
+    aid = (await world.answer(qid, LONG_ANSWER)).id
+    world.control.faults(fail_next=3, endpoints=["create_tweet"])
+    publisher = world.publisher(replace(FAST, max_unknown=2))
+    assert await publisher.lease.acquire() is not None
+    await publisher.work()
+    failed = await world.store.get_answer(world.session_id, aid)
+    assert failed.status is AnswerStatus.FAILED
+    assert failed.error is not None and "no verdict from X after 2 tries" in failed.error
+
+    world.control.clear_faults()
+    await world.store.retry_answer(world.session_id, aid, actor="mod")
+    await publisher.work()
+    await assert_threads_complete(world, [aid])

@@ -155,13 +155,16 @@ async def test_questions_are_refused_for_unknown_or_closed_sessions(redis: Redis
     with pytest.raises(NotFound):
         await store.add_question("s_missing", tweet(1), at=T0)
     sid = await scheduled(store)
+    q, _ = await store.add_question(sid, tweet(1), at=T0)
     await store.start_session(sid, actor="host", at=T0)
     await store.close_session(sid, actor="host", at=T0)
     closed = r"is closed \(by host at 09:00\); cannot receive questions for"
     with pytest.raises(IllegalTransition, match=closed):
-        await store.add_question(sid, tweet(1), at=T0)
+        await store.add_question(sid, tweet(2), at=T0)
+    seen, created = await store.add_question(sid, tweet(1), at=T0)  # still idempotent
+    assert seen.id == q.id and not created
     with pytest.raises(NotFound):
-        await store.get_question(sid, "q_1")
+        await store.get_question(sid, "q_2")
     with pytest.raises(NotFound):
         await store.get_session("s_{other}:x")
 

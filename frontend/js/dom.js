@@ -1,4 +1,4 @@
-// Small DOM helpers. Text always goes through textContent: never innerHTML.
+// Small DOM helpers. Text always goes through textContent, never through HTML parsing.
 
 /** Create an element: el("li", {class: "q", text: "hi", "aria-selected": "true"}, child...). */
 export function el(tag, attrs = {}, ...children) {

@@ -253,10 +253,13 @@ function inverse(action, before) {
 }
 
 /** Run one action; returns the undo step ({qid, cmd}) or null when it failed. */
-async function run(qid, action, extra = {}) {
+async function run(qid, action, extra = {}, versions = null) {
   const before = state.questions.get(qid);
+  let guard = {};
+  if (versions && versions.has(qid)) guard = { version: versions.get(qid) };
+  else if (action === "approve" || action === "reject") guard = seen(qid);
   try {
-    const ack = await socket.request({ type: "question", action, question_id: qid, ...extra });
+    const ack = await socket.request({ type: "question", action, question_id: qid, ...extra, ...guard });
     if (ack.record) upsert(ack.record);
     const back = inverse(action, before);
     return back ? { qid, cmd: back } : { qid, cmd: null };
@@ -266,12 +269,12 @@ async function run(qid, action, extra = {}) {
   }
 }
 
-async function act(action, extra = {}, targets = null) {
+async function act(action, extra = {}, targets = null, versions = null) {
   const ids = targets || (state.selected ? [state.selected] : []);
   if (!ids.length) return;
   const steps = [];
   for (const qid of ids) {
-    const step = await run(qid, action, extra);
+    const step = await run(qid, action, extra, versions);
     if (step) steps.push(step);
   }
   const undoable = steps.filter((s) => s.cmd);
@@ -300,7 +303,7 @@ function explainConflict(qid) {
   const q = state.questions.get(qid);
   if (!pending || !q) return;
   if (q.decided_by && q.decided_by !== state.me.username) {
-    say(t("conflict.won", { who: q.decided_by, status: t(`status.${q.status}`) }), "warn");
+    say(t("conflict.won", { who: q.decided_by, status: t(`state.${q.status}`) }), "warn");
     state.conflicts.delete(qid);
   } else {
     say(t("conflict.generic", { detail: pending.detail || "" }), "warn");
@@ -335,6 +338,12 @@ function targets() {
   return state.bulk.size ? [...state.bulk] : null;
 }
 
+/** Decisions carry the version the moderator saw: a change meanwhile is a conflict. */
+function seen(qid) {
+  const q = state.questions.get(qid);
+  return q ? { version: q.version } : {};
+}
+
 function approve() {
   const bulk = targets();
   act("approve", {}, bulk).then(() => {
@@ -343,8 +352,13 @@ function approve() {
   });
 }
 
+/** What the reject dialog acts on: the questions (and versions) seen when it opened. */
+let rejecting = null;
+
 function openReject() {
-  if (!state.selected && !state.bulk.size) return;
+  const ids = targets() || (state.selected ? [state.selected] : []);
+  if (!ids.length) return;
+  rejecting = { ids, versions: new Map(ids.map((id) => [id, state.questions.get(id).version])) };
   const dialog = $("#reject-dialog");
   $("#reject-reason").value = "";
   const list = clear($("#reasons"));
@@ -493,10 +507,11 @@ function wire() {
   $("#reject-cancel").addEventListener("click", () => rejectDialog.close());
   $("#reject-form").addEventListener("submit", () => {
     const reason = $("#reject-reason").value.trim();
-    const bulk = targets();
-    if (reason) {
-      act("reject", { reason }, bulk).then(() => {
-        if (bulk) state.bulk.clear();
+    const chosen = rejecting;
+    rejecting = null;
+    if (reason && chosen) {
+      act("reject", { reason }, chosen.ids, chosen.versions).then(() => {
+        for (const id of chosen.ids) state.bulk.delete(id);
         render();
       });
     }

@@ -1,0 +1,294 @@
+// The admin page: sessions (create, edit, lifecycle), roles, intake status and spend,
+// staff accounts. Staff who are not admins see their sessions and the console links.
+
+import { api, fieldErrors } from "./api.js";
+import { say, setupChrome } from "./chrome.js";
+import { $, clear, el } from "./dom.js";
+import { formatDateTime, t } from "./i18n.js";
+
+const state = { me: null, sessions: [], users: [], selected: null, editing: null };
+
+const NEXT_STEPS = {
+  draft: ["schedule", "archive"],
+  scheduled: ["start", "unschedule"],
+  live: ["close"],
+  closed: ["archive"],
+  archived: [],
+};
+
+function sessionUrl(id, tail = "") {
+  return `/api/sessions/${encodeURIComponent(id)}${tail}`;
+}
+
+// -- sessions ---------------------------------------------------------------------------
+
+async function loadSessions() {
+  state.sessions = await api("GET", "/api/sessions");
+  renderSessions();
+}
+
+function renderSessions() {
+  const body = clear($("#sessions"));
+  $("#sessions-empty").hidden = state.sessions.length > 0;
+  for (const s of state.sessions) {
+    const id = encodeURIComponent(s.id);
+    const actions = el("div", { class: "row" },
+      el("button", { type: "button", text: t("admin.details"), onclick: () => showDetail(s.id) }));
+    if (state.me.is_admin) {
+      if (["draft", "scheduled"].includes(s.status)) {
+        actions.append(el("button", { type: "button", text: t("admin.edit"), onclick: () => edit(s) }));
+      }
+      for (const step of NEXT_STEPS[s.status] || []) {
+        actions.append(el("button", { type: "button", text: t(`admin.step.${step}`), onclick: () => lifecycle(s, step) }));
+      }
+    }
+    body.append(
+      el("tr", { "data-session": s.id },
+        el("th", { scope: "row", text: s.title }),
+        el("td", {}, el("span", { class: "badge", text: t(`session.status.${s.status}`) })),
+        el("td", { text: formatDateTime(s.scheduled_start, s.time_zone) }),
+        el("td", {}, el("div", { class: "row" },
+          el("a", { href: `/sessions/${id}/moderate`, text: t("admin.open.moderate") }),
+          el("a", { href: `/sessions/${id}/expert`, text: t("admin.open.expert") }),
+          el("a", { href: `/live/${id}`, text: t("admin.open.live") }))),
+        el("td", {}, actions)),
+    );
+  }
+}
+
+async function lifecycle(s, step) {
+  try {
+    await api("POST", sessionUrl(s.id, `/${step}`));
+    say(t("admin.done", { title: s.title }), "ok");
+    await loadSessions();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+// -- the session form -------------------------------------------------------------------
+
+function localInput(iso) {
+  const date = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function resetForm() {
+  state.editing = null;
+  $("#session-form").reset();
+  $("#editor-title").textContent = t("admin.create");
+  $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  clear($("#s-errors"));
+}
+
+function edit(s) {
+  state.editing = s.id;
+  $("#editor-title").textContent = t("admin.editing", { title: s.title });
+  $("#s-title").value = s.title;
+  $("#s-hashtags").value = s.hashtags.join(" ");
+  $("#s-host").value = `@${s.host_account.handle}`;
+  $("#s-start").value = localInput(s.scheduled_start);
+  $("#s-end").value = localInput(s.scheduled_end);
+  $("#s-tz").value = s.time_zone;
+  $("#s-language").value = s.language;
+  $("#s-description").value = s.description || "";
+  $("#s-signature").value = s.options.signature || "";
+  $("#s-approval").checked = s.options.require_answer_approval;
+  $("#s-announce").checked = s.options.announce;
+  $("#s-numbering").checked = s.options.numbering;
+  clear($("#s-errors"));
+  $("#s-title").focus();
+}
+
+function formBody() {
+  const when = (id) => {
+    const value = $(id).value;
+    return value ? new Date(value).toISOString() : null;
+  };
+  return {
+    title: $("#s-title").value.trim(),
+    description: $("#s-description").value,
+    hashtags: $("#s-hashtags").value.split(/[\s,]+/).filter(Boolean),
+    host_account: { handle: $("#s-host").value.trim() },
+    scheduled_start: when("#s-start"),
+    scheduled_end: when("#s-end"),
+    time_zone: $("#s-tz").value.trim() || "UTC",
+    language: $("#s-language").value,
+    options: {
+      require_answer_approval: $("#s-approval").checked,
+      announce: $("#s-announce").checked,
+      numbering: $("#s-numbering").checked,
+      signature: $("#s-signature").value.trim() || null,
+    },
+  };
+}
+
+function showErrors(list, error) {
+  clear(list);
+  const fields = fieldErrors(error);
+  const entries = Object.entries(fields);
+  if (!entries.length) list.append(el("li", { text: error.message }));
+  for (const [loc, msg] of entries) list.append(el("li", { text: loc ? `${loc}: ${msg}` : msg }));
+}
+
+async function saveSession(event) {
+  event.preventDefault();
+  const body = formBody();
+  try {
+    const saved = state.editing
+      ? await api("PATCH", sessionUrl(state.editing), body)
+      : await api("POST", "/api/sessions", body);
+    say(t("admin.saved", { title: saved.title }), "ok");
+    resetForm();
+    await loadSessions();
+    await showDetail(saved.id);
+  } catch (error) {
+    showErrors($("#s-errors"), error);
+  }
+}
+
+// -- one session: roles, intake, spend ----------------------------------------------------
+
+function userName(id) {
+  const user = state.users.find((u) => u.id === id);
+  return user ? `${user.display_name} (${user.username})` : id;
+}
+
+async function showDetail(id) {
+  state.selected = id;
+  const s = await api("GET", sessionUrl(id));
+  $("#detail").hidden = false;
+  $("#detail-title").textContent = s.title;
+  const roles = clear($("#roles"));
+  for (const [role, ids] of [["moderator", s.moderator_ids], ["expert", s.expert_ids]]) {
+    for (const uid of ids) {
+      const remove = state.me.is_admin
+        ? el("button", { type: "button", text: t("admin.remove"), onclick: () => revoke(s.id, role, uid) })
+        : null;
+      roles.append(el("li", {}, `${t(`role.${role}`)}: ${userName(uid)} `, remove));
+    }
+  }
+  if (!roles.children.length) roles.append(el("li", { class: "empty", text: t("admin.roles.none") }));
+  await Promise.all([showIntake(id), showSpend(id)]);
+}
+
+function definitions(target, entries) {
+  const list = clear(target);
+  for (const [term, value] of entries) {
+    if (value === null || value === undefined || value === "") continue;
+    list.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  }
+}
+
+async function showIntake(id) {
+  try {
+    const intake = await api("GET", sessionUrl(id, "/intake"));
+    $("#intake-mode").value = intake.mode;
+    definitions($("#intake"), [
+      [t("intake.state"), intake.state],
+      [t("intake.lag"), intake.lag_seconds == null ? null : `${intake.lag_seconds.toFixed(1)} s`],
+      [t("intake.lastread"), intake.last_read_at ? formatDateTime(intake.last_read_at) : null],
+      [t("intake.paused"), intake.paused_reason],
+      [t("intake.error"), intake.last_error],
+      ...Object.entries(intake.counters || {}),
+    ]);
+  } catch (error) {
+    definitions($("#intake"), [[t("intake.state"), error.message]]);
+  }
+}
+
+async function showSpend(id) {
+  try {
+    const spend = await api("GET", sessionUrl(id, "/spend"));
+    definitions($("#spend"), [
+      [t("spend.total"), `$${spend.total_usd}`],
+      [t("spend.budget"), spend.budget_usd == null ? t("spend.nobudget") : `$${spend.budget_usd}`],
+      [t("spend.remaining"), spend.remaining_usd == null ? null : `$${spend.remaining_usd}`],
+      ...Object.entries(spend.counts || {}).map(([kind, n]) => [kind, n]),
+    ]);
+  } catch (error) {
+    definitions($("#spend"), [[t("spend.total"), error.message]]);
+  }
+}
+
+async function assign(event) {
+  event.preventDefault();
+  if (!state.selected) return;
+  try {
+    await api("POST", sessionUrl(state.selected, "/roles"), { user_id: $("#r-user").value, role: $("#r-role").value });
+    say(t("admin.assigned"), "ok");
+    await showDetail(state.selected);
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+async function revoke(id, role, uid) {
+  try {
+    await api("DELETE", sessionUrl(id, `/roles/${role}/${encodeURIComponent(uid)}`));
+    await showDetail(id);
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+async function setMode() {
+  if (!state.selected) return;
+  try {
+    await api("PUT", sessionUrl(state.selected, "/intake/mode"), { mode: $("#intake-mode").value });
+    await showIntake(state.selected);
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+// -- staff --------------------------------------------------------------------------------
+
+async function loadUsers() {
+  state.users = await api("GET", "/api/users");
+  const list = clear($("#users"));
+  const select = clear($("#r-user"));
+  for (const u of state.users) {
+    list.append(el("li", { text: `${u.display_name} (${u.username})${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
+    select.append(el("option", { value: u.id, text: `${u.display_name} (${u.username})` }));
+  }
+}
+
+async function createUser(event) {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/users", {
+      username: $("#u-name").value.trim(),
+      password: $("#u-password").value,
+      display_name: $("#u-display").value.trim() || null,
+      is_admin: $("#u-admin").checked,
+    });
+    $("#user-form").reset();
+    clear($("#u-errors"));
+    await loadUsers();
+  } catch (error) {
+    showErrors($("#u-errors"), error);
+  }
+}
+
+async function main() {
+  state.me = await setupChrome();
+  document.addEventListener("langchange", renderSessions);
+  if (!state.me.is_admin) {
+    for (const node of document.querySelectorAll(".admin-only")) node.hidden = true;
+    $("#not-admin").hidden = false;
+  } else {
+    $("#session-form").addEventListener("submit", saveSession);
+    $("#s-new").addEventListener("click", resetForm);
+    $("#role-form").addEventListener("submit", assign);
+    $("#intake-mode").addEventListener("change", setMode);
+    $("#user-form").addEventListener("submit", createUser);
+    $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    await loadUsers();
+  }
+  await loadSessions();
+  document.body.dataset.ready = "true";
+}
+
+main();

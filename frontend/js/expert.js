@@ -1,0 +1,383 @@
+// The expert console: approved questions in the moderators' order, "now answering", a
+// composer with the live weighted count and the thread preview from the server, drafts
+// saved on the server, warnings before publishing, per-part publishing status.
+
+import { api } from "./api.js";
+import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { $, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
+import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { byModeratorOrder, shownText } from "./questions.js";
+import { LiveSocket } from "./socket.js";
+
+const sid = sessionIdFromPath();
+const base = `/api/sessions/${encodeURIComponent(sid || "")}`;
+const MAX_WEIGHT = 280;
+const URL_RE = /(https?:\/\/|www\.)\S+|\b[\w-]+\.(com|fr|org|net|io|eu|co|info|app|dev|ly)\b/i;
+
+const state = {
+  me: null,
+  actions: [],
+  session: null,
+  questions: new Map(),
+  answers: new Map(),
+  selected: null,
+  current: null,
+  draftId: null,
+  preview: null,
+  previewSeq: 0,
+  saving: Promise.resolve(),
+  skipped: new Set(),
+};
+
+// -- rendering -------------------------------------------------------------------------
+
+function approvedList() {
+  return [...state.questions.values()]
+    .filter((q) => q.status === "approved" && !state.skipped.has(q.id))
+    .sort(byModeratorOrder);
+}
+
+let scheduled = false;
+function render() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    renderList();
+    renderNow();
+    renderAnswers();
+  });
+}
+
+function renderList() {
+  const list = clear($("#approved"));
+  const items = approvedList();
+  if (!items.some((q) => q.id === state.selected)) state.selected = items.length ? items[0].id : null;
+  for (const q of items) {
+    const selected = q.id === state.selected;
+    list.append(
+      el("li", {
+        id: `q-${q.id}`,
+        role: "option",
+        class: `q${selected ? " selected" : ""}${q.id === state.current ? " answering" : ""}`,
+        "aria-selected": selected ? "true" : "false",
+        onclick: () => answer(q.id),
+      },
+      el("div", { class: "q-head" },
+        el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
+        el("time", { datetime: q.created_at, text: formatTime(q.created_at) }),
+        q.starred ? el("span", { class: "star", text: "★" }) : null,
+        q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
+        q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
+      el("p", { class: "q-text", text: shownText(q) })),
+    );
+  }
+  $("#approved-empty").hidden = items.length > 0;
+  if (state.selected) list.setAttribute("aria-activedescendant", `q-${state.selected}`);
+  else list.removeAttribute("aria-activedescendant");
+}
+
+function renderNow() {
+  const q = state.questions.get(state.current);
+  $("#now").hidden = !q;
+  $("#now-none").hidden = Boolean(q);
+  if (!q) return;
+  $("#now-author").textContent = `@${(q.author || {}).handle || "?"}`;
+  $("#now-time").textContent = formatTime(q.created_at);
+  $("#now-text").textContent = shownText(q);
+  renderPreview();
+}
+
+function renderPreview() {
+  const line = clear($("#count-line"));
+  const list = clear($("#preview"));
+  const p = state.preview;
+  if (!p) return;
+  const over = p.parts.some((part) => part.weighted_length > MAX_WEIGHT);
+  line.append(
+    el("span", { text: t("expert.weight", { n: p.weighted_length }) }),
+    el("span", { class: over ? "over" : "", text: t("expert.parts", { n: p.parts.length }) }),
+  );
+  for (const part of p.parts) {
+    list.append(
+      el("li", { class: "post" },
+        el("p", { class: "post-text", text: part.text }),
+        el("p", { class: "post-meta" },
+          el("span", { text: t("expert.part", { i: part.index, n: p.parts.length }) }),
+          el("span", { class: part.weighted_length > MAX_WEIGHT ? "over" : "", text: `${part.weighted_length}/${MAX_WEIGHT}` }))),
+    );
+  }
+}
+
+function warnings(text) {
+  const out = [];
+  if (URL_RE.test(text)) out.push(t("warn.url"));
+  const same = text.trim();
+  const dup = [...state.answers.values()].some((a) => a.id !== state.draftId && a.text.trim() === same);
+  if (same && dup) out.push(t("warn.duplicate"));
+  return out;
+}
+
+function renderWarnings() {
+  const list = clear($("#warnings"));
+  for (const w of warnings($("#answer-text").value)) list.append(el("li", { text: w }));
+}
+
+function partStatus(answer, part) {
+  if (part.tweet_id) {
+    const host = state.session && state.session.host_account ? state.session.host_account.handle : "";
+    return el("span", { class: "part-posted" }, `${t("part.posted")} `,
+      el("a", { href: postUrl(host, part.tweet_id), target: "_blank", rel: "noopener noreferrer", text: t("part.link") }));
+  }
+  if (answer.status === "failed") {
+    return el("span", { class: "part-failed", text: t("part.failed", { reason: answer.error || "?" }) });
+  }
+  return el("span", { text: t(`part.${answer.status}`) });
+}
+
+function renderAnswers() {
+  const list = clear($("#answers"));
+  const answers = [...state.answers.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  for (const a of answers) {
+    const q = state.questions.get(a.question_ids[0]);
+    const parts = a.status === "draft" ? [] : a.parts;
+    const actions = el("div", { class: "row" });
+    if (a.status === "failed" && state.actions.includes("answer.approve")) {
+      actions.append(el("button", { type: "button", text: t("answer.retry"), onclick: () => post(a, "retry") }));
+    }
+    if (a.status === "queued" && state.actions.includes("answer.write")) {
+      actions.append(el("button", { type: "button", text: t("answer.withdraw"), onclick: () => post(a, "withdraw") }));
+    }
+    list.append(
+      el("li", { class: "card", "data-answer": a.id, "data-status": a.status },
+        el("p", { class: "meta" },
+          el("span", { class: `badge status-${a.status}`, text: t(`answer.status.${a.status}`) }), " ",
+          q ? el("span", { class: "asked", text: shownText(q) }) : null),
+        a.status === "failed" ? el("p", { class: "part-failed", role: "alert", text: t("part.failed", { reason: a.error || "?" }) }) : null,
+        el("ol", { class: "preview" },
+          ...parts.map((part, i) => el("li", { class: "post", "data-part": i + 1 },
+            el("p", { class: "post-text", text: part.text }),
+            el("p", { class: "post-meta" }, partStatus(a, part))))),
+        actions),
+    );
+  }
+}
+
+// -- composing ---------------------------------------------------------------------------
+
+function answer(qid) {
+  if (!qid) return;
+  state.current = qid;
+  state.selected = qid;
+  const mine = [...state.answers.values()].find(
+    (a) => a.status === "draft" && a.question_ids.includes(qid) && a.expert_id === state.me.id,
+  );
+  state.draftId = mine ? mine.id : null;
+  $("#answer-text").value = mine ? mine.text : "";
+  $("#draft-state").textContent = mine ? t("draft.restored") : "";
+  state.preview = null;
+  render();
+  refreshPreview();
+  requestAnimationFrame(() => $("#answer-text").focus());
+}
+
+const refreshPreview = debounce(async () => {
+  const text = $("#answer-text").value;
+  renderWarnings();
+  if (!state.current || !text.trim()) {
+    state.preview = null;
+    renderPreview();
+    return;
+  }
+  state.previewSeq += 1;
+  const seq = state.previewSeq;
+  try {
+    const preview = await api("POST", `${base}/preview`, { question_ids: [state.current], text });
+    if (seq !== state.previewSeq) return;
+    state.preview = preview;
+  } catch (error) {
+    if (seq !== state.previewSeq) return;
+    state.preview = null;
+    say(t("error.action", { detail: error.message }), "error");
+  }
+  renderPreview();
+}, 200);
+
+/** Save the composer as the server-side draft (one save at a time). */
+function saveDraft() {
+  state.saving = state.saving.then(async () => {
+    const text = $("#answer-text").value;
+    if (!state.current || !text.trim()) return;
+    try {
+      if (state.draftId) {
+        await api("POST", `${base}/answers/${encodeURIComponent(state.draftId)}/edit`, { text });
+      } else {
+        const created = await api("POST", `${base}/answers`, { question_ids: [state.current], text });
+        state.draftId = created.id;
+        state.answers.set(created.id, created);
+      }
+      $("#draft-state").textContent = t("draft.saved", { time: formatTime(new Date().toISOString()) });
+    } catch (error) {
+      $("#draft-state").textContent = t("draft.failed", { detail: error.message });
+    }
+  });
+  return state.saving;
+}
+
+const saveSoon = debounce(saveDraft, 800);
+
+async function publish() {
+  const text = $("#answer-text").value;
+  if (!state.current || !text.trim()) {
+    say(t("expert.empty"), "warn");
+    return;
+  }
+  const found = warnings(text);
+  if (found.length && !(await confirmed(found))) return;
+  saveSoon.flush();
+  await saveDraft();
+  if (!state.draftId) return;
+  try {
+    const sent = await api("POST", `${base}/answers/${encodeURIComponent(state.draftId)}/submit`);
+    state.answers.set(sent.id, sent);
+    say(t(sent.status === "awaiting_approval" ? "publish.awaiting" : "publish.queued"), "ok");
+    state.current = null;
+    state.draftId = null;
+    $("#answer-text").value = "";
+    $("#draft-state").textContent = "";
+    state.preview = null;
+    render();
+    $("#approved").focus();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+function confirmed(found) {
+  const dialog = $("#confirm-dialog");
+  const list = clear($("#confirm-warnings"));
+  for (const w of found) list.append(el("li", { text: w }));
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "publish"), { once: true });
+  });
+}
+
+async function post(a, action) {
+  try {
+    const updated = await api("POST", `${base}/answers/${encodeURIComponent(a.id)}/${action}`);
+    state.answers.set(updated.id, updated);
+    render();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+// -- the socket -------------------------------------------------------------------------
+
+function upsert(map, record) {
+  const before = map.get(record.id);
+  if (before && before.version > record.version) return;
+  map.set(record.id, record);
+}
+
+function onSnapshot(msg) {
+  state.session = msg.session;
+  state.questions = new Map(msg.questions.map((q) => [q.id, q]));
+  state.answers = new Map(msg.answers.map((a) => [a.id, a]));
+  showSession();
+  render();
+}
+
+function onEvent(msg) {
+  const map = msg.entity === "answer" ? state.answers : state.questions;
+  if (msg.entity === "session") {
+    state.session = msg.record;
+    showSession();
+  } else if (msg.record) upsert(map, msg.record);
+  else map.delete(msg.entity_id);
+  if (msg.entity === "answer" && msg.kind === "answer.failed" && msg.record) {
+    say(t("part.failed", { reason: msg.record.error || "?" }), "error");
+  }
+  render();
+}
+
+function showSession() {
+  if (!state.session) return;
+  $("#session-title").textContent = state.session.title;
+  sessionLanguage(state.session.language);
+}
+
+// -- wiring -----------------------------------------------------------------------------
+
+function move(delta) {
+  const items = approvedList();
+  if (!items.length) return;
+  const index = items.findIndex((q) => q.id === state.selected);
+  state.selected = items[Math.max(0, Math.min(items.length - 1, index + delta))].id;
+  render();
+}
+
+function onKey(event) {
+  if (document.querySelector("dialog[open]")) return;
+  if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+    event.preventDefault();
+    publish();
+    return;
+  }
+  if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+  const handlers = {
+    j: () => move(1),
+    k: () => move(-1),
+    ArrowDown: () => move(1),
+    ArrowUp: () => move(-1),
+  };
+  if (event.target === $("#approved")) handlers.Enter = () => answer(state.selected);
+  const handler = handlers[event.key];
+  if (!handler) return;
+  event.preventDefault();
+  handler();
+}
+
+async function main() {
+  state.me = await setupChrome();
+  if (!sid) {
+    say(t("error.nosession"), "error");
+    return;
+  }
+  try {
+    const grants = await api("GET", `${base}/grants`);
+    state.actions = grants.actions;
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+    return;
+  }
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("langchange", () => {
+    render();
+    renderWarnings();
+  });
+  $("#answer-text").addEventListener("input", () => {
+    refreshPreview();
+    saveSoon();
+  });
+  $("#composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    publish();
+  });
+  $("#skip").addEventListener("click", () => {
+    if (state.current) state.skipped.add(state.current);
+    state.current = null;
+    render();
+    $("#approved").focus();
+  });
+  const socket = new LiveSocket(sid, "expert", {
+    onSnapshot,
+    onEvent,
+    onStatus: connectionIndicator(),
+  });
+  socket.start();
+}
+
+main();

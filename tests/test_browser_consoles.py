@@ -1,0 +1,213 @@
+"""More of the consoles in real headless Chromium: the admin page, French and English,
+keyboard-only use, a tablet-sized screen, resuming after the server restarts, and the
+expert's warnings, failures with X's reason and retry."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser_fixtures import World, create_session, wait_until
+from tests.browser_fixtures import browser as browser
+from tests.browser_fixtures import emulator_server as emulator_server
+from tests.browser_fixtures import world as world
+
+
+def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> None:
+    admin = world.page("root", "/admin")
+    page = admin.page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_label("Title", exact=True).fill("Ask the pilots")
+    page.get_by_label("Hashtags").fill("#AskPilots")
+    page.get_by_label("Host X account").fill("@Airbus")
+    page.get_by_label("Start", exact=True).fill("2026-12-01T10:00")
+    page.get_by_label("End", exact=True).fill("2026-12-01T09:00")
+    page.get_by_role("button", name="Save").click()
+    # Bad input gets a field message, not a crash.
+    expect(page.locator("#s-errors")).to_contain_text("scheduled_end must be after")
+    page.get_by_label("End", exact=True).fill("2026-12-01T11:00")
+    page.get_by_role("button", name="Save").click()
+    row = page.locator("tr", has_text="Ask the pilots")
+    expect(row.get_by_role("cell").first).to_have_text("Draft")
+    row.get_by_role("button", name="Schedule").click()
+    expect(row.get_by_role("cell").first).to_have_text("Scheduled")
+    row.get_by_role("button", name="Start now").click()
+    expect(row.get_by_role("cell").first).to_have_text("Live now")
+    row.get_by_role("button", name="Details").click()
+    expect(page.locator("#detail-title")).to_have_text("Ask the pilots")
+    page.get_by_label("Staff member").select_option(label="Alice (alice)")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.locator("#roles")).to_contain_text("Moderator: Alice (alice)")
+    expect(page.locator("#intake")).to_contain_text("State")
+    expect(page.locator("#spend")).to_contain_text("Spent")
+    sessions = world.http.get("/api/sessions").json()
+    created = next(s for s in sessions if s["title"] == "Ask the pilots")
+    assert created["status"] == "live" and created["hashtags"] == ["#AskPilots"]
+    assert created["moderator_ids"] == [world.users["alice"]]
+    # The console links lead to the session's consoles.
+    row.get_by_role("link", name="Moderate").click()
+    page.wait_for_url(f"**/sessions/{created['id']}/moderate")
+    expect(page.locator("#session-title")).to_have_text("Ask the pilots")
+    admin.allow("status of 422")
+    admin.assert_clean()
+
+
+def test_french_session_speaks_french_until_the_user_switches(world: World) -> None:
+    sid = create_session(world.http, world.users, world.brand, language="fr")
+    world.session_id = sid
+    world.ask("@Airbus pourquoi la cabine est-elle si calme ? #AskAirbus")
+    mod = world.page("alice", f"/sessions/{sid}/moderate", locale="en-GB")
+    page = mod.page
+    expect(page.get_by_role("listbox", name="File d'attente").get_by_role("option")).to_have_count(
+        1
+    )
+    expect(page.get_by_role("button", name="Approuver a")).to_be_visible()
+    expect(page).to_have_title("Modération")
+    page.get_by_label("Langue").select_option("en")
+    expect(page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(1)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.keyboard.press("a")
+    expect(page.get_by_role("status").last).to_have_text("Approved.")
+    # The choice sticks across pages of the same browser.
+    page.goto(f"/sessions/{sid}/moderate")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Moderation")
+    # A French browser gets the public page in French.
+    public = world.page(None, f"/live/{sid}", locale="fr-FR")
+    expect(public.page.get_by_role("heading", name="Sessions en direct et à venir")).to_be_visible()
+    for watched in (mod, public):
+        watched.assert_clean()
+
+
+def test_the_queue_works_with_the_keyboard_alone(world: World) -> None:
+    for n in range(3):
+        world.ask(f"@Airbus question number {n} about the A321XLR #AskAirbus")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    queue = page.get_by_role("listbox", name="Queue")
+    expect(queue.get_by_role("option")).to_have_count(3)
+    expect(queue).to_be_focused()
+    # The skip link is the first stop of the tab order, shows when focused, leads to the queue.
+    first = page.evaluate(
+        "[...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]"
+        ".find((e) => e.tabIndex >= 0).textContent"
+    )
+    assert first == "Skip to the main content"
+    skip = page.get_by_role("link", name="Skip to the main content")
+    skip.focus()
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0
+    page.keyboard.press("Enter")
+    expect(queue).to_be_focused()
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    expect(queue).to_be_focused()
+    # Star, then bulk-select two and approve them together.
+    page.keyboard.press("s")
+    expect(queue.get_by_role("option", selected=True).locator(".star")).to_have_count(1)
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    expect(page.locator("#bulk-count")).to_have_text("2 selected")
+    page.keyboard.press("a")
+    expect(page.get_by_role("status").last).to_have_text("Done on 2 questions.")
+    expect(queue.get_by_role("option")).to_have_count(1)
+    # One undo brings both back.
+    page.keyboard.press("u")
+    expect(queue.get_by_role("option")).to_have_count(3)
+    # Edit the text shown to the expert: the original stays.
+    page.keyboard.press("e")
+    edit = page.get_by_label("Text shown to the expert")
+    expect(edit).to_be_focused()
+    edit.fill("What is the range of the A321XLR?")
+    page.get_by_role("button", name="Save text").click()
+    expect(page.locator("#d-text")).to_have_text("What is the range of the A321XLR?")
+    expect(page.locator("#d-original")).to_contain_text("question number")
+    mod.assert_clean()
+
+
+def test_merge_suggests_the_most_similar_question(world: World) -> None:
+    main = world.ask("@Airbus how long does it take to build an A350? #AskAirbus")
+    world.ask("@Airbus what colour are the seats in business class? #AskAirbus")
+    dup = world.ask("@Airbus how long does it take to build one A350 aircraft? #AskAirbus")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    queue = page.get_by_role("listbox", name="Queue")
+    expect(queue.get_by_role("option", selected=True)).to_contain_text("one A350 aircraft")
+    page.keyboard.press("m")
+    dialog = page.get_by_role("dialog", name="Merge into a similar question")
+    first = dialog.get_by_role("radio").first
+    expect(first).to_be_checked()
+    expect(first).to_have_attribute("value", main)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").last).to_have_text("Merged.")
+    merged = wait_until(lambda: world.question(dup)["status"] == "merged" and world.question(dup))
+    assert merged["merged_into"] == main
+    mod.assert_clean()
+
+
+def test_tablet_layout_stacks_without_horizontal_scrolling(world: World) -> None:
+    world.ask("@Airbus does the A220 fit small airports? #AskAirbus")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    expect(page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    queue_box = page.locator("#queue").bounding_box()
+    detail_box = page.locator(".detail-pane").bounding_box()
+    assert queue_box is not None and detail_box is not None
+    assert detail_box["y"] >= queue_box["y"] + queue_box["height"]
+    mod.assert_clean()
+
+
+def test_consoles_resume_after_the_server_restarts_without_gaps_or_duplicates(
+    world: World,
+) -> None:
+    world.ask("@Airbus first question #AskAirbus")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    queue = page.get_by_role("listbox", name="Queue")
+    expect(queue.get_by_role("option")).to_have_count(1)
+    world.stop_app()
+    expect(page.locator("#conn")).to_have_text("Reconnecting…")
+    world.ask_while_down("@Airbus asked while the server was down #AskAirbus", "late_fan")
+    world.start_app()
+    expect(page.locator("#conn")).to_have_text("Live", timeout=20_000)
+    expect(queue.get_by_role("option")).to_have_count(2)
+    expect(queue.get_by_role("option").first).to_contain_text("while the server was down")
+    world.ask("@Airbus after the restart #AskAirbus")
+    expect(queue.get_by_role("option")).to_have_count(3)
+    # Errors while the server was down (failed reconnects) are expected; nothing else.
+    assert all("WebSocket" in e or "Failed to load" in e for e in mod.errors), mod.errors
+    assert mod.dialogs == []
+
+
+def test_expert_is_warned_then_sees_x_refuse_and_retries(world: World) -> None:
+    qid = world.ask("@Airbus where can I see the A350 up close? #AskAirbus")
+    world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
+    expert = world.page("root", f"/sessions/{world.session_id}/expert")
+    page = expert.page
+    page.get_by_role("listbox", name="Approved questions").get_by_role("option").click()
+    composer = page.get_by_label("Your answer")
+    composer.fill("Visit the Aeroscopia museum, details on www.aeroscopia.fr")
+    expect(page.locator("#warnings")).to_contain_text("contains a link")
+    world.emulator.faults(credits_depleted=True)
+    page.keyboard.press("Control+Enter")
+    dialog = page.get_by_role("dialog", name="Publish anyway?")
+    expect(dialog).to_contain_text("posts with a URL cost more")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(composer).to_have_value("Visit the Aeroscopia museum, details on www.aeroscopia.fr")
+    page.keyboard.press("Control+Enter")
+    dialog.get_by_role("button", name="Publish anyway").click()
+    card = page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "failed", timeout=20_000)
+    expect(card.get_by_role("alert")).to_contain_text("Failed:")
+    world.emulator.call("POST", "/_emulator/balance", {"usd": 5})
+    world.emulator.clear_faults()
+    card.get_by_role("button", name="Retry").click()
+    expect(card).to_have_attribute("data-status", "published", timeout=20_000)
+    expect(card.get_by_role("link", name="View on X")).to_have_count(1)
+    # The error banner in the status line is X's reason, not a crash.
+    assert all("Failed to load resource" in e for e in expert.errors), expert.errors
+    assert expert.dialogs == []

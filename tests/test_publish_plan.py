@@ -1,0 +1,132 @@
+"""The thread plan of an answer (pure): summoned-reply routing, the quote, numbering,
+signature; and the announcements in French and English."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from atexpert import announce, twittertext
+from atexpert.announce import Moment
+from atexpert.answers import Answer, AnswerPart
+from atexpert.publish_plan import Route, can_reply, mentions, plan, quote
+from atexpert.publish_x import same_text
+from atexpert.questions import Author, Question
+from atexpert.sessions import HostAccount, Session, SessionOptions
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def session(**options: object) -> Session:
+    return Session(
+        id="s_1",
+        title="Inside the A350 cabin",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=NOW,
+        scheduled_end=NOW + timedelta(hours=1),
+        options=SessionOptions(**options),  # type: ignore[arg-type]
+        created_by="admin",
+        created_at=NOW,
+        updated_by="admin",
+        updated_at=NOW,
+    )
+
+
+def question(text: str) -> Question:
+    return Question(
+        id="q_11",
+        session_id="s_1",
+        tweet_id="11",
+        author=Author(id="7", handle="fan_1"),
+        text=text,
+        received_at=NOW,
+        created_at=NOW,
+    )
+
+
+def answer(text: str) -> Answer:
+    return Answer(
+        id="a_1",
+        session_id="s_1",
+        question_ids=["q_11"],
+        expert_id="e",
+        text=text,
+        parts=[AnswerPart(text=text)],
+        created_at=NOW,
+        updated_by="e",
+        updated_at=NOW,
+    )
+
+
+def test_mentions_follow_twitter_text() -> None:
+    assert mentions("hey @AIRBUS, why?", "Airbus")
+    assert mentions("@airbus", "Airbus")
+    assert not mentions("mail me at me@airbus.com", "Airbus")
+    assert not mentions("@Airbus_fans are great", "Airbus")
+    assert not mentions("#Airbus rocks", "Airbus")
+
+
+def test_a_question_mentioning_the_host_gets_a_direct_reply() -> None:
+    q = question("@Airbus why is the cabin quiet?")
+    thread = plan(answer("Better insulation."), q, session(), root_id="99")
+    assert (thread.route, thread.reply_to) == (Route.REPLY, "11")
+    assert [p.text for p in thread.parts] == ["Better insulation."]  # no "1/1"
+
+
+def test_other_questions_continue_the_session_thread_quoting_the_question() -> None:
+    q = question("why is the cabin so quiet " + "really " * 40)
+    assert not can_reply(q, session())
+    thread = plan(answer("Better insulation."), q, session(signature="— Airbus"), root_id="99")
+    assert (thread.route, thread.reply_to) == (Route.SESSION_THREAD, "99")
+    first = thread.parts[0].text
+    assert first.startswith("«Q @fan_1: why is the cabin so quiet really")
+    assert "…»\n\nBetter insulation." in first and first.endswith("\n— Airbus")
+    no_root = plan(answer("Better insulation."), q, session(announce=False), root_id=None)
+    assert (no_root.route, no_root.reply_to) == (Route.STANDALONE, None)
+
+
+def test_long_answers_are_numbered_and_signed_on_the_last_part() -> None:
+    text = " ".join(f"Sentence number {i} explains one more thing." for i in range(20))
+    thread = plan(answer(text), question("@Airbus ?"), session(signature="— Team"), None)
+    assert len(thread.parts) > 2
+    n = len(thread.parts)
+    for i, part in enumerate(thread.parts, 1):
+        assert twittertext.is_valid(part.text)
+        assert f"{i}/{n}" in part.text
+    assert thread.parts[-1].text.endswith("— Team")
+    assert not thread.parts[0].text.endswith("— Team")
+
+
+@given(st.text(min_size=1, max_size=600).filter(lambda s: s.strip()))
+def test_the_quote_always_fits_within_part_one(text: str) -> None:
+    q = question(text.replace("\ufffe", "").replace("\ufeff", "").replace("\uffff", "") or "x")
+    quoted = quote(q)
+    assert twittertext.weighted_length(quoted) <= 130
+    assert quoted.startswith("«Q @fan_1: ") and quoted.endswith("»")
+
+
+def test_reconciliation_compares_texts_up_to_link_rewriting() -> None:
+    assert same_text("see https://airbus.com/a350 now", "see https://t.co/abc now")
+    assert not same_text("part 1/3", "part 2/3")
+
+
+def test_announcements_in_english_and_french() -> None:
+    en = announce.render(session(), Moment.START)
+    assert en.startswith("We're live: Inside the A350 cabin\n")
+    assert "#AskAirbus" in en and "@Airbus" in en
+    fr_session = session().model_copy(update={"language": "fr"})
+    fr = announce.render(fr_session, Moment.END, answered=12)
+    assert fr.startswith("C'est terminé\u202f: Inside the A350 cabin")
+    assert "12 réponses publiées" in fr and fr.endswith("#AskAirbus\u202f!")
+
+
+def test_announcement_preview_and_a_title_too_long_for_one_post() -> None:
+    long = session(announce=False).model_copy(update={"title": "Très long titre " * 30})
+    preview = announce.preview(long)
+    assert preview.enabled is False
+    for item in (preview.start, preview.end):
+        assert item.weighted_length <= 280 and twittertext.is_valid(item.text)
+        assert "…" in item.text
