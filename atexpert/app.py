@@ -19,6 +19,7 @@ from atexpert import (
     api_answers,
     api_automod,
     api_intake,
+    api_publish,
     api_questions,
     api_sessions,
     api_staff,
@@ -48,6 +49,7 @@ ENDPOINTS: list[Endpoint] = [
     *api_answers.ENDPOINTS,
     *api_intake.ENDPOINTS,
     *api_automod.ENDPOINTS,
+    *api_publish.ENDPOINTS,
 ]
 
 

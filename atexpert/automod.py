@@ -193,8 +193,9 @@ def _text_hits(question: Question, config: AutomodConfig, context: Context) -> l
         )
     for language in LANGUAGES:
         if language in config.profanity:
-            word = find(text_words, PROFANITY[language])
-            if word is not None:
+            found = find(text_words, PROFANITY[language])
+            if found is not None:
+                word = PROFANITY[language][found]
                 rule = Rule.PROFANITY_FR if language == "fr" else Rule.PROFANITY_EN
                 out.append((rule, f"grossièreté « {word} »", f"profanity '{word}'"))
     if config.link_only and _URL.search(text) and not re.search(r"\w", body):

@@ -60,12 +60,13 @@ def normalize(text: str) -> str:
     return " ".join(words(text))
 
 
-def _entries(raw: str) -> frozenset[str]:
+def _entries(raw: str) -> dict[str, str]:
+    """Normalized entry -> the entry as listed."""
     found = re.findall(r'"([^"]+)"|(\S+)', raw)
-    return frozenset(normalize(quoted or bare) for quoted, bare in found)
+    return {normalize(quoted or bare): quoted or bare for quoted, bare in found}
 
 
-PROFANITY: dict[Language, frozenset[str]] = {"fr": _entries(_FR), "en": _entries(_EN)}
+PROFANITY: dict[Language, dict[str, str]] = {"fr": _entries(_FR), "en": _entries(_EN)}
 
 
 #: Masked words looked at per text, and their shape: bounded work on hostile input.

@@ -161,13 +161,36 @@ def post_time(post: Mapping[str, Any], tweet_id: str, now: datetime) -> datetime
     return now
 
 
-def full_text(post: Mapping[str, Any]) -> str:
-    """The whole text: a long post's ``note_tweet`` text, else ``text``."""
+def _note(post: Mapping[str, Any]) -> Mapping[str, Any] | None:
     note = post.get("note_tweet")
     if isinstance(note, Mapping) and isinstance(note.get("text"), str) and note["text"].strip():
+        return note
+    return None
+
+
+def full_text(post: Mapping[str, Any]) -> str:
+    """The whole text: a long post's ``note_tweet`` text, else ``text``."""
+    note = _note(post)
+    if note is not None:
         return str(note["text"])
     text = post.get("text")
     return text if isinstance(text, str) else ""
+
+
+def hashtags(post: Mapping[str, Any], text: str) -> list[str]:
+    """The post's hashtags: X's own ``entities`` when well formed, else extracted here.
+
+    X leaves ``hashtags`` out of ``entities`` when there are none.
+    """
+    note = _note(post)
+    entities = (note if note is not None else post).get("entities")
+    if isinstance(entities, Mapping):
+        found = entities.get("hashtags", [])
+        if isinstance(found, list) and all(
+            isinstance(h, Mapping) and isinstance(h.get("tag"), str) for h in found
+        ):
+            return [str(h["tag"]) for h in found]
+    return [h.tag for h in extract_hashtags(text)]
 
 
 def is_retweet(post: Mapping[str, Any], text: str) -> bool:
@@ -226,7 +249,7 @@ def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
         return Skipped(tweet_id, Skip.OWN_POST)
     if is_retweet(post, text):
         return Skipped(tweet_id, Skip.RETWEET)
-    if not any(h.tag.casefold() in target.hashtags for h in extract_hashtags(text)):
+    if not any(tag.casefold() in target.hashtags for tag in hashtags(post, text)):
         return Skipped(tweet_id, Skip.NO_HASHTAG)
     truncated = len(text) > MAX_TEXT
     settings = post.get("reply_settings", "everyone")

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from atexpert.api_routing import Services
 from atexpert.intake import (
     Ingestor,
     IntakeSettings,
@@ -175,3 +178,23 @@ class IntakeService:
         if self._stream_task is not None:
             with contextlib.suppress(Exception):
                 await self._stream_task
+
+
+def intake_hook(
+    intake: IntakeSettings | None = None,
+) -> Callable[[Services], AbstractAsyncContextManager[IntakeService]]:
+    """A lifespan hook for :func:`atexpert.app.create_app`: intake runs beside the app."""
+
+    @asynccontextmanager
+    async def run(services: Services) -> AsyncIterator[IntakeService]:
+        service = IntakeService(services.redis, services.store, services.settings, intake)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop), name="atexpert-intake")
+        try:
+            yield service
+        finally:
+            stop.set()
+            with contextlib.suppress(TimeoutError):  # wait_for cancels it on timeout
+                await asyncio.wait_for(task, timeout=10)
+
+    return run

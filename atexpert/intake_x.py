@@ -55,16 +55,6 @@ class Backoff:
         return float(min(self.base * 2 ** min(attempt, 30), self.cap))
 
 
-def _reason(body: str) -> str:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return body[:200]
-    if isinstance(value, dict):
-        return str(value.get("detail") or value.get("title") or value)[:300]
-    return str(value)[:300]
-
-
 class RateGate:
     """Endpoints whose rate-limit window is used up (``x-rate-limit-remaining: 0``).
 
@@ -121,7 +111,7 @@ async def call_x(
     try:
         return json.loads(body)
     except ValueError:
-        raise XFailure(f"{endpoint}: answer is not JSON: {_reason(body)!r}") from None
+        raise XFailure(f"{endpoint}: answer is not JSON: {body[:200]!r}") from None
 
 
 class XReader:

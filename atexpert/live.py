@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -42,7 +43,7 @@ from atexpert.live_protocol import (
     error_frame,
     parse_client_message,
 )
-from atexpert.live_views import LiveRole, View, view_record
+from atexpert.live_views import PUBLIC_SESSION_STATUSES, LiveRole, View
 from atexpert.questions import Question
 from atexpert.redis_conn import RedisRuntime
 from atexpert.sessions import Session
@@ -60,7 +61,7 @@ STAFF_ROLES = frozenset({LiveRole.MODERATOR, LiveRole.ADMIN})
 def allowed(role: LiveRole, user: StaffUser | None, session: Session) -> bool:
     """Whether ``user`` may hold the ``role`` endpoint of ``session`` open."""
     if role is LiveRole.PUBLIC:
-        return view_record(View.PUBLIC, "session", session.model_dump(mode="json")) is not None
+        return session.status.value in PUBLIC_SESSION_STATUSES
     if role is LiveRole.ADMIN:
         return user is not None and user.is_admin
     needed = Action.QUESTION_READ_ALL if role is LiveRole.MODERATOR else Action.ANSWER_WRITE
@@ -121,8 +122,8 @@ class Connection:
             self.closing = why
             self.kicked.set()
 
-    def session_changed(self, session: Record) -> None:
-        if not allowed(self.role, self.user, Session.model_validate(session)):
+    def session_changed(self, session: Session) -> None:
+        if not allowed(self.role, self.user, session):
             self.kick(Close.NOT_FOUND if self.role is LiveRole.PUBLIC else Close.FORBIDDEN)
 
     def heartbeat(self, now: float, ping: str) -> None:
@@ -175,53 +176,68 @@ async def _principal(ws: WebSocket, services: Services) -> Principal:
     return await authenticate(request, services.staff, services.signer)
 
 
+class _Denied(Exception):
+    def __init__(self, status: int, code: str, message: str, close: Close) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.close = status, code, message, close
+
+
 async def live_endpoint(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
     hub: LiveHub = ws.app.state.live_hub
-    config = hub.config
+    after = ws.query_params.get("after")
+    try:
+        if after is not None and STREAM_ID.fullmatch(after) is None:
+            raise _Denied(400, "invalid_after", Close.BAD_RESUME.reason, Close.BAD_RESUME)
+        async with hub.handshakes:  # bounds the Redis work of a reconnection storm
+            role, user, feed = await _admit(ws, services, hub)
+    except _Denied as no:
+        return await _deny(ws, no.status, no.code, no.message, no.close)
+    except (RedisError, OSError) as exc:
+        log.warning("live: handshake failed: %s", exc)
+        return await _deny(ws, 503, "unavailable", Close.UNAVAILABLE.reason, Close.UNAVAILABLE)
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    await ws.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    await _serve(ws, Connection(ws, role, user, hub.config), feed, hub, services, after)
+
+
+async def _admit(
+    ws: WebSocket, services: Services, hub: LiveHub
+) -> tuple[LiveRole, StaffUser | None, SessionFeed]:
+    """Who connects to which console; :class:`_Denied` says why not."""
     try:
         role = LiveRole(ws.path_params["role"])
     except ValueError:
         roles = ", ".join(r.value for r in LiveRole)
-        return await _deny(ws, 404, "not_found", f"role is one of {roles}", Close.NOT_FOUND)
-    after = ws.query_params.get("after")
-    if after is not None and STREAM_ID.fullmatch(after) is None:
-        return await _deny(ws, 400, "invalid_after", Close.BAD_RESUME.reason, Close.BAD_RESUME)
+        raise _Denied(404, "not_found", f"role is one of {roles}", Close.NOT_FOUND) from None
     user: StaffUser | None = None
     if role is not LiveRole.PUBLIC:
         origin = ws.headers.get("origin")
         origins = {
             origin_of(services.settings.public_base_url),
-            *map(origin_of, config.allowed_origins),
+            *map(origin_of, hub.config.allowed_origins),
         }
         if origin is not None and origin.lower() not in origins:
-            return await _deny(
-                ws, 403, "origin_refused", f"origin {origin} is not allowed", Close.FORBIDDEN
-            )
+            raise _Denied(403, "origin_refused", f"origin {origin} is not allowed", Close.FORBIDDEN)
         try:
             principal = await _principal(ws, services)
         except ApiError as exc:
             close = Close.UNAUTHENTICATED if exc.status == 401 else Close.FORBIDDEN
-            return await _deny(ws, exc.status, exc.code, exc.message, close)
+            raise _Denied(exc.status, exc.code, exc.message, close) from None
         if principal.via == "cookie" and origin is None:
-            return await _deny(
-                ws, 403, "origin_refused", "a cookie login needs an Origin header", Close.FORBIDDEN
-            )
+            reason = "a cookie login needs an Origin header"
+            raise _Denied(403, "origin_refused", reason, Close.FORBIDDEN)
         user = principal.user
     try:
         feed = await hub.feed(ws.path_params["session_id"])
     except NotFound:
-        return await _deny(ws, 404, "not_found", "no such session", Close.NOT_FOUND)
-    session = Session.model_validate(feed.session)
-    if not allowed(role, user, session):
+        raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND) from None
+    if not allowed(role, user, Session.model_validate(feed.session)):
         if role is LiveRole.PUBLIC:
-            return await _deny(ws, 404, "not_found", "no such session", Close.NOT_FOUND)
-        return await _deny(
-            ws, 403, "forbidden", f"you may not open the {role} console", Close.FORBIDDEN
-        )
-    offered = ws.headers.get("sec-websocket-protocol", "")
-    await ws.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
-    await _serve(ws, Connection(ws, role, user, config), feed, hub, services, after)
+            raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND)
+        reason = f"you may not open the {role} console"
+        raise _Denied(403, "forbidden", reason, Close.FORBIDDEN)
+    return role, user, feed
 
 
 async def _serve(
@@ -307,6 +323,9 @@ async def _handle(
         raise BadMessage(exc.code, exc.message, request_id=rid, fields=fields) from None
     except AtexpertError as exc:
         raise BadMessage(exc.code, exc.message, request_id=rid) from None
+    except (RedisError, OSError) as exc:
+        log.warning("live: %s failed: %s", command.type, exc)
+        raise BadMessage("unavailable", "storage unavailable; retry", request_id=rid) from None
     return ack_frame(rid, record=question.model_dump(mode="json"))
 
 

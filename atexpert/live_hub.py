@@ -70,7 +70,7 @@ class Subscriber(Protocol):
     def deliver(self, frame: str) -> None:
         """Queue ``frame`` without blocking (the subscriber handles its own overflow)."""
 
-    def session_changed(self, session: Record) -> None:
+    def session_changed(self, session: Session) -> None:
         """The session record changed (roles may have been revoked)."""
 
     def heartbeat(self, now: float, ping: str) -> None:
@@ -117,6 +117,7 @@ class LiveConfig(BaseSettings):
     idle_s: float = Field(default=30.0, ge=0, description="Keep a feed this long without clients.")
     claim_ttl_s: float = Field(default=60.0, gt=0, description="Lifetime of a soft claim.")
     close_timeout_s: float = Field(default=5.0, gt=0, description="Wait for a close frame.")
+    handshakes: int = Field(default=16, ge=1, description="Handshakes checked at once.")
 
 
 class SessionFeed:
@@ -238,8 +239,10 @@ class SessionFeed:
             frame = frames[sub.view]
             if frame is not None:
                 sub.deliver(frame)
-            if event.entity == "session":
-                sub.session_changed(after)
+        if event.entity == "session":
+            session = Session.model_validate(after)
+            for sub in list(self.subscribers):
+                sub.session_changed(session)
 
     def _fold(self, event: Event) -> tuple[Record | None, Record]:
         """Apply ``event`` to the records: the record before and after it."""
@@ -329,6 +332,7 @@ class LiveHub:
     def __init__(self, redis: RedisClient, config: LiveConfig | None = None) -> None:
         self.redis = redis
         self.config = config or LiveConfig()
+        self.handshakes = asyncio.Semaphore(self.config.handshakes)
         self.feeds: dict[str, SessionFeed] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None

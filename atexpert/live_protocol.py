@@ -31,7 +31,7 @@ class Close(StrEnum):
     FORBIDDEN = "4403 forbidden"
     NOT_FOUND = "4404 no such session"
     ABUSE = "4429 too many rejected messages"
-    SHUTDOWN = "1001 server shutting down"
+    UNAVAILABLE = "1013 try again later"
 
     @property
     def code(self) -> int:

@@ -103,6 +103,7 @@ class SessionPublisher:
                 except LostLease:
                     log.info("publisher of %s: lease lost to another process", self.session_id)
                 except Exception:
+                    _reraise_cancel()
                     log.exception("publisher of %s failed; retrying", self.session_id)
                 await self._wait_for_events(stop)
         finally:
@@ -116,6 +117,7 @@ class SessionPublisher:
         try:
             events = await self.store.read_events(self.session_id, self._seen, block_ms=block)
         except RedisError:
+            _reraise_cancel()
             await asyncio.sleep(self.config.idle_wait.total_seconds())
             return
         if events:
@@ -321,3 +323,11 @@ class SessionPublisher:
                 updated_at=self.clock.now(),
             )
         )
+
+
+def _reraise_cancel() -> None:
+    """A client library may turn our cancellation into its own error (redis-py's timeout
+    around a blocking read does): a cancelled publisher must stop, never loop on."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()

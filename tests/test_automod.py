@@ -79,6 +79,11 @@ def test_profanity_rejects_with_a_reason_in_both_languages(text: str, rule: Rule
     assert decision.reason("en").startswith(f"automod [{rule}]: profanity")
 
 
+def test_profanity_reasons_quote_the_word_as_listed() -> None:
+    assert decide("Vous êtes des c0nnards").hits[0].reason_fr == "grossièreté « connard »"
+    assert decide("total bullsh1t").hits[0].reason_en == "profanity 'bullshit'"
+
+
 def test_profanity_lists_can_be_chosen_or_turned_off() -> None:
     only_en = config(profanity=["en"])
     assert decide("Quelle merde ce vol ?", only_en).outcome is Outcome.NONE

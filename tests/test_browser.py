@@ -120,6 +120,7 @@ def test_two_moderators_on_one_question_see_who_won(world: World) -> None:
     qid = world.ask("@Airbus will the A350F fly to Toulouse? #AskAirbus")
     alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
     expect(alice.page.locator("#presence")).to_contain_text("alice (you)")
+    expect(alice.page.locator("#d-claim")).to_have_text("You are handling this question")
     bob = world.page("bob", f"/sessions/{world.session_id}/moderate")
     for watched in (alice, bob):
         expect(watched.page.locator("#presence li")).to_have_count(2)

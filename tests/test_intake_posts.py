@@ -137,3 +137,17 @@ def test_classify_never_raises(item: Any, users: dict[str, Any]) -> None:
     out = classify(item, users, TARGET, NOW)
     assert isinstance(out, Accepted | Skipped)
     read_page({"data": item, "includes": {"users": [users]}})
+
+
+def test_x_entities_are_trusted_when_well_formed() -> None:
+    tagged = {"hashtags": [{"start": 0, "end": 10, "tag": "AskAirbus"}]}
+    out = classify(post("text X tagged", entities=tagged), USERS, TARGET, NOW)
+    assert isinstance(out, Accepted)
+    untagged = classify(post("#AskAirbus", entities={"mentions": []}), USERS, TARGET, NOW)
+    assert isinstance(untagged, Skipped) and untagged.reason is Skip.NO_HASHTAG
+    for broken in ({"hashtags": "AskAirbus"}, {"hashtags": [{"tag": 5}]}, "junk"):
+        out = classify(post("#AskAirbus", entities=broken), USERS, TARGET, NOW)
+        assert isinstance(out, Accepted), broken  # extracted from the text instead
+    note = {"text": "@Airbus " + "x " * 200 + "#AskAirbus", "entities": tagged}
+    out = classify(post("preview…", note_tweet=note), USERS, TARGET, NOW)
+    assert isinstance(out, Accepted) and out.incoming.text == note["text"]

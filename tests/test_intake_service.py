@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from pydantic import SecretStr
+
+from atexpert.app import create_app
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import EmulatorControl
 from atexpert.intake import IntakeSettings
-from atexpert.intake_service import IntakeService, receiving
+from atexpert.intake_service import IntakeService, intake_hook, receiving
 from atexpert.intake_state import IntakeMode, IntakeState
+from atexpert.redis_conn import RedisClient
 from atexpert.sessions import HostAccount, SessionFields
+from atexpert.settings import Settings
 from tests import test_intake as base
 from tests.test_intake import FAST, World, wait_for
 
@@ -71,3 +79,52 @@ async def test_the_intake_window(world: World) -> None:
     assert receiving(session, now + timedelta(hours=2, minutes=1))
     assert receiving(world.session, now)
     assert IntakeSettings().mode is IntakeMode.MENTIONS
+
+
+async def test_the_app_runs_intake_beside_it(
+    control: EmulatorControl, server: EmulatorServer, redis_standalone: RedisClient
+) -> None:
+    """create_app(lifespan_hooks=[intake_hook()]): a tweet becomes a question in the API."""
+    host = control.create_account("Airbus", "Airbus")
+    control.create_account("fan_1", "Fan")
+    settings = Settings(
+        secret_key=SecretStr("test-secret-key-" + "x" * 32),
+        x_api_base_url=server.base_url,
+        x_bearer_token=SecretStr(control.app()["bearer_token"]),
+    )
+    app = create_app(
+        settings, redis=redis_standalone, run_scheduler=False, lifespan_hooks=[intake_hook(FAST)]
+    )
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        _, token = await services.staff.create_token(
+            (await services.staff.create_user("root", "s3cret-password", is_admin=True)).id,
+            "tests",
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        now = datetime.now(UTC)
+        body = {
+            "title": "Ask Airbus",
+            "hashtags": ["#AskAirbus"],
+            "host_account": {"handle": "@Airbus", "user_id": host.id},
+            "scheduled_start": (now + timedelta(minutes=5)).isoformat(),
+            "scheduled_end": (now + timedelta(hours=1)).isoformat(),
+        }
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            r = await client.post("/api/sessions", json=body, headers=auth)
+            sid = r.json()["id"]
+            r = await client.post(f"/api/sessions/{sid}/schedule", headers=auth)
+            assert r.status_code == 200, r.text
+            tweet = control.post("fan_1", "@Airbus #AskAirbus asked before the start")
+
+            async def listed() -> bool:
+                r = await client.get(f"/api/sessions/{sid}/questions", headers=auth)
+                return [q["tweet_id"] for q in r.json()] == [tweet]
+
+            await wait_for(listed)
+            r = await client.get(f"/api/sessions/{sid}/intake", headers=auth)
+            status = r.json()
+            assert status["state"] == "running" and status["counters"]["received"] == 1
+            r = await client.get(f"/api/sessions/{sid}/spend", headers=auth)
+            assert r.json()["counts"] == {"own_mentions_read": 1}

@@ -74,9 +74,12 @@ class World:
 
     async def timeline(self) -> list[dict[str, Any]]:
         """The host's posts, oldest first: id, text, replied_to."""
-        response = await self.client.get_users_tweets(
-            self.brand.id, max_results=100, tweet_fields=["referenced_tweets"], user_auth=False
-        )
+        async with async_client(
+            self.settings, user_access_token=self.brand.oauth2_access_token
+        ) as reader:  # a client of its own: the publisher under test may be mid-request
+            response = await reader.get_users_tweets(
+                self.brand.id, max_results=100, tweet_fields=["referenced_tweets"], user_auth=False
+            )
         out = []
         for tweet in reversed(response.data or []):
             refs = tweet.referenced_tweets or []

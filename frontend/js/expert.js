@@ -214,7 +214,7 @@ function saveDraft() {
       } else {
         const created = await api("POST", `${base}/answers`, { question_ids: [state.current], text });
         state.draftId = created.id;
-        state.answers.set(created.id, created);
+        upsert(state.answers, created);
       }
       $("#draft-state").textContent = t("draft.saved", { time: formatTime(new Date().toISOString()) });
     } catch (error) {
@@ -239,7 +239,7 @@ async function publish() {
   if (!state.draftId) return;
   try {
     const sent = await api("POST", `${base}/answers/${encodeURIComponent(state.draftId)}/submit`);
-    state.answers.set(sent.id, sent);
+    upsert(state.answers, sent);
     say(t(sent.status === "awaiting_approval" ? "publish.awaiting" : "publish.queued"), "ok");
     state.current = null;
     state.draftId = null;
@@ -257,17 +257,27 @@ function confirmed(found) {
   const dialog = $("#confirm-dialog");
   const list = clear($("#confirm-warnings"));
   for (const w of found) list.append(el("li", { text: w }));
-  dialog.returnValue = "";
-  dialog.showModal();
+  const form = dialog.querySelector("form");
+  // The submit (or cancel) event of this very opening: a "close" event may be a late one
+  // from the previous opening.
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "publish"), { once: true });
+    const done = (value) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(value);
+    };
+    const onSubmit = (event) => done(Boolean(event.submitter) && event.submitter.value === "publish");
+    const onCancel = () => done(false);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
   });
 }
 
 async function post(a, action) {
   try {
     const updated = await api("POST", `${base}/answers/${encodeURIComponent(a.id)}/${action}`);
-    state.answers.set(updated.id, updated);
+    upsert(state.answers, updated);
     render();
   } catch (error) {
     say(t("error.action", { detail: error.message }), "error");
@@ -276,6 +286,7 @@ async function post(a, action) {
 
 // -- the socket -------------------------------------------------------------------------
 
+/** Keep the newest version: an HTTP reply may arrive after the events it caused. */
 function upsert(map, record) {
   const before = map.get(record.id);
   if (before && before.version > record.version) return;

@@ -156,8 +156,10 @@ function renderDetail() {
     : t(`status.${q.status}`);
   status.className = `badge status-${q.status}`;
   const claim = claimOf(q.id);
-  $("#d-claim").hidden = !claim;
+  const mine = state.presence.claims.some((c) => c.question_id === q.id && c.username === state.me.username);
+  $("#d-claim").hidden = !claim && !mine;
   if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.username });
+  else if (mine) $("#d-claim").textContent = t("claim.mine");
   $("#d-text").textContent = shownText(q);
   $("#d-original-wrap").hidden = q.display_text == null;
   $("#d-original").textContent = q.text;
