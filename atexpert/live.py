@@ -11,13 +11,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -25,8 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Services
-from atexpert.auth import CookieSigner, Principal, authenticate
-from atexpert.clock import SystemClock
+from atexpert.auth import Principal, authenticate
 from atexpert.errors import AtexpertError, InvalidInput, NotFound
 from atexpert.events import Record
 from atexpert.live_hub import LiveConfig, LiveHub, SessionFeed
@@ -45,11 +41,8 @@ from atexpert.live_protocol import (
 )
 from atexpert.live_views import PUBLIC_SESSION_STATUSES, LiveRole, View
 from atexpert.questions import Question
-from atexpert.redis_conn import RedisRuntime
 from atexpert.sessions import Session
-from atexpert.settings import Settings
 from atexpert.staff import Action, StaffUser, can
-from atexpert.staff_store import StaffStore
 from atexpert.store import STREAM_ID, Store
 
 log = logging.getLogger("atexpert.live")
@@ -386,32 +379,4 @@ def live_routes() -> list[BaseRoute]:
     return [WebSocketRoute(PATH, live_endpoint, name="live")]
 
 
-def create_live_app(
-    settings: Settings | None = None, config: LiveConfig | None = None
-) -> Starlette:
-    """An app serving only the live endpoints (a websocket tier scaled apart from the API)."""
-    settings = settings or Settings()
-    config = config or LiveConfig()
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(RedisRuntime(settings))
-            clock = SystemClock()
-            app.state.services = Services(
-                settings=settings,
-                redis=runtime.client,
-                store=Store(runtime.client, clock=clock),
-                staff=StaffStore(runtime.client, clock=clock),
-                signer=CookieSigner(settings),
-                clock=clock,
-            )
-            hub = app.state.live_hub = LiveHub(runtime.client, config)
-            await hub.start()
-            stack.push_async_callback(hub.stop)
-            yield
-
-    return Starlette(routes=live_routes(), lifespan=lifespan)
-
-
-__all__ = ["LiveConfig", "LiveHub", "create_live_app", "live_routes"]
+__all__ = ["LiveConfig", "LiveHub", "live_routes"]

@@ -139,6 +139,7 @@ class SessionFeed:
         self._base = 0  # sequence number of _ring[0]
         self._snapshots: dict[View, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- loading and following ------------------------------------------------------------
@@ -147,10 +148,11 @@ class SessionFeed:
         self._task = asyncio.create_task(self._run(), name=f"live-feed-{self.session_id}")
 
     async def stop(self) -> None:
+        """Stop reading. A flag as well as a cancel: redis-py may swallow a cancellation."""
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=BLOCK_MS / 1000 + 1)
 
     async def _run(self) -> None:
         try:
@@ -160,7 +162,7 @@ class SessionFeed:
                 self.ready.set_exception(exc)
             raise
         self.ready.set_result(None)
-        while True:
+        while not self._stopping.is_set():
             try:
                 reply = await self.redis.xread(
                     {self.events_key: self.position, self.presence.stream: self.presence.position},
@@ -196,10 +198,12 @@ class SessionFeed:
             await self._load_records()
             return
         start = "-"
+        unseen = await self.redis.xlen(self.events_key) - self.window  # no frames for those
         while True:
             chunk: Any = await self.redis.xrange(self.events_key, min=start, count=READ_COUNT)
             for entry_id, fields in chunk:
-                self._apply(str(entry_id), fields, load=True)
+                self._apply(str(entry_id), fields, live=False, render=unseen <= 0)
+                unseen -= 1
             if len(chunk) < READ_COUNT:
                 break
             start = "(" + str(chunk[-1][0])
@@ -216,7 +220,11 @@ class SessionFeed:
         self.questions = {k: q.model_dump(mode="json") for k, q in snap.questions.items()}
         self.answers = {k: a.model_dump(mode="json") for k, a in snap.answers.items()}
 
-    def _apply(self, entry_id: str, fields: Mapping[str, str], *, load: bool = False) -> None:
+    def _apply(
+        self, entry_id: str, fields: Mapping[str, str], *, live: bool = True, render: bool = True
+    ) -> None:
+        """Fold one entry into the records; render it into the window (``render``) and hand
+        it to the clients (``live``)."""
         self.position = entry_id
         try:
             event = decode_event(self.session_id, entry_id, fields)
@@ -225,6 +233,8 @@ class SessionFeed:
             log.error("live feed %s: cannot apply event %s: %s", self.session_id, entry_id, exc)
             return
         self._snapshots.clear()
+        if not render:
+            return
         head: Json = {"kind": event.kind.value, "actor": event.actor, "at": event.at.isoformat()}
         frames: dict[View, str | None] = {}
         for view in View:
@@ -233,7 +243,7 @@ class SessionFeed:
             )
             frames[view] = None if message is None else dumps(message)
         self._remember(entry_id, frames)
-        if load:
+        if not live:
             return
         for sub in list(self.subscribers):
             frame = frames[sub.view]
@@ -336,15 +346,15 @@ class LiveHub:
         self.feeds: dict[str, SessionFeed] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name="live-heartbeat")
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            await self._ticker
         for handle in self._idle.values():
             handle.cancel()
         feeds, self.feeds = list(self.feeds.values()), {}
@@ -387,8 +397,10 @@ class LiveHub:
     async def _tick(self) -> None:
         """Heartbeats: ping every client, renew this process's presence entries."""
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.config.heartbeat_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.heartbeat_s)
+                return
             now = loop.time()
             for feed in list(self.feeds.values()):
                 ping = dumps({"type": "ping", "last_event_id": feed.position})

@@ -15,10 +15,11 @@ and the thread preview of an answer exactly as the publisher will post it.
 
 from __future__ import annotations
 
-import mimetypes
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.requests import Request
@@ -47,29 +48,6 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".html": "text/html; charset=utf-8",
 }
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    "Cache-Control": "no-cache",
-}
 PAGES = {
     "/login": "login.html",
     "/admin": "admin.html",
@@ -81,18 +59,46 @@ PAGES = {
 PUBLIC_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 
 
-def secured(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
+def content_security_policy(public_base_url: str | None = None) -> str:
+    """The pages' CSP: only our own scripts, styles and connections.
+
+    ``connect-src 'self'`` covers same-origin websockets in current browsers; the public
+    URL's ws:/wss: origin is named too for the ones that do not match it yet.
+    """
+    connect = "connect-src 'self'"
+    if public_base_url:
+        parts = urlsplit(public_base_url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            scheme = "wss" if parts.scheme == "https" else "ws"
+            connect += f" {scheme}://{parts.netloc}"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            connect,
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
-def _page(filename: str) -> Route:
-    path = FRONTEND / filename
-
-    async def serve(request: Request) -> Response:
-        return secured(FileResponse(path, media_type=CONTENT_TYPES[".html"]))
-
-    return Route("/", serve, methods=["GET", "HEAD"])
+def security_headers(settings: Settings | None = None) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(
+            settings.public_base_url if settings is not None else None
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        "Cache-Control": "no-cache",
+    }
 
 
 def static_file(relative: str) -> Path | None:
@@ -112,12 +118,27 @@ def static_file(relative: str) -> Path | None:
     return candidate
 
 
-async def static(request: Request) -> Response:
-    found = static_file(str(request.path_params["path"]))
-    if found is None:
-        return secured(error_response(404, "not_found", "no such file"))
-    media = CONTENT_TYPES.get(found.suffix) or mimetypes.guess_type(found.name)[0]
-    return secured(FileResponse(found, media_type=media))
+def _page_endpoint(
+    filename: str, headers: dict[str, str]
+) -> Callable[[Request], Awaitable[Response]]:
+    path = FRONTEND / filename
+
+    async def serve(request: Request) -> Response:
+        return FileResponse(path, media_type=CONTENT_TYPES[".html"], headers=headers)
+
+    return serve
+
+
+def _static_endpoint(headers: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
+    async def static(request: Request) -> Response:
+        found = static_file(str(request.path_params["path"]))
+        if found is None:
+            response: Response = error_response(404, "not_found", "no such file")
+            response.headers.update(headers)
+            return response
+        return FileResponse(found, media_type=CONTENT_TYPES[found.suffix], headers=headers)
+
+    return static
 
 
 # -- JSON endpoints the pages use --------------------------------------------------------
@@ -239,12 +260,13 @@ ENDPOINTS: list[Endpoint] = [preview_answer, public_sessions]
 def page_routes(settings: Settings | None = None) -> list[BaseRoute]:
     """Routes of the consoles, their static files and the two JSON endpoints above.
 
-    ``settings`` is taken for symmetry with the other route factories; the pages need none.
+    ``settings.public_base_url`` names the websocket origin in the CSP.
     """
-    routes: list[BaseRoute] = []
-    for path, filename in PAGES.items():
-        page = _page(filename)
-        routes.append(Route(path, page.endpoint, methods=["GET", "HEAD"]))
-    routes.append(Route("/static/{path:path}", static, methods=["GET", "HEAD"]))
+    headers = security_headers(settings)
+    routes: list[BaseRoute] = [
+        Route(path, _page_endpoint(filename, headers), methods=["GET", "HEAD"])
+        for path, filename in PAGES.items()
+    ]
+    routes.append(Route("/static/{path:path}", _static_endpoint(headers), methods=["GET", "HEAD"]))
     routes.extend(to_route(ep) for ep in ENDPOINTS)
     return routes

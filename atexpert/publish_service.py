@@ -117,7 +117,8 @@ class PublishService:
                 except Exception:
                     log.exception("publish service tick failed; retrying")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+                    async with asyncio.timeout(interval):
+                        await stop.wait()
         finally:
             await self.shutdown()
 

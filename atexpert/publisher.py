@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PublishConfig:
     lease_ttl: timedelta = timedelta(seconds=10)
-    #: How long the loop waits for a new session event before looking again.
-    idle_wait: timedelta = timedelta(seconds=1)
+    #: How long the loop rests between two looks for work (the publish delay at worst).
+    idle_wait: timedelta = timedelta(milliseconds=250)
     backoff_first: float = 0.5
     backoff_max: float = 30.0
     #: Unknown outcomes (timeouts, 5xx) in a row on one post before the answer fails.
@@ -85,7 +85,6 @@ class SessionPublisher:
             redis, name=f"publish:{session_id}", ttl=self.config.lease_ttl, owner=owner
         )
         self._daily: DailyLimit | None = None
-        self._seen = "0-0"
         #: After a refused announcement, when to try it again (no hammering X meanwhile).
         self._announce_hold: dict[Moment, datetime] = {}
 
@@ -94,7 +93,6 @@ class SessionPublisher:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Publish until ``stop`` is set (or the task is cancelled); the lease is released."""
         stop = stop or asyncio.Event()
-        self._seen = await self.store.last_event_id(self.session_id)
         try:
             while not stop.is_set():
                 try:
@@ -105,23 +103,18 @@ class SessionPublisher:
                 except Exception:
                     _reraise_cancel()
                     log.exception("publisher of %s failed; retrying", self.session_id)
-                await self._wait_for_events(stop)
+                await self._idle(stop)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await self.lease.release()
 
-    async def _wait_for_events(self, stop: asyncio.Event) -> None:
-        if stop.is_set():
-            return
-        block = int(self.config.idle_wait.total_seconds() * 1000)
-        try:
-            events = await self.store.read_events(self.session_id, self._seen, block_ms=block)
-        except RedisError:
-            _reraise_cancel()
-            await asyncio.sleep(self.config.idle_wait.total_seconds())
-            return
-        if events:
-            self._seen = events[-1].id
+    async def _idle(self, stop: asyncio.Event) -> None:
+        # A plain wait, not a blocking XREAD: redis-py's cluster client can swallow a
+        # cancellation that lands during a blocking read, and a killed publisher must stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.idle_wait.total_seconds()):
+                await stop.wait()
+        _reraise_cancel()  # asyncio.wait_for of Python 3.11 could lose a cancellation
 
     async def work(self) -> None:
         """Everything publishable now: announcements and every queued answer."""

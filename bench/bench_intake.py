@@ -90,11 +90,20 @@ class Control:
         self.base, self.http = base, http
 
     async def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.http.request(method, self.base + path, json=body) as r:
-            out = await r.json()
+        """One control call; a connection reset (a loaded machine) is retried twice."""
+        for attempt in range(3):
+            try:
+                async with self.http.request(method, self.base + path, json=body) as r:
+                    out = await r.json()
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
             if r.status >= 300:
                 raise RuntimeError(f"{path}: {r.status} {out}")
             return out
+        raise AssertionError("unreachable")
 
 
 async def setup(ctl: Control, store: Store) -> tuple[str, str]:

@@ -183,7 +183,17 @@ class World:
     session_id: str
     users: dict[str, str]
     watched: list[Watched] = field(default_factory=list)
+    publishers: list[PublisherThread] = field(default_factory=list)
     fans: int = 0
+
+    def new_session(self, **options: Any) -> str:
+        """Another live session (``options``: language, SessionOptions fields) with its
+        publisher; it becomes :attr:`session_id`."""
+        self.session_id = create_session(self.http, self.users, self.brand, **options)
+        publisher = PublisherThread(self.redis_url, self.settings, self.session_id, self.brand)
+        publisher.start()
+        self.publishers.append(publisher)
+        return self.session_id
 
     def ask(self, text: str, handle: str | None = None, name: str | None = None) -> str:
         """A fan tweets ``text`` (in the emulator); intake stores it. Its question id."""
@@ -249,6 +259,27 @@ class World:
         """A new app process-alike on the same port (fresh live hub, same Redis)."""
         self.server = ThreadServer(app_with_pages(self.settings), self.server.port, "atexpert-app")
         self.server.start()
+
+    def flood(self, count: int) -> None:
+        """``count`` questions stored at once through the Store (a flooded hashtag)."""
+        start = datetime.now(UTC) - timedelta(hours=1)
+
+        async def add() -> None:
+            client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+            store = Store(client)
+            try:
+                for n in range(count):
+                    incoming = IncomingQuestion(
+                        tweet_id=str(9_000_000 + n),
+                        author=Author(id=str(5_000 + n), handle=f"crowd{n}", followers=n),
+                        text=f"@Airbus crowd question {n} about the A350 #AskAirbus",
+                        created_at=start + timedelta(seconds=n),
+                    )
+                    await store.add_question(self.session_id, incoming)
+            finally:
+                await client.aclose()
+
+        in_thread(add)
 
     def ask_while_down(self, text: str, handle: str) -> str:
         """A question stored straight through the Store (the app is down)."""
@@ -381,16 +412,15 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
     http = httpx.Client(
         base_url=base_url, headers={"Authorization": f"Bearer {users['token']}"}, timeout=10
     )
-    sid = create_session(http, users, brand)
-    publisher = PublisherThread(redis_url, settings, sid, brand)
-    publisher.start()
-    world = World(base_url, settings, server, redis_url, control, brand, http, browser, sid, users)
+    world = World(base_url, settings, server, redis_url, control, brand, http, browser, "", users)
     try:
+        world.new_session()
         yield world
     finally:
         for watched in world.watched:
             watched.page.context.close()
-        publisher.stop()
+        for publisher in world.publishers:
+            publisher.stop()
         http.close()
         world.server.stop()
 

@@ -4,9 +4,11 @@ expert's warnings, failures with X's reason and retry."""
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import World, create_session, wait_until
+from tests.browser_fixtures import World, wait_until
 from tests.browser_fixtures import browser as browser
 from tests.browser_fixtures import emulator_server as emulator_server
 from tests.browser_fixtures import world as world
@@ -52,8 +54,7 @@ def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> No
 
 
 def test_french_session_speaks_french_until_the_user_switches(world: World) -> None:
-    sid = create_session(world.http, world.users, world.brand, language="fr")
-    world.session_id = sid
+    sid = world.new_session(language="fr")
     world.ask("@Airbus pourquoi la cabine est-elle si calme ? #AskAirbus")
     mod = world.page("alice", f"/sessions/{sid}/moderate", locale="en-GB")
     page = mod.page
@@ -103,9 +104,11 @@ def test_the_queue_works_with_the_keyboard_alone(world: World) -> None:
     page.keyboard.press("Escape")
     expect(help_dialog).to_be_hidden()
     expect(queue).to_be_focused()
-    # Star, then bulk-select two and approve them together.
+    # Star and raise the priority, then bulk-select two and approve them together.
     page.keyboard.press("s")
     expect(queue.get_by_role("option", selected=True).locator(".star")).to_have_count(1)
+    page.keyboard.press("+")
+    expect(queue.get_by_role("option", selected=True).locator(".prio")).to_have_text("P1")
     page.keyboard.press("x")
     page.keyboard.press("j")
     page.keyboard.press("x")
@@ -211,3 +214,109 @@ def test_expert_is_warned_then_sees_x_refuse_and_retries(world: World) -> None:
     # The error banner in the status line is X's reason, not a crash.
     assert all("Failed to load resource" in e for e in expert.errors), expert.errors
     assert expert.dialogs == []
+
+
+def test_answers_needing_approval_go_out_once_a_moderator_approves(world: World) -> None:
+    world.new_session(require_answer_approval=True)
+    qid = world.ask("@Airbus can I visit the Toulouse assembly line? #AskAirbus")
+    world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    page = expert.page
+    page.get_by_role("listbox", name="Approved questions").get_by_role("option").click()
+    page.get_by_label("Your answer").fill("Yes: book a tour with Let's Visit Airbus.")
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_role("status").last).to_have_text("Sent to the moderators for approval.")
+    card = page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "awaiting_approval")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    review = mod.page.get_by_role("region", name="Answers to review")
+    expect(review).to_contain_text("book a tour with Let's Visit Airbus.")
+    review.get_by_role("button", name="Approve the answer").click()
+    expect(mod.page.get_by_role("status").last).to_have_text("Answer approved: it goes out now.")
+    expect(card).to_have_attribute("data-status", "published")
+    expect(review).to_be_hidden()
+    thread = wait_until(lambda: world.host_timeline())
+    assert thread[0]["text"] == "Yes: book a tour with Let's Visit Airbus."
+    for watched in (expert, mod):
+        watched.assert_clean()
+
+
+def test_moderator_bans_an_author_and_switches_raid_mode(world: World) -> None:
+    world.ask("@Airbus BUY CHEAP FOLLOWERS #AskAirbus", handle="troll")
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    expect(page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(1)
+    page.get_by_role("button", name="Ban the author").click()
+    dialog = page.get_by_role("dialog", name="Ban the author?")
+    expect(dialog).to_contain_text("Later questions of @troll will be rejected automatically.")
+    dialog.get_by_role("button", name="Ban the author").click()
+    expect(page.get_by_role("status").last).to_have_text("@troll is banned from this session.")
+    troll = world.emulator.call("GET", "/_emulator/accounts")
+    troll_id = next(a["id"] for a in troll["data"] if a["username"] == "troll")
+    automod = world.http.get(f"/api/sessions/{world.session_id}/automod").json()
+    assert automod["config"]["banned"] == [troll_id]
+    raid = page.get_by_role("button", name="Raid mode: off")
+    raid.click()
+    expect(page.get_by_role("button", name="Raid mode: on")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    automod = world.http.get(f"/api/sessions/{world.session_id}/automod").json()
+    assert automod["config"]["raid_mode"] is True and automod["config"]["banned"] == [troll_id]
+    mod.assert_clean()
+
+
+def test_a_flooded_queue_of_1000_questions_stays_responsive(world: World) -> None:
+    world.flood(1000)
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    page = mod.page
+    options = page.get_by_role("listbox", name="Queue").get_by_role("option")
+    expect(options).to_have_count(1000, timeout=30_000)
+    selected = page.get_by_role("listbox", name="Queue").get_by_role("option", selected=True)
+    expect(selected).to_contain_text("crowd question 999 ")
+    started = time.monotonic()
+    for _ in range(20):
+        page.keyboard.press("j")
+    expect(selected).to_contain_text("crowd question 979 ")
+    moving = time.monotonic() - started
+    started = time.monotonic()
+    page.keyboard.press("a")
+    expect(options).to_have_count(999)
+    expect(selected).to_contain_text("crowd question 978 ")
+    approving = time.monotonic() - started
+    page.get_by_role("searchbox", name="Author").fill("@crowd421")
+    expect(options).to_have_count(1)
+    page.get_by_role("searchbox", name="Author").fill("")
+    page.get_by_label("Sort", exact=True).select_option("followers")
+    expect(options.first).to_contain_text("@crowd999 ")
+    print(f"1000-question queue: 20 moves {moving:.2f}s, approve round trip {approving:.2f}s")
+    assert moving < 5 and approving < 2
+    mod.assert_clean()
+
+
+def test_login_refuses_bad_passwords_and_foreign_redirects(world: World) -> None:
+    watched = world.page(None, "/login?next=//evil.example/steal")
+    page = watched.page
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    page.get_by_label("Password").fill("browser-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{world.base_url}/admin")
+    expect(page.locator("#not-admin")).to_be_visible()  # alice is not an admin
+    expect(page.locator("#sessions tr")).to_have_count(1)  # but sees her session
+    watched.allow("status of 401")
+    watched.assert_clean()
+
+
+def test_expert_preview_says_where_part_1_goes(world: World) -> None:
+    qid = world.ask("Nobody mentioned the host here: what about the A330neo? #AskAirbus")
+    world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    page = expert.page
+    page.get_by_role("listbox", name="Approved questions").get_by_role("option").click()
+    page.get_by_label("Your answer").fill("It flies further on less fuel.")
+    post = page.get_by_role("list", name="Preview").get_by_role("listitem")
+    expect(post.first).to_contain_text("«Q @fan_1: Nobody mentioned the host here")
+    expect(page.locator("#count-line")).to_contain_text("post 1 is a new post quoting")
+    expert.assert_clean()

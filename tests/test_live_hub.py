@@ -139,3 +139,23 @@ async def test_claims_and_presence_are_shared_and_expire(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_resume_older_than_the_window_is_a_resync(
+    redis: RedisClient, redis_factory: Any
+) -> None:
+    store = Store(redis)
+    sid = await live_session(store)
+    for tweet in range(5):
+        await ask(store, sid, tweet)
+    ids = [str(e[0]) for e in await redis.xrange(f"ama:{{{sid}}}:events")]
+    hub = LiveHub(await redis_factory(), LiveConfig(window=3))
+    try:
+        feed = await hub.feed(sid)
+        inside = [json.loads(f) for f in hub.attach(feed, Listener(staff=False), ids[-3])]
+        assert [f["id"] for f in inside] == ids[-2:]
+        outside = [json.loads(f) for f in hub.attach(feed, Listener(staff=False), ids[-4])]
+        assert [f["type"] for f in outside] == ["resync", "snapshot"]
+        assert len(outside[1]["questions"]) == 5
+    finally:
+        await hub.stop()

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from atexpert.app import create_app
 from atexpert.clock import ManualClock
-from atexpert.pages import CSP, FRONTEND, PAGES, page_routes
+from atexpert.pages import FRONTEND, PAGES, content_security_policy, page_routes
 from atexpert.publish_plan import plan
 from atexpert.sessions import SessionFields
 from tests.test_api_support import (
@@ -66,7 +66,7 @@ async def test_every_page_is_html_under_a_strict_csp(api: Api, path: str) -> Non
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     csp = r.headers["content-security-policy"]
-    assert csp == CSP
+    assert csp == content_security_policy(settings().public_base_url)
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp and "style-src 'self'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -78,12 +78,30 @@ async def test_static_files_are_served_with_their_type_and_headers(api: Api) -> 
     r = await api.client.get("/static/js/moderator.js")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/javascript")
-    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["content-security-policy"] == content_security_policy(
+        settings().public_base_url
+    )
     assert (
         (await api.client.get("/static/css/app.css")).headers["content-type"].startswith("text/css")
     )
     r = await api.client.get("/static/i18n/fr.json")
     assert r.status_code == 200 and r.json()["login.title"]
+
+
+@pytest.mark.parametrize(
+    ("base", "connect"),
+    [
+        ("http://127.0.0.1:8000", "connect-src 'self' ws://127.0.0.1:8000"),
+        ("https://ama.example.com", "connect-src 'self' wss://ama.example.com"),
+        ("not a url", "connect-src 'self'"),
+        (None, "connect-src 'self'"),
+    ],
+)
+def test_csp_names_the_websocket_origin_and_nothing_unsafe(base: str | None, connect: str) -> None:
+    csp = content_security_policy(base)
+    assert f"{connect};" in csp
+    assert "unsafe" not in csp and "*" not in csp
+    assert csp.startswith("default-src 'self'; script-src 'self'; style-src 'self';")
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,7 @@ function renderPreview() {
   line.append(
     el("span", { text: t("expert.weight", { n: p.weighted_length }) }),
     el("span", { class: over ? "over" : "", text: t("expert.parts", { n: p.parts.length }) }),
+    el("span", { class: "route", text: t(`route.${p.route}`) }),
   );
   for (const part of p.parts) {
     list.append(
@@ -317,6 +318,7 @@ function onEvent(msg) {
 function showSession() {
   if (!state.session) return;
   $("#session-title").textContent = state.session.title;
+  $("#session-status").textContent = t(`session.status.${state.session.status}`);
   sessionLanguage(state.session.language);
 }
 
@@ -366,6 +368,7 @@ async function main() {
   }
   document.addEventListener("keydown", onKey);
   document.addEventListener("langchange", () => {
+    showSession();
     render();
     renderWarnings();
   });

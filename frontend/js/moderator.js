@@ -13,6 +13,8 @@ const state = {
   me: null,
   session: null,
   questions: new Map(),
+  answers: new Map(),
+  automod: null,
   presence: { moderators: [], claims: [] },
   selected: null,
   selectedIndex: 0,
@@ -59,8 +61,7 @@ function renderNow() {
     state.selectedIndex = ids.indexOf(state.selected);
   }
   const list = $("#queue");
-  clear(list);
-  for (const q of state.visible) list.append(item(q));
+  list.replaceChildren(...state.visible.map(cachedItem));
   $("#empty").hidden = state.visible.length > 0;
   if (state.selected) {
     list.setAttribute("aria-activedescendant", `q-${state.selected}`);
@@ -71,10 +72,30 @@ function renderNow() {
   renderPresence();
   renderBulk();
   renderDetail();
+  renderReview();
+  renderRaid();
 }
 
 function claimOf(qid) {
   return state.presence.claims.find((c) => c.question_id === qid && c.username !== state.me.username);
+}
+
+/** Items are rebuilt only when what they show changed (large queues stay fast). */
+const items = new Map();
+let itemsLang = null;
+
+function cachedItem(q) {
+  if (itemsLang !== document.documentElement.lang) {
+    items.clear();
+    itemsLang = document.documentElement.lang;
+  }
+  const claim = claimOf(q.id);
+  const key = [q.version, q.id === state.selected, claim ? claim.username : "", state.bulk.has(q.id)].join("|");
+  const cached = items.get(q.id);
+  if (cached && cached.key === key) return cached.node;
+  const node = item(q);
+  items.set(q.id, { key, node });
+  return node;
 }
 
 function item(q) {
@@ -161,6 +182,13 @@ function renderDetail() {
   if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.username });
   else if (mine) $("#d-claim").textContent = t("claim.mine");
   $("#d-text").textContent = shownText(q);
+  const why = q.reject_reason
+    ? t("detail.reason", { reason: q.reject_reason })
+    : q.moderator_note
+      ? t("detail.notehint", { note: q.moderator_note })
+      : "";
+  $("#d-reason").hidden = !why;
+  $("#d-reason").textContent = why;
   $("#d-original-wrap").hidden = q.display_text == null;
   $("#d-original").textContent = q.text;
   $("#do-star").setAttribute("aria-pressed", q.starred ? "true" : "false");
@@ -182,6 +210,98 @@ function renderDetail() {
 function fill(selector, value) {
   const input = $(selector);
   if (document.activeElement !== input) input.value = value;
+}
+
+/** Answers waiting for a moderator (sessions requiring approval) and failed ones. */
+function renderReview() {
+  const list = clear($("#review"));
+  const waiting = [...state.answers.values()].filter((a) => ["awaiting_approval", "failed"].includes(a.status));
+  $("#answers-pane").hidden = waiting.length === 0;
+  for (const a of waiting) {
+    const asked = a.question_ids.map((id) => state.questions.get(id)).filter(Boolean);
+    const buttons = a.status === "failed"
+      ? [el("button", { type: "button", text: t("answer.retry"), onclick: () => review(a, "retry") })]
+      : [
+          el("button", { type: "button", class: "primary", text: t("review.approve"), onclick: () => review(a, "approve") }),
+          el("button", { type: "button", text: t("review.return"), onclick: () => review(a, "return") }),
+        ];
+    list.append(
+      el("li", { class: "card", "data-answer": a.id, "data-status": a.status },
+        el("p", { class: "meta" }, el("span", { class: `badge status-${a.status}`, text: t(`answer.status.${a.status}`) })),
+        ...asked.map((q) => el("p", { class: "asked", text: shownText(q) })),
+        el("blockquote", { class: "tweet", text: a.text }),
+        a.status === "failed" ? el("p", { class: "part-failed", text: t("part.failed", { reason: a.error || "?" }) }) : null,
+        el("div", { class: "row" }, ...buttons)),
+    );
+  }
+}
+
+async function review(a, action) {
+  try {
+    const updated = await api("POST", `/api/sessions/${encodeURIComponent(sid)}/answers/${encodeURIComponent(a.id)}/${action}`);
+    upsertAnswer(updated);
+    if (action !== "retry") say(t(action === "approve" ? "review.approved" : "review.returned"), "ok");
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+  render();
+}
+
+function upsertAnswer(record) {
+  const before = state.answers.get(record.id);
+  if (!before || before.version <= record.version) state.answers.set(record.id, record);
+}
+
+// -- auto-moderation: raid mode and bans ---------------------------------------------------
+
+const automodUrl = () => `/api/sessions/${encodeURIComponent(sid)}/automod`;
+
+function renderRaid() {
+  const on = Boolean(state.automod && state.automod.config.raid_mode);
+  $("#raid").hidden = !state.automod;
+  $("#raid").setAttribute("aria-pressed", on ? "true" : "false");
+  $("#raid-state").textContent = t(on ? "raid.on" : "raid.off");
+}
+
+async function toggleRaid() {
+  const on = !(state.automod && state.automod.config.raid_mode);
+  try {
+    state.automod = await api("PUT", `${automodUrl()}/raid`, { raid_mode: on });
+    say(t("raid.switched", { state: t(on ? "raid.on" : "raid.off") }), "ok");
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+  render();
+}
+
+function openBan() {
+  const q = current();
+  if (!q) return;
+  $("#ban-text").textContent = t("ban.text", { who: (q.author || {}).handle || "?" });
+  const dialog = $("#ban-dialog");
+  const form = $("#ban-form");
+  const onSubmit = (event) => {
+    form.removeEventListener("submit", onSubmit);
+    if (event.submitter && event.submitter.value === "ban") ban(q.author);
+  };
+  form.addEventListener("submit", onSubmit);
+  dialog.addEventListener("cancel", () => form.removeEventListener("submit", onSubmit), { once: true });
+  dialog.showModal();
+}
+
+/** Add the author to the session's banned list (retrying once if the config moved). */
+async function ban(author) {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const stored = await api("GET", automodUrl());
+      const config = { ...stored.config, banned: [...stored.config.banned, author.id] };
+      state.automod = await api("PUT", `${automodUrl()}?version=${stored.version}`, config);
+      say(t("ban.done", { who: author.handle }), "ok");
+      return;
+    } catch (error) {
+      if (error.status !== 409 || attempt === 1) say(t("error.action", { detail: error.message }), "error");
+    }
+  }
 }
 
 // -- selection and claims ---------------------------------------------------------------
@@ -395,6 +515,12 @@ function openMerge() {
   box.querySelector("input").focus();
 }
 
+/** Raise or lower the priority: the expert sees approved questions by priority. */
+function bump(delta) {
+  const q = current();
+  if (q) act("priority", { priority: (q.priority || 0) + delta });
+}
+
 function toggleBulk() {
   if (!state.selected) return;
   if (state.bulk.has(state.selected)) state.bulk.delete(state.selected);
@@ -413,6 +539,7 @@ function upsert(record) {
 function onSnapshot(msg) {
   state.session = msg.session;
   state.questions = new Map(msg.questions.map((q) => [q.id, q]));
+  state.answers = new Map(msg.answers.map((a) => [a.id, a]));
   showSession();
   render();
   if (document.activeElement === document.body) $("#queue").focus();
@@ -427,6 +554,8 @@ function onEvent(msg) {
     else state.questions.delete(msg.entity_id);
     if (msg.kind === "question.received") announceArrival();
     if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
+  } else if (msg.entity === "answer" && msg.record) {
+    upsertAnswer(msg.record);
   }
   render();
 }
@@ -434,6 +563,7 @@ function onEvent(msg) {
 function showSession() {
   if (!state.session) return;
   $("#session-title").textContent = state.session.title;
+  $("#session-status").textContent = t(`session.status.${state.session.status}`);
   sessionLanguage(state.session.language);
 }
 
@@ -468,6 +598,8 @@ function onKey(event) {
       if (q) act("star", { starred: !q.starred });
     },
     m: openMerge,
+    "+": () => bump(1),
+    "-": () => bump(-1),
     u: undo,
     x: toggleBulk,
     e: () => $("#d-edit").focus(),
@@ -482,7 +614,10 @@ function onKey(event) {
 
 function wire() {
   document.addEventListener("keydown", onKey);
-  document.addEventListener("langchange", render);
+  document.addEventListener("langchange", () => {
+    showSession();
+    render();
+  });
   for (const id of ["#f-status", "#f-sort", "#f-text", "#f-author", "#f-tag"]) {
     $(id).addEventListener("input", render);
   }
@@ -499,6 +634,8 @@ function wire() {
     if (q) act(q.status === "approved" ? "requeue" : "restore");
   });
   $("#do-undo").addEventListener("click", undo);
+  $("#do-ban").addEventListener("click", openBan);
+  $("#raid").addEventListener("click", toggleRaid);
   $("#bulk-approve").addEventListener("click", approve);
   $("#bulk-reject").addEventListener("click", openReject);
   $("#bulk-clear").addEventListener("click", () => {
@@ -590,6 +727,18 @@ async function main() {
     onStatus: connectionIndicator(),
   });
   socket.start();
+  // Claims last a minute: renew the one held while the question stays selected.
+  setInterval(() => {
+    if (state.claimed && state.claimed === state.selected) {
+      socket.request({ type: "claim", question_id: state.claimed }).catch(() => {});
+    }
+  }, 30_000);
+  try {
+    state.automod = await api("GET", automodUrl());
+  } catch {
+    state.automod = null; // auto-moderation not available here: no raid switch
+  }
+  render();
 }
 
 main();
