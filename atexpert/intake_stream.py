@@ -133,6 +133,7 @@ class StreamIntake:
         self.settings = settings
         self.lease = lease
         self.served: dict[str, _Served] = {}
+        self.connects = 0
         self.lines: asyncio.Queue[bytes] = asyncio.Queue()
         self._catchup = asyncio.Event()
         self._stream: StreamingClient | None = None
@@ -173,6 +174,7 @@ class StreamIntake:
 
     def connected(self) -> None:
         """A (re)connect: whatever was posted while down comes from search."""
+        self.connects += 1
         for served in self.served.values():
             if not served.paused:
                 self._want_catchup(served)

@@ -48,6 +48,7 @@ from atexpert.store import STREAM_ID, Store
 log = logging.getLogger("atexpert.live")
 
 PATH = "/ws/sessions/{session_id}/{role}"
+MAX_REASON = 120  # a close frame's reason is at most 123 bytes
 STAFF_ROLES = frozenset({LiveRole.MODERATOR, LiveRole.ADMIN})
 
 
@@ -137,14 +138,22 @@ class Connection:
             self.kick(Close.ABUSE)
 
 
-async def _deny(ws: WebSocket, status: int, code: str, message: str, close: Close) -> None:
-    """Refuse the handshake: an HTTP error with a JSON body when the server can send one."""
-    if "websocket.http.response" in ws.scope.get("extensions", {}):
-        await ws.send_denial_response(
-            JSONResponse({"error": code, "message": message}, status_code=status)
-        )
-    else:
-        await ws.close(close.code, message)
+async def _deny(ws: WebSocket, no: _Denied) -> None:
+    """Refuse a client. A foreign page gets no upgrade at all (HTTP 403 with a JSON body,
+    where the server supports denial responses); anyone else gets the upgrade closed at
+    once with a 44xx code and the reason, which a browser script can read."""
+    if no.status == 403 and no.code == "origin_refused":
+        if "websocket.http.response" in ws.scope.get("extensions", {}):
+            body = {"error": no.code, "message": no.message}
+            return await ws.send_denial_response(JSONResponse(body, status_code=403))
+        return await ws.close(no.close.code, no.message)
+    await ws.accept(_subprotocol(ws))
+    await ws.close(no.close.code, no.message[:MAX_REASON])
+
+
+def _subprotocol(ws: WebSocket) -> str | None:
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    return SUBPROTOCOL if SUBPROTOCOL in (p.strip() for p in offered.split(",")) else None
 
 
 def _bearer(ws: WebSocket) -> str | None:
@@ -185,12 +194,12 @@ async def live_endpoint(ws: WebSocket) -> None:
         async with hub.handshakes:  # bounds the Redis work of a reconnection storm
             role, user, feed = await _admit(ws, services, hub)
     except _Denied as no:
-        return await _deny(ws, no.status, no.code, no.message, no.close)
+        return await _deny(ws, no)
     except (RedisError, OSError) as exc:
         log.warning("live: handshake failed: %s", exc)
-        return await _deny(ws, 503, "unavailable", Close.UNAVAILABLE.reason, Close.UNAVAILABLE)
-    offered = ws.headers.get("sec-websocket-protocol", "")
-    await ws.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        reason = Close.UNAVAILABLE.reason
+        return await _deny(ws, _Denied(503, "unavailable", reason, Close.UNAVAILABLE))
+    await ws.accept(_subprotocol(ws))
     await _serve(ws, Connection(ws, role, user, hub.config), feed, hub, services, after)
 
 

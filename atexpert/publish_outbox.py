@@ -73,17 +73,23 @@ def outbox_parts(raw: Record, plan: ThreadPlan, *, sent: bool = False) -> list[R
     return out
 
 
+def claimed_route(raw: Record) -> Route | None:
+    """The route written at claim time (None before the claim)."""
+    parts = raw.get("parts")
+    first = parts[0] if isinstance(parts, list) and parts else None
+    route = first.get("route") if isinstance(first, dict) else None
+    return Route(route) if route in {r.value for r in Route} else None
+
+
 def claimed_plan(raw: Record) -> ThreadPlan | None:
     """The thread as claimed into the outbox (what is, or will be, on X); None before."""
+    route = claimed_route(raw)
     parts = raw.get("parts")
-    if not isinstance(parts, list) or not parts or not isinstance(parts[0], dict):
-        return None
-    route = parts[0].get("route")
-    if route not in {r.value for r in Route}:
+    if route is None or not isinstance(parts, list):
         return None
     texts = [str(p.get("text", "")) for p in parts if isinstance(p, dict)]
     return ThreadPlan(
-        route=Route(route),
+        route=route,
         reply_to=reply_target(raw),
         parts=[PlannedPart(text=t, weighted_length=twittertext.weighted_length(t)) for t in texts],
     )

@@ -21,7 +21,7 @@ from atexpert.answers import AnswerStatus
 from atexpert.clock import Clock
 from atexpert.publish_outbox import Outbox
 from atexpert.publish_x import Poster, TweepyPoster
-from atexpert.publisher import PublishConfig, SessionPublisher
+from atexpert.publisher import CostMeter, PublishConfig, SessionPublisher
 from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionStatus
 from atexpert.settings import Settings
@@ -56,8 +56,10 @@ class PublishService:
         *,
         config: PublishConfig | None = None,
         clock: Clock | None = None,
+        meter: CostMeter | None = None,
     ) -> None:
         self.store = store
+        self.meter = meter
         self.redis = redis
         self.posters = posters
         self.config = config or PublishConfig()
@@ -96,7 +98,13 @@ class PublishService:
         try:
             async with self.posters(session) as poster:
                 publisher = SessionPublisher(
-                    self.store, self.redis, poster, session.id, config=self.config, clock=self.clock
+                    self.store,
+                    self.redis,
+                    poster,
+                    session.id,
+                    config=self.config,
+                    clock=self.clock,
+                    meter=self.meter,
                 )
                 await publisher.run(stop)
         except Exception:

@@ -24,6 +24,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -31,8 +33,16 @@ from atexpert import announce
 from atexpert.announce import Moment
 from atexpert.answers import Answer, AnswerStatus
 from atexpert.clock import Clock, SystemClock
+from atexpert.costs import CallKind, post_kind
 from atexpert.errors import Conflict, NotFound
-from atexpert.publish_outbox import ACTOR, Outbox, PublisherStatus, outbox_parts, reply_target
+from atexpert.publish_outbox import (
+    ACTOR,
+    Outbox,
+    PublisherStatus,
+    claimed_route,
+    outbox_parts,
+    reply_target,
+)
 from atexpert.publish_plan import Route, plan
 from atexpert.publish_x import Ambiguous, DailyLimit, Poster, RateLimited, Refused, same_text
 from atexpert.redis_conn import RedisClient
@@ -55,6 +65,18 @@ class PublishConfig:
     max_unknown: int = 8
 
 
+class CostMeter(Protocol):
+    """Counts X calls per session (:class:`atexpert.meter.Meter`)."""
+
+    async def record(self, session_id: str, kind: CallKind, count: int = 1) -> None: ...
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"
+    WAITING = "waiting"  # for the session's thread root (the start announcement)
+    SKIPPED = "skipped"  # failed, or changed meanwhile
+
+
 class LostLease(Exception):
     """Another publisher holds the session now: stop before posting anything."""
 
@@ -74,8 +96,10 @@ class SessionPublisher:
         config: PublishConfig | None = None,
         clock: Clock | None = None,
         owner: str | None = None,
+        meter: CostMeter | None = None,
     ) -> None:
         self.store = store
+        self.meter = meter
         self.poster = poster
         self.session_id = session_id
         self.config = config or PublishConfig()
@@ -126,22 +150,27 @@ class SessionPublisher:
             *await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHING),
             *await self.store.list_answers(self.session_id, AnswerStatus.QUEUED),
         ]
+        waiting = False
         for answer in pending:
-            await self.publish(answer, session, root)
+            waiting |= not await self.publish(answer, session, root)
         if session.status is SessionStatus.CLOSED:
             await self._announce_end(session, root)
-        await self._status("idle")
+        if not waiting:
+            await self._status("idle")
 
     # -- answers -------------------------------------------------------------------------
 
-    async def publish(self, answer: Answer, session: Session, root: str | None) -> None:
-        """Claim ``answer`` if queued, then post its remaining parts."""
-        if answer.status is AnswerStatus.QUEUED and not await self._claim(answer, session, root):
-            return
+    async def publish(self, answer: Answer, session: Session, root: str | None) -> bool:
+        """Claim ``answer`` if queued, then post its remaining parts. False when it has to
+        wait (for the session's thread root), True when it is done with for now."""
+        if answer.status is AnswerStatus.QUEUED:
+            claim = await self._claim(answer, session, root)
+            if claim is not Claim.CLAIMED:
+                return claim is Claim.SKIPPED
         raw = await self.outbox.raw_answer(answer.id)
         answer = Answer.model_validate(raw)
         if answer.status is not AnswerStatus.PUBLISHING:
-            return
+            return True
         parent = reply_target(raw)
         total = len(answer.parts)
         for index, part in enumerate(answer.parts):
@@ -157,33 +186,36 @@ class SessionPublisher:
                 why = f"part {index + 1}/{total}: {reason}"
                 await self.store.mark_failed(self.session_id, answer.id, why, actor=ACTOR)
                 await self.outbox.record_error(f"answer {answer.id} {why}", self.clock.now())
-                return
+                return True
             await self.store.record_part_posted(
                 self.session_id, answer.id, index, tweet_id, actor=ACTOR
             )
             await self.outbox.clear_attempt(field)
+            summoned = index == 0 and claimed_route(raw) is Route.REPLY
+            await self._count(part.text, summoned)
             parent = tweet_id
         await self.store.mark_published(self.session_id, answer.id, actor=ACTOR)
+        return True
 
-    async def _claim(self, answer: Answer, session: Session, root: str | None) -> bool:
-        """queued -> publishing with the thread in the outbox; False to leave it for now."""
+    async def _claim(self, answer: Answer, session: Session, root: str | None) -> Claim:
+        """queued -> publishing, with the thread written to the outbox."""
         try:
             question = await self.store.get_question(self.session_id, answer.question_ids[0])
             thread = plan(answer, question, session, root)
         except (SplitError, NotFound) as exc:
             await self._fail_unclaimed(answer, f"cannot build the thread: {exc}")
-            return False
+            return Claim.SKIPPED
         if thread.route is Route.STANDALONE and session.options.announce:
             await self._status("waiting", answer.id, "waiting for the start announcement")
-            return False  # it continues the session's thread, which has no root yet
+            return Claim.WAITING  # it continues the session's thread, which has no root yet
         try:
             raw = await self.outbox.raw_answer(answer.id)
             sent = await self.outbox.attempted(f"{answer.id}:0")  # part 1 may be on X
             parts = outbox_parts(raw, thread, sent=sent)
             await self.outbox.claim(Answer.model_validate(raw), parts, self.clock.now())
         except (Conflict, NotFound):
-            return False  # withdrawn or changed meanwhile: look again on the next pass
-        return True
+            return Claim.SKIPPED  # withdrawn or changed meanwhile: look again next pass
+        return Claim.CLAIMED
 
     async def _fail_unclaimed(self, answer: Answer, why: str) -> None:
         with contextlib.suppress(Conflict):
@@ -232,6 +264,7 @@ class SessionPublisher:
             return None
         await self.outbox.record_announcement(moment, tweet_id)
         await self.outbox.clear_attempt(field)
+        await self._count(text, summoned=False)
         return tweet_id
 
     # -- one post, exactly once ----------------------------------------------------------
@@ -272,6 +305,11 @@ class SessionPublisher:
                 continue
             self._daily = posted.daily or self._daily
             return posted.tweet_id
+
+    async def _count(self, text: str, summoned: bool) -> None:
+        """Meter one post X charged for (reconciled ones too: X charged them)."""
+        if self.meter is not None:
+            await self.meter.record(self.session_id, post_kind(text, summoned_reply=summoned))
 
     async def _reconcile(self, text: str, parent: str | None) -> str | None:
         """Our post replying to ``parent`` with ``text``, if X has it."""

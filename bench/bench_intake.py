@@ -260,7 +260,7 @@ async def main(args: argparse.Namespace) -> None:
                 intake.serve(target_of(session, host_id), session.intake_opens_at)
                 done = asyncio.Event()
                 task = asyncio.create_task(intake.run(done))
-                while not intake.caught_up(sid):
+                while not (intake.connects and intake.caught_up(sid)):
                     await asyncio.sleep(0.05)
                 load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
                 print(f"intake: stream mode, 1 session; machine load average {load}")

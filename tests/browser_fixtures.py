@@ -39,7 +39,9 @@ from atexpert.store import Store
 from atexpert.xclient import async_client
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+__all__ = ["World", "browser", "emulator_server", "expect", "wait_until", "world"]
 
 CHROMIUM_ARGS = [
     "--headless=new",

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
-
-from tests.browser_fixtures import World, wait_until
+from tests.browser_fixtures import World, expect, wait_until
 from tests.browser_fixtures import browser as browser
 from tests.browser_fixtures import emulator_server as emulator_server
 from tests.browser_fixtures import world as world

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import time
 
-from playwright.sync_api import expect
-
-from tests.browser_fixtures import World, wait_until
+from tests.browser_fixtures import World, expect, wait_until
 from tests.browser_fixtures import browser as browser
 from tests.browser_fixtures import emulator_server as emulator_server
 from tests.browser_fixtures import world as world
@@ -319,4 +317,21 @@ def test_expert_preview_says_where_part_1_goes(world: World) -> None:
     post = page.get_by_role("list", name="Preview").get_by_role("listitem")
     expect(post.first).to_contain_text("«Q @fan_1: Nobody mentioned the host here")
     expect(page.locator("#count-line")).to_contain_text("post 1 is a new post quoting")
+    expert.assert_clean()
+
+
+def test_expert_sees_the_publisher_wait_for_x_rate_limit(world: World) -> None:
+    qid = world.ask("@Airbus is the A350 cabin pressurised lower? #AskAirbus")
+    world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    page = expert.page
+    expect(page.locator("#publisher")).to_have_text("Publisher: ready.")
+    page.get_by_role("listbox", name="Approved questions").get_by_role("option").click()
+    page.get_by_label("Your answer").fill("Yes: 6,000 feet instead of 8,000.")
+    world.emulator.faults(force_429=1, reset_in=4, endpoints=["create_tweet"])
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#publisher")).to_contain_text("X's rate limit is reached")
+    card = page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "published", timeout=20_000)
+    expect(page.locator("#publisher")).to_have_text("Publisher: ready.", timeout=15_000)
     expert.assert_clean()

@@ -195,8 +195,8 @@ async def test_budget_removes_the_stream_rule(world: World) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(intake.run(stop))
     try:
-        await wait_for(lambda: world.control.stream_status()["connected"])
-        await wait_for(lambda: intake.caught_up(world.sid))
+        # Connected, and the connect's catch-up done: from now on only the stream reads.
+        await wait_for(lambda: intake.connects == 1 and intake.caught_up(world.sid))
         for i in range(15):  # the rule goes once less than 10 posts of budget are left
             world.post("fan_1", f"#AskAirbus streamed {i}")
         await wait_for(lambda: _state_is(world.state, world.sid, IntakeState.PAUSED_BUDGET))

@@ -223,6 +223,15 @@ def is_event(kind: str, entity_id: str | None = None) -> Any:
     )
 
 
+async def refused_with(server: Server, world: World, role: str, **kw: Any) -> tuple[int, str]:
+    """Close code and reason of a connection the server closes at once."""
+    client = await open_client(server, world, role, **kw)
+    with pytest.raises(ConnectionClosed) as closed:
+        await client.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
 async def denied_status(server: Server, world: World, role: str, **kw: Any) -> int:
     with pytest.raises(InvalidStatus) as caught:
         await open_client(server, world, role, **kw)
@@ -332,9 +341,9 @@ async def test_resync_when_the_events_are_gone(
     assert snapshot["last_event_id"] == await world.store.last_event_id(world.session_id)
 
 
-async def test_bad_after_is_refused_with_400(servers: tuple[Server, Server], world: World) -> None:
-    status = await denied_status(servers[0], world, "moderator", user="mia", after="yesterday")
-    assert status == 400
+async def test_bad_after_is_refused_with_4400(servers: tuple[Server, Server], world: World) -> None:
+    code, reason = await refused_with(servers[0], world, "moderator", user="mia", after="x")
+    assert code == 4400 and "1732612345678-0" in reason
 
 
 # -- several processes -----------------------------------------------------------------
@@ -415,12 +424,14 @@ async def test_origin_is_checked_for_cookie_logins(
 
 async def test_who_may_open_which_console(servers: tuple[Server, Server], world: World) -> None:
     a = servers[0]
-    assert await denied_status(a, world, "moderator") == 401
-    assert await denied_status(a, world, "moderator", user="out") == 403
-    assert await denied_status(a, world, "moderator", user="eve") == 403
-    assert await denied_status(a, world, "admin", user="mia") == 403
-    assert await denied_status(a, world, "expert", user="mia") == 403
-    assert await denied_status(a, world, "owner", user="root") == 404
+    assert (await refused_with(a, world, "moderator"))[0] == 4401
+    assert await refused_with(a, world, "moderator", user="out") == (
+        4403,
+        "you may not open the moderator console",
+    )
+    for role, user in [("moderator", "eve"), ("admin", "mia"), ("expert", "mia")]:
+        assert (await refused_with(a, world, role, user=user))[0] == 4403
+    assert (await refused_with(a, world, "owner", user="root"))[0] == 4404
     for role, user in [("admin", "root"), ("expert", "eve"), ("moderator", "root")]:
         client = await open_client(a, world, role, user)
         assert (await client.recv())["type"] == "snapshot"
@@ -434,9 +445,10 @@ async def test_who_may_open_which_console(servers: tuple[Server, Server], world:
         ),
         actor="root",
     )
-    with pytest.raises(InvalidStatus) as caught:
-        await connect(f"ws://127.0.0.1:{a.port}/ws/sessions/{draft.id}/public")
-    assert caught.value.response.status_code == 404
+    hidden = await connect(f"ws://127.0.0.1:{a.port}/ws/sessions/{draft.id}/public")
+    with pytest.raises(ConnectionClosed) as closed:
+        await hidden.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
 
 
 async def test_public_and_expert_never_see_what_is_not_for_them(

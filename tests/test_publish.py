@@ -10,6 +10,7 @@ import pytest
 import tweepy
 
 from atexpert.answers import AnswerStatus
+from atexpert.costs import CallKind
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.events import EventKind
@@ -76,6 +77,9 @@ async def test_three_part_answer_is_a_thread_under_the_question(world: World) ->
     kinds = [e.kind for e in await world.store.read_events(world.session_id, count=1000)]
     assert kinds.count(EventKind.ANSWER_PART_POSTED) == 3
     assert kinds.index(EventKind.ANSWER_PUBLISHING) < kinds.index(EventKind.ANSWER_PART_POSTED)
+    # metered: part 1 is a summoned reply, the next parts replies to our own posts
+    spend = await world.meter.spend(world.session_id)
+    assert spend.counts == {CallKind.SUMMONED_REPLY: 1, CallKind.POST: 2}
 
 
 async def test_non_mentioning_question_is_answered_in_the_session_thread(

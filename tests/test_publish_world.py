@@ -13,6 +13,7 @@ from tweepy.asynchronous import AsyncClient
 
 from atexpert.answers import Answer, AnswerDraft
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.meter import Meter
 from atexpert.publish_x import TweepyPoster
 from atexpert.publisher import PublishConfig, SessionPublisher
 from atexpert.questions import Author, IncomingQuestion
@@ -49,10 +50,13 @@ class World:
     brand: AccountTokens
     session_id: str
     client: AsyncClient
+    meter: Meter
 
     def publisher(self, config: PublishConfig = FAST) -> SessionPublisher:
         poster = TweepyPoster(self.client, user_auth=False, host_user_id=self.brand.id)
-        return SessionPublisher(self.store, self.redis, poster, self.session_id, config=config)
+        return SessionPublisher(
+            self.store, self.redis, poster, self.session_id, config=config, meter=self.meter
+        )
 
     async def ask(self, text: str, username: str = "fan_1") -> str:
         """A fan tweets ``text``; the question is stored and approved. Its question id."""
@@ -114,7 +118,7 @@ async def make_world(
     await store.schedule_session(session.id, actor="admin")
     await store.start_session(session.id, actor="admin")
     async with async_client(settings, user_access_token=brand.oauth2_access_token) as client:
-        yield World(control, settings, redis, store, brand, session.id, client)
+        yield World(control, settings, redis, store, brand, session.id, client, Meter(redis))
 
 
 async def wait_for(condition: Callable[[], Any], timeout: float = 20) -> None:

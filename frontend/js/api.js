@@ -32,7 +32,7 @@ export async function api(method, path, body) {
   return data;
 }
 
-export function setCsrf(token) {
+function setCsrf(token) {
   csrfToken = token || null;
 }
 

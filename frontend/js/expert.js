@@ -285,6 +285,33 @@ async function post(a, action) {
   }
 }
 
+// -- the publisher's state (rate limits, daily limit, retries) ----------------------------
+
+const PUBLISHER_STATES = ["idle", "posting", "rate_limited", "daily_limit", "retrying", "waiting"];
+let publisherTimer = null;
+
+function busy() {
+  return [...state.answers.values()].some((a) => ["queued", "publishing"].includes(a.status));
+}
+
+async function pollPublisher() {
+  clearTimeout(publisherTimer);
+  try {
+    const view = await api("GET", `${base}/publishing`);
+    const s = view.status;
+    const known = PUBLISHER_STATES.includes(s.state) ? s.state : "other";
+    $("#publisher").textContent = t(`publisher.${known}`, {
+      state: s.state,
+      detail: s.detail || "",
+      time: s.resume_at ? formatTime(s.resume_at) : "",
+    });
+    $("#publisher").dataset.state = s.state;
+  } catch {
+    $("#publisher").textContent = "";
+  }
+  publisherTimer = setTimeout(pollPublisher, busy() ? 1000 : 10000);
+}
+
 // -- the socket -------------------------------------------------------------------------
 
 /** Keep the newest version: an HTTP reply may arrive after the events it caused. */
@@ -309,6 +336,9 @@ function onEvent(msg) {
     showSession();
   } else if (msg.record) upsert(map, msg.record);
   else map.delete(msg.entity_id);
+  if (msg.entity === "answer" && ["answer.queued", "answer.approved", "answer.retried"].includes(msg.kind)) {
+    pollPublisher();
+  }
   if (msg.entity === "answer" && msg.kind === "answer.failed" && msg.record) {
     say(t("part.failed", { reason: msg.record.error || "?" }), "error");
   }
@@ -392,6 +422,7 @@ async function main() {
     onStatus: connectionIndicator(),
   });
   socket.start();
+  pollPublisher();
 }
 
 main();

@@ -2,7 +2,7 @@
 // carrying data-i18n (textContent), data-i18n-placeholder, data-i18n-label (aria-label)
 // and data-i18n-title. The choice is kept in localStorage.
 
-export const LANGS = ["en", "fr"];
+const LANGS = ["en", "fr"];
 const STORAGE_KEY = "atexpert.lang";
 const tables = {};
 let current = "en";
@@ -58,17 +58,13 @@ async function use(lang) {
   document.dispatchEvent(new CustomEvent("langchange", { detail: { lang } }));
 }
 
-export function lang() {
-  return current;
-}
-
 /** The string for ``key`` with {name} placeholders filled from ``params``. */
 export function t(key, params = {}) {
   const raw = (tables[current] && tables[current][key]) ?? (tables.en && tables.en[key]) ?? key;
   return raw.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
-export function applyI18n(root) {
+function applyI18n(root) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {
     node.setAttribute("placeholder", t(node.dataset.i18nPlaceholder));

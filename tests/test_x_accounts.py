@@ -1,0 +1,288 @@
+"""Host X accounts against real Redis (standalone and cluster) and the X emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+
+from atexpert.clock import ManualClock
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.errors import Conflict, InvalidInput, NotFound
+from atexpert.publish_service import tweepy_posters
+from atexpert.redis_conn import RedisClient
+from atexpert.sessions import HostAccount, Session, SessionFields, SessionOptions
+from atexpert.settings import Settings
+from atexpert.store import Store
+from atexpert.x_accounts import OAuthFailed, XAccountStore
+from atexpert.xclient import XAuthError, async_client, refresh_user_token
+from tests.conftest import RedisFactory
+
+CALLBACK = "http://atexpert.test/api/x/callback"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(heartbeat_seconds=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture
+def control(server: EmulatorServer) -> EmulatorControl:
+    ctl = EmulatorControl(server.base_url)
+    ctl.reset()
+    ctl.clear_faults()
+    return ctl
+
+
+def emulator_settings(server: EmulatorServer, control: EmulatorControl, **over: str) -> Settings:
+    app = control.app()
+    return Settings(
+        x_api_base_url=server.base_url,
+        x_bearer_token=app["bearer_token"],
+        x_client_id=app["client_id"],
+        x_client_secret=app["client_secret"],
+        **over,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
+    return emulator_settings(server, control)
+
+
+@pytest.fixture
+def brand(control: EmulatorControl) -> AccountTokens:
+    control.create_account("someone_else", "Someone Else")
+    return control.create_account("Airbus", "Airbus")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def accounts(redis: RedisClient, settings: Settings, clock: ManualClock) -> XAccountStore:
+    return XAccountStore(redis, settings, clock)
+
+
+class _Form(HTMLParser):
+    """The fields a browser would submit from the consent page's form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.select: str | None = None
+        self.options: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a.get("action", "")
+        elif tag == "input":
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self.select = a["name"]
+        elif tag == "option":
+            self.options.append(a["value"])
+
+
+async def authorize_in_browser(url: str, username: str, decision: str = "allow") -> str:
+    """Open X's consent page, pick ``username``, press a button: where X redirects to."""
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(url)
+        assert page.status_code == 200, page.text
+        form = _Form()
+        form.feed(page.text)
+        assert form.select is not None and username in form.options
+        fields = {**form.fields, form.select: username, "decision": decision}
+        answer = await browser.post(urljoin(url, form.action or url), data=fields)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["location"]
+
+
+def query_of(location: str) -> dict[str, str]:
+    return dict(httpx.URL(location).params)
+
+
+async def connect(accounts: XAccountStore, username: str = "Airbus") -> str:
+    """The whole PKCE flow; returns the access token then stored."""
+    url = await accounts.begin(None, CALLBACK, "root")
+    back = query_of(await authorize_in_browser(url, username))
+    await accounts.complete(back["state"], back["code"])
+    return await accounts.user_token(username)
+
+
+async def whoami(settings: Settings, token: str) -> str:
+    async with async_client(settings, user_access_token=token) as client:
+        me = await client.get_me(user_auth=False)
+    return str(me.data.username)
+
+
+async def test_connect_with_pkce_through_the_consent_page(
+    accounts: XAccountStore, settings: Settings, brand: AccountTokens, redis: RedisClient
+) -> None:
+    url = await accounts.begin("@airbus", CALLBACK, "root")
+    assert url.startswith(settings.x_api_base_url + "/i/oauth2/authorize?")
+    location = await authorize_in_browser(url, "Airbus")
+    assert location.startswith(CALLBACK + "?")
+    back = query_of(location)
+    state_ttl = await redis.pttl("ama:{x}:pkce:" + back["state"])
+    assert 0 < state_ttl <= 600_000
+
+    account = await accounts.complete(back["state"], back["code"])
+    assert (account.handle, account.user_id, account.connected_by) == ("Airbus", brand.id, "root")
+    assert {"tweet.write", "offline.access"} <= set(account.scopes)
+    assert account.expires_at - account.connected_at == pytest.approx(timedelta(hours=2), abs=5)
+    token = await accounts.user_token("@AIRBUS")
+    assert await whoami(settings, token) == "Airbus"
+    assert [a.handle for a in await accounts.list_accounts()] == ["Airbus"]
+    assert "token" not in str(account.model_dump())
+
+    with pytest.raises(OAuthFailed, match="unknown, expired or already used"):
+        await accounts.complete(back["state"], back["code"])  # single use
+
+
+async def test_unknown_state_and_refused_code(accounts: XAccountStore, brand: AccountTokens) -> None:
+    with pytest.raises(OAuthFailed, match="unknown"):
+        await accounts.complete("made-up-state", "code")
+    url = await accounts.begin(None, CALLBACK, "root")
+    back = query_of(await authorize_in_browser(url, "Airbus"))
+    with pytest.raises(OAuthFailed, match="X refused the authorization"):
+        await accounts.complete(back["state"], "not-the-code")
+    assert await accounts.list_accounts() == []
+
+
+async def test_hint_refuses_another_account(accounts: XAccountStore, brand: AccountTokens) -> None:
+    url = await accounts.begin("Airbus", CALLBACK, "root")
+    back = query_of(await authorize_in_browser(url, "someone_else"))
+    with pytest.raises(OAuthFailed, match="you authorized @someone_else on X, not @Airbus"):
+        await accounts.complete(back["state"], back["code"])
+    assert await accounts.list_accounts() == []
+
+
+async def test_not_connected_and_bad_handle(accounts: XAccountStore) -> None:
+    with pytest.raises(NotFound, match="host account @nobody is not connected"):
+        await accounts.user_token("nobody")
+    with pytest.raises(NotFound):
+        await accounts.delete("@nobody", "root")
+    with pytest.raises(InvalidInput, match="X handle"):
+        await accounts.user_token("not a handle!")
+
+
+async def test_refreshes_near_expiry_and_keeps_fresh_token(
+    accounts: XAccountStore,
+    settings: Settings,
+    control: EmulatorControl,
+    clock: ManualClock,
+    brand: AccountTokens,
+) -> None:
+    await accounts.put_tokens(
+        "Airbus", brand.id, brand.oauth2_access_token, brand.oauth2_refresh_token, actor="demo"
+    )
+    clock.advance(timedelta(minutes=100))
+    control.advance_clock(100 * 60)
+    assert await accounts.user_token("Airbus") == brand.oauth2_access_token  # 20 min left
+
+    clock.advance(timedelta(minutes=16))  # 4 minutes left: refresh now
+    control.advance_clock(16 * 60)
+    fresh = await accounts.user_token("Airbus")
+    assert fresh != brand.oauth2_access_token
+    assert await accounts.user_token("Airbus") == fresh  # refreshed once, then kept
+    account = await accounts.get("airbus")
+    assert account.expires_at - clock.now() == pytest.approx(timedelta(hours=2), abs=5)
+
+    control.advance_clock(5 * 60)  # the old token is dead at X; the fresh one works
+    assert await whoami(settings, fresh) == "Airbus"
+    with pytest.raises(XAuthError):  # X rotated the refresh token
+        await refresh_user_token(settings, brand.oauth2_refresh_token)
+
+
+async def test_concurrent_callers_refresh_once(
+    redis: RedisClient,
+    redis_factory: RedisFactory,
+    settings: Settings,
+    control: EmulatorControl,
+    clock: ManualClock,
+    brand: AccountTokens,
+) -> None:
+    seed = XAccountStore(redis, settings, clock)
+    await seed.put_tokens("Airbus", brand.id, brand.oauth2_access_token, brand.oauth2_refresh_token)
+    clock.advance(timedelta(minutes=118))
+    # Four "processes", each with its own connection, ask at the same moment.
+    stores = [XAccountStore(await redis_factory(), settings, clock) for _ in range(4)]
+    tokens = await asyncio.gather(*(s.user_token("Airbus") for s in stores for _ in range(3)))
+    assert len(set(tokens)) == 1 and tokens[0] != brand.oauth2_access_token
+    # Had two of them refreshed, one would have failed (X rotates refresh tokens) and
+    # the stored refresh token would be dead: it still works.
+    clock.advance(timedelta(minutes=118))
+    again = await seed.user_token("Airbus")
+    assert again not in (tokens[0], brand.oauth2_access_token)
+    assert await whoami(settings, again) == "Airbus"
+
+
+async def test_refused_refresh_asks_for_reconnect(
+    accounts: XAccountStore, settings: Settings, clock: ManualClock, brand: AccountTokens
+) -> None:
+    await accounts.put_tokens(
+        "Airbus", brand.id, brand.oauth2_access_token, brand.oauth2_refresh_token
+    )
+    await refresh_user_token(settings, brand.oauth2_refresh_token)  # used elsewhere: now dead
+    clock.advance(timedelta(minutes=117))
+    with pytest.raises(Conflict, match="@Airbus must be reconnected by an admin"):
+        await accounts.user_token("Airbus")
+    assert (await accounts.get("Airbus")).needs_reconnect
+    with pytest.raises(Conflict, match="must be reconnected"):
+        await accounts.user_token("Airbus")
+    await connect(accounts)  # reconnecting fixes it
+    assert not (await accounts.get("Airbus")).needs_reconnect
+
+
+async def test_expired_without_refresh_token(
+    accounts: XAccountStore, clock: ManualClock, brand: AccountTokens
+) -> None:
+    await accounts.put_tokens("Airbus", brand.id, brand.oauth2_access_token, None)
+    clock.advance(timedelta(minutes=118))
+    assert await accounts.user_token("Airbus") == brand.oauth2_access_token  # still valid
+    clock.advance(timedelta(minutes=3))
+    with pytest.raises(Conflict, match="expired and cannot be refreshed"):
+        await accounts.user_token("Airbus")
+
+
+async def _session(redis: RedisClient, host: HostAccount) -> Session:
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Inside the A350 cabin",
+        hashtags=["#AskAirbus"],
+        host_account=host,
+        scheduled_start=now + timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+        options=SessionOptions(announce=False),
+    )
+    return await Store(redis).create_session(fields, actor="admin")
+
+
+async def test_session_token_lets_the_publisher_post(
+    accounts: XAccountStore, settings: Settings, redis: RedisClient, brand: AccountTokens
+) -> None:
+    await connect(accounts)
+    session = await _session(redis, HostAccount(handle="@Airbus", user_id=brand.id))
+    posters = tweepy_posters(settings, accounts.session_token)
+    async with posters(session) as poster:
+        posted = await poster.post("Welcome to #AskAirbus!", None)
+    assert posted.tweet_id
+
+    other = await _session(redis, HostAccount(handle="Airbus", user_id="12345"))
+    with pytest.raises(Conflict, match="user id 12345"):
+        await accounts.session_token(other)
+    await accounts.delete("Airbus", "root")
+    with pytest.raises(NotFound, match="@Airbus is not connected"):
+        await accounts.session_token(session)
