@@ -15,11 +15,12 @@ retry resumes the thread after the last posted part instead of posting it twice.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from atexpert.errors import IllegalTransition, InvalidInput
 from atexpert.events import Change, EventKind, JsonList, Record, StateMachine
@@ -190,6 +191,24 @@ def edit_patch(text: str, parts: list[str] | None) -> Record:
     if parts is not None and not 1 <= len(parts) <= MAX_PARTS:
         raise InvalidInput.field(("parts",), f"a thread has 1-{MAX_PARTS} parts")
     return {"text": text, "parts": [p.model_dump(mode="json") for p in _parts(text, parts)]}
+
+
+def claim_patch(parts: Sequence[Record]) -> Record:
+    """The thread to publish, written at claim time (the publisher's outbox): one record
+    per post, an :class:`AnswerPart` plus what the publisher adds (part 1's ``reply_to``
+    and ``route``)."""
+    if not parts:
+        raise InvalidInput.field(("parts",), "a thread has at least one part")
+    for i, part in enumerate(parts):
+        try:
+            checked = AnswerPart.model_validate(part)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(map(str, error["loc"]))
+            raise InvalidInput.field(("parts", i), f"{where}: {error['msg']}") from None
+        if not checked.text.strip():
+            raise InvalidInput.field(("parts", i), "a thread part cannot be empty")
+    return {"parts": [dict(p) for p in parts]}
 
 
 def post_part_patch(index: int, tweet_id: str) -> Record:

@@ -23,6 +23,7 @@ from atexpert import (
     api_questions,
     api_sessions,
     api_staff,
+    api_x,
     pages,
 )
 from atexpert.api_errors import exception_handlers
@@ -50,6 +51,7 @@ ENDPOINTS: list[Endpoint] = [
     *api_intake.ENDPOINTS,
     *api_automod.ENDPOINTS,
     *api_publish.ENDPOINTS,
+    *api_x.ENDPOINTS,
 ]
 
 

@@ -61,6 +61,7 @@ class EventKind(StrEnum):
     SESSION_CLOSED = "session.closed"
     SESSION_ARCHIVED = "session.archived"
     SESSION_ROLES_CHANGED = "session.roles_changed"
+    SESSION_ANNOUNCED = "session.announced"
     QUESTION_RECEIVED = "question.received"
     QUESTION_APPROVED = "question.approved"
     QUESTION_REJECTED = "question.rejected"

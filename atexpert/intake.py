@@ -157,9 +157,6 @@ class Ingestor:
                 accepted.append(outcome)
                 counts["truncated"] += outcome.truncated
         accepted.sort(key=lambda a: id_key(a.incoming.tweet_id))  # sent oldest first
-        await self.state.mark_replyable(
-            target.session_id, {a.incoming.tweet_id: a.replyable for a in accepted}
-        )
         results = await self._store_all(target.session_id, accepted)
         failure: BaseException | None = None
         lag: float | None = None

@@ -2,7 +2,7 @@
 
 A page of X API v2 JSON (``data`` + ``includes.users``) is read leniently: X may leave
 fields out, add new ones, or send odd text. Each post is either accepted (an
-:class:`~atexpert.questions.IncomingQuestion` plus whether it can be replied to on X) or
+:class:`~atexpert.questions.IncomingQuestion`, with whether it can be replied to on X) or
 skipped with a reason; nothing here raises on bad input.
 """
 
@@ -66,8 +66,6 @@ class Skip(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Accepted:
     incoming: IncomingQuestion
-    #: The host may reply to it on X (it mentions the host and reply settings allow it).
-    replyable: bool
     truncated: bool = False
 
 
@@ -259,5 +257,6 @@ def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
         author=author_of(author_id, users.get(author_id)),
         text=text[:MAX_TEXT],
         created_at=post_time(post, tweet_id, now),
+        replyable=replyable,
     )
-    return Accepted(incoming, replyable, truncated)
+    return Accepted(incoming, truncated)

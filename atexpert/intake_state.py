@@ -5,7 +5,6 @@ All keys carry the session's hash tag::
     ama:{s_x}:intake:cursor      newest tweet id covered (since_id of the next read)
     ama:{s_x}:intake:status      hash: state, last_error, lag... (see IntakeStatus)
     ama:{s_x}:intake:n           hash: counters (received, duplicates, skipped_*...)
-    ama:{s_x}:intake:reply       hash: tweet id -> "1" if the host can reply on X, "0" if not
     ama:{s_x}:intake:mode        the session's intake mode (absent: the default)
 
 The cursor only moves forward, and only after the questions it covers are stored, so a
@@ -115,16 +114,6 @@ class IntakeStore:
 
     async def set_mode(self, session_id: str, mode: IntakeMode) -> None:
         await self._redis.set(_prefix(session_id) + ":mode", mode.value)
-
-    async def mark_replyable(self, session_id: str, flags: dict[str, bool]) -> None:
-        if flags:
-            mapping: dict[Any, Any] = {k: "1" if v else "0" for k, v in flags.items()}
-            await self._redis.hset(_prefix(session_id) + ":reply", mapping=mapping)
-
-    async def replyable(self, session_id: str, tweet_id: str) -> bool | None:
-        """Whether the host can reply on X to this question's tweet (None: unknown)."""
-        raw = await self._redis.hget(_prefix(session_id) + ":reply", tweet_id)
-        return None if raw is None else _text(raw) == "1"
 
     async def count(self, session_id: str, counts: dict[str, int]) -> None:
         nonzero = {k: v for k, v in counts.items() if v}

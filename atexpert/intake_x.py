@@ -186,9 +186,13 @@ class XReader:
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait ``seconds`` or until ``stop`` is set; True if stopped."""
+    """Wait ``seconds`` or until ``stop`` is set; True if stopped.
+
+    ``asyncio.timeout``, not ``wait_for``, which on Python 3.11 can lose a cancellation.
+    """
     try:
-        await asyncio.wait_for(stop.wait(), max(seconds, 0.0))
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await stop.wait()
     except TimeoutError:
         return False
     return True

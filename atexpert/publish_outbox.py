@@ -2,17 +2,19 @@
 
 The outbox of an answer is its own ``parts`` list: claiming it (queued -> publishing)
 writes the rendered thread into ``parts`` in the SAME atomic step as the status change and
-its ``answer.publishing`` event (the store's Lua step, see :func:`claim`); each posted part
+its ``answer.publishing`` event (:meth:`Store.start_publishing` with ``parts``); each posted part
 is then recorded with its tweet id (``answer.part_posted``). Part 1's record also carries
 ``reply_to`` (the post it answers) and ``route``, fixed at claim time. A part already
 posted is never rendered again: a retried answer resumes after its last posted part.
+
+The announcements' tweet ids are fields of the session record (``thread_root_id``,
+``closing_tweet_id``), set by :meth:`Store.record_announcement` (``session.announced``).
 
 Next to the records, per session (same hash tag, so one Cluster slot):
 
 - ``ama:{s}:pub:attempts``  hash ``<answer id>:<part>`` or ``announce:<moment>`` -> time:
   a post was sent and its outcome is not known yet. The publisher reconciles against the
   host's timeline before sending it again.
-- ``ama:{s}:pub:announce``  hash ``start``/``end`` -> tweet id of the announcements.
 - ``ama:{s}:pub:status``    hash: what the publisher is doing, why it waits, until when.
 """
 
@@ -20,17 +22,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from atexpert import answers, keys, twittertext
-from atexpert.answers import Answer, AnswerAction
-from atexpert.errors import Conflict, NotFound
-from atexpert.events import Record, step_args
+from atexpert import keys, twittertext
+from atexpert.answers import Answer
+from atexpert.errors import NotFound
+from atexpert.events import Record
 from atexpert.publish_plan import PlannedPart, Route, ThreadPlan
 from atexpert.redis_conn import RedisClient
-from atexpert.store import STEP_LUA
+from atexpert.sessions import ANNOUNCEMENT_FIELD
+from atexpert.store import Store
 
 ACTOR = "publisher"
 
@@ -41,10 +43,6 @@ def _key(session_id: str, name: str) -> str:
 
 def attempts_key(session_id: str) -> str:
     return _key(session_id, "attempts")
-
-
-def announce_key(session_id: str) -> str:
-    return _key(session_id, "announce")
 
 
 def status_key(session_id: str) -> str:
@@ -101,7 +99,7 @@ class Outbox:
     def __init__(self, redis: RedisClient, session_id: str) -> None:
         self.redis = redis
         self.session_id = session_id
-        self._step = redis.register_script(STEP_LUA)
+        self.store = Store(redis)
 
     async def raw_answer(self, answer_id: str) -> Record:
         """The stored answer record, with the fields the Answer model leaves out."""
@@ -117,21 +115,9 @@ class Outbox:
         Raises IllegalTransition when the answer is no longer queued, Conflict when it
         changed since it was read (another publisher claimed it, or it was withdrawn).
         """
-        change = answers.change(
-            answer.id,
-            AnswerAction.PUBLISH,
-            actor=ACTOR,
-            at=at,
-            patch={"parts": parts},
-            expected_version=answer.version,
+        await self.store.start_publishing(
+            self.session_id, answer.id, actor=ACTOR, at=at, parts=parts, version=answer.version
         )
-        step_keys, argv = step_args(self.session_id, [change])
-        reply: Any = await self._step(keys=step_keys, args=argv)
-        if reply[0] == "ok":
-            return
-        if reply[0] == "status":
-            raise answers.illegal(json_record(reply[2]), change.action)
-        raise Conflict(f"answer {answer.id} changed while being claimed ({reply[0]})")
 
     # -- attempts (posts sent, outcome unknown) -----------------------------------------
 
@@ -147,11 +133,10 @@ class Outbox:
     # -- announcements -------------------------------------------------------------------
 
     async def announcement_id(self, moment: str) -> str | None:
-        value = await self.redis.hget(announce_key(self.session_id), moment)
+        """The tweet id of the ``moment`` announcement (from the session record)."""
+        session = await self.store.get_session(self.session_id)
+        value = getattr(session, ANNOUNCEMENT_FIELD[moment])
         return str(value) if value else None
-
-    async def record_announcement(self, moment: str, tweet_id: str) -> None:
-        await self.redis.hset(announce_key(self.session_id), moment, tweet_id)
 
     # -- status --------------------------------------------------------------------------
 
@@ -185,8 +170,3 @@ class PublisherStatus(BaseModel):
     #: The last refusal or give-up, with X's reason (kept until the next one).
     last_error: str | None = None
     last_error_at: AwareDatetime | None = None
-
-
-def json_record(raw: Any) -> Record:
-    value = json.loads(raw)
-    return value if isinstance(value, dict) else {}

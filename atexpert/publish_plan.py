@@ -54,7 +54,10 @@ def mentions(text: str, handle: str) -> bool:
 
 
 def can_reply(question: Question, session: Session) -> bool:
-    """X accepts an API reply to the question: its author mentioned the host account."""
+    """X accepts an API reply to the question: as intake saw it (``replyable``), else
+    (unknown) whether its author mentioned the host account."""
+    if question.replyable is not None:
+        return question.replyable
     return mentions(question.text, session.host_account.handle)
 
 

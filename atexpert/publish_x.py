@@ -3,7 +3,7 @@
 :class:`Poster` is what the publisher needs; :class:`TweepyPoster` implements it with the
 async tweepy client of :mod:`atexpert.xclient`. Every outcome of a post is one of:
 
-- a :class:`Posted` (with the daily limits X reported);
+- a :class:`Posted` (with the daily limits X reported, and its rate-limit headers);
 - :class:`RateLimited`: 429, nothing was posted; retry after ``reset_at``;
 - :class:`Refused`: X said no (400/401/402/403/404) with its reason; nothing was posted
   (except a 403 "duplicate content", which the publisher reconciles);
@@ -14,7 +14,8 @@ async tweepy client of :mod:`atexpert.xclient`. Every outcome of a post is one o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from tweepy.asynchronous import AsyncClient
 
 DUPLICATE = "duplicate content"
 _URL = re.compile(r"https?://\S+")
+_LIMIT_HEADERS = ("x-rate-limit-", "x-user-limit-", "x-app-limit-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class DailyLimit:
 class Posted:
     tweet_id: str
     daily: DailyLimit | None = None
+    #: X's ``x-rate-limit-*``, ``x-user-limit-*`` and ``x-app-limit-*`` headers (lower case).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,16 @@ class PostError(Exception):
 
 
 class RateLimited(PostError):
-    def __init__(self, reset_at: datetime, daily: DailyLimit | None) -> None:
+    def __init__(
+        self,
+        reset_at: datetime,
+        daily: DailyLimit | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"rate limited by X until {reset_at:%H:%M:%S} UTC")
         self.reset_at = reset_at
         self.daily = daily
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class Refused(PostError):
@@ -92,6 +102,15 @@ def same_text(ours: str, theirs: str) -> bool:
 
 def _headers(response: Any) -> Any:
     return getattr(response, "headers", None) or {}
+
+
+def limit_headers(headers: Any) -> dict[str, str]:
+    """The rate-limit headers of an X answer, names in lower case."""
+    return {
+        str(k).lower(): str(v)
+        for k, v in headers.items()
+        if str(k).lower().startswith(_LIMIT_HEADERS)
+    }
 
 
 def daily_limit(headers: Any) -> DailyLimit | None:
@@ -141,7 +160,9 @@ class TweepyPoster:
             raise Ambiguous(f"X accepted the post but its answer is not JSON: {exc}") from exc
         except tweepy.TooManyRequests as exc:
             headers = _headers(exc.response)
-            raise RateLimited(_reset_at(headers), daily_limit(headers)) from exc
+            raise RateLimited(
+                _reset_at(headers), daily_limit(headers), limit_headers(headers)
+            ) from exc
         except tweepy.TwitterServerError as exc:
             raise Ambiguous(f"X answered {exc}") from exc
         except tweepy.HTTPException as exc:
@@ -152,7 +173,8 @@ class TweepyPoster:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Ambiguous(f"no answer from X: {exc!r}") from exc
         try:
-            return Posted(str(data["data"]["id"]), daily_limit(response.headers))
+            headers = response.headers
+            return Posted(str(data["data"]["id"]), daily_limit(headers), limit_headers(headers))
         except (KeyError, TypeError) as exc:
             raise Ambiguous(f"X accepted the post but its answer has no id: {data!r:.200}") from exc
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -52,6 +53,8 @@ from atexpert.splitter import SplitError
 from atexpert.store import Store
 
 log = logging.getLogger(__name__)
+#: The endpoint name X's post limits are kept under (:meth:`Meter.note_limits`).
+CREATE_TWEET = "create_tweet"
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,11 @@ class PublishConfig:
 
 
 class CostMeter(Protocol):
-    """Counts X calls per session (:class:`atexpert.meter.Meter`)."""
+    """Counts X calls per session and keeps X's limits (:class:`atexpert.meter.Meter`)."""
 
     async def record(self, session_id: str, kind: CallKind, count: int = 1) -> None: ...
+
+    async def note_limits(self, endpoint: str, headers: Mapping[str, str]) -> None: ...
 
 
 class Claim(Enum):
@@ -229,14 +234,13 @@ class SessionPublisher:
         """The root of the session's thread (posted now if needed); None when off."""
         if not session.options.announce:
             return None
-        found = await self.outbox.announcement_id(Moment.START)
-        if found is not None:
-            return found
+        if session.thread_root_id is not None:
+            return session.thread_root_id
         text = announce.render(session, Moment.START)
         return await self._announce(Moment.START, text, None)
 
     async def _announce_end(self, session: Session, root: str | None) -> None:
-        if not session.options.announce or await self.outbox.announcement_id(Moment.END):
+        if not session.options.announce or session.closing_tweet_id is not None:
             return
         busy = [
             *await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHING),
@@ -262,7 +266,9 @@ class SessionPublisher:
             why = f"{moment.value} announcement: {reason}"
             await self.outbox.record_error(why, self.clock.now())
             return None
-        await self.outbox.record_announcement(moment, tweet_id)
+        await self.store.record_announcement(
+            self.session_id, moment.value, tweet_id, actor=ACTOR, at=self.clock.now()
+        )
         await self.outbox.clear_attempt(field)
         await self._count(text, summoned=False)
         return tweet_id
@@ -285,6 +291,7 @@ class SessionPublisher:
                 posted = await self.poster.post(text, parent)
             except RateLimited as exc:
                 await self.outbox.clear_attempt(field)  # a 429 posted nothing
+                await self._note_limits(exc.headers)
                 self._daily = exc.daily or self._daily
                 await self._sleep_until(exc.reset_at, "rate_limited", "X answered 429")
                 continue
@@ -304,12 +311,18 @@ class SessionPublisher:
                 await self._sleep_until(resume, "retrying", str(exc))
                 continue
             self._daily = posted.daily or self._daily
+            await self._note_limits(posted.headers)
             return posted.tweet_id
 
     async def _count(self, text: str, summoned: bool) -> None:
         """Meter one post X charged for (reconciled ones too: X charged them)."""
         if self.meter is not None:
             await self.meter.record(self.session_id, post_kind(text, summoned_reply=summoned))
+
+    async def _note_limits(self, headers: Mapping[str, str]) -> None:
+        """Keep X's post limits for ``GET /api/x/limits`` (none sent: nothing to keep)."""
+        if self.meter is not None and headers:
+            await self.meter.note_limits(CREATE_TWEET, headers)
 
     async def _reconcile(self, text: str, parent: str | None) -> str | None:
         """Our post replying to ``parent`` with ``text``, if X has it."""

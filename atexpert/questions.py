@@ -125,6 +125,11 @@ class IncomingQuestion(BaseModel):
     author: Author
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     created_at: AwareDatetime = Field(description="When the tweet was posted")
+    replyable: bool | None = Field(
+        default=None,
+        description="The host may reply to it on X: it mentions the host and its reply "
+        "settings allow it (None: unknown)",
+    )
 
 
 class Question(BaseModel):
@@ -137,6 +142,8 @@ class Question(BaseModel):
     display_text: str | None = None
     received_at: AwareDatetime
     created_at: AwareDatetime
+    #: The host may reply to the tweet on X (see :class:`IncomingQuestion`); None: unknown.
+    replyable: bool | None = None
     status: QuestionStatus = QuestionStatus.PENDING
     starred: bool = False
     priority: int = 0
@@ -189,6 +196,7 @@ def received(incoming: IncomingQuestion, *, session_id: str, at: datetime) -> Qu
         text=incoming.text,
         received_at=at,
         created_at=incoming.created_at,
+        replyable=incoming.replyable,
     )
 
 

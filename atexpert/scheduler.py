@@ -206,8 +206,11 @@ class Scheduler:
                     await self.tick()
                 except Exception:
                     log.exception("scheduler tick failed; retrying in %s", self.interval)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel
+                # that lands as the wait ends, and a cancelled scheduler must stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.interval.total_seconds())
+                    async with asyncio.timeout(self.interval.total_seconds()):
+                        await stop.wait()
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await self.lease.release()

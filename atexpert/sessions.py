@@ -7,7 +7,9 @@ Lifecycle::
       +----unschedule------+            draft --archive--> archived (discard a draft)
 
 ``update`` (title, times, hashtags...) is allowed in draft and scheduled only; roles can
-change in draft, scheduled and live. A session is started only from scheduled: a "start
+change in draft, scheduled and live. ``announce`` records the tweet id of the start
+announcement (the root of the session's thread on X) or of the end one, while live or
+closed. A session is started only from scheduled: a "start
 now" button schedules then starts. Nothing leaves archived.
 """
 
@@ -53,6 +55,7 @@ class SessionAction(StrEnum):
     CLOSE = "close"
     ARCHIVE = "archive"
     CHANGE_ROLES = "change roles of"
+    ANNOUNCE = "announce"
     #: Guard only: questions are received while the session is scheduled or live.
     RECEIVE = "receive questions for"
 
@@ -79,6 +82,8 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.SCHEDULED, _A.RECEIVE): _S.SCHEDULED,
         (_S.LIVE, _A.RECEIVE): _S.LIVE,
         (_S.CLOSED, _A.ARCHIVE): _S.ARCHIVED,
+        (_S.LIVE, _A.ANNOUNCE): _S.LIVE,
+        (_S.CLOSED, _A.ANNOUNCE): _S.CLOSED,
     },
 )
 
@@ -90,7 +95,10 @@ _KIND = {
     _A.CLOSE: EventKind.SESSION_CLOSED,
     _A.ARCHIVE: EventKind.SESSION_ARCHIVED,
     _A.CHANGE_ROLES: EventKind.SESSION_ROLES_CHANGED,
+    _A.ANNOUNCE: EventKind.SESSION_ANNOUNCED,
 }
+#: Session field holding the tweet id of each announcement.
+ANNOUNCEMENT_FIELD = {"start": "thread_root_id", "end": "closing_tweet_id"}
 _TIME_FIELD = {_A.START: "started_at", _A.CLOSE: "closed_at", _A.ARCHIVE: "archived_at"}
 
 
@@ -214,6 +222,10 @@ class Session(SessionFields):
     archived_at: AwareDatetime | None = None
     #: Highest scheduler fence seen by start/close: stale lease holders are refused.
     fence: int | None = None
+    #: The start announcement on X: the root of the session's thread.
+    thread_root_id: str | None = None
+    #: The end announcement on X.
+    closing_tweet_id: str | None = None
 
 
 def new_session_id() -> str:
@@ -317,6 +329,18 @@ def change_role(
         at=at,
         patch={field: current},
         expected_version=session.version,
+    )
+
+
+def announced(session_id: str, moment: str, tweet_id: str, *, actor: str, at: datetime) -> Change:
+    """Record the tweet id of the ``moment`` ("start" or "end") announcement."""
+    field = ANNOUNCEMENT_FIELD.get(moment)
+    if field is None:
+        raise InvalidInput.field(("moment",), 'an announcement is "start" or "end"')
+    if not tweet_id.isdigit() or len(tweet_id) > 20:
+        raise InvalidInput.field(("tweet_id",), "a tweet id is 1-20 digits")
+    return transition(
+        session_id, SessionAction.ANNOUNCE, actor=actor, at=at, patch={field: tweet_id}
     )
 
 

@@ -238,6 +238,21 @@ class Store:
                 continue
         raise Conflict(f"session {session_id} keeps changing; try again")
 
+    async def record_announcement(
+        self,
+        session_id: str,
+        moment: str,
+        tweet_id: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Session:
+        """The ``moment`` ("start"|"end") announcement was posted as ``tweet_id``: set the
+        session's ``thread_root_id`` / ``closing_tweet_id`` (``session.announced``)."""
+        at = self._now(at)
+        change = sessions.announced(session_id, moment, tweet_id, actor=actor, at=at)
+        return await self._session_step(change)
+
     async def due_sessions(self, now: datetime) -> list[Session]:
         """Scheduled sessions whose start has come and live sessions whose end has come."""
         ids = _strs(await self._redis.zrangebyscore(keys.GLOBAL_DUE, "-inf", keys.ms(now)))
@@ -569,11 +584,24 @@ class Store:
         return await self._answer(session_id, answer_id, _AA.WITHDRAW, actor, at)
 
     async def start_publishing(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
+        self,
+        session_id: str,
+        answer_id: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        parts: Sequence[Record] | None = None,
+        version: int | None = None,
     ) -> Answer:
-        """queued -> publishing: the publisher claims the answer (exactly one wins)."""
+        """queued -> publishing: the publisher claims the answer (exactly one wins).
+
+        ``parts``: the planned thread (the outbox, see :func:`answers.claim_patch`), written
+        in the same step as the claim and its ``answer.publishing`` event. ``version``: fail
+        (Conflict) unless the answer is at it (withdrawn or re-queued since it was read).
+        """
         at = self._now(at)
-        return await self._answer(session_id, answer_id, _AA.PUBLISH, actor, at)
+        patch = answers.claim_patch(parts) if parts is not None else None
+        return await self._answer(session_id, answer_id, _AA.PUBLISH, actor, at, patch, version)
 
     async def record_part_posted(
         self,

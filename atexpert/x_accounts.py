@@ -49,6 +49,7 @@ PREFIX = "ama:{x}:"
 ACCOUNTS = PREFIX + "accounts"
 STATE_TTL = timedelta(minutes=10)
 REFRESH_MARGIN = timedelta(minutes=5)
+REFUSED = frozenset({400})  # invalid_request/invalid_grant: the refresh token is dead
 LOCK_TTL = timedelta(seconds=90)  # longer than a token call may take (60 s timeout)
 HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
@@ -182,6 +183,8 @@ class XAccountStore:
             )
         except XAuthError as exc:
             raise OAuthFailed(f"X refused the authorization: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OAuthFailed(f"X could not be reached ({exc}); connect again") from None
         user_id, handle = await self._whoami(tokens.access_token)
         if pending.handle_hint and pending.handle_hint.lower() != handle.lower():
             raise OAuthFailed(
@@ -330,6 +333,8 @@ class XAccountStore:
                 self.settings, record.refresh_token.get_secret_value()
             )
         except XAuthError as exc:
+            if exc.status not in REFUSED:  # X is down or the app is misconfigured
+                return self._still_valid(record, expired, str(exc))
             broken = record.model_copy(update={"needs_reconnect": True})
             await self._cas(record.handle, raw, broken)
             log.warning("refreshing the token of @%s failed: %s", record.handle, exc.error)
@@ -337,9 +342,7 @@ class XAccountStore:
                 record.handle, f"X refused to refresh its token ({exc.error})"
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            if not expired:
-                return record.access_token.get_secret_value()
-            raise Conflict(f"cannot refresh the token of @{record.handle}: {exc}") from None
+            return self._still_valid(record, expired, str(exc) or type(exc).__name__)
         fresh = record.model_copy(
             update={
                 "access_token": SecretStr(tokens.access_token),
@@ -354,6 +357,13 @@ class XAccountStore:
             raise Conflict(f"host account @{record.handle} changed during its token refresh")
         log.info("refreshed the token of @%s", record.handle)
         return tokens.access_token
+
+    def _still_valid(self, record: _Record, expired: bool, why: str) -> str:
+        """The current token after a failed refresh that may succeed later, while it lasts."""
+        if expired:
+            raise Conflict(f"cannot refresh the token of @{record.handle} now ({why}); retry")
+        log.warning("refreshing the token of @%s failed, will retry: %s", record.handle, why)
+        return record.access_token.get_secret_value()
 
     async def _cas(self, handle: str, old: str, new: _Record) -> bool:
         done: Any = await self.redis.eval(_CAS, 1, _account_key(handle), old, new.dumps())

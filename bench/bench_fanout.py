@@ -2,11 +2,14 @@
 
     python bench/bench_fanout.py            # N = 100, 1000, 5000
     python bench/bench_fanout.py --quick    # N = 50, 200
+    python bench/bench_fanout.py --sizes 5000
 
 Loopback only, bounded and self-stopping. Per N and per system it reports the delivery
 latency (p50/p99, from the producer's write to a client's receipt, at a light load), the
 highest event rate every client sustained with no loss, and the server's RSS per
-connection. Both systems get the same workload: an embedded Redis, one uvicorn process
+connection. "Sustained" means every client got every event and the last one arrived
+no later than one light-load fan-out (p99) plus a second after it was sent. Both systems
+get the same workload: an embedded Redis, one uvicorn process
 (no per-message deflate), the clients in a separate process. atexpert's events are Store
 steps tailed from the session's Redis Stream (expert console clients); the baseline
 is a python-socketio ``AsyncServer`` with ``AsyncRedisManager``, fed by a write-only
@@ -273,6 +276,10 @@ async def measure(
         # kept up: the last delivery came no later than one light-load fan-out after
         kept_up = took <= count / rate * 1.2 and last_at - sent_end <= GRACE_S + p99 / 1000
         if got < count or closed or not kept_up:
+            lag = last_at - sent_end
+            print(f"    N={n} at {rate} ev/s: {got}/{count} to every client, {closed} closed,"
+                  f" sending took {took:.1f} s, last delivery {lag:.1f} s after",
+                  flush=True)  # fmt: skip
             break
         best = float(rate)
     return Result(n, p50, p99, best, (rss - rss_before) / n / 1024)
@@ -359,12 +366,13 @@ async def check_socketio_client(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 50, 200 only")
+    parser.add_argument("--sizes", type=int, nargs="+", help="client counts to try")
     parser.add_argument("--serve-socketio", nargs=2, metavar=("PORT", "REDIS_URL"))
     args = parser.parse_args()
     if args.serve_socketio:
         serve_socketio(int(args.serve_socketio[0]), args.serve_socketio[1])
         return
-    sizes = [50, 200] if args.quick else [100, 1000, 5000]
+    sizes = args.sizes or ([50, 200] if args.quick else [100, 1000, 5000])
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
     fleet = ctx.Process(target=fleet_main, args=(theirs,), daemon=True)

@@ -29,7 +29,6 @@ from pydantic import SecretStr
 from atexpert.app import create_app
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from atexpert.pages import page_routes
 from atexpert.publish_x import TweepyPoster
 from atexpert.publisher import PublishConfig, SessionPublisher
 from atexpert.questions import Author, IncomingQuestion
@@ -40,6 +39,9 @@ from atexpert.xclient import async_client
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+#: Assertions wait this long (ms): the machine may be busy with other test runs.
+expect.set_options(timeout=10_000)
 
 __all__ = ["World", "browser", "emulator_server", "expect", "wait_until", "world"]
 
@@ -102,12 +104,8 @@ class ThreadServer:
 
 
 def app_with_pages(settings: Settings) -> Any:
-    """The app as served in production, with the consoles (if app.py does not mount them)."""
-    app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
-    paths = {getattr(r, "path", None) for r in app.router.routes}
-    if "/login" not in paths:
-        app.router.routes.extend(page_routes(settings))
-    return app
+    """The app as served in production (API, websockets and the consoles)."""
+    return create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
 
 
 class PublisherThread:
@@ -186,7 +184,19 @@ class World:
     users: dict[str, str]
     watched: list[Watched] = field(default_factory=list)
     publishers: list[PublisherThread] = field(default_factory=list)
+    others: list[ThreadServer] = field(default_factory=list)
     fans: int = 0
+
+    def second_app(self) -> str:
+        """Another app process-alike (own loop, live hub and Redis connections) on the same
+        Redis; its base URL."""
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        settings = self.settings.model_copy(update={"public_base_url": base_url})
+        server = ThreadServer(app_with_pages(settings), port, "atexpert-app-b")
+        server.start()
+        self.others.append(server)
+        return base_url
 
     def new_session(self, **options: Any) -> str:
         """Another live session (``options``: language, SessionOptions fields) with its
@@ -221,11 +231,20 @@ class World:
         data: dict[str, Any] = r.json()
         return data
 
-    def page(self, username: str | None, path: str, *, locale: str = "en-GB") -> Watched:
+    def page(
+        self,
+        username: str | None,
+        path: str,
+        *,
+        locale: str = "en-GB",
+        base_url: str | None = None,
+    ) -> Watched:
         """A new browser context (its own cookies), logged in as ``username`` when given,
-        at ``path``."""
+        at ``path`` (of ``base_url``, by default the first app)."""
         context = self.browser.new_context(
-            base_url=self.base_url, locale=locale, viewport={"width": 1280, "height": 900}
+            base_url=base_url or self.base_url,
+            locale=locale,
+            viewport={"width": 1280, "height": 900},
         )
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -251,7 +270,7 @@ class World:
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"**{path}")
+        page.wait_for_url(f"**{path}", wait_until="commit")
         return watched
 
     def stop_app(self) -> None:
@@ -423,6 +442,8 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
             watched.page.context.close()
         for publisher in world.publishers:
             publisher.stop()
+        for other in world.others:
+            other.stop()
         http.close()
         world.server.stop()
 

@@ -184,3 +184,30 @@ def test_hostile_tweet_text_stays_text_and_runs_nothing(world: World) -> None:
         assert watched.page.evaluate("document.title") != "pwned"
         watched.assert_clean()
     assert world.question(qid)["status"] == "answered"
+
+
+def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: World) -> None:
+    qid = world.ask("@Airbus when does the A350F enter service? #AskAirbus")
+    other = world.second_app()
+    alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    expect(alice.page.locator("#d-claim")).to_have_text("You are handling this question")
+    bob = world.page("bob", f"/sessions/{world.session_id}/moderate", base_url=other)
+    for watched in (alice, bob):
+        expect(watched.page.locator("#presence li")).to_have_count(2)
+    expect(bob.page.locator("#d-claim")).to_have_text("alice is handling this question")
+    bob.page.keyboard.press("a")
+    expect(bob.page.get_by_role("status").last).to_have_text("Approved.")
+    alice.page.get_by_label("Status", exact=True).select_option("approved")
+    option = alice.page.get_by_role("listbox", name="Queue").get_by_role("option")
+    expect(option).to_contain_text("by bob")
+    alice.page.keyboard.press("r")
+    alice.page.get_by_label("Reason").fill("Already answered on the blog")
+    alice.page.keyboard.press("Enter")
+    expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(0)
+    bob.page.get_by_label("Status", exact=True).select_option("rejected")
+    expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_contain_text(
+        "by alice"
+    )
+    assert world.question(qid)["reject_reason"] == "Already answered on the blog"
+    for watched in (alice, bob):
+        watched.assert_clean()

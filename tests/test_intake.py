@@ -219,8 +219,8 @@ async def test_mentions_mode_keeps_hashtagged_mentions_only(world: World) -> Non
     assert long_q.text == LONG.strip() or long_q.text == LONG
     assert long_q.author.handle == "fan_3" and long_q.author.name == "Fan 3"
     assert long_q.author.account_created_at is not None
-    assert await world.state.replyable(world.sid, mix.mention) is True
-    assert await world.state.replyable(world.sid, mix.restricted) is False
+    assert (await world.store.get_question(world.sid, "q_" + mix.mention)).replyable is True
+    assert (await world.store.get_question(world.sid, "q_" + mix.restricted)).replyable is False
     status = await world.state.status(world.sid)
     assert status.counters["received"] == 4
     assert status.counters["no_hashtag"] == 2  # other hashtag and no hashtag
@@ -232,7 +232,7 @@ async def test_search_mode_keeps_every_hashtagged_post(world: World) -> None:
     poller = world.poller(IntakeMode.SEARCH)
     assert await poller.poll_once() == 5
     assert await world.tweet_ids() == mix.search_expected
-    assert await world.state.replyable(world.sid, mix.no_mention) is False
+    assert (await world.store.get_question(world.sid, "q_" + mix.no_mention)).replyable is False
     later = world.post("fan_1", "#AskAirbus one more after the first poll")
     assert await poller.poll_once() == 1
     assert await world.tweet_ids() == mix.search_expected | {later}

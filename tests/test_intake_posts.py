@@ -46,7 +46,7 @@ def post(text: str, **extra: Any) -> dict[str, Any]:
 
 def test_a_mention_with_the_hashtag_is_a_replyable_question() -> None:
     out = classify(post("@Airbus #AskAirbus why?"), USERS, TARGET, NOW)
-    assert isinstance(out, Accepted) and out.replyable
+    assert isinstance(out, Accepted) and out.incoming.replyable
     assert out.incoming.author.handle == "fan" and out.incoming.author.followers == 12
     assert out.incoming.author.verified
     assert out.incoming.created_at == datetime(2026, 11, 26, 9, 59, tzinfo=UTC)
@@ -64,7 +64,8 @@ def test_replyable_needs_the_mention_and_open_reply_settings() -> None:
     def replyable(text: str, **extra: Any) -> bool:
         out = classify(post(text, **extra), USERS, TARGET, NOW)
         assert isinstance(out, Accepted)
-        return out.replyable
+        assert out.incoming.replyable is not None
+        return out.incoming.replyable
 
     assert not replyable("#AskAirbus no mention")
     assert not replyable("#AskAirbus email@Airbus.com is not a mention")

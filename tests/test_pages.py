@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from atexpert.app import create_app
 from atexpert.clock import ManualClock
-from atexpert.pages import FRONTEND, PAGES, content_security_policy, page_routes
+from atexpert.pages import FRONTEND, PAGES, content_security_policy
 from atexpert.publish_plan import plan
 from atexpert.sessions import SessionFields
 from tests.test_api_support import (
@@ -39,7 +39,7 @@ LONG = " ".join(["The cabin air is renewed every two to three minutes."] * 12)
 
 @pytest.fixture
 async def api(redis_standalone: aioredis.Redis) -> AsyncIterator[Api]:
-    """The app with the consoles mounted (as in production), on real Redis."""
+    """The app (it mounts the consoles), on real Redis."""
     clock = ManualClock(T0)
     app = create_app(
         settings(),
@@ -48,8 +48,6 @@ async def api(redis_standalone: aioredis.Redis) -> AsyncIterator[Api]:
         password_hasher=FAST_HASHER,
         run_scheduler=False,
     )
-    if "/login" not in {getattr(r, "path", None) for r in app.router.routes}:
-        app.router.routes.extend(page_routes(settings()))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:

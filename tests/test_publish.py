@@ -80,6 +80,10 @@ async def test_three_part_answer_is_a_thread_under_the_question(world: World) ->
     # metered: part 1 is a summoned reply, the next parts replies to our own posts
     spend = await world.meter.spend(world.session_id)
     assert spend.counts == {CallKind.SUMMONED_REPLY: 1, CallKind.POST: 2}
+    # and X's post limits, as the last post's headers told them
+    [limits] = [e for e in await world.meter.limits() if e.endpoint == "create_tweet"]
+    assert limits.user_24h_limit is not None and limits.user_24h_remaining is not None
+    assert limits.user_24h_remaining <= limits.user_24h_limit - 3
 
 
 async def test_non_mentioning_question_is_answered_in_the_session_thread(
@@ -106,9 +110,14 @@ async def test_non_mentioning_question_is_answered_in_the_session_thread(
         assert reply["text"].endswith("— Airbus cabin team")
         done = await world.store.get_answer(world.session_id, answer.id)
         assert done.status is AnswerStatus.PUBLISHED
+        # the thread root is on the session record (session.announced), so in its JSON
+        session = await world.store.get_session(world.session_id)
+        assert session.thread_root_id == root["id"]
         assert (
             await Outbox(redis_standalone, world.session_id).announcement_id("start") == root["id"]
         )
+        kinds = [e.kind for e in await world.store.read_events(world.session_id, count=1000)]
+        assert kinds.count(EventKind.SESSION_ANNOUNCED) == 1
 
 
 async def test_end_announcement_after_the_last_answer_in_french(
@@ -130,6 +139,14 @@ async def test_end_announcement_after_the_last_answer_in_french(
         assert "1 réponses publiées" in posts[-1]["text"]
         assert posts[-1]["replied_to"] == posts[0]["id"]
         assert len(posts) == 3
+        session = await world.store.get_session(world.session_id)
+        assert (session.thread_root_id, session.closing_tweet_id) == (
+            posts[0]["id"],
+            posts[-1]["id"],
+        )
+        assert await world.store.replay(world.session_id) == await world.store.snapshot(
+            world.session_id
+        )
 
 
 async def test_announcements_turned_off_post_nothing_but_answers(

@@ -1,13 +1,24 @@
-"""The publishing endpoints through the app (mounted as app.py is asked to mount them)."""
+"""The publishing endpoints through the app (mounted as app.py is asked to mount them);
+what the publisher leaves behind (thread root, spend, X's limits) as the API shows it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from atexpert import api_publish
-from atexpert.answers import AnswerDraft
+from atexpert import api_intake, api_publish
+from atexpert.answers import AnswerDraft, AnswerStatus
 from atexpert.api_routing import to_route
+from atexpert.emulator import EmulatorServer
+from atexpert.emulator.control_client import EmulatorControl
+from atexpert.meter import Meter
+from atexpert.publish_x import TweepyPoster
+from atexpert.publisher import SessionPublisher
+from atexpert.settings import Settings
+from atexpert.xclient import async_client
 from tests.test_api_support import World, bearer
+from tests.test_publish_world import FAST
 
 pytest_plugins = ("tests.test_api_support",)
 
@@ -17,7 +28,54 @@ def mounted(world: World) -> World:
     routes = world.api.app.router.routes
     if not any(getattr(r, "name", "") == "publishing_status" for r in routes):
         routes.extend(to_route(ep) for ep in api_publish.ENDPOINTS)
+    paths = {getattr(r, "path", None) for r in routes}
+    if "/api/x/limits" not in paths:
+        routes.extend(to_route(ep) for ep in api_intake.ENDPOINTS)
     return world
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(heartbeat_seconds=0.2) as emu:
+        yield emu
+
+
+async def test_published_thread_root_spend_and_limits_show_in_the_api(
+    mounted: World, server: EmulatorServer
+) -> None:
+    w, client = mounted, mounted.api.client
+    control = EmulatorControl(server.base_url)
+    control.reset()
+    brand = control.create_account("Airbus", "Airbus")
+    store, redis = w.api.services.store, w.api.services.redis
+    await store.submit_answer(w.sid, w.answer, actor="expert")
+    settings = Settings(
+        x_api_base_url=server.base_url, x_bearer_token=control.app()["bearer_token"]
+    )
+    async with async_client(settings, user_access_token=brand.oauth2_access_token) as x:
+        poster = TweepyPoster(x, user_auth=False, host_user_id=brand.id)
+        publisher = SessionPublisher(store, redis, poster, w.sid, config=FAST, meter=Meter(redis))
+        assert await publisher.lease.acquire() is not None
+        await publisher.work()
+    answer = await store.get_answer(w.sid, w.answer)
+    assert answer.status is AnswerStatus.PUBLISHED
+    admin = bearer(w.tokens["admin"])
+
+    r = await client.get(f"/api/sessions/{w.sid}", headers=admin)
+    assert r.status_code == 200, r.text
+    root = r.json()["thread_root_id"]
+    assert root is not None and root not in answer.posted_tweet_ids
+    assert r.json()["closing_tweet_id"] is None
+
+    r = await client.get(f"/api/sessions/{w.sid}/spend", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"] == {"post": 2}  # the start announcement and the answer
+
+    r = await client.get("/api/x/limits", headers=admin)
+    assert r.status_code == 200, r.text
+    [posts] = [e for e in r.json() if e["endpoint"] == "create_tweet"]
+    assert posts["user_24h_limit"] is not None
+    assert posts["user_24h_remaining"] == posts["user_24h_limit"] - 2
 
 
 async def test_thread_preview_announcements_and_status(mounted: World) -> None:

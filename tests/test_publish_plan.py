@@ -35,8 +35,9 @@ def session(**options: object) -> Session:
     )
 
 
-def question(text: str) -> Question:
+def question(text: str, replyable: bool | None = None) -> Question:
     return Question(
+        replyable=replyable,
         id="q_11",
         session_id="s_1",
         tweet_id="11",
@@ -74,6 +75,18 @@ def test_a_question_mentioning_the_host_gets_a_direct_reply() -> None:
     thread = plan(answer("Better insulation."), q, session(), root_id="99")
     assert (thread.route, thread.reply_to) == (Route.REPLY, "11")
     assert [p.text for p in thread.parts] == ["Better insulation."]  # no "1/1"
+
+
+def test_intakes_replyable_verdict_wins_over_the_mention_check() -> None:
+    # a mention, but reply settings closed to the host: not a reply
+    closed = question("@Airbus why is the cabin quiet?", replyable=False)
+    route = plan(answer("Insulation."), closed, session(), root_id="99").route
+    assert route is Route.SESSION_THREAD
+    # intake saw the mention in X's entities (e.g. a long post): a direct reply
+    opened = question("why is the cabin quiet?", replyable=True)
+    assert plan(answer("Insulation."), opened, session(), root_id="99").route is Route.REPLY
+    # unknown: the mention check decides
+    assert can_reply(question("@Airbus hi", replyable=None), session())
 
 
 def test_other_questions_continue_the_session_thread_quoting_the_question() -> None:

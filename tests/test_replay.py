@@ -34,6 +34,7 @@ def tweet(n: int) -> IncomingQuestion:
         ),
         text=f'Question {n}: will the A350 fly on hydrogen? 🚀 "quoted" \\ back/slash',
         created_at=T0 - timedelta(seconds=n),
+        replyable=(True, False, None)[n % 3],
     )
 
 
@@ -114,14 +115,21 @@ async def run_every_action(store: Store) -> str:
     await store.withdraw_answer(sid, a.id, actor="u_exp", at=t)
     await store.submit_answer(sid, a.id, actor="u_exp", at=t)
     await store.approve_answer(sid, a.id, actor="brand", at=t)
-    await store.start_publishing(sid, a.id, actor="publisher", at=t)
+    outbox = [
+        {"text": "By 2035,", "status": "pending", "reply_to": q[0][2:], "route": "reply"},
+        {"text": "we hope. 🛫", "status": "pending"},
+    ]
+    version = (await store.get_answer(sid, a.id)).version
+    await store.start_publishing(sid, a.id, actor="publisher", at=t, parts=outbox, version=version)
     await store.record_part_posted(sid, a.id, 0, "1860000000000000001", actor="publisher", at=t)
     await store.mark_failed(sid, a.id, "X said 503", actor="publisher", at=t)
     await store.retry_answer(sid, a.id, actor="publisher", at=t)
     await store.start_publishing(sid, a.id, actor="publisher", at=t)
     await store.record_part_posted(sid, a.id, 1, "1860000000000000002", actor="publisher", at=t)
     await store.mark_published(sid, a.id, actor="publisher", at=t)
+    await store.record_announcement(sid, "start", "1860000000000000000", actor="publisher", at=t)
     await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=2), fence=4)
+    await store.record_announcement(sid, "end", "1860000000000000009", actor="publisher", at=t)
     await store.archive_session(sid, actor="brand", at=t + timedelta(days=1))
     return sid
 
@@ -136,6 +144,11 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     assert replayed == stored
     assert replayed.questions[f"q_{1_850_000_000_000_000_000}"].author.id == "9000000000000000000"
     assert len(stored.answers) == 2
+    assert stored.session.thread_root_id == "1860000000000000000"
+    assert stored.session.closing_tweet_id == "1860000000000000009"
+    assert [q.replyable for q in stored.questions.values()].count(None) == 2
+    published = [a for a in stored.answers.values() if a.status.value == "published"]
+    assert any(p.text == "we hope. 🛫" for a in published for p in a.parts)
     assert stored.session.options.require_answer_approval
 
 

@@ -397,3 +397,22 @@ async def test_run_loop_survives_failing_ticks(
     await eventually(live)
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_cancelled_run_loop_stops_and_releases_the_lease(redis: RedisClient) -> None:
+    start = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+    lease = Lease(redis)
+    for round_ in range(30):  # cancels land in a tick or in the wait between ticks
+        scheduler = Scheduler(
+            Store(redis), lease, ManualClock(start), interval=timedelta(milliseconds=1)
+        )
+        task = asyncio.create_task(scheduler.run(asyncio.Event()))
+        for _ in range(round_ % 7):
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.001 * (round_ % 3))
+        task.cancel()
+        async with asyncio.timeout(5):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert task.cancelled()
+        assert await redis.get(lease.holder_key) is None

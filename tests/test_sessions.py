@@ -30,6 +30,8 @@ LEGAL: dict[tuple[S, A], S] = {
     (S.LIVE, A.CHANGE_ROLES): S.LIVE,
     (S.LIVE, A.RECEIVE): S.LIVE,
     (S.CLOSED, A.ARCHIVE): S.ARCHIVED,
+    (S.LIVE, A.ANNOUNCE): S.LIVE,
+    (S.CLOSED, A.ANNOUNCE): S.CLOSED,
 }
 ALL_PAIRS = [(s, a) for s in S for a in A]
 

@@ -350,3 +350,56 @@ async def test_default_time_comes_from_the_clock(redis: RedisClient) -> None:
     store = Store(redis, clock=clock)
     s = await store.create_session(fields(), actor="brand")
     assert s.created_at == T0 + timedelta(minutes=7)
+
+
+async def test_claim_writes_the_outbox_with_its_event(redis: RedisClient) -> None:
+    store = Store(redis)
+    sid = await scheduled(store)
+    q, _ = await store.add_question(sid, tweet(1), at=T0)
+    await store.approve_question(sid, q.id, actor="m", at=T0)
+    a = await store.create_answer(sid, AnswerDraft(question_ids=[q.id], text="x"), expert_id="e")
+    a = await store.submit_answer(sid, a.id, actor="e", at=T0)
+    parts = [
+        {"text": "Hydrogen, 1/2", "status": "pending", "reply_to": q.tweet_id, "route": "reply"},
+        {"text": "later. 2/2", "status": "pending"},
+    ]
+    for bad, field in (([], "parts"), ([{"text": " ", "status": "pending"}], "parts")):
+        with pytest.raises(InvalidInput) as refused:
+            await store.start_publishing(sid, a.id, actor="p", at=T0, parts=bad)
+        assert refused.value.errors[0].loc[0] == field
+    with pytest.raises(InvalidInput, match="text: Field required") as refused:
+        await store.start_publishing(sid, a.id, actor="p", parts=[{"status": "pending"}])
+    assert refused.value.errors[0].loc == ("parts", 0)
+    with pytest.raises(Conflict):  # changed since read: another publisher, or withdrawn
+        await store.start_publishing(sid, a.id, actor="p", parts=parts, version=a.version - 1)
+    claimed = await store.start_publishing(
+        sid, a.id, actor="p", at=T0, parts=parts, version=a.version
+    )
+    assert claimed.status is AnswerStatus.PUBLISHING
+    assert [p.text for p in claimed.parts] == ["Hydrogen, 1/2", "later. 2/2"]
+    raw = await redis.get(keys.answer(sid, a.id))
+    assert '"reply_to":"' + q.tweet_id + '"' in str(raw)  # the outbox keeps part 1's target
+    [event] = [e for e in await store.read_events(sid) if e.kind.value == "answer.publishing"]
+    assert event.data["parts"] == parts and event.data["status"] == "publishing"
+    with pytest.raises(IllegalTransition, match="already publishing"):
+        await store.start_publishing(sid, a.id, actor="p2", parts=parts, version=claimed.version)
+
+
+async def test_announcements_set_the_thread_root_and_closing_post(redis: RedisClient) -> None:
+    store = Store(redis)
+    sid = await scheduled(store)
+    with pytest.raises(IllegalTransition, match=r"is scheduled .*; cannot announce"):
+        await store.record_announcement(sid, "start", "1900000000000000001", actor="p", at=T0)
+    await store.start_session(sid, actor="host", at=T0 + timedelta(hours=1))
+    s = await store.record_announcement(sid, "start", "1900000000000000001", actor="p", at=T0)
+    assert (s.thread_root_id, s.closing_tweet_id) == ("1900000000000000001", None)
+    await store.close_session(sid, actor="host", at=T0 + timedelta(hours=2))
+    s = await store.record_announcement(sid, "end", "1900000000000000009", actor="p", at=T0)
+    assert (s.thread_root_id, s.closing_tweet_id) == ("1900000000000000001", "1900000000000000009")
+    for moment, tweet_id, field in (("middle", "1", "moment"), ("end", "12ab", "tweet_id")):
+        with pytest.raises(InvalidInput) as refused:
+            await store.record_announcement(sid, moment, tweet_id, actor="p", at=T0)
+        assert refused.value.errors[0].loc == (field,)
+    announced = [e for e in await store.read_events(sid) if e.kind.value == "session.announced"]
+    assert [e.data["closing_tweet_id"] for e in announced[1:]] == ["1900000000000000009"]
+    assert await store.replay(sid) == await store.snapshot(sid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -10,6 +11,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from atexpert.clock import ManualClock
 from atexpert.emulator import EmulatorServer
@@ -141,7 +143,9 @@ async def test_connect_with_pkce_through_the_consent_page(
     account = await accounts.complete(back["state"], back["code"])
     assert (account.handle, account.user_id, account.connected_by) == ("Airbus", brand.id, "root")
     assert {"tweet.write", "offline.access"} <= set(account.scopes)
-    assert account.expires_at - account.connected_at == pytest.approx(timedelta(hours=2), abs=5)
+    assert account.expires_at - account.connected_at == pytest.approx(
+        timedelta(hours=2), abs=timedelta(seconds=5)
+    )
     token = await accounts.user_token("@AIRBUS")
     assert await whoami(settings, token) == "Airbus"
     assert [a.handle for a in await accounts.list_accounts()] == ["Airbus"]
@@ -151,7 +155,9 @@ async def test_connect_with_pkce_through_the_consent_page(
         await accounts.complete(back["state"], back["code"])  # single use
 
 
-async def test_unknown_state_and_refused_code(accounts: XAccountStore, brand: AccountTokens) -> None:
+async def test_unknown_state_and_refused_code(
+    accounts: XAccountStore, brand: AccountTokens
+) -> None:
     with pytest.raises(OAuthFailed, match="unknown"):
         await accounts.complete("made-up-state", "code")
     url = await accounts.begin(None, CALLBACK, "root")
@@ -184,7 +190,9 @@ async def test_refreshes_near_expiry_and_keeps_fresh_token(
     control: EmulatorControl,
     clock: ManualClock,
     brand: AccountTokens,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="atexpert")
     await accounts.put_tokens(
         "Airbus", brand.id, brand.oauth2_access_token, brand.oauth2_refresh_token, actor="demo"
     )
@@ -198,12 +206,17 @@ async def test_refreshes_near_expiry_and_keeps_fresh_token(
     assert fresh != brand.oauth2_access_token
     assert await accounts.user_token("Airbus") == fresh  # refreshed once, then kept
     account = await accounts.get("airbus")
-    assert account.expires_at - clock.now() == pytest.approx(timedelta(hours=2), abs=5)
+    assert account.expires_at - clock.now() == pytest.approx(
+        timedelta(hours=2), abs=timedelta(seconds=5)
+    )
 
     control.advance_clock(5 * 60)  # the old token is dead at X; the fresh one works
     assert await whoami(settings, fresh) == "Airbus"
     with pytest.raises(XAuthError):  # X rotated the refresh token
         await refresh_user_token(settings, brand.oauth2_refresh_token)
+    assert "refreshed the token of @Airbus" in caplog.text
+    secrets = [fresh, brand.oauth2_access_token, brand.oauth2_refresh_token]
+    assert not [s for s in secrets if s in caplog.text], "tokens are never logged"
 
 
 async def test_concurrent_callers_refresh_once(
@@ -286,3 +299,24 @@ async def test_session_token_lets_the_publisher_post(
     await accounts.delete("Airbus", "root")
     with pytest.raises(NotFound, match="@Airbus is not connected"):
         await accounts.session_token(session)
+
+
+async def test_transient_refresh_failure_keeps_the_account(
+    redis: RedisClient, settings: Settings, clock: ManualClock, brand: AccountTokens
+) -> None:
+    accounts = XAccountStore(redis, settings, clock)
+    await accounts.put_tokens(
+        "Airbus", brand.id, brand.oauth2_access_token, brand.oauth2_refresh_token
+    )
+    clock.advance(timedelta(minutes=117))
+    wrong_secret = settings.model_copy(update={"x_client_secret": SecretStr("wrong")})
+    down = settings.model_copy(update={"x_api_base_url": "http://127.0.0.1:9"})
+    for broken in (wrong_secret, down):  # 401 from X's token endpoint; X unreachable
+        assert await XAccountStore(redis, broken, clock).user_token("Airbus") == (
+            brand.oauth2_access_token  # 3 minutes left: keep using it
+        )
+    clock.advance(timedelta(minutes=4))
+    with pytest.raises(Conflict, match="cannot refresh the token of @Airbus now"):
+        await XAccountStore(redis, down, clock).user_token("Airbus")
+    assert not (await accounts.get("Airbus")).needs_reconnect
+    assert await whoami(settings, await accounts.user_token("Airbus")) == "Airbus"
