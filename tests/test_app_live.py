@@ -40,8 +40,10 @@ def test_live_console_opens_with_an_api_token(redis_url: str) -> None:
         ) as ws:
             first = ws.receive_json()
         assert first["type"] == "snapshot" and first["session"]["id"] == sid
-        with (
-            pytest.raises(WebSocketDisconnect),
-            client.websocket_connect(path, subprotocols=[SUBPROTOCOL, BEARER_PREFIX + "atx_bad"]),
+        bad = [SUBPROTOCOL, BEARER_PREFIX + "atx_bad"]
+        with (  # accepted, then closed at once with the reason
+            client.websocket_connect(path, subprotocols=bad) as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
         ):
-            pass
+            ws.receive_json()
+        assert closed.value.code == 4401 and "revoked" in closed.value.reason
