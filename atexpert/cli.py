@@ -1,8 +1,7 @@
 """The ``atexpert`` command line: serve, staff users, sessions and the demo.
 
-Other modules add subcommands with :func:`register_subcommand` (e.g. ``atexpert emulator``)
-and extend the demo with :func:`register_demo_hook`. Errors print one line on stderr and
-exit with status 1 (2 for usage errors, from argparse); never a traceback.
+Errors print one line on stderr and exit with status 1 (2 for usage errors, from
+argparse); never a traceback.
 """
 
 from __future__ import annotations
@@ -11,13 +10,11 @@ import argparse
 import asyncio
 import getpass
 import logging
-import secrets
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from contextlib import AsyncExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,8 +24,10 @@ from redis.exceptions import RedisError
 
 from atexpert import __version__
 from atexpert.clock import SystemClock
+from atexpert.demo import print_demo, seed_demo
+from atexpert.emulator import add_emulator_command
+from atexpert.emulator.demo import demo_emulator
 from atexpert.errors import AtexpertError
-from atexpert.questions import Author, IncomingQuestion
 from atexpert.redis_conn import RedisClient, RedisRuntime, RedisUnavailable
 from atexpert.redis_embedded import EmbeddedRedisError
 from atexpert.sessions import HostAccount, Role, Session, SessionFields, SessionStatus
@@ -40,26 +39,6 @@ CLI_ACTOR = "cli"
 
 Run = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-#: Adds one subcommand parser. The parser sets either ``run`` (async, gets args and
-#: settings, returns the exit status) or ``func`` (sync, gets args, returns None or a status)
-#: as a default, e.g. ``atexpert.emulator.add_emulator_command``.
-SubcommandAdder = Callable[[SubParsers], object]
-SUBCOMMAND_HOOKS: list[SubcommandAdder] = []
-
-#: Demo extensions: each gets the demo's settings, and yields the settings to serve with
-#: (e.g. an X emulator started in the background, with ``x_api_base_url`` pointing to it).
-DemoHook = Callable[[Settings], AbstractAsyncContextManager[Settings]]
-DEMO_HOOKS: list[DemoHook] = []
-
-
-def register_subcommand(adder: SubcommandAdder) -> None:
-    """Add a top-level subcommand (``atexpert emulator`` is added this way)."""
-    SUBCOMMAND_HOOKS.append(adder)
-
-
-def register_demo_hook(hook: DemoHook) -> None:
-    """Run ``hook`` around ``atexpert demo`` (entered before seeding, left on shutdown)."""
-    DEMO_HOOKS.append(hook)
 
 
 class CliError(Exception):
@@ -87,9 +66,15 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from atexpert.app import create_app
+    from atexpert.workers import background_hooks
 
     settings = bound(settings, host, port)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings, lifespan_hooks=background_hooks())
+    # Each live event is serialized once for all clients: per-message compression would
+    # redo that work per client and frame.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", ws_per_message_deflate=False
+    )
     await uvicorn.Server(config).serve()
 
 
@@ -330,88 +315,18 @@ SESSION_ACTIONS = {
 
 # -- demo ----------------------------------------------------------------------------------
 
-DEMO_QUESTIONS = [
-    ("aviator_ana", "Ana", "When will hydrogen aircraft carry passengers? #AskAirbus"),
-    ("planespotter", "Sam", "How do you test a new wing before the first flight? #AskAirbus"),
-    ("eco_flyer", "Léa", "How much fuel do the new A321neo engines save? #AskAirbus"),
-    ("curious_kid", "Tom", "How heavy is an A380 at take-off? #AskAirbus"),
-    ("spam_bot_99", "Deals", "Cheap flights here!!! #AskAirbus"),
-]
-
-
-@dataclass(frozen=True)
-class DemoSeed:
-    session: Session
-    logins: dict[str, str]
-
-
-async def seed_demo(redis: RedisClient, now: datetime) -> DemoSeed:
-    """Three staff users, a live #AskAirbus session and a few questions (some approved)."""
-    staff, store = StaffStore(redis), Store(redis)
-    logins = {name: secrets.token_urlsafe(9) for name in ("admin", "moderator", "expert")}
-    try:
-        admin = await staff.create_user("admin", logins["admin"], is_admin=True)
-        moderator = await staff.create_user(
-            "moderator", logins["moderator"], display_name="Mia (moderator)"
-        )
-        expert = await staff.create_user(
-            "expert", logins["expert"], display_name="Dr. Eva Jet (expert)"
-        )
-    except UsernameTaken:
-        raise CliError("the demo users already exist: run the demo on an empty Redis") from None
-    fields = SessionFields(
-        title="Ask Airbus: the future of flight",
-        description="Our engineers answer your questions live.",
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        moderator_ids=[moderator.id],
-        expert_ids=[expert.id],
-        scheduled_start=now - timedelta(minutes=1),
-        scheduled_end=now + timedelta(hours=1),
-        time_zone="Europe/Paris",
-    )
-    session = await store.create_session(fields, actor=admin.username, at=now)
-    await store.schedule_session(session.id, actor=admin.username, at=now)
-    session = await store.start_session(session.id, actor=admin.username, at=now)
-    for i, (handle, name, text) in enumerate(DEMO_QUESTIONS):
-        incoming = IncomingQuestion(
-            tweet_id=str(1_860_000_000_000_000_000 + i),
-            author=Author(id=str(1000 + i), handle=handle, name=name, followers=10 * i),
-            text=text,
-            created_at=now,
-        )
-        question, _ = await store.add_question(session.id, incoming, at=now)
-        if i < 2:
-            await store.approve_question(session.id, question.id, actor="moderator", at=now)
-    return DemoSeed(session=session, logins=logins)
-
-
-def print_demo(seed: DemoSeed, base_url: str) -> None:
-    print(f"atexpert demo: session {seed.session.id} {' '.join(seed.session.hashtags)} is live")
-    sid = seed.session.id
-    print(f"  log in:     {base_url}/login")
-    print(f"  admin:      {base_url}/admin")
-    print(f"  moderator:  {base_url}/sessions/{sid}/moderate")
-    print(f"  expert:     {base_url}/sessions/{sid}/expert")
-    print(f"  public:     {base_url}/live/{sid}")
-    print(f"  API docs:   {base_url}/openapi.json")
-    print("  logins:")
-    for name, password in seed.logins.items():
-        print(f"    {name:<10} {password}")
-    sys.stdout.flush()
-
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     async with AsyncExitStack() as stack:
-        if not settings.redis_url:  # a fresh embedded Redis, removed on exit
-            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="atexpert-demo-"))
-            settings = settings.model_copy(update={"data_dir": Path(data_dir)})
-        for hook in DEMO_HOOKS:
-            settings = await stack.enter_async_context(hook(settings))
+        # A fresh data dir, removed on exit: the emulator's state and, unless a Redis URL is
+        # configured, the embedded Redis.
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="atexpert-demo-"))
+        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        settings = await stack.enter_async_context(demo_emulator(settings))
         async with RedisRuntime(settings) as runtime:
-            seed = await seed_demo(runtime.client, SystemClock().now())
+            seed = await seed_demo(settings, runtime.client, SystemClock().now())
         print_demo(seed, bound(settings, host, port).public_base_url.rstrip("/"))
         if args.no_serve:
             return 0
@@ -448,8 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_session_commands(sub)
     add_demo_command(sub)
-    for adder in SUBCOMMAND_HOOKS:
-        adder(sub)
+    add_emulator_command(sub)
     return parser
 
 
@@ -462,8 +376,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return 0 if status is None else status
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None
+) -> int:
+    """Run one command; ``parser`` defaults to :func:`build_parser`'s."""
+    args = (parser or build_parser()).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_dispatch(args))

@@ -19,7 +19,6 @@ import httpx
 import pytest
 import redis
 
-from atexpert import cli
 from atexpert.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,20 +187,6 @@ def test_demo_seeds_a_live_session(env: str, capsys: pytest.CaptureFixture[str])
     assert_one_line_error(code, err, "already exist")
 
 
-def test_subcommand_hook(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def add_hello(sub: cli.SubParsers) -> None:
-        parser = sub.add_parser("hello", help="say hello")
-        parser.add_argument("--name", default="world")
-        parser.set_defaults(func=lambda args: print(f"hello {args.name}"))
-
-    monkeypatch.setattr(cli, "SUBCOMMAND_HOOKS", [add_hello])
-    code, out, _ = run(capsys, "hello", "--name", "X")
-    assert code == 0 and out == "hello X\n"
-    assert isinstance(cli.build_parser(), argparse.ArgumentParser)
-
-
 def test_subprocess_round_trip(env: str) -> None:
     environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
     ok = subprocess.run(
@@ -255,14 +240,12 @@ def test_serve_refuses_an_unreachable_redis(
     assert_one_line_error(code, err, "cannot reach Redis")
 
 
-def test_internal_errors_are_one_line_unless_debug(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def add_boom(sub: cli.SubParsers) -> None:
-        sub.add_parser("boom").set_defaults(func=lambda args: 1 / 0)
-
-    monkeypatch.setattr(cli, "SUBCOMMAND_HOOKS", [add_boom])
-    code, _, err = run(capsys, "boom")
+def test_internal_errors_are_one_line_unless_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="atexpert")
+    parser.add_argument("--debug", action="store_true")
+    parser.add_subparsers().add_parser("boom").set_defaults(func=lambda args: 1 / 0)
+    code = main(["boom"], parser=parser)
+    _, err = capsys.readouterr()
     assert_one_line_error(code, err, "unexpected ZeroDivisionError", "--debug")
     with pytest.raises(ZeroDivisionError):
-        main(["--debug", "boom"])
+        main(["--debug", "boom"], parser=parser)

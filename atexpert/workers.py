@@ -1,0 +1,47 @@
+"""The background workers `atexpert serve` runs beside the web app: intake and publishing.
+
+Both are lifespan hooks for :func:`atexpert.app.create_app`. Each takes a Redis lease per
+session, so any number of app processes can run them: one process works on a session at a
+time, another takes over when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from atexpert.api_routing import Services
+from atexpert.app import LifespanHook
+from atexpert.intake_service import intake_hook
+from atexpert.meter import Meter
+from atexpert.publish_service import PublishService, tweepy_posters
+from atexpert.x_accounts import XAccountStore
+
+
+@asynccontextmanager
+async def publishing(services: Services) -> AsyncIterator[PublishService]:
+    """Publish queued answers of live sessions with the host account's connected token."""
+    accounts = XAccountStore(services.redis, services.settings, services.clock)
+    service = PublishService(
+        services.store,
+        services.redis,
+        tweepy_posters(services.settings, accounts.session_token),
+        clock=services.clock,
+        meter=Meter(services.redis),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop), name="atexpert-publisher")
+    try:
+        yield service
+    finally:
+        stop.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await task
+
+
+def background_hooks() -> list[LifespanHook]:
+    """Intake and publishing, as `atexpert serve` and `atexpert demo` run them."""
+    return [intake_hook(), publishing]
