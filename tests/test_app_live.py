@@ -42,8 +42,8 @@ def test_live_console_opens_with_an_api_token(redis_url: str) -> None:
         assert first["type"] == "snapshot" and first["session"]["id"] == sid
         bad = [SUBPROTOCOL, BEARER_PREFIX + "atx_bad"]
         with (  # accepted, then closed at once with the reason
-            client.websocket_connect(path, subprotocols=bad) as ws,
             pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect(path, subprotocols=bad) as ws,
         ):
             ws.receive_json()
         assert closed.value.code == 4401 and "revoked" in closed.value.reason
