@@ -9,8 +9,6 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from atexpert import api_x
-from atexpert.api_routing import to_route
 from atexpert.app import create_app
 from atexpert.auth import CSRF_HEADER
 from atexpert.clock import ManualClock
@@ -45,8 +43,6 @@ async def api(
         password_hasher=FAST_HASHER,
         run_scheduler=False,
     )
-    names = {getattr(route, "name", None) for route in app.router.routes}
-    app.router.routes.extend(to_route(ep) for ep in api_x.ENDPOINTS if ep.name not in names)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:

@@ -6,21 +6,10 @@ from typing import Any
 
 import pytest
 
-from atexpert import api_automod
-from atexpert import app as app_module
 from atexpert.auth import CSRF_HEADER
 from tests.test_api_support import Api, World, bearer
 
 pytest_plugins = ("tests.test_api_support",)
-
-
-@pytest.fixture(autouse=True)
-def _mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount the endpoints as app.py will (``*api_automod.ENDPOINTS`` in ENDPOINTS)."""
-    if not set(api_automod.ENDPOINTS) <= set(app_module.ENDPOINTS):
-        monkeypatch.setattr(
-            app_module, "ENDPOINTS", [*app_module.ENDPOINTS, *api_automod.ENDPOINTS]
-        )
 
 
 def url(w: World, tail: str = "") -> str:

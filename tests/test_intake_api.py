@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from atexpert import api_intake
-from atexpert.api_routing import to_route
 from atexpert.costs import CallKind
 from atexpert.intake_state import IntakeStore
 from atexpert.meter import Meter
@@ -16,10 +14,6 @@ pytest_plugins = ("tests.test_api_support",)
 
 @pytest.fixture
 def mounted(world: World) -> World:
-    """The app with the intake endpoints (until app.py mounts them itself)."""
-    paths = {getattr(r, "path", None) for r in world.api.app.router.routes}
-    if "/api/x/limits" not in paths:
-        world.api.app.router.routes.extend(to_route(ep) for ep in api_intake.ENDPOINTS)
     return world
 
 

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from atexpert import api_intake, api_publish
 from atexpert.answers import AnswerDraft, AnswerStatus
-from atexpert.api_routing import to_route
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.meter import Meter
@@ -25,12 +23,6 @@ pytest_plugins = ("tests.test_api_support",)
 
 @pytest.fixture
 def mounted(world: World) -> World:
-    routes = world.api.app.router.routes
-    if not any(getattr(r, "name", "") == "publishing_status" for r in routes):
-        routes.extend(to_route(ep) for ep in api_publish.ENDPOINTS)
-    paths = {getattr(r, "path", None) for r in routes}
-    if "/api/x/limits" not in paths:
-        routes.extend(to_route(ep) for ep in api_intake.ENDPOINTS)
     return world
 
 
