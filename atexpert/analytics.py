@@ -23,7 +23,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -138,7 +138,7 @@ def compute(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend) ->
 
 def per_minute(events: Sequence[Event]) -> list[MinuteCount]:
     minutes = Counter(
-        e.at.replace(second=0, microsecond=0)
+        e.at.astimezone(UTC).replace(second=0, microsecond=0)
         for e in events
         if e.kind is EventKind.QUESTION_RECEIVED
     )

@@ -13,7 +13,8 @@ The HTML pages carry the consoles' security headers (strict CSP: no inline scrip
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Literal
@@ -25,7 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from atexpert import charts, exports, recap
-from atexpert.analytics import Analytics, compute
+from atexpert.analytics import Analytics, MinuteCount, compute
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, Services, endpoint, to_route
 from atexpert.auth import authenticate
@@ -39,6 +40,8 @@ from atexpert.staff import Action, StaffUser, can
 TAG = "recap"
 #: An export of a big session is far larger than the API's usual 64 KiB body.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+#: Columns of the arrivals chart at most (minutes are summed beyond that).
+MAX_COLUMNS = 120
 UNANSWERED_NOTE = {
     "en": "Approved by the moderators but not answered during the session.",
     "fr": "Approuvées par la modération mais restées sans réponse pendant la session.",
@@ -50,6 +53,7 @@ TEXT = {
         "asked_by": "Asked by",
         "question_post": "question on X",
         "part": "post",
+        "answer_by": "Answer from",
         "also": "Also asked by",
         "none": "No answer was published in this session.",
         "unanswered": "Unanswered questions",
@@ -62,6 +66,7 @@ TEXT = {
         "asked_by": "Question de",
         "question_post": "question sur X",
         "part": "message",
+        "answer_by": "Réponse de",
         "also": "Aussi posée par",
         "none": "Aucune réponse n'a été publiée pendant cette session.",
         "unanswered": "Questions sans réponse",
@@ -75,7 +80,10 @@ def _when(at: datetime | None, tz: str) -> str:
     return "" if at is None else at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def _page(lang: str, title: str, body: list[str]) -> str:
+def _page(
+    lang: str, title: str, body: list[str], kind: str = "public", head: tuple[str, ...] = ()
+) -> str:
+    """A whole page; ``kind`` is the stylesheet's layout class ("public" or "page")."""
     return "\n".join(
         [
             "<!doctype html>",
@@ -83,8 +91,10 @@ def _page(lang: str, title: str, body: list[str]) -> str:
             '<head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{escape(title)}</title>",
+            *head,
+            '<link rel="icon" href="/static/css/icon.svg" type="image/svg+xml">',
             '<link rel="stylesheet" href="/static/css/app.css"></head>',
-            '<body><main id="main" class="recap">',
+            f'<body class="{kind}"><main id="main">',
             *body,
             "</main></body></html>",
         ]
@@ -116,7 +126,23 @@ def _question_html(q: recap.RecapQuestion, t: dict[str, str]) -> list[str]:
     return out
 
 
-def render_recap(view: recap.Recap, tz: str, show_unanswered: bool = True) -> str:
+def _share_tags(view: recap.Recap, url: str, title: str) -> tuple[str, ...]:
+    """Link previews of the shared page (X, chat apps) and its canonical address."""
+    description = view.description or " ".join(view.hashtags)
+    return (
+        f'<link rel="canonical" href="{escape(url)}">',
+        f'<meta name="description" content="{escape(description)}">',
+        '<meta property="og:type" content="article">',
+        f'<meta property="og:title" content="{escape(title)}">',
+        f'<meta property="og:description" content="{escape(description)}">',
+        f'<meta property="og:url" content="{escape(url)}">',
+        '<meta name="twitter:card" content="summary">',
+    )
+
+
+def render_recap(
+    view: recap.Recap, tz: str, public_base_url: str, show_unanswered: bool = True
+) -> str:
     lang = view.language if view.language in TEXT else "en"
     t = TEXT[lang]
     body = [
@@ -132,11 +158,12 @@ def render_recap(view: recap.Recap, tz: str, show_unanswered: bool = True) -> st
         body.append(f'<article class="answer" id="{escape(item.answer_id)}">')
         for q in item.questions:
             body += _question_html(q, t)
+        body.append(f"<p><strong>{escape(t['answer_by'])} @{escape(view.host_handle)}</strong></p>")
         body.append('<ol class="thread">')
         for i, post in enumerate(item.posts, 1):
             link = _link(post.url, f"{t['part']} {i}/{len(item.posts)}")
             body.append(f'<li>{_paragraphs(post.text)}<p class="post-link">{link}</p></li>')
-        body.append("</ol></article>")
+        body.append("</ol></article><hr>")
     if show_unanswered and view.unanswered:
         body += [
             f'<section class="unanswered"><h2>{escape(t["unanswered"])}</h2>',
@@ -145,17 +172,36 @@ def render_recap(view: recap.Recap, tz: str, show_unanswered: bool = True) -> st
         for q in view.unanswered:
             body += _question_html(q, t)
         body.append("</section>")
-    return _page(lang, f"{t['recap']}: {view.title}", body)
+    title = f"{t['recap']}: {view.title}"
+    url = recap.recap_url(public_base_url, view.session_id)
+    return _page(lang, title, body, head=_share_tags(view, url, title))
 
 
-def render_analytics(session: Session, figures: Analytics) -> str:
+def arrivals(
+    per_minute: Sequence[MinuteCount], most: int = MAX_COLUMNS
+) -> tuple[int, list[tuple[str, float]]]:
+    """The arrivals chart's columns: minutes summed in buckets of ``step`` minutes so that a
+    long intake window (days) still draws at most ``most`` columns."""
+    step = max(1, math.ceil(len(per_minute) / most))
+    columns: list[tuple[str, float]] = []
+    for i in range(0, len(per_minute), step):
+        chunk = per_minute[i : i + step]
+        label = chunk[0].minute.strftime("%H:%M" if len(per_minute) <= 1440 else "%d %H:%M")
+        columns.append((label, float(sum(m.count for m in chunk))))
+    return step, columns
+
+
+def render_analytics(session: Session, figures: Analytics, exports_link: bool = False) -> str:
+    """The staff page (in English, like the figures' labels); with links to the exports for
+    admins when ``exports_link``."""
     c = figures.counts
     times = figures.answer_times
-    minute = [(m.minute.strftime("%H:%M"), float(m.count)) for m in figures.per_minute]
+    step, columns = arrivals(figures.per_minute)
+    per = "minute" if step == 1 else f"{step} minutes"
     sections = [
         (
-            "Questions received per minute (UTC)",
-            charts.column_chart("chart-per-minute", "Questions received per minute", minute),
+            f"Questions received per {per} (UTC)",
+            charts.column_chart("chart-per-minute", f"Questions received per {per}", columns),
         ),
         (
             "Questions by status",
@@ -237,9 +283,15 @@ def render_analytics(session: Session, figures: Analytics) -> str:
         f'<p class="meta">{c.received} questions · {times.answered} answered · '
         f"X spend ${escape(str(figures.x_spend.total_usd))}</p>",
     ]
+    if exports_link:
+        base = f"/api/sessions/{escape(session.id)}/export?format="
+        body.append(
+            f'<p class="exports">Export: <a href="{base}json">JSON</a> · '
+            f'<a href="{base}csv">CSV</a> · <a href="{base}md">Markdown</a></p>'
+        )
     for heading, svg in sections:
         body += ['<section class="chart">', f"<h2>{escape(heading)}</h2>", svg, "</section>"]
-    return _page(session.language, f"Analytics: {session.title}", body)
+    return _page("en", f"Analytics: {session.title}", body, "page")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -348,7 +400,8 @@ def _recap_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Respon
             body = [f"<h1>{escape(session.title)}</h1>", f"<p>{escape(t['not_ready'])}</p>"]
             return _html(_page(session.language, session.title, body), 404, headers)
         show = request.query_params.get("unanswered", "1") != "0"
-        html = render_recap(recap.build(snapshot), session.time_zone, show)
+        base = services.settings.public_base_url
+        html = render_recap(recap.build(snapshot), session.time_zone, base, show)
         return _html(html, 200, headers)
 
     return page
@@ -370,7 +423,8 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
             body = ["<h1>Forbidden</h1><p>Only this session's staff see its analytics.</p>"]
             return _html(_page("en", "Forbidden", body), 403, headers)
         figures = await analytics_of(services, session.id)
-        return _html(render_analytics(session, figures), 200, headers)
+        html = render_analytics(session, figures, exports_link=principal.user.is_admin)
+        return _html(html, 200, headers)
 
     return page
 

@@ -16,13 +16,13 @@ LABEL_WIDTH = 220
 VALUE_WIDTH = 70
 BAR_COLOR = "#1d6fb8"
 TEXT_COLOR = "#1a1a1a"
-MAX_LABEL = 34
+MAX_LABEL = 28
 
 Bars = Sequence[tuple[str, float]]
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
 
 
 def _short(label: str) -> str:

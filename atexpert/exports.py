@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
@@ -29,13 +30,18 @@ from atexpert.meter import Meter, meter_key, to_micro
 from atexpert.questions import Question
 from atexpert.recap import post_url
 from atexpert.redis_conn import RedisClient
-from atexpert.sessions import Session
+from atexpert.sessions import Session, SessionStatus
 from atexpert.store import SessionSnapshot, Store
 
 Format = Literal["json", "csv", "md"]
 CSV_BOM = "\ufeff"
 #: Spreadsheets run cells starting with these as formulas: such cells get a leading "'".
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+#: A live session would need its publisher outbox and intake cursors, which stay behind.
+IMPORTABLE = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
+_MD_SPECIAL = frozenset("\\`*_[]<>|")
+#: What makes a line a heading, list item or quote: the start of the line, then the marker.
+_MD_LINE_START = re.compile(r"^(\s*\d*)([#+\-=.)])")
 
 _IMPORT_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
@@ -167,9 +173,11 @@ def to_csv(doc: SessionExport) -> str:
 
 
 def _md(text: str) -> str:
-    """Inline text with Markdown's special characters escaped."""
-    special = "\\`*_{}[]()<>#+-.!|"
-    return "".join("\\" + c if c in special else c for c in text)
+    """Inline text that Markdown shows as is: no emphasis, link, HTML or table cell break,
+    and no heading, list or quote when it starts a line."""
+    out = "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
+    out = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
+    return out.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
 def _quote(text: str) -> str:
@@ -242,6 +250,12 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
     """The snapshot the event log replays to; InvalidInput unless it is the one carried."""
     sid = doc.session.id
     keys.check_id("session", sid)
+    if doc.session.status not in IMPORTABLE:
+        raise InvalidInput.field(
+            ("session", "status"),
+            "only a closed or archived session can be imported (nothing would publish or "
+            "ingest it again)",
+        )
     if any(e.session_id != sid for e in doc.events):
         raise InvalidInput.field(("events",), "every event must belong to the exported session")
     ids = [e.id for e in doc.events]
@@ -269,12 +283,10 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
     check_consistent(doc)
     sid = doc.session.id
     state = replay(doc.events)
-    all_keys = [keys.events(sid), keys.session(sid), meter_key(sid)]
+    slots = {k: i for i, k in enumerate([keys.events(sid), keys.session(sid), meter_key(sid)], 1)}
 
     def ref(key: str) -> int:
-        if key not in all_keys:
-            all_keys.append(key)
-        return all_keys.index(key) + 1
+        return slots.setdefault(key, len(slots) + 1)
 
     events = []
     for e in doc.events:
@@ -297,7 +309,7 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
         meter.append(["n:" + kind.value, n])
     payload = json.dumps({"events": events, "records": records, "index": index, "meter": meter})
     script = redis.register_script(_IMPORT_LUA)
-    reply = await script(keys=all_keys, args=[payload])
+    reply = await script(keys=list(slots), args=[payload])
     if reply != "ok":
         raise Conflict(f"session {sid} already exists here; nothing was imported")
     session = doc.session

@@ -25,6 +25,11 @@ def post_url(handle: str, tweet_id: str) -> str:
     return f"https://x.com/{handle}/status/{tweet_id}"
 
 
+def recap_url(public_base_url: str, session_id: str) -> str:
+    """Where the recap of ``session_id`` is published (the link to share)."""
+    return public_base_url.rstrip("/") + "/recap/" + session_id
+
+
 class Asker(BaseModel):
     handle: str
     url: str

@@ -205,7 +205,9 @@ class Scheduler:
                 try:
                     await self.tick()
                 except Exception:
+                    _reraise_cancel()
                     log.exception("scheduler tick failed; retrying in %s", self.interval)
+                _reraise_cancel()  # redis-py may also swallow a cancel without an error
                 # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel
                 # that lands as the wait ends, and a cancelled scheduler must stop.
                 with contextlib.suppress(TimeoutError):
@@ -214,6 +216,14 @@ class Scheduler:
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await self.lease.release()
+
+
+def _reraise_cancel() -> None:
+    """A client library may turn our cancellation into its own error (redis-py does when
+    a cancel lands mid-command): a cancelled loop must stop, never tick on."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 class _Action(Protocol):

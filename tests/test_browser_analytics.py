@@ -1,0 +1,155 @@
+"""The staff analytics page in real headless Chromium: its SVG charts are there, with the
+labels and values worked out by hand for the seeded session (see tests/test_analytics.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+
+from atexpert.api_recap import recap_routes
+from atexpert.app import create_app
+from atexpert.settings import Settings
+from tests.browser_fixtures import (
+    FAST_HASHER,
+    Browser,
+    ThreadServer,
+    browser,
+    expect,
+    free_port,
+    in_thread,
+    seed_staff,
+)
+from tests.test_analytics import seed_session
+
+__all__ = ["browser"]
+
+
+@pytest.fixture
+def site(redis_url: str) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(base URL, seeded session id, staff) with the app under uvicorn in a thread."""
+    users = seed_staff(redis_url)
+
+    async def seed() -> str:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            seeded = await seed_session(
+                client, "en", moderator_ids=(users["alice"],), expert_ids=(users["erin"],)
+            )
+            return seeded.session_id
+        finally:
+            await client.aclose()
+
+    sid = in_thread(seed)
+    port = free_port()
+    settings = Settings(
+        redis_url=redis_url,
+        secret_key=SecretStr("browser-analytics-" + "x" * 32),
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
+    app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
+    app.router.routes.extend(recap_routes(settings))
+    server = ThreadServer(app, port, "analytics-app")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}", sid, users
+    finally:
+        server.stop()
+
+
+def bars(page: Any, chart: str) -> list[tuple[str, str]]:
+    """(label, value) of every bar of a chart, as the page renders them."""
+    out: list[tuple[str, str]] = page.eval_on_selector_all(
+        f"svg#{chart} g.bar",
+        "gs => gs.map(g => [g.dataset.label, g.querySelector('text.value').textContent])",
+    )
+    return [(label, value) for label, value in out]
+
+
+def test_charts_page_in_chromium(
+    site: tuple[str, str, dict[str, str]], browser: Browser, tmp_path: Any
+) -> None:
+    base, sid, users = site
+    context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {users['token']}"})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/sessions/{sid}/analytics")
+    expect(page.locator("h1")).to_have_text("Analytics: L'A350 « Airspace », vos questions")
+    expect(page.locator("svg.chart")).to_have_count(9)
+    status = page.locator("svg#chart-status")
+    expect(status.locator("title")).to_have_text("Questions by status")
+    assert bars(page, "chart-status") == [
+        ("received", "9"),
+        ("approved", "4"),
+        ("answered", "3"),
+        ("rejected", "3"),
+        ("merged", "1"),
+        ("pending", "1"),
+    ]
+    # the labels are real text a person sees, left of the bars
+    expect(status.locator("text.label").first).to_have_text("received")
+    assert bars(page, "chart-per-minute") == [
+        ("10:00", "2"),
+        ("10:01", "1"),
+        ("10:02", "0"),
+        ("10:03", "4"),
+        ("10:04", "2"),
+    ]
+    assert bars(page, "chart-answer-times") == [("median", "360"), ("p90", "600")]
+    assert bars(page, "chart-moderators") == [("alice", "3"), ("bob", "3")]
+    assert bars(page, "chart-experts") == [("erin", "2"), ("yann", "1")]
+    assert bars(page, "chart-askers")[:2] == [("@ana", "3"), ("@ben", "2")]
+    assert bars(page, "chart-automod") == [
+        ("profanity-fr", "1"),
+        ("spam-shouting", "1"),
+        ("trusted-author", "1"),
+    ]
+    assert bars(page, "chart-spend") == [("post", "0.06"), ("search_read", "0.045")]
+    desc = page.locator("svg#chart-reasons desc").text_content() or ""
+    assert "hors sujet: 2" in desc
+    # drawn: every bar of the status chart has a width proportional to its value
+    widths = page.eval_on_selector_all(
+        "svg#chart-status rect", "rs => rs.map(r => r.getBBox().width)"
+    )
+    assert widths[0] > widths[1] > widths[2] > widths[4] > 0
+    page.screenshot(path=str(tmp_path / "analytics.png"), full_page=True)
+    assert problems == []  # no CSP violation or script error
+    context.close()
+
+
+def test_charts_page_needs_a_staff_member_of_the_session(
+    site: tuple[str, str, dict[str, str]], browser: Browser
+) -> None:
+    base, sid, _ = site
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(f"{base}/sessions/{sid}/analytics")
+    assert response is not None and response.status == 401
+    expect(page.locator("a[href='/login']")).to_be_visible()
+    context.close()
+
+
+def test_recap_page_reads_without_javascript(
+    site: tuple[str, str, dict[str, str]], browser: Browser, tmp_path: Any
+) -> None:
+    base, sid, _ = site
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    response = page.goto(f"{base}/recap/{sid}")
+    assert response is not None and response.status == 200
+    expect(page.locator("h1")).to_have_text("L'A350 « Airspace », vos questions")
+    answers = page.locator("article.answer")
+    expect(answers).to_have_count(3)
+    first = answers.first
+    expect(first.locator("blockquote.question")).to_contain_text("« si » silencieux")
+    expect(first.locator("ul.merged a")).to_have_text(["@ana"])
+    expect(first.locator("ol.thread a")).to_have_attribute(
+        "href", "https://x.com/Airbus/status/9001"
+    )
+    expect(page.locator("section.unanswered")).to_contain_text("Quelle altitude de croisière ?")
+    page.screenshot(path=str(tmp_path / "recap.png"), full_page=True)
+    context.close()

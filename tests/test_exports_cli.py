@@ -1,0 +1,104 @@
+"""``atexpert export`` and ``atexpert import`` in-process, against the test Redis."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from atexpert import cli
+from atexpert.cli_export import add_export_commands
+from tests.test_analytics import TEXT_101, seed_session
+
+
+@pytest.fixture
+def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CLI on the flushed test Redis, with the export commands wired in."""
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    yield redis_url
+
+
+def parser() -> argparse.ArgumentParser:
+    """The CLI's parser with the export commands wired in (as cli.py is asked to)."""
+    out = cli.build_parser()
+    sub = next(a for a in out._actions if isinstance(a, argparse._SubParsersAction))
+    if "export" not in sub.choices:
+        add_export_commands(sub)
+    return out
+
+
+def seeded(redis_url: str) -> str:
+    async def run() -> str:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            return (await seed_session(client)).session_id
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv), parser=parser())
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_export_import_round_trip(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sid = seeded(env)
+    code, out, _ = run(capsys, "export", sid)
+    assert code == 0 and json.loads(out)["session"]["id"] == sid
+    target = tmp_path / "export.json"
+    code, _, err = run(capsys, "export", sid, "--format", "json", "-o", str(target))
+    assert code == 0 and "exported" in err
+    assert target.read_text(encoding="utf-8") == out
+
+    code, _, err = run(capsys, "import", str(target))
+    assert code == 1 and err.startswith("atexpert: error: ") and "already exists" in err
+    with redis.Redis.from_url(env) as client:
+        client.flushall()
+    code, out2, _ = run(capsys, "import", str(target))
+    assert code == 0 and out2.startswith(f"imported {sid} (")
+    code, again, _ = run(capsys, "export", sid)
+    assert code == 0 and again == out
+
+
+def test_csv_and_markdown_to_files(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sid = seeded(env)
+    target = tmp_path / "questions.csv"
+    assert run(capsys, "export", sid, "--format", "csv", "-o", str(target))[0] == 0
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows[0]["text"] == TEXT_101
+    code, out, _ = run(capsys, "export", sid, "--format", "md")
+    assert code == 0 and out.startswith("# ")
+
+
+def test_errors_are_one_line(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "export", "s_missing")
+    assert code == 1 and "not found" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "import", str(tmp_path / "nope.json"))
+    assert code == 1 and "cannot read" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "atexpert.session-export"}', encoding="utf-8")
+    code, _, err = run(capsys, "import", str(bad))
+    assert code == 1 and "not an atexpert session export" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["export", "s_x", "--format", "xml"], parser=parser())
+    assert usage.value.code == 2
