@@ -16,14 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from atexpert.api_routing import Services
+from atexpert.automod_store import AutomodSink, AutomodStore
 from atexpert.intake import (
     Ingestor,
     IntakeSettings,
     PollIntake,
-    QuestionSink,
     target_of,
 )
 from atexpert.intake_state import IntakeMode, IntakeStore
@@ -34,15 +33,10 @@ from atexpert.redis_conn import RedisClient
 from atexpert.scheduler import Lease
 from atexpert.sessions import Session, SessionStatus
 from atexpert.settings import Settings
+from atexpert.store import Store
 from atexpert.xclient import async_client
 
 log = logging.getLogger(__name__)
-
-
-class SessionSource(QuestionSink, Protocol):
-    """What the service needs from :class:`atexpert.store.Store`."""
-
-    async def list_sessions(self, status: SessionStatus | None = None) -> list[Session]: ...
 
 
 def receiving(session: Session, now: datetime) -> bool:
@@ -62,7 +56,7 @@ class IntakeService:
     def __init__(
         self,
         redis: RedisClient,
-        store: SessionSource,
+        store: Store,
         settings: Settings,
         intake: IntakeSettings | None = None,
         *,
@@ -74,7 +68,8 @@ class IntakeService:
         self.intake = intake or IntakeSettings()
         self.meter = meter or Meter(redis)
         self.state = IntakeStore(redis, self.intake.mode)
-        self.ingestor = Ingestor(store, self.state)
+        # Every new question meets the session's auto-moderation rules as it arrives.
+        self.ingestor = Ingestor(AutomodSink(store, AutomodStore(redis)), self.state)
         self.pollers: dict[str, _Poller] = {}
         self.stream: StreamIntake | None = None
         self._stream_task: asyncio.Task[None] | None = None

@@ -128,3 +128,25 @@ async def test_the_app_runs_intake_beside_it(
             assert status["state"] == "running" and status["counters"]["received"] == 1
             r = await client.get(f"/api/sessions/{sid}/spend", headers=auth)
             assert r.json()["counts"] == {"own_mentions_read": 1}
+
+
+async def test_the_service_auto_moderates_what_it_ingests(world: World) -> None:
+    service = IntakeService(world.redis, world.store, world.settings, FAST)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop, interval=0.05))
+    try:
+        clean = world.post("fan_1", "@Airbus #AskAirbus Quelle est l'altitude de croisière ?")
+        rude = world.post("fan_2", "@Airbus #AskAirbus Quelle merde ce vol ?")
+        await wait_for(lambda: _has(world, {clean, rude}))
+        await wait_for(lambda: _status_of(world, rude, "rejected"))
+        questions = {q.tweet_id: q for q in await world.store.list_questions(world.sid)}
+        assert questions[clean].status.value == "pending"
+        assert "profanity" in (questions[rude].reject_reason or "")
+    finally:
+        stop.set()
+        await task
+
+
+async def _status_of(world: World, tweet_id: str, status: str) -> bool:
+    questions = await world.store.list_questions(world.sid)
+    return any(q.tweet_id == tweet_id and q.status.value == status for q in questions)
