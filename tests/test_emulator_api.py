@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -12,27 +11,11 @@ from hypothesis import strategies as st
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, ControlError, EmulatorControl
+from tests import emulator_fixtures
+
+server, ctl, http = emulator_fixtures.server, emulator_fixtures.ctl, emulator_fixtures.http
 
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    control = EmulatorControl(server.base_url)
-    control.reset()
-    return control
-
-
-@pytest.fixture
-def http(server: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import base64
 import dataclasses
 import hashlib
 import secrets
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,25 +14,9 @@ from oauthlib.oauth1 import Client as OAuth1Client
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from tests import emulator_fixtures
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    control = EmulatorControl(server.base_url)
-    control.reset()
-    return control
-
-
-@pytest.fixture
-def http(server: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        yield client
+server, ctl, http = emulator_fixtures.default_server, emulator_fixtures.ctl, emulator_fixtures.http
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,25 +23,13 @@ from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.settings import Settings
 from atexpert.xclient import OAuth1Token, make_client
-from tests import xspec
+from tests import emulator_fixtures, xspec
+
+server, control = emulator_fixtures.server, emulator_fixtures.control
 
 HAND_MADE = {"create_tweet_with_community.json"}
 EDIT_HISTORY_LAUNCH_MS = 1_661_990_400_000  # 2022-09-01, when X added edit_history_tweet_ids
 TWITTER_EPOCH_MS = 1_288_834_974_657
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
 
 
 # -- 1. responses validate against the OpenAPI spec --------------------------------

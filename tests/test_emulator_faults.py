@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -11,25 +10,9 @@ import pytest
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, ControlError, EmulatorControl
+from tests import emulator_fixtures
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    control = EmulatorControl(server.base_url)
-    control.reset()
-    return control
-
-
-@pytest.fixture
-def http(server: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        yield client
+server, ctl, http = emulator_fixtures.default_server, emulator_fixtures.ctl, emulator_fixtures.http
 
 
 @pytest.fixture

@@ -14,21 +14,10 @@ import pytest
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
+from tests import emulator_fixtures
 
-HEARTBEAT = 0.2
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=HEARTBEAT) as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    control = EmulatorControl(server.base_url)
-    control.reset()
-    return control
+HEARTBEAT = emulator_fixtures.HEARTBEAT_SECONDS
+server, ctl = emulator_fixtures.server, emulator_fixtures.ctl
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ The fixtures here are shared by the other tests/test_intake_*.py modules.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from tweepy.asynchronous import AsyncClient
 
-from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
 from atexpert.intake_posts import Target
@@ -28,30 +27,17 @@ from atexpert.sessions import HostAccount, Session, SessionFields
 from atexpert.settings import Settings
 from atexpert.store import Store
 from atexpert.xclient import async_client
+from tests import emulator_fixtures
+
+server, control, settings = (
+    emulator_fixtures.server,
+    emulator_fixtures.control,
+    emulator_fixtures.settings,
+)
 
 FAST = IntakeSettings(
     poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
-
-
-@pytest.fixture
-def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
-    app = control.app()
-    return Settings(x_api_base_url=server.base_url, x_bearer_token=app["bearer_token"])
 
 
 @dataclass

@@ -4,14 +4,13 @@ real Redis. Assertions read the host's timeline through the X API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import tweepy
 
 from atexpert.answers import AnswerStatus
 from atexpert.costs import CallKind
-from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.events import EventKind
 from atexpert.publish_outbox import Outbox
@@ -19,29 +18,16 @@ from atexpert.publish_service import PublishService, tweepy_posters
 from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionOptions
 from atexpert.settings import Settings
+from tests import emulator_fixtures
 from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world, wait_for
 
+server, control, settings = (
+    emulator_fixtures.server,
+    emulator_fixtures.control,
+    emulator_fixtures.settings,
+)
+
 NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
-
-
-@pytest.fixture
-def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
-    app = control.app()
-    return Settings(x_api_base_url=server.base_url, x_bearer_token=app["bearer_token"])
 
 
 @pytest.fixture

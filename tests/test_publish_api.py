@@ -3,8 +3,6 @@ what the publisher leaves behind (thread root, spend, X's limits) as the API sho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from atexpert.answers import AnswerDraft, AnswerStatus
@@ -15,8 +13,11 @@ from atexpert.publish_x import TweepyPoster
 from atexpert.publisher import SessionPublisher
 from atexpert.settings import Settings
 from atexpert.xclient import async_client
+from tests import emulator_fixtures
 from tests.test_api_support import World, bearer
 from tests.test_publish_world import FAST
+
+server = emulator_fixtures.server
 
 pytest_plugins = ("tests.test_api_support",)
 
@@ -24,12 +25,6 @@ pytest_plugins = ("tests.test_api_support",)
 @pytest.fixture
 def mounted(world: World) -> World:
     return world
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
 
 
 async def test_published_thread_root_spend_and_limits_show_in_the_api(

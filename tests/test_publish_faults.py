@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,23 +18,12 @@ from atexpert.emulator.control_client import EmulatorControl
 from atexpert.publish_outbox import Outbox
 from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
+from tests import emulator_fixtures
 from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world, wait_for
 
+server, control = emulator_fixtures.server, emulator_fixtures.control
+
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
 
 
 @pytest.fixture

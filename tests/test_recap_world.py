@@ -4,7 +4,7 @@ threads with the real tweepy client, the session closes and the recap links to i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -18,26 +18,15 @@ from atexpert.intake_x import XReader
 from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
 from atexpert.xclient import async_client
+from tests import emulator_fixtures
 from tests.test_publish_world import LONG_ANSWER, World, make_world, wait_for
 from tests.test_recap import Links, recap_app
+
+server, control = emulator_fixtures.server, emulator_fixtures.control
 
 FAST_INTAKE = IntakeSettings(
     poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
 
 
 @pytest.fixture

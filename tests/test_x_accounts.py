@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -24,23 +23,12 @@ from atexpert.settings import Settings
 from atexpert.store import Store
 from atexpert.x_accounts import OAuthFailed, XAccountStore
 from atexpert.xclient import XAuthError, async_client, refresh_user_token
+from tests import emulator_fixtures
 from tests.conftest import RedisFactory
 
+server, control = emulator_fixtures.server, emulator_fixtures.control
+
 CALLBACK = "http://atexpert.test/api/x/callback"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
 
 
 def emulator_settings(server: EmulatorServer, control: EmulatorControl, **over: str) -> Settings:

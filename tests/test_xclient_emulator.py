@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,23 +33,12 @@ from atexpert.xclient import (
     refresh_user_token,
     uses_oauth1,
 )
+from tests import emulator_fixtures
+
+server, control = emulator_fixtures.server, emulator_fixtures.control
 
 NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(heartbeat_seconds=0.2) as emu:
-        yield emu
-
-
-@pytest.fixture
-def control(server: EmulatorServer) -> EmulatorControl:
-    ctl = EmulatorControl(server.base_url)
-    ctl.reset()
-    ctl.clear_faults()
-    return ctl
 
 
 @pytest.fixture
