@@ -64,9 +64,23 @@ class AnnouncementPreview(BaseModel):
     end: Announcement
 
 
-def render(session: Session, moment: Moment, *, answered: int = 0) -> str:
-    """The announcement text in the session's language, shortened to fit one post."""
+#: The end announcement's last line when the session's recap page is linked.
+RECAP_LINE = {
+    "en": "\nEvery answer: {recap_url}",
+    "fr": f"\nToutes les réponses{NNBSP}: {{recap_url}}",
+}
+
+
+def render(
+    session: Session, moment: Moment, *, answered: int = 0, recap_url: str | None = None
+) -> str:
+    """The announcement text in the session's language, shortened to fit one post.
+
+    ``recap_url`` (see :func:`atexpert.recap.recap_url`): the end announcement links to it.
+    """
     template = TEMPLATES[session.language][moment]
+    if moment is Moment.END and recap_url:
+        template += RECAP_LINE[session.language]
     title = session.title.strip()
     while True:
         text = template.format(
@@ -74,6 +88,7 @@ def render(session: Session, moment: Moment, *, answered: int = 0) -> str:
             hashtags=" ".join(session.hashtags),
             handle=session.host_account.handle,
             answered=answered,
+            recap_url=recap_url,
         )
         if twittertext.is_valid(text) or not title:
             return text
@@ -81,15 +96,19 @@ def render(session: Session, moment: Moment, *, answered: int = 0) -> str:
         title = title + "…" if title else ""
 
 
-def announcement(session: Session, moment: Moment, *, answered: int = 0) -> Announcement:
-    text = render(session, moment, answered=answered)
+def announcement(
+    session: Session, moment: Moment, *, answered: int = 0, recap_url: str | None = None
+) -> Announcement:
+    text = render(session, moment, answered=answered, recap_url=recap_url)
     return Announcement(moment=moment, text=text, weighted_length=twittertext.weighted_length(text))
 
 
-def preview(session: Session, *, answered: int = 0) -> AnnouncementPreview:
+def preview(
+    session: Session, *, answered: int = 0, recap_url: str | None = None
+) -> AnnouncementPreview:
     return AnnouncementPreview(
         enabled=session.options.announce,
         language=session.language,
         start=announcement(session, Moment.START),
-        end=announcement(session, Moment.END, answered=answered),
+        end=announcement(session, Moment.END, answered=answered, recap_url=recap_url),
     )

@@ -21,12 +21,14 @@ from atexpert import (
     api_intake,
     api_publish,
     api_questions,
+    api_recap,
     api_sessions,
     api_staff,
     api_x,
     pages,
 )
 from atexpert.api_errors import exception_handlers
+from atexpert.api_recap import recap_routes
 from atexpert.api_routing import Endpoint, Services, to_route
 from atexpert.auth import CookieSigner
 from atexpert.clock import Clock, SystemClock
@@ -53,6 +55,8 @@ ENDPOINTS: list[Endpoint] = [
     *api_publish.ENDPOINTS,
     *api_x.ENDPOINTS,
 ]
+#: Listed in /openapi.json; served as routes of their own modules.
+DOCUMENTED_ELSEWHERE: list[Endpoint] = [*pages.ENDPOINTS, *api_recap.ENDPOINTS]
 
 
 async def index(request: Request) -> Response:
@@ -146,9 +150,10 @@ def create_app(
         *(to_route(ep) for ep in ENDPOINTS),
         *live_routes(),
         *page_routes(settings),  # the consoles, and their two JSON endpoints
+        *recap_routes(settings),  # recap page, analytics page, exports and import
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
-    app.state.openapi = openapi_document([*ENDPOINTS, *pages.ENDPOINTS], server_url="/")
+    app.state.openapi = openapi_document([*ENDPOINTS, *DOCUMENTED_ELSEWHERE], server_url="/")
     return app
 
 

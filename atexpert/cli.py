@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from atexpert import __version__
+from atexpert.cli_export import add_export_commands
 from atexpert.clock import SystemClock
 from atexpert.demo import print_demo, seed_demo
 from atexpert.emulator import add_emulator_command
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_session_commands(sub)
     add_demo_command(sub)
     add_emulator_command(sub)
+    add_export_commands(sub)
     return parser
 
 

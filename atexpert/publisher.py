@@ -46,6 +46,7 @@ from atexpert.publish_outbox import (
 )
 from atexpert.publish_plan import Route, plan
 from atexpert.publish_x import Ambiguous, DailyLimit, Poster, RateLimited, Refused, same_text
+from atexpert.recap import recap_url
 from atexpert.redis_conn import RedisClient
 from atexpert.scheduler import Lease
 from atexpert.sessions import Session, SessionStatus
@@ -66,6 +67,8 @@ class PublishConfig:
     backoff_max: float = 30.0
     #: Unknown outcomes (timeouts, 5xx) in a row on one post before the answer fails.
     max_unknown: int = 8
+    #: The app's public URL, for the recap link of sessions with ``options.recap_link``.
+    public_base_url: str | None = None
 
 
 class CostMeter(Protocol):
@@ -249,7 +252,10 @@ class SessionPublisher:
         if busy:
             return
         done = await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHED)
-        text = announce.render(session, Moment.END, answered=len(done))
+        recap = None
+        if session.options.recap_link and self.config.public_base_url:
+            recap = recap_url(self.config.public_base_url, session.id)
+        text = announce.render(session, Moment.END, answered=len(done), recap_url=recap)
         await self._announce(Moment.END, text, root)
 
     async def _announce(self, moment: Moment, text: str, parent: str | None) -> str | None:

@@ -126,6 +126,8 @@ class SessionOptions(BaseModel):
     announce: bool = True
     numbering: bool = True
     signature: str | None = Field(default=None, max_length=50)
+    #: The end announcement links to the public recap page (a post with a link costs more).
+    recap_link: bool = False
 
 
 def _hashtags(tags: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ from atexpert.app import LifespanHook
 from atexpert.intake_service import intake_hook
 from atexpert.meter import Meter
 from atexpert.publish_service import PublishService, tweepy_posters
+from atexpert.publisher import PublishConfig
 from atexpert.x_accounts import XAccountStore
 
 
@@ -28,6 +29,7 @@ async def publishing(services: Services) -> AsyncIterator[PublishService]:
         services.store,
         services.redis,
         tweepy_posters(services.settings, accounts.session_token),
+        config=PublishConfig(public_base_url=services.settings.public_base_url),
         clock=services.clock,
         meter=Meter(services.redis),
     )

@@ -10,7 +10,6 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from atexpert.api_recap import recap_routes
 from atexpert.app import create_app
 from atexpert.settings import Settings
 from tests.browser_fixtures import (
@@ -51,7 +50,6 @@ def site(redis_url: str) -> Iterator[tuple[str, str, dict[str, str]]]:
         public_base_url=f"http://127.0.0.1:{port}",
     )
     app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
-    app.router.routes.extend(recap_routes(settings))
     server = ThreadServer(app, port, "analytics-app")
     server.start()
     try:

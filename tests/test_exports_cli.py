@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import io
@@ -15,7 +14,6 @@ import redis
 import redis.asyncio as aioredis
 
 from atexpert import cli
-from atexpert.cli_export import add_export_commands
 from tests.test_analytics import TEXT_101, seed_session
 
 
@@ -27,15 +25,6 @@ def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
     monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
     yield redis_url
-
-
-def parser() -> argparse.ArgumentParser:
-    """The CLI's parser with the export commands wired in (as cli.py is asked to)."""
-    out = cli.build_parser()
-    sub = next(a for a in out._actions if isinstance(a, argparse._SubParsersAction))
-    if "export" not in sub.choices:
-        add_export_commands(sub)
-    return out
 
 
 def seeded(redis_url: str) -> str:
@@ -50,7 +39,7 @@ def seeded(redis_url: str) -> str:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv), parser=parser())
+    code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -100,5 +89,5 @@ def test_errors_are_one_line(env: str, tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = run(capsys, "import", str(bad))
     assert code == 1 and "not an atexpert session export" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as usage:
-        cli.main(["export", "s_x", "--format", "xml"], parser=parser())
+        cli.main(["export", "s_x", "--format", "xml"])
     assert usage.value.code == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import tweepy
@@ -194,3 +195,18 @@ async def test_the_service_publishes_live_sessions_and_stops_when_done(world: Wo
     stop.set()
     await task
     assert [p["text"] for p in await world.timeline()] == ["Yes: the publish service."]
+
+
+async def test_end_announcement_links_to_the_recap_when_asked(
+    control: EmulatorControl, settings: Settings, redis_standalone: RedisClient
+) -> None:
+    options = SessionOptions(announce=True, recap_link=True)
+    async for world in make_world(control, settings, redis_standalone, options=options):
+        qid = await world.ask("@Airbus what is the cruise altitude?")
+        await world.answer(qid, "Around 11,000 metres, depending on weight and winds.")
+        await world.store.close_session(world.session_id, actor="admin")
+        publisher = world.publisher(replace(FAST, public_base_url="https://ama.example.org"))
+        assert await publisher.lease.acquire() is not None
+        await publisher.work()
+        closing = (await world.timeline())[-1]
+        assert f"https://ama.example.org/recap/{world.session_id}" in closing["text"]

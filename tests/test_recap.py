@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -15,20 +16,20 @@ from argon2 import PasswordHasher
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from atexpert import recap
-from atexpert.api_recap import recap_routes
+from atexpert import announce, recap, twittertext
+from atexpert.announce import Moment
 from atexpert.app import create_app
+from atexpert.sessions import HostAccount, SessionFields, new_session
 from atexpert.settings import Settings
 from atexpert.store import Store
-from tests.test_analytics import TEXT_101, seed_session
+from tests.test_analytics import T0, TEXT_101, seed_session
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def recap_app(settings: Settings, redis: aioredis.Redis) -> Starlette:
-    """The app with this issue's routes mounted as ``create_app`` is asked to mount them."""
+    """The app, with the recap routes it mounts."""
     app = create_app(settings, redis=redis, password_hasher=FAST_HASHER, run_scheduler=False)
-    app.router.routes.extend(recap_routes(settings))
     return app
 
 
@@ -197,3 +198,25 @@ async def test_export_and_import_api(web: Web, redis_standalone: aioredis.Redis)
     assert r.status_code == 201 and r.json()["id"] == sid
     again = (await web.client.get(url, headers=web.auth("root"))).text
     assert again == exported
+
+
+def test_the_end_announcement_links_to_the_recap() -> None:
+    fields = SessionFields(
+        title="Pourquoi l'A350 est si calme " * 6,
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=T0,
+        scheduled_end=T0 + timedelta(hours=1),
+        language="fr",
+    )
+    session = new_session(fields, session_id="s_recap", actor="root", at=T0)
+    url = recap.recap_url("https://ama.example.org/", session.id)
+    assert url == "https://ama.example.org/recap/s_recap"
+    text = announce.render(session, Moment.END, answered=3, recap_url=url)
+    assert text.endswith(f"Toutes les réponses\u202f: {url}")
+    assert twittertext.is_valid(text)  # the long title was shortened, the link kept
+    assert url not in announce.render(session, Moment.END, answered=3)
+    assert url not in announce.render(session, Moment.START, recap_url=url)
+    assert announce.preview(session, recap_url=url).end.text == announce.render(
+        session, Moment.END, recap_url=url
+    )
