@@ -43,6 +43,14 @@ def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> No
     created = next(s for s in sessions if s["title"] == "Ask the pilots")
     assert created["status"] == "live" and created["hashtags"] == ["#AskPilots"]
     assert created["moderator_ids"] == [world.users["alice"]]
+    # Exports and analytics are one click away; the CSV export is a spreadsheet file.
+    csv_link = row.get_by_role("link", name="Export CSV")
+    expect(csv_link).to_have_attribute("href", f"/api/sessions/{created['id']}/export?format=csv")
+    expect(row.get_by_role("link", name="Analytics")).to_have_attribute(
+        "href", f"/sessions/{created['id']}/analytics"
+    )
+    exported = page.request.get(f"/api/sessions/{created['id']}/export?format=csv")
+    assert exported.status == 200 and exported.headers["content-type"].startswith("text/csv")
     # The console links lead to the session's consoles.
     row.get_by_role("link", name="Moderate").click()
     page.wait_for_url(f"**/sessions/{created['id']}/moderate")

@@ -50,7 +50,16 @@ function renderSessions() {
         el("td", {}, el("div", { class: "row" },
           el("a", { href: `/sessions/${id}/moderate`, text: t("admin.open.moderate") }),
           el("a", { href: `/sessions/${id}/expert`, text: t("admin.open.expert") }),
-          el("a", { href: `/live/${id}`, text: t("admin.open.live") }))),
+          el("a", { href: `/live/${id}`, text: t("admin.open.live") }),
+          el("a", { href: `/sessions/${id}/analytics`, text: t("admin.open.analytics") }),
+          ...(["closed", "archived"].includes(s.status)
+            ? [el("a", { href: `/recap/${id}`, text: t("admin.open.recap") })]
+            : []),
+          ...["json", "csv", "md"].map((format) => el("a", {
+            href: `/api/sessions/${id}/export?format=${format}`,
+            download: "",
+            text: t(`admin.export.${format}`),
+          })))),
         el("td", {}, actions)),
     );
   }
