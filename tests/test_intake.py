@@ -7,7 +7,7 @@ The fixtures here are shared by the other tests/test_intake_*.py modules.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from atexpert.settings import Settings
 from atexpert.store import Store
 from atexpert.xclient import async_client
 from tests import emulator_fixtures
+from tests.waiting import wait_for
 
 server, control, settings = (
     emulator_fixtures.server,
@@ -130,18 +131,6 @@ async def world(
             session,
             client,
         )
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float = 20) -> None:
-    """Wait until the (possibly async) ``condition`` is truthy."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return
-            await asyncio.sleep(0.01)
 
 
 LONG = "@Airbus #AskAirbus " + "How do you test the cabin air system at altitude? " * 12

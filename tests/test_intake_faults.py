@@ -15,7 +15,8 @@ from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
 from atexpert.scheduler import Lease
 from tests import test_intake as base
 from tests.conftest import RedisFactory
-from tests.test_intake import World, wait_for
+from tests.test_intake import World
+from tests.waiting import wait_for
 
 # The emulator and the live session of tests/test_intake.py.
 server, control, settings, world = base.server, base.control, base.settings, base.world

@@ -18,7 +18,8 @@ from atexpert.redis_conn import RedisClient
 from atexpert.sessions import HostAccount, SessionFields
 from atexpert.settings import Settings
 from tests import test_intake as base
-from tests.test_intake import FAST, World, wait_for
+from tests.test_intake import FAST, World
+from tests.waiting import wait_for
 
 server, control, settings, world = base.server, base.control, base.settings, base.world
 

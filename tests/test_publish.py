@@ -20,7 +20,8 @@ from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionOptions
 from atexpert.settings import Settings
 from tests import emulator_fixtures
-from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world, wait_for
+from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world
+from tests.waiting import wait_for
 
 server, control, settings = (
     emulator_fixtures.server,

@@ -19,7 +19,8 @@ from atexpert.publish_outbox import Outbox
 from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
 from tests import emulator_fixtures
-from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world, wait_for
+from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world
+from tests.waiting import wait_for
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 

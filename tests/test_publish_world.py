@@ -3,8 +3,7 @@ account lives in the X emulator."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,15 +118,3 @@ async def make_world(
     await store.start_session(session.id, actor="admin")
     async with async_client(settings, user_access_token=brand.oauth2_access_token) as client:
         yield World(control, settings, redis, store, brand, session.id, client, Meter(redis))
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float = 20) -> None:
-    """Wait until the (async) ``condition`` is truthy."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return
-            await asyncio.sleep(0.01)

@@ -19,8 +19,9 @@ from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
 from atexpert.xclient import async_client
 from tests import emulator_fixtures
-from tests.test_publish_world import LONG_ANSWER, World, make_world, wait_for
+from tests.test_publish_world import LONG_ANSWER, World, make_world
 from tests.test_recap import Links, recap_app
+from tests.waiting import wait_for
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 

@@ -14,7 +14,7 @@ import hmac
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote
@@ -44,6 +44,7 @@ from atexpert.xclient import (
     route_url,
     uses_oauth1,
 )
+from tests.waiting import wait_for as wait_until
 
 CONSUMER = ("ck-123", "cs-456")
 USER_OAUTH1 = OAuth1Token("42-usertoken", "user-secret")
@@ -270,12 +271,6 @@ async def test_async_search_query_survives_routing(echo: Echo) -> None:
         "query": ["#AskAirbus -is:retweet"],
         "max_results": ["10"],
     }
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 class _Collect(StreamingClient):

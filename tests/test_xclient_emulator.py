@@ -5,9 +5,8 @@ error paths, as a user of the X API would see them.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +33,7 @@ from atexpert.xclient import (
     uses_oauth1,
 )
 from tests import emulator_fixtures
+from tests.waiting import wait_for as wait_until
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 
@@ -84,12 +84,6 @@ def ids(items: list[Any] | None) -> list[str]:
 
 def oauth1(account: AccountTokens) -> OAuth1Token:
     return OAuth1Token(account.access_token, account.access_token_secret)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 # -- users -------------------------------------------------------------------------
