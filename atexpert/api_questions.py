@@ -54,6 +54,14 @@ class Reject(BaseModel):
     ]
 
 
+class HandBack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=MAX_REASON, description="Why, for the moderators (optional)"
+    )
+
+
 class Merge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -206,10 +214,20 @@ async def merge(call: Call) -> Question:
     return await call.services.store.merge_question(sid, qid, into, actor=call.actor, at=call.now())
 
 
-@endpoint("POST", ONE + "/requeue", summary="approved -> pending", tag=TAG, response=Question)
+@endpoint(
+    "POST",
+    ONE + "/requeue",
+    summary="approved -> pending: hand back to the moderators (moderators and experts)",
+    tag=TAG,
+    body=HandBack,
+    response=Question,
+)
 async def requeue(call: Call) -> Question:
-    sid, qid = await _moderated(call)
-    return await call.services.store.requeue_question(sid, qid, actor=call.actor, at=call.now())
+    session = await call.session(Action.QUESTION_HAND_BACK)
+    reason = call.body(HandBack).reason
+    return await call.services.store.requeue_question(
+        session.id, call.path("question_id"), actor=call.actor, at=call.now(), reason=reason
+    )
 
 
 @endpoint(

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from atexpert.api_errors import ApiError, invalid_input
-from atexpert.auth import CookieSigner, Principal, authenticate
+from atexpert.auth import CookieSigner, Principal, authenticate, authenticate_optional
 from atexpert.clock import Clock
 from atexpert.sessions import Session
 from atexpert.settings import Settings
@@ -67,6 +67,15 @@ class Call:
     def principal(self) -> Principal:
         if self.principal_or_none is None:
             raise ApiError(401, "not_authenticated", "log in or send an API token")
+        return self.principal_or_none
+
+    async def optional_principal(self) -> Principal | None:
+        """On a ``public`` endpoint: the caller when it sent credentials, None when it is
+        anonymous (see :func:`~atexpert.auth.authenticate_optional`)."""
+        if self.principal_or_none is None:
+            self.principal_or_none = await authenticate_optional(
+                self.request, self.services.staff, self.services.signer
+            )
         return self.principal_or_none
 
     def body(self, model: type[M]) -> M:
@@ -122,6 +131,8 @@ class Endpoint:
     status: int = 200
     public: bool = False
     query: type[BaseModel] | None = None
+    #: Error statuses of this endpoint beyond the usual ones, documented in OpenAPI.
+    errors: tuple[tuple[int, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -139,11 +150,14 @@ def endpoint(
     status: int = 200,
     public: bool = False,
     query: type[BaseModel] | None = None,
+    errors: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Handler], Endpoint]:
     """Decorator turning an async handler into an :class:`Endpoint`."""
 
     def wrap(handler: Handler) -> Endpoint:
-        return Endpoint(method, path, handler, summary, tag, body, response, status, public, query)
+        return Endpoint(
+            method, path, handler, summary, tag, body, response, status, public, query, errors
+        )
 
     return wrap
 

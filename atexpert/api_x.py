@@ -4,11 +4,14 @@
 ``GET /api/x/callback``. That request comes from another site, so the SameSite=Strict
 login cookie does not travel with it: the callback is public and trusts only its
 ``state``, which is unguessable, single use, valid 10 minutes and bound to the admin
-who started connecting.
+who started connecting. It always ends in a redirect to the admin page, which reads
+``?x_connected=<handle>`` or ``?x_error=<why>`` (an unusable state, the admin declined
+on X, X refused the code).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +21,8 @@ from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, endpoint
 from atexpert.staff import StaffUser
 from atexpert.x_accounts import OAuthFailed, XAccount, XAccountStore
+
+log = logging.getLogger(__name__)
 
 TAG = "x accounts"
 CALLBACK_PATH = "/api/x/callback"
@@ -81,7 +86,10 @@ async def connect_x_account(call: Call) -> ConnectStarted:
 @endpoint(
     "GET",
     CALLBACK_PATH,
-    summary="Where X sends the admin back; stores the account and redirects to the admin page",
+    summary=(
+        "Where X sends the admin back: stores the account, then redirects to the admin page"
+        " with ?x_connected=<handle>, or with ?x_error=<why> when it could not be connected"
+    ),
     tag=TAG,
     public=True,
     query=CallbackQuery,
@@ -89,16 +97,30 @@ async def connect_x_account(call: Call) -> ConnectStarted:
 )
 async def x_callback(call: Call) -> RedirectResponse:
     query = call.query(CallbackQuery)
-    store = accounts(call)
+    try:
+        handle = await finish_connecting(accounts(call), query)
+    except OAuthFailed as exc:
+        # A browser, not a program, follows X's redirect: send the admin back to the page
+        # they started from, which shows why.
+        log.info("connecting an X account failed: %s", exc.message)
+        return back_to_admin(x_error=exc.message)
+    return back_to_admin(x_connected=handle)
+
+
+async def finish_connecting(store: XAccountStore, query: CallbackQuery) -> str:
+    """The handle of the account X authorized; :class:`OAuthFailed` when it was not."""
     if query.error is not None:
         await store.cancel(query.state)
         why = query.error_description or query.error
-        raise OAuthFailed(f"the account was not connected: X answered {why}")
+        raise OAuthFailed(f"it was not authorized on X ({why})")
     if query.code is None:
         raise OAuthFailed("X sent no authorization code; start connecting again")
     account = await store.complete(query.state, query.code)
-    flag = urlencode({"x_connected": account.handle})
-    return RedirectResponse(f"{ADMIN_PAGE}?{flag}", status_code=303)
+    return account.handle
+
+
+def back_to_admin(**flag: str) -> RedirectResponse:
+    return RedirectResponse(f"{ADMIN_PAGE}?{urlencode(flag)}", status_code=303)
 
 
 @endpoint(

@@ -19,6 +19,7 @@ from atexpert import (
     api_answers,
     api_automod,
     api_intake,
+    api_invitations,
     api_publish,
     api_questions,
     api_recap,
@@ -54,6 +55,7 @@ ENDPOINTS: list[Endpoint] = [
     *api_automod.ENDPOINTS,
     *api_publish.ENDPOINTS,
     *api_x.ENDPOINTS,
+    *api_invitations.ENDPOINTS,
 ]
 #: Listed in /openapi.json; served as routes of their own modules.
 DOCUMENTED_ELSEWHERE: list[Endpoint] = [*pages.ENDPOINTS, *api_recap.ENDPOINTS]

@@ -97,6 +97,23 @@ async def authenticate(
     return Principal(user=user, via="cookie", login=login, sid=sid)
 
 
+async def authenticate_optional(
+    request: HTTPConnection, staff: StaffStore, signer: CookieSigner
+) -> Principal | None:
+    """The caller of a public request that also serves logged-in users; None if anonymous.
+
+    A bearer token must be valid (401 otherwise). A login cookie that is no longer valid
+    (expired, logged out) counts as no credentials; a valid one is checked like everywhere
+    else, CSRF token included.
+    """
+    if request.headers.get("authorization") is None:
+        cookie = request.cookies.get(COOKIE_NAME)
+        sid = signer.unsign(cookie) if cookie is not None else None
+        if sid is None or await staff.get_login(sid) is None:
+            return None
+    return await authenticate(request, staff, signer)
+
+
 def cookie_secure(request: Request, settings: Settings) -> bool:
     """Secure cookies over https: as seen by the app, or as the public URL says (behind a
     TLS-terminating proxy)."""

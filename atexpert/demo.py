@@ -27,14 +27,15 @@ from atexpert.x_accounts import XAccountStore
 from atexpert.xclient import USER_SCOPES
 
 HOST = ("Airbus", "Airbus")
-#: (handle, name, text): the first three mention the host, so they get direct replies;
-#: the fourth only carries the hashtag, so it is answered in the session's own thread.
+#: (handle, name, text, likes on X): the first three mention the host, so they get direct
+#: replies; the fourth only carries the hashtag, so it is answered in the session's own
+#: thread. The likes make the moderators' "Most liked" sort visible.
 QUESTIONS = [
-    ("aviator_ana", "Ana", "@Airbus When will hydrogen aircraft carry passengers? #AskAirbus"),
-    ("planespotter", "Sam", "@Airbus How do you test a new wing before it flies? #AskAirbus"),
-    ("eco_flyer", "Léa", "@Airbus Combien de carburant économise l’A321neo ? #AskAirbus"),
-    ("curious_kid", "Tom", "How heavy is an A380 at take-off? #AskAirbus"),
-    ("spam_bot_99", "Deals", "@Airbus Cheap flights here!!! https://spam.example #AskAirbus"),
+    ("aviator_ana", "Ana", "@Airbus When will hydrogen aircraft carry passengers? #AskAirbus", 48),
+    ("planespotter", "Sam", "@Airbus How do you test a new wing before it flies? #AskAirbus", 7),
+    ("eco_flyer", "Léa", "@Airbus Combien de carburant économise l’A321neo ? #AskAirbus", 23),
+    ("curious_kid", "Tom", "How heavy is an A380 at take-off? #AskAirbus", 112),
+    ("spam_bot_99", "Deals", "@Airbus Cheap flights here!!! https://spam.example #AskAirbus", 0),
 ]
 
 
@@ -73,6 +74,7 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
             host.oauth2_refresh_token,
             scopes=USER_SCOPES,
             actor=admin.username,
+            name=host.name,
         )
         fields = SessionFields(
             title="Ask Airbus: the future of flight",
@@ -89,9 +91,11 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
         await store.schedule_session(session.id, actor=admin.username, at=now)
         session = await store.start_session(session.id, actor=admin.username, at=now)
         await IntakeStore(redis).set_mode(session.id, IntakeMode.SEARCH)
-        for handle, name, text in QUESTIONS:
+        for handle, name, text, likes in QUESTIONS:
             await asyncio.to_thread(x.create_account, handle, name)
-            await asyncio.to_thread(x.post, handle, text)
+            tweet_id = await asyncio.to_thread(x.post, handle, text)
+            if likes:
+                await asyncio.to_thread(x.set_likes, tweet_id, likes)
     except ControlError as exc:
         raise DemoError(f"the X emulator refused the demo data ({exc})") from None
     base = settings.x_api_base_url.rstrip("/")

@@ -74,6 +74,7 @@ class EventKind(StrEnum):
     QUESTION_PRIORITIZED = "question.prioritized"
     QUESTION_TAGGED = "question.tagged"
     QUESTION_NOTED = "question.noted"
+    QUESTION_METRICS = "question.metrics"
     ANSWER_DRAFTED = "answer.drafted"
     ANSWER_EDITED = "answer.edited"
     ANSWER_SUBMITTED = "answer.submitted"
@@ -92,6 +93,10 @@ class EventKind(StrEnum):
 CREATE_KINDS = frozenset(
     {EventKind.SESSION_CREATED, EventKind.QUESTION_RECEIVED, EventKind.ANSWER_DRAFTED}
 )
+
+
+#: Kinds that leave the version as it is (metrics read on X, not moderation state).
+UNVERSIONED_KINDS = frozenset({EventKind.QUESTION_METRICS})
 
 
 class StateMachine(Generic[S, A]):
@@ -181,6 +186,9 @@ class Change:
     expected_version: int | None = None
     #: Apply only if the record is in ``sources``; otherwise skip silently (no event).
     optional: bool = False
+    #: Keep the record's version, and skip silently (no event) when the patch changes
+    #: nothing: for metrics read on X (see ``UNVERSIONED_KINDS``).
+    keep_version: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,6 +256,7 @@ def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[s
             op |= {"ver": it.expected_version} if it.expected_version is not None else {}
             op |= {"fence": it.fence} if it.fence is not None else {}
             op |= {"opt": True} if it.optional else {}
+            op |= {"kv": True} if it.keep_version else {}
         index = {s: keys.status_index(session_id, it.entity, s) for s in sorted(statuses)}
         if any(index.values()):
             op["ix"] = {s: ref(k) for s, k in index.items() if k is not None}
@@ -380,7 +389,8 @@ def apply_event(state: SessionState, event: Event) -> SessionState:
         if current is None:
             raise ValueError(f"event {event.id} patches unknown {event.entity} {event.entity_id}")
         new = apply_patch(current, event.data)
-        new["version"] = current["version"] + 1
+        if event.kind not in UNVERSIONED_KINDS:
+            new["version"] = current["version"] + 1
     if event.entity == "session":
         return state.model_copy(update={"session": new, "last_event_id": event.id})
     name = f"{event.entity}s"

@@ -28,6 +28,7 @@ TWEET_FIELDS = (
     "note_tweet",
     "entities",
     "conversation_id",
+    "public_metrics",  # fields are free: X bills the posts read, whatever their fields
 )
 USER_FIELDS = ("created_at", "verified", "public_metrics")
 EXPANSIONS = ("author_id",)
@@ -228,6 +229,13 @@ def author_of(author_id: str, user: Mapping[str, Any] | None) -> Author:
             return Author(id=author_id, handle=UNKNOWN_HANDLE, name=fields["name"])
 
 
+def like_count(post: Mapping[str, Any]) -> int:
+    """``public_metrics.like_count``; 0 when X leaves it out or sends something odd."""
+    metrics = post.get("public_metrics")
+    likes = metrics.get("like_count") if isinstance(metrics, Mapping) else None
+    return likes if isinstance(likes, int) and not isinstance(likes, bool) and likes >= 0 else 0
+
+
 def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
     """Decide what one post of a page is for ``target``'s session."""
     if not isinstance(post, Mapping):
@@ -258,5 +266,6 @@ def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
         text=text[:MAX_TEXT],
         created_at=post_time(post, tweet_id, now),
         replyable=replyable,
+        likes=like_count(post),
     )
     return Accepted(incoming, truncated)

@@ -4,7 +4,9 @@ A session receives questions from its intake window (``intake_opens_before_minut
 before its start) while it is scheduled, and while it is live. Each tick starts a poller
 per session in a polling mode (one process wins the session's lease) and hands stream-mode
 sessions to the one :class:`~atexpert.intake_stream.StreamIntake` (one process wins the
-stream lease). Changing a session's mode takes effect at the next tick.
+stream lease). Changing a session's mode takes effect at the next tick. Each tick also
+starts the session's like refresh (:mod:`atexpert.intake_likes`), which calls X once per
+``likes_refresh_seconds``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from atexpert.api_routing import Services
 from atexpert.automod_store import AutomodSink, AutomodStore
@@ -25,6 +28,7 @@ from atexpert.intake import (
     PollIntake,
     target_of,
 )
+from atexpert.intake_likes import LikesRefresh
 from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.intake_stream import StreamIntake, stream_factory
 from atexpert.intake_x import XFailure, XReader, sleep_or_stop
@@ -71,6 +75,14 @@ class IntakeService:
         # Every new question meets the session's auto-moderation rules as it arrives.
         self.ingestor = Ingestor(AutomodSink(store, AutomodStore(redis)), self.state)
         self.pollers: dict[str, _Poller] = {}
+        self.likes = LikesRefresh(
+            redis,
+            store,
+            self.meter,
+            interval_seconds=settings.likes_refresh_seconds,
+            reserve=self.intake.page_size,
+        )
+        self._likes_tasks: dict[str, asyncio.Task[None]] = {}
         self.stream: StreamIntake | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_stop = asyncio.Event()
@@ -94,8 +106,11 @@ class IntakeService:
             wanted.add(session.id)
             mode = await self.state.mode(session.id)
             await self._place(session, mode, host_id, reader)
+            self._refresh_likes(session.id, reader)
         for sid in [s for s in self.pollers if s not in wanted]:
             await self._stop_poller(sid)
+        for sid in [s for s, t in self._likes_tasks.items() if s not in wanted and t.done()]:
+            del self._likes_tasks[sid]
         if self.stream is not None:
             for sid in [s for s in self.stream.served if s not in wanted]:
                 self.stream.drop(sid)
@@ -126,6 +141,15 @@ class IntakeService:
             )
             stop = asyncio.Event()
             self.pollers[session.id] = _Poller(mode, stop, asyncio.create_task(poll.run(stop)))
+
+    def _refresh_likes(self, session_id: str, reader: XReader) -> None:
+        """Start the session's like refresh in the background unless one is running (it
+        only calls X once its interval has passed)."""
+        task = self._likes_tasks.get(session_id)
+        if self.likes.enabled and (task is None or task.done()):
+            self._likes_tasks[session_id] = asyncio.create_task(
+                _logged(self.likes.run_once(reader, session_id), f"likes refresh {session_id}")
+            )
 
     def _stream_for(self, reader: XReader) -> StreamIntake:
         if self.stream is None:
@@ -169,10 +193,20 @@ class IntakeService:
     async def shutdown(self) -> None:
         for sid in list(self.pollers):
             await self._stop_poller(sid)
+        for task in self._likes_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._likes_tasks.values(), return_exceptions=True)
         self._stream_stop.set()
         if self._stream_task is not None:
             with contextlib.suppress(Exception):
                 await self._stream_task
+
+
+async def _logged(job: Coroutine[Any, Any, None], what: str) -> None:
+    try:
+        await job
+    except Exception:
+        log.exception("%s failed", what)
 
 
 def intake_hook(

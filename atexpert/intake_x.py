@@ -22,7 +22,15 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 
 from atexpert.costs import CallKind
-from atexpert.intake_posts import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, Page, read_page
+from atexpert.intake_posts import (
+    EXPANSIONS,
+    TWEET_FIELDS,
+    USER_FIELDS,
+    Page,
+    is_id,
+    like_count,
+    read_page,
+)
 from atexpert.meter import Meter
 
 log = logging.getLogger(__name__)
@@ -179,6 +187,22 @@ class XReader:
         page = read_page(await call_x(self.meter, "search_recent", request, self.gate))
         await self._bill(session_id, CallKind.SEARCH_READ, len(page.posts))
         return page
+
+    async def like_counts(self, session_id: str, tweet_ids: list[str]) -> dict[str, int]:
+        """``GET /2/tweets?ids=`` (at most 100): tweet id -> like count, for the posts X
+        still serves. Billed as post reads ($0.005 each, the search-read price)."""
+        if not 1 <= len(tweet_ids) <= 100:
+            raise ValueError(f"1 to 100 ids per lookup, got {len(tweet_ids)}")
+        self.gate.check("tweet_lookup", time.time())
+        request = self.client.get_tweets(tweet_ids, tweet_fields=["public_metrics"])
+        page = read_page(await call_x(self.meter, "tweet_lookup", request, self.gate))
+        counts = {
+            post["id"]: like_count(post)
+            for post in page.posts
+            if isinstance(post, Mapping) and is_id(post.get("id"))
+        }
+        await self._bill(session_id, CallKind.SEARCH_READ, len(page.posts))
+        return counts
 
     async def _bill(self, session_id: str, kind: CallKind, count: int) -> None:
         if self.meter is not None:

@@ -365,7 +365,7 @@ async def _question(store: Store, sid: str, cmd: QuestionCommand, actor: str) ->
         case "merge":
             return await store.merge_question(sid, qid, _need(cmd.into, "into"), actor=actor)
         case "requeue":
-            return await store.requeue_question(sid, qid, actor=actor)
+            return await store.requeue_question(sid, qid, actor=actor, reason=cmd.reason)
         case "restore":
             return await store.restore_question(sid, qid, actor=actor)
         case "edit":

@@ -96,6 +96,8 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         if status in {"401", "403"} and ep.public:
             continue
         responses[status] = {"description": description, "content": error}
+    for code, description in ep.errors:
+        responses[str(code)] = {"description": description, "content": error}
     op["responses"] = responses
     cookie: dict[str, list[str]] = {"cookieAuth": []}
     if ep.method not in SAFE_METHODS:

@@ -7,6 +7,7 @@ Pages (plain HTML + ES modules from ``frontend/``, no build step)::
     /sessions/{session_id}/moderate  the moderator queue
     /sessions/{session_id}/expert    the expert console
     /live, /live/{session_id}        the public live page (no login)
+    /invite/{secret}                 join a session with an invitation link
     /static/{path}                   css/, js/ and i18n/ files
 
 Plus two small JSON endpoints the pages need: the public list of upcoming and live sessions,
@@ -55,6 +56,7 @@ PAGES = {
     "/sessions/{session_id}/expert": "expert.html",
     "/live": "live.html",
     "/live/{session_id}": "live.html",
+    "/invite/{secret}": "invite.html",
 }
 PUBLIC_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 

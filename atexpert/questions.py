@@ -5,12 +5,13 @@ Lifecycle::
     pending --approve--> approved --answer--> answered
     pending|approved --reject(reason)--> rejected --restore--> pending
     pending|approved --merge(into)--> merged --restore--> pending
-    approved --requeue--> pending          (hand back to the moderators)
+    approved --requeue--> pending          (handed back to the moderators, with a reason)
 
 Annotations (star, prioritize, tag, note) keep the status and are allowed on every status
 but merged; ``edit`` (the moderator's display text; the original text stays) only before
 the question is answered. A question's id derives from its source tweet id, so receiving
-the same tweet twice is a no-op.
+the same tweet twice is a no-op. ``likes`` (the post's like count on X, refreshed by
+intake) is not moderation state: updating it keeps the version.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class IncomingQuestion(BaseModel):
         description="The host may reply to it on X: it mentions the host and its reply "
         "settings allow it (None: unknown)",
     )
+    likes: int = Field(default=0, ge=0, description="The post's like count on X when read")
 
 
 class Question(BaseModel):
@@ -144,11 +146,16 @@ class Question(BaseModel):
     created_at: AwareDatetime
     #: The host may reply to the tweet on X (see :class:`IncomingQuestion`); None: unknown.
     replyable: bool | None = None
+    #: The post's like count on X as last read (intake refreshes it; not moderation state).
+    likes: int = Field(default=0, ge=0)
     status: QuestionStatus = QuestionStatus.PENDING
     starred: bool = False
     priority: int = 0
     tags: JsonList[str] = []
     moderator_note: str | None = None
+    #: Sent back to the queue by an expert or a moderator (``decided_by``) since approved.
+    handed_back: bool = False
+    handback_reason: str | None = None
     reject_reason: str | None = None
     merged_into: str | None = None
     answer_id: str | None = None
@@ -197,6 +204,27 @@ def received(incoming: IncomingQuestion, *, session_id: str, at: datetime) -> Qu
         received_at=at,
         created_at=incoming.created_at,
         replyable=incoming.replyable,
+        likes=incoming.likes,
+    )
+
+
+def likes_change(question_id: str, likes: int, *, actor: str, at: datetime) -> Change:
+    """Set the like count read on X (``question.metrics``), in any status. It is not
+    moderation state: the version stays (a moderator's pending approve still holds), an
+    unchanged count writes nothing, and a missing question is skipped."""
+    if likes < 0:
+        raise InvalidInput.field(("likes",), "a like count is >= 0")
+    return Change(
+        entity="question",
+        entity_id=question_id,
+        action="metrics",
+        kind=EventKind.QUESTION_METRICS,
+        sources=frozenset(s.value for s in QuestionStatus),
+        patch={"likes": likes},
+        actor=actor,
+        at=at,
+        optional=True,
+        keep_version=True,
     )
 
 
@@ -253,7 +281,20 @@ def merge_plan(question_id: str, into: str, *, actor: str, at: datetime) -> tupl
     return step, guard
 
 
-RESTORE_PATCH: Record = {"reject_reason": None, "merged_into": None}
+RESTORE_PATCH: Record = {
+    "reject_reason": None,
+    "merged_into": None,
+    "handed_back": False,
+    "handback_reason": None,
+}
+
+
+def requeue_patch(reason: str | None) -> Record:
+    """Hand back to the moderators, saying why (optional)."""
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput.field(("reason",), f"at most {MAX_REASON} characters")
+    return {"handed_back": True, "handback_reason": reason}
 
 
 def edit_patch(display_text: str | None) -> Record:

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the scheduler checks for due sessions."
     )
+    likes_refresh_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="How often intake re-reads the like counts of a session's recent open "
+        "questions (billed as post reads). 0: never.",
+    )
     scheduler_lease_seconds: float = Field(
         default=10.0, gt=0, le=600, description="Scheduler lease time-to-live (one leader at once)."
     )

@@ -96,6 +96,8 @@ class Action(StrEnum):
     QUESTION_READ_APPROVED = "question.read_approved"
     QUESTION_CREATE = "question.create"
     QUESTION_MODERATE = "question.moderate"
+    #: Send an approved question back to the moderators' queue (moderators and experts).
+    QUESTION_HAND_BACK = "question.hand_back"
     ANSWER_READ = "answer.read"
     ANSWER_WRITE = "answer.write"
     ANSWER_APPROVE = "answer.approve"
@@ -120,6 +122,7 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
             Action.QUESTION_READ_ALL,
             Action.QUESTION_READ_APPROVED,
             Action.QUESTION_MODERATE,
+            Action.QUESTION_HAND_BACK,
             Action.ANSWER_READ,
             Action.ANSWER_APPROVE,
         }
@@ -128,6 +131,7 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
         {
             Action.SESSION_READ,
             Action.QUESTION_READ_APPROVED,
+            Action.QUESTION_HAND_BACK,
             Action.ANSWER_READ,
             Action.ANSWER_WRITE,
         }

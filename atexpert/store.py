@@ -399,11 +399,18 @@ class Store:
         return questions.load(await self._apply(session_id, change, guards=[guard]), session_id)
 
     async def requeue_question(
-        self, session_id: str, question_id: str, *, actor: str, at: datetime | None = None
+        self,
+        session_id: str,
+        question_id: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        reason: str | None = None,
     ) -> Question:
         """approved -> pending: hand the question back to the moderators."""
         at = self._now(at)
-        return await self._question(session_id, question_id, _QA.REQUEUE, actor, at)
+        patch = questions.requeue_patch(reason)
+        return await self._question(session_id, question_id, _QA.REQUEUE, actor, at, patch)
 
     async def restore_question(
         self, session_id: str, question_id: str, *, actor: str, at: datetime | None = None
@@ -479,6 +486,18 @@ class Store:
         at = self._now(at)
         patch = questions.note_patch(note)
         return await self._question(session_id, question_id, _QA.NOTE, actor, at, patch)
+
+    async def set_question_likes(
+        self, session_id: str, likes: Mapping[str, int], *, actor: str, at: datetime | None = None
+    ) -> list[str]:
+        """Like counts read on X, by question id, in one step: one ``question.metrics``
+        per count that changed, versions kept. The ids of the questions updated."""
+        at = self._now(at)
+        changes = [questions.likes_change(q, n, actor=actor, at=at) for q, n in likes.items()]
+        for change in changes:
+            keys.check_id("question", change.entity_id)
+        done = await self._run(session_id, changes) if changes else []
+        return [c.entity_id for c, raw in zip(changes, done, strict=True) if raw]
 
     # -- answers -----------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class XAccount(BaseModel):
 
     handle: str
     user_id: str
+    name: str | None = None
     scopes: list[str]
     expires_at: AwareDatetime
     connected_by: str
@@ -185,13 +186,13 @@ class XAccountStore:
             raise OAuthFailed(f"X refused the authorization: {exc}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise OAuthFailed(f"X could not be reached ({exc}); connect again") from None
-        user_id, handle = await self._whoami(tokens.access_token)
+        user_id, handle, name = await self._whoami(tokens.access_token)
         if pending.handle_hint and pending.handle_hint.lower() != handle.lower():
             raise OAuthFailed(
                 f"you authorized @{handle} on X, not @{pending.handle_hint}; "
                 f"log in to X as @{pending.handle_hint} and connect again"
             )
-        record = self._record(handle, user_id, tokens, pending.actor)
+        record = self._record(handle, user_id, tokens, pending.actor, name)
         await self._save(record)
         log.info("connected X account @%s (%s) by %s", handle, user_id, pending.actor)
         return record.public()
@@ -201,7 +202,8 @@ class XAccountStore:
         if state:
             await self.redis.delete(PREFIX + "pkce:" + state)
 
-    async def _whoami(self, access_token: str) -> tuple[str, str]:
+    async def _whoami(self, access_token: str) -> tuple[str, str, str | None]:
+        """The authorizing account's user id, handle and display name."""
         try:
             async with async_client(self.settings, user_access_token=access_token) as client:
                 me = await client.get_me(user_auth=False)
@@ -209,7 +211,7 @@ class XAccountStore:
             raise OAuthFailed(f"X did not tell who authorized: {exc}") from None
         if me.data is None:
             raise OAuthFailed("X did not tell who authorized (empty /2/users/me)")
-        return str(me.data.id), str(me.data.username)
+        return str(me.data.id), str(me.data.username), me.data.name or None
 
     async def put_tokens(
         self,
@@ -221,20 +223,24 @@ class XAccountStore:
         expires_in: timedelta = timedelta(hours=2),
         scopes: tuple[str, ...] = (),
         actor: str = "system",
+        name: str | None = None,
     ) -> XAccount:
         """Store tokens obtained elsewhere (the demo's emulator accounts, the CLI)."""
         tokens = OAuth2Tokens(
             access_token, refresh_token, time.time() + expires_in.total_seconds(), scopes
         )
-        record = self._record(normalize_handle(handle), user_id, tokens, actor)
+        record = self._record(normalize_handle(handle), user_id, tokens, actor, name)
         await self._save(record)
         return record.public()
 
-    def _record(self, handle: str, user_id: str, tokens: OAuth2Tokens, actor: str) -> _Record:
+    def _record(
+        self, handle: str, user_id: str, tokens: OAuth2Tokens, actor: str, name: str | None
+    ) -> _Record:
         now = self.clock.now()
         return _Record(
             handle=handle,
             user_id=user_id,
+            name=name,
             scopes=list(tokens.scopes),
             expires_at=_expiry(now, tokens),
             connected_by=actor,

@@ -421,12 +421,16 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
         assert sync.ping()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    x_app = control.app()
     settings = Settings(
         redis_url=redis_url,
         secret_key=SecretStr("browser-test-secret-" + "x" * 32),
         public_base_url=base_url,
         x_api_base_url=emulator_server.base_url,
-        x_bearer_token=SecretStr(control.app()["bearer_token"]),
+        x_bearer_token=SecretStr(x_app["bearer_token"]),
+        # The emulator's OAuth 2.0 client: admins connect host accounts on its consent page.
+        x_client_id=x_app["client_id"],
+        x_client_secret=SecretStr(x_app["client_secret"]),
     )
     server = ThreadServer(app_with_pages(settings), port, "atexpert-app")
     server.start()

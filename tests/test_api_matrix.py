@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from atexpert import api_answers, api_questions, api_sessions, api_staff
+from atexpert import api_answers, api_invitations, api_questions, api_sessions, api_staff
 from tests.test_api_support import ROLES, World, bearer, incoming, session_body
 
 pytest_plugins = ("tests.test_api_support",)
@@ -73,6 +73,12 @@ CASES = [
         lambda w: {"user_id": w.users["outsider"].id, "role": "moderator"},
     ),
     Case("DELETE", S + "/roles/expert/{expert}", ADMIN),
+    Case("POST", S + "/invitations", ADMIN, 201, lambda w: {"role": "expert"}),
+    Case("GET", S + "/invitations", ADMIN),
+    Case("DELETE", S + "/invitations/inv_nope", ADMIN, 404),
+    # Invitation links are public: an unknown one is a 404 for everyone.
+    Case("GET", "/api/invitations/" + "x" * 43, frozenset(ROLES), 404),
+    Case("POST", "/api/invitations/" + "x" * 43 + "/accept", frozenset(ROLES), 404, lambda w: {}),
     Case("GET", Q, MEMBERS),
     Case("POST", Q, ADMIN, 201, lambda w: incoming(9).model_dump(mode="json")),
     Case("GET", Q + "/{pending}", MODS),
@@ -80,7 +86,7 @@ CASES = [
     Case("POST", Q + "/{pending}/approve", MODS),
     Case("POST", Q + "/{pending}/reject", MODS, 200, lambda w: {"reason": "off topic"}),
     Case("POST", Q + "/{pending}/merge", MODS, 200, lambda w: {"into": w.approved}),
-    Case("POST", Q + "/{approved}/requeue", MODS),
+    Case("POST", Q + "/{approved}/requeue", MEMBERS, 200, lambda w: {"reason": "unclear"}),
     Case("POST", Q + "/{pending}/restore", MODS, 409),
     Case("POST", Q + "/{pending}/edit", MODS, 200, lambda w: {"display_text": "Wings?"}),
     Case("POST", Q + "/{pending}/star", MODS, 200, lambda w: {"starred": True}),
@@ -128,7 +134,7 @@ async def test_matrix(world: World, case: Case, role: str) -> None:
 
 def test_matrix_covers_every_api_route() -> None:
     """Every endpoint of the core API modules (the others test their own)."""
-    modules = (api_staff, api_sessions, api_questions, api_answers)
+    modules = (api_staff, api_sessions, api_questions, api_answers, api_invitations)
     endpoints = [ep for module in modules for ep in module.ENDPOINTS]
     declared = {(ep.method, ep.path) for ep in endpoints} - {("POST", "/api/login")}
     covered: set[tuple[str, str]] = set()

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
 from atexpert.app import create_app
 from atexpert.auth import CSRF_HEADER
 from atexpert.clock import ManualClock
+from atexpert.demo import seed_demo
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.emulator.demo import demo_emulator
+from atexpert.settings import Settings
 from atexpert.x_accounts import XAccountStore
 from tests.test_api_support import BASE, FAST_HASHER, PASSWORD, Api, bearer
 from tests.test_x_accounts import (
@@ -90,33 +95,44 @@ async def test_connect_through_x_then_list_without_tokens(
     token = await store(api).user_token("Airbus")
     assert token not in r.text and "token" not in r.text
 
+    assert listed["name"] == "Airbus"
+
     again = await browser.get(location)  # the same redirect replayed
-    assert again.status_code == 400
-    assert again.json()["error"] == "oauth_failed"
-    assert "already used" in again.json()["message"]
+    assert "already used" in admin_error(again)
 
 
-async def test_callback_errors_are_clear_400s(
+def admin_error(r: httpx.Response) -> str:
+    """The reason the callback sends the admin's browser back to the admin page with."""
+    assert r.status_code == 303, r.text
+    location = httpx.URL(r.headers["location"])
+    assert location.path == "/admin" and set(location.params) == {"x_error"}
+    return location.params["x_error"]
+
+
+async def test_callback_errors_send_the_admin_back_with_the_reason(
     api: Api, admin: dict[str, str], brand: AccountTokens
 ) -> None:
     browser = api.new_client()
     r = await browser.get("/api/x/callback", params={"state": "made-up", "code": "abc"})
-    assert r.status_code == 400 and "start connecting again" in r.json()["message"]
+    assert "start connecting again" in admin_error(r)
+    r = await browser.get("/api/x/callback", params={"state": "made-up"})
+    assert "no authorization code" in admin_error(r)
+    # Not a redirect from X at all: a plain 422 with the field.
     r = await browser.get("/api/x/callback", params={"code": "abc"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "state"]
 
     url = await start(api, admin)
     location = await authorize_in_browser(url, "Airbus", decision="deny")
     r = await browser.get(location)
-    assert r.status_code == 400 and "access_denied" in r.json()["message"]
+    assert admin_error(r) == "it was not authorized on X (access_denied)"
     r = await browser.get(
         "/api/x/callback", params={"state": query_of(location)["state"], "code": "x"}
     )
-    assert r.status_code == 400 and "already used" in r.json()["message"]  # denied = spent
+    assert "already used" in admin_error(r)  # denied = spent
 
     url = await start(api, admin, {"handle": "Airbus"})
     r = await browser.get(await authorize_in_browser(url, "someone_else"))
-    assert r.status_code == 400 and "not @Airbus" in r.json()["message"]
+    assert "not @Airbus" in admin_error(r)
     assert (await api.client.get("/api/x/accounts", headers=admin)).json() == []
 
     r = await api.client.post("/api/x/connect", json={"handle": "not a handle"}, headers=admin)
@@ -160,3 +176,39 @@ async def test_disconnect(api: Api, admin: dict[str, str], brand: AccountTokens)
     assert r.json()["message"].startswith("host account @Airbus is not connected")
     r = await api.client.delete("/api/x/accounts/bad%20handle!", headers=admin)
     assert r.status_code == 422
+
+
+async def test_the_demo_shows_airbus_connected_and_connects_through_its_emulator(
+    redis_standalone: aioredis.Redis, tmp_path: Path
+) -> None:
+    """``atexpert demo``'s settings (its emulator's OAuth client, the served address as the
+    callback's): @Airbus is connected from the start, and connecting works end to end."""
+    demo = Settings(
+        data_dir=tmp_path,
+        public_base_url=BASE,
+        secret_key=SecretStr("test-secret-key-" + "x" * 32),
+    )
+    async with demo_emulator(demo) as settings:
+        seed = await seed_demo(settings, redis_standalone, datetime.now(UTC))
+        app = create_app(settings, redis=redis_standalone, run_scheduler=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as admin_page:
+                login = {"username": "admin", "password": seed.logins["admin"]}
+                r = await admin_page.post("/api/login", json=login)
+                csrf = {CSRF_HEADER: r.json()["csrf_token"]}
+                (listed,) = (await admin_page.get("/api/x/accounts")).json()
+                assert (listed["handle"], listed["name"], listed["connected_by"]) == (
+                    "Airbus",
+                    "Airbus",
+                    "admin",
+                )
+                assert "offline.access" in listed["scopes"] and not listed["needs_reconnect"]
+
+                r = await admin_page.post(
+                    "/api/x/connect", json={"handle": "@Airbus"}, headers=csrf
+                )
+                location = await authorize_in_browser(r.json()["authorize_url"], "Airbus")
+                assert location.startswith(BASE + "/api/x/callback?")
+                r = await admin_page.get(location)
+                assert r.headers["location"] == "/admin?x_connected=Airbus"

@@ -343,3 +343,42 @@ def test_expert_sees_the_publisher_wait_for_x_rate_limit(world: World) -> None:
     expect(card).to_have_attribute("data-status", "published", timeout=20_000)
     expect(page.locator("#publisher")).to_have_text("Publisher: ready.", timeout=15_000)
     expert.assert_clean()
+
+
+def test_the_expert_hands_a_question_back_and_the_moderators_see_why(world: World) -> None:
+    qid = world.ask("@Airbus what about it? #AskAirbus", handle="vague_fan")
+    r = world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
+    assert r.status_code == 200, r.text
+    mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    queue = mod.page.get_by_role("listbox", name="Queue")
+    expect(queue.get_by_role("option")).to_have_count(0)  # the pending queue is empty
+    expert = world.page("erin", f"/sessions/{world.session_id}/expert")
+    page = expert.page
+    approved = page.get_by_role("listbox", name="Approved questions")
+    approved.get_by_role("option").filter(has_text="what about it").click()
+    page.get_by_role("button", name="Hand back to the moderators").click()
+    dialog = page.get_by_role("dialog", name="Hand this question back to the moderators?")
+    dialog.get_by_label("Why (optional, only staff see it)").fill("Which aircraft? Too vague.")
+    dialog.get_by_role("button", name="Hand back").click()
+    expect(page.get_by_role("status").last).to_contain_text("handed back to the moderators")
+    expect(approved.get_by_role("option")).to_have_count(0)
+    expect(page.locator("#now-none")).to_be_visible()
+    # The moderators see it pending again, with who sent it back and why.
+    card = queue.get_by_role("option").filter(has_text="what about it")
+    expect(card.locator(".handback")).to_have_text("Handed back by erin")
+    expect(card.locator(".badge.status-pending")).to_be_visible()
+    card.click()
+    expect(mod.page.locator("#d-reason")).to_have_text(
+        "Handed back by erin: Which aircraft? Too vague."
+    )
+    stored = world.question(qid)
+    assert (stored["status"], stored["handback_reason"]) == (
+        "pending",
+        "Which aircraft? Too vague.",
+    )
+    # Approving it again sends it back to the expert.
+    queue.focus()
+    mod.page.keyboard.press("a")
+    expect(approved.get_by_role("option")).to_have_count(1)
+    for watched in (mod, expert):
+        watched.assert_clean()

@@ -123,6 +123,13 @@ def _cases() -> dict[str, Callable[[World], Case]]:
             200,
             params={"post.fields": "author_id,conversation_id,referenced_tweets"},
         ),
+        "tweet_liked": lambda w: Case(
+            "GET",
+            f"/2/tweets/{w.question}",
+            200,
+            params={"tweet.fields": "public_metrics"},
+            before=lambda w: w.control.set_metrics(w.question, like_count=12, impression_count=9),
+        ),
         "tweet_missing": lambda w: Case("GET", "/2/tweets/1234567890", 200),
         "tweet_bad_id": lambda w: Case("GET", "/2/tweets/abc", 400),
         "tweets_by_ids": lambda w: Case(
@@ -223,6 +230,21 @@ def _cases() -> dict[str, Callable[[World], Case]]:
         "post_app_bearer": lambda w: Case("POST", "/2/tweets", 403, body={"text": "as app"}),
         "delete": lambda w: Case("DELETE", f"/2/tweets/{w.brand_post}", 200, "brand"),
         "delete_not_own": lambda w: Case("DELETE", f"/2/tweets/{w.question}", 403, "brand"),
+        "like": lambda w: Case(
+            "POST", f"/2/users/{w.brand.id}/likes", 200, "brand", body={"tweet_id": w.question}
+        ),
+        "like_missing_post": lambda w: Case(
+            "POST", f"/2/users/{w.brand.id}/likes", 200, "brand", body={"tweet_id": "1"}
+        ),
+        "like_as_someone_else": lambda w: Case(
+            "POST", f"/2/users/{w.fan.id}/likes", 403, "brand", body={"tweet_id": w.question}
+        ),
+        "like_bad_body": lambda w: Case(
+            "POST", f"/2/users/{w.brand.id}/likes", 400, "brand", body={"tweet": w.question}
+        ),
+        "unlike": lambda w: Case(
+            "DELETE", f"/2/users/{w.brand.id}/likes/{w.question}", 200, "brand"
+        ),
         "rules_get_empty": lambda w: Case("GET", "/2/tweets/search/stream/rules", 200),
         "rules_add": lambda w: Case(
             "POST",

@@ -37,14 +37,16 @@ def run_js(body: str) -> Any:
 QUESTIONS = [
     {"id": "q_1", "status": "pending", "text": "How long does it take to build an A350?",
      "author": {"handle": "Ann", "name": "Ann Smith", "followers": 10},
-     "created_at": "2026-11-26T09:00:00Z", "priority": 0, "starred": False, "tags": ["build"]},
+     "created_at": "2026-11-26T09:00:00Z", "priority": 0, "starred": False, "tags": ["build"],
+     "likes": 3},
     {"id": "q_2", "status": "pending", "text": "What colour are the seats?",
      "display_text": "Which seat colours can airlines choose?",
      "author": {"handle": "bob", "name": "", "followers": 500},
      "created_at": "2026-11-26T09:05:00Z", "priority": 5, "starred": False, "tags": []},
     {"id": "q_3", "status": "approved", "text": "How long to build one A350 aircraft?",
      "author": {"handle": "cid", "name": "Cid", "followers": 0},
-     "created_at": "2026-11-26T09:10:00Z", "priority": 0, "starred": True, "tags": ["Build"]},
+     "created_at": "2026-11-26T09:10:00Z", "priority": 0, "starred": True, "tags": ["Build"],
+     "likes": 3},
 ]  # fmt: skip
 
 
@@ -75,6 +77,7 @@ def test_filters(filters: dict[str, str], expected: list[str]) -> None:
         ("oldest", ["q_1", "q_2", "q_3"]),
         ("priority", ["q_2", "q_3", "q_1"]),  # priority, then stars, then oldest
         ("followers", ["q_2", "q_1", "q_3"]),
+        ("likes", ["q_3", "q_1", "q_2"]),  # most liked, then newest; no count is 0
     ],
 )
 def test_sort_orders(sort: str, expected: list[str]) -> None:

@@ -35,6 +35,7 @@ def tweet(n: int) -> IncomingQuestion:
         text=f'Question {n}: will the A350 fly on hydrogen? 🚀 "quoted" \\ back/slash',
         created_at=T0 - timedelta(seconds=n),
         replyable=(True, False, None)[n % 3],
+        likes=7 * n,
     )
 
 
@@ -87,7 +88,7 @@ async def run_every_action(store: Store) -> str:
     await store.merge_question(sid, q[4], q[1], actor="u_mod", at=t)
     await store.restore_question(sid, q[4], actor="u_mod", at=t)
     await store.approve_question(sid, q[5], actor="u_mod", at=t)
-    await store.requeue_question(sid, q[5], actor="u_mod", at=t)
+    await store.requeue_question(sid, q[5], actor="u_exp", at=t, reason="Needs context")
     await store.edit_question(sid, q[0], "Hydrogen A350?", actor="u_mod", at=t)
     await store.edit_question(sid, q[0], None, actor="u_mod", at=t)
     await store.edit_question(sid, q[0], "Hydrogen A350 – when?", actor="u_mod", at=t)
@@ -96,6 +97,9 @@ async def run_every_action(store: Store) -> str:
     await store.set_question_tags(sid, q[0], ["fuel", "a350"], actor="u_mod", at=t)
     await store.set_question_tags(sid, q[2], [], actor="u_mod", at=t)
     await store.set_question_note(sid, q[0], "great one", actor="u_mod", at=t)
+    # Like counts read on X: changed ones only (q[2] still has 14), the version kept.
+    likes = {q[0]: 40, q[1]: 3, q[2]: 14, "q_1": 5}
+    assert await store.set_question_likes(sid, likes, actor="intake", at=t) == [q[0], q[1]]
     for refused in (
         store.approve_question(sid, q[3], actor="u_mod", at=t),
         store.merge_question(sid, q[2], q[3], actor="u_mod", at=t),
@@ -147,6 +151,8 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     assert stored.session.thread_root_id == "1860000000000000000"
     assert stored.session.closing_tweet_id == "1860000000000000009"
     assert [q.replyable for q in stored.questions.values()].count(None) == 2
+    likes = {q.tweet_id[-1]: q.likes for q in stored.questions.values()}
+    assert likes == {"0": 40, "1": 3, "2": 14, "3": 21, "4": 28, "5": 35, "6": 42}
     published = [a for a in stored.answers.values() if a.status.value == "published"]
     assert any(p.text == "we hope. 🛫" for a in published for p in a.parts)
     assert stored.session.options.require_answer_approval

@@ -215,6 +215,32 @@ async def test_moderation_flow(redis: RedisClient) -> None:
     assert await store.list_questions(sid, QuestionStatus.APPROVED) == []
 
 
+async def test_a_handed_back_question_says_who_and_why_until_restored(
+    redis: RedisClient,
+) -> None:
+    store = Store(redis)
+    sid = await scheduled(store)
+    q, _ = await store.add_question(sid, tweet(1), at=T0)
+    await store.approve_question(sid, q.id, actor="alice", at=T0)
+    with pytest.raises(InvalidInput, match="at most 500"):
+        await store.requeue_question(sid, q.id, actor="expert", at=T0, reason="x" * 501)
+    q = await store.requeue_question(sid, q.id, actor="expert", at=T0, reason="  Too vague  ")
+    assert (q.status, q.handed_back, q.handback_reason, q.decided_by) == (
+        QuestionStatus.PENDING,
+        True,
+        "Too vague",
+        "expert",
+    )
+    last = (await store.read_events(sid))[-1]
+    assert (last.kind.value, last.actor) == ("question.requeued", "expert")
+    await store.reject_question(sid, q.id, "off topic", actor="alice", at=T0)
+    q = await store.restore_question(sid, q.id, actor="alice", at=T0)
+    assert (q.handed_back, q.handback_reason) == (False, None)
+    await store.approve_question(sid, q.id, actor="alice", at=T0)
+    q = await store.requeue_question(sid, q.id, actor="expert", at=T0, reason="   ")
+    assert (q.handed_back, q.handback_reason) == (True, None)
+
+
 async def test_expected_version_detects_a_concurrent_edit(redis: RedisClient) -> None:
     store = Store(redis)
     sid = await scheduled(store)

@@ -130,6 +130,7 @@ async def test_connect_with_pkce_through_the_consent_page(
 
     account = await accounts.complete(back["state"], back["code"])
     assert (account.handle, account.user_id, account.connected_by) == ("Airbus", brand.id, "root")
+    assert account.name == "Airbus"  # the display name X shows, for the admin page
     assert {"tweet.write", "offline.access"} <= set(account.scopes)
     assert account.expires_at - account.connected_at == pytest.approx(
         timedelta(hours=2), abs=timedelta(seconds=5)

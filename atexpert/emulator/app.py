@@ -12,7 +12,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from atexpert.emulator import control, oauth2, pages, search, snapshot, stream, tweets, users
+from atexpert.emulator import (
+    control,
+    likes,
+    oauth2,
+    pages,
+    search,
+    snapshot,
+    stream,
+    tweets,
+    users,
+)
 from atexpert.emulator.core import Emulator
 from atexpert.emulator.hub import StreamHub
 from atexpert.emulator.problems import PROBLEM_TYPE, server_error
@@ -68,6 +78,7 @@ def create_emulator_app(
             *search.routes,
             *stream.routes,
             *tweets.routes,
+            *likes.routes,
             *oauth2.routes,
             *pages.routes,
             *control.routes,

@@ -19,6 +19,7 @@ from atexpert.emulator.core import Emulator
 from atexpert.emulator.faults import Faults
 from atexpert.emulator.meter import usd
 from atexpert.emulator.ratelimit import RateLimiter
+from atexpert.emulator.render import public_metrics
 from atexpert.emulator.state import Account, State
 
 _USERNAME = r"^[A-Za-z0-9_]{1,15}$"
@@ -30,6 +31,7 @@ DEFAULT_SCOPES = (
     "users.read",
     "offline.access",
     "tweet.moderate.write",
+    "like.write",
 )
 
 
@@ -64,6 +66,14 @@ class PostIn(_In):
 
 class PostBatchIn(_In):
     posts: list[PostIn] = Field(min_length=1, max_length=1000)
+
+
+class MetricsIn(_In):
+    """Counters of a post set directly (likes, bookmarks and views from the rest of X)."""
+
+    like_count: int | None = Field(default=None, ge=0, le=10**12)
+    bookmark_count: int | None = Field(default=None, ge=0, le=10**12)
+    impression_count: int | None = Field(default=None, ge=0, le=10**12)
 
 
 class FaultsIn(Faults):
@@ -223,6 +233,20 @@ async def inject_batch(request: Request) -> Response:
     return JSONResponse({"data": data}, status_code=201)
 
 
+async def set_metrics(request: Request) -> Response:
+    body = await _parse(request, MetricsIn)
+    if isinstance(body, JSONResponse):
+        return body
+    state = _emu(request).state
+    post = state.posts.get(request.path_params["id"])
+    if post is None:
+        return _problem(404, f"No post {request.path_params['id']}.")
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(post, name, value)
+    state.dirty = True
+    return JSONResponse({"id": post.id, "public_metrics": public_metrics(state, post)})
+
+
 async def get_app(request: Request) -> Response:
     app = _emu(request).state.app
     return JSONResponse(
@@ -349,6 +373,7 @@ routes = [
     Route("/_emulator/accounts", list_accounts, methods=["GET"]),
     Route("/_emulator/tweets", inject_post, methods=["POST"]),
     Route("/_emulator/tweets/batch", inject_batch, methods=["POST"]),
+    Route("/_emulator/tweets/{id}/metrics", set_metrics, methods=["POST"]),
     Route("/_emulator/app", get_app, methods=["GET"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_emulator/policy", policy, methods=["GET", "POST"]),

@@ -64,6 +64,16 @@ class EmulatorControl:
         out = self.call("POST", "/_emulator/tweets/batch", {"posts": posts})
         return [str(p["id"]) for p in out["data"]]
 
+    def set_metrics(self, post_id: str, **metrics: int) -> dict[str, int]:
+        """Set counters of a post (``like_count``, ``bookmark_count``, ``impression_count``);
+        returns its ``public_metrics``."""
+        out = self.call("POST", f"/_emulator/tweets/{post_id}/metrics", metrics)
+        return dict(out["public_metrics"])
+
+    def set_likes(self, post_id: str, count: int) -> None:
+        """Set how many likes the post has (as if that many people liked it on X)."""
+        self.set_metrics(post_id, like_count=count)
+
     def app(self) -> dict[str, str]:
         out: dict[str, str] = self.call("GET", "/_emulator/app")
         return out

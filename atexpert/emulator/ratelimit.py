@@ -25,6 +25,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "hide_reply": Limit(50, 50),
     "create_tweet": Limit(200, 200, user_24h=2400, app_24h=10000),
     "delete_tweet": Limit(50, 50),
+    "like": Limit(50, 50, user_24h=1000),
+    "unlike": Limit(50, 50, user_24h=1000),
     "stream": Limit(50, 50),
     "stream_rules_get": Limit(450, 450),
     "stream_rules_post": Limit(450, 450),

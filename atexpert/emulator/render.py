@@ -71,15 +71,7 @@ def post_json(state: State, post: Post, view: View) -> dict[str, Any]:
         elif canonical == "entities":
             value = entities(state, post.text) or None
         elif canonical == "public_metrics":
-            value = {
-                "retweet_count": 0,
-                "reply_count": state.reply_count(post.id),
-                "like_count": 0,
-                "quote_count": 0,
-                "bookmark_count": 0,
-                "impression_count": 0,
-                "repost_count": 0,
-            }
+            value = public_metrics(state, post)
         elif canonical == "community_id":
             value = post.community_id
         elif canonical == "source":
@@ -95,6 +87,21 @@ def post_json(state: State, post: Post, view: View) -> dict[str, Any]:
         if value is not None:
             data[name] = value
     return data
+
+
+def public_metrics(state: State, post: Post) -> dict[str, int]:
+    """X's counters of a post (``retweet_count`` as X sends it, ``repost_count`` as the
+    2025 spec names it)."""
+    reposts = state.ref_count("retweeted", post.id)
+    return {
+        "retweet_count": reposts,
+        "reply_count": state.ref_count("replied_to", post.id),
+        "like_count": post.like_count,
+        "quote_count": state.ref_count("quoted", post.id),
+        "bookmark_count": post.bookmark_count,
+        "impression_count": post.impression_count,
+        "repost_count": reposts,
+    }
 
 
 def user_json(account: Account, fields: set[str], state: State) -> dict[str, Any]:

@@ -68,6 +68,10 @@ class Post:
     source: str = "atexpert emulator"
     community_id: str | None = None
     hidden: bool = False
+    like_count: int = 0
+    liked_by: list[str] = field(default_factory=list)  # user ids who liked it by API
+    bookmark_count: int = 0
+    impression_count: int = 0
     words: tuple[str, ...] = ()
     hashtags: frozenset[str] = frozenset()
     mentions: frozenset[str] = frozenset()
@@ -174,7 +178,7 @@ class State:
         self.codes: dict[str, AuthCode] = {}
         self.balance_micro = 100_000_000  # USD 100.00
         self.spent_micro: dict[str, int] = {}
-        self.replies: dict[str, int] = {}  # post id -> number of replies
+        self.referrers: dict[tuple[str, str], int] = {}  # (kind, post id) -> posts referring
         self.authored: dict[str, int] = {}  # user id -> number of posts
         self.texts: dict[tuple[str, str], str] = {}  # (author id, text) -> post id
         self.order: list[int] = []  # post ids, ascending
@@ -230,9 +234,8 @@ class State:
             bisect.insort(self.index.setdefault(key, []), n)
         self.authored[post.author_id] = self.authored.get(post.author_id, 0) + 1
         self.texts[(post.author_id, post.note_text or post.text)] = post.id
-        for kind, ref in post.referenced:
-            if kind == "replied_to":
-                self.replies[ref] = self.replies.get(ref, 0) + 1
+        for ref in post.referenced:
+            self.referrers[ref] = self.referrers.get(ref, 0) + 1
         self.dirty = True
         return post
 
@@ -244,14 +247,15 @@ class State:
                 ids.pop(bisect.bisect_left(ids, n))
             self.authored[post.author_id] -= 1
             self.texts.pop((post.author_id, post.note_text or post.text), None)
-            for kind, ref in post.referenced:
-                if kind == "replied_to":
-                    self.replies[ref] -= 1
+            for ref in post.referenced:
+                self.referrers[ref] -= 1
             self.dirty = True
         return post
 
-    def reply_count(self, post_id: str) -> int:
-        return self.replies.get(post_id, 0)
+    def ref_count(self, kind: str, post_id: str) -> int:
+        """Posts referring to ``post_id`` as ``kind`` (``replied_to``, ``quoted``,
+        ``retweeted``)."""
+        return self.referrers.get((kind, post_id), 0)
 
     def post_count(self, user_id: str) -> int:
         return self.authored.get(user_id, 0)

@@ -12,6 +12,7 @@
 --   src    statuses the record must be in (absent: any)
 --   ver    expected version;  fence  scheduler fence, refused if below the recorded one
 --   opt    true: when src does not hold, skip this op silently instead of failing
+--   kv     true: keep the version (metrics), and skip the op when the patch changes nothing
 --   patch  {path: value} to set (dotted paths; numeric segments are 0-based list indexes)
 --   ix     {status: index in KEYS of that status' sorted set}
 --   score  sorted-set score of a created record
@@ -65,9 +66,13 @@ for i, op in ipairs(spec.ops) do
       return {'fence', i, raw}
     end
     if op.patch and not skip[i] then
-      for path, _ in pairs(op.patch) do
-        if locate(rec, path) == nil then return {'badpath', i, raw} end
+      local same = true
+      for path, value in pairs(op.patch) do
+        local parent, key = locate(rec, path)
+        if parent == nil then return {'badpath', i, raw} end
+        if parent[key] ~= value then same = false end
       end
+      if op.kv and same then skip[i] = true end
     end
     recs[i] = rec
   end
@@ -87,7 +92,8 @@ for i, op in ipairs(spec.ops) do
         local parent, key = locate(rec, path)
         parent[key] = value
       end
-      version = rec.version + 1
+      version = rec.version
+      if not op.kv then version = version + 1 end
       rec.version = version
       raw = cjson.encode(rec)
       new = rec.status

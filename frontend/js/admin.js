@@ -5,6 +5,8 @@ import { api, fieldErrors } from "./api.js";
 import { say, setupChrome } from "./chrome.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
+import { setupInvitations, showInvitations } from "./invites.js";
+import { hostHint, setupXAccounts } from "./xaccounts.js";
 
 const state = { me: null, sessions: [], users: [], selected: null, editing: null };
 
@@ -89,6 +91,7 @@ function resetForm() {
   $("#editor-title").textContent = t("admin.create");
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   clear($("#s-errors"));
+  hostHint();
 }
 
 function edit(s) {
@@ -107,6 +110,7 @@ function edit(s) {
   $("#s-announce").checked = s.options.announce;
   $("#s-numbering").checked = s.options.numbering;
   clear($("#s-errors"));
+  hostHint();
   $("#s-title").focus();
 }
 
@@ -167,6 +171,11 @@ function userName(id) {
 async function showDetail(id) {
   state.selected = id;
   const s = await api("GET", sessionUrl(id));
+  // Someone may have joined by invitation link since the staff list was loaded.
+  const known = new Set(state.users.map((u) => u.id));
+  if (state.me.is_admin && [...s.moderator_ids, ...s.expert_ids].some((uid) => !known.has(uid))) {
+    await loadUsers();
+  }
   $("#detail").hidden = false;
   $("#detail-title").textContent = s.title;
   const roles = clear($("#roles"));
@@ -179,7 +188,7 @@ async function showDetail(id) {
     }
   }
   if (!roles.children.length) roles.append(el("li", { class: "empty", text: t("admin.roles.none") }));
-  await Promise.all([showIntake(id), showSpend(id)]);
+  await Promise.all([showIntake(id), showSpend(id), state.me.is_admin && showInvitations(id)]);
 }
 
 function definitions(target, entries) {
@@ -291,10 +300,12 @@ async function main() {
     $("#session-form").addEventListener("submit", saveSession);
     $("#s-new").addEventListener("click", resetForm);
     $("#role-form").addEventListener("submit", assign);
+    setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
     $("#user-form").addEventListener("submit", createUser);
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();
+    await setupXAccounts();
   }
   await loadSessions();
   document.body.dataset.ready = "true";

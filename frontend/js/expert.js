@@ -275,6 +275,45 @@ function confirmed(found) {
   });
 }
 
+/** The dialog's answer: the reason typed (maybe empty), or null when cancelled. */
+function handBackReason() {
+  const dialog = $("#handback-dialog");
+  const form = dialog.querySelector("form");
+  $("#handback-reason").value = "";
+  return new Promise((resolve) => {
+    const done = (value) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(value);
+    };
+    const onSubmit = (event) => {
+      const confirm = Boolean(event.submitter) && event.submitter.value === "handback";
+      done(confirm ? $("#handback-reason").value.trim() : null);
+    };
+    const onCancel = () => done(null);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
+  });
+}
+
+async function handBack() {
+  const q = state.questions.get(state.current);
+  if (!q) return;
+  const reason = await handBackReason();
+  if (reason === null) return;
+  try {
+    await api("POST", `${base}/questions/${encodeURIComponent(q.id)}/requeue`, { reason: reason || null });
+    state.questions.delete(q.id);
+    state.current = null;
+    say(t("handback.done", { handle: (q.author || {}).handle || "?" }), "ok");
+    render();
+    $("#approved").focus();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
 async function post(a, action) {
   try {
     const updated = await api("POST", `${base}/answers/${encodeURIComponent(a.id)}/${action}`);
@@ -416,6 +455,7 @@ async function main() {
     render();
     $("#approved").focus();
   });
+  $("#hand-back").addEventListener("click", handBack);
   const socket = new LiveSocket(sid, "expert", {
     onSnapshot,
     onEvent,

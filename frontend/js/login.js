@@ -4,10 +4,19 @@ import { api, ApiError } from "./api.js";
 import { $ } from "./dom.js";
 import { bindLangSwitch, initI18n, t } from "./i18n.js";
 
-/** Only a same-origin path may be a redirect target. */
+/** Where to go after logging in: ``?next=`` when it is a path of this site, else /admin.
+ * Resolved as a URL, so "//host", "/\\host" or a tab or newline hidden in it cannot lead
+ * elsewhere. */
 function nextPath() {
-  const next = new URLSearchParams(location.search).get("next") || "/admin";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/admin";
+  const next = new URLSearchParams(location.search).get("next");
+  if (!next || !next.startsWith("/")) return "/admin";
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin === location.origin) return url.pathname + url.search + url.hash;
+  } catch {
+    // not a URL at all
+  }
+  return "/admin";
 }
 
 async function submit(event) {

@@ -90,12 +90,17 @@ function cachedItem(q) {
     itemsLang = document.documentElement.lang;
   }
   const claim = claimOf(q.id);
-  const key = [q.version, q.id === state.selected, claim ? claim.username : "", state.bulk.has(q.id)].join("|");
+  const key = [q.version, q.likes, q.id === state.selected, claim ? claim.username : "", state.bulk.has(q.id)].join("|");
   const cached = items.get(q.id);
   if (cached && cached.key === key) return cached.node;
   const node = item(q);
   items.set(q.id, { key, node });
   return node;
+}
+
+/** Pending again because an expert (or a moderator) sent it back from the expert's list. */
+function handedBack(q) {
+  return q.status === "pending" && q.handed_back;
 }
 
 function item(q) {
@@ -119,6 +124,7 @@ function item(q) {
       state.bulk.has(q.id) ? el("span", { class: "check", text: "✓", title: t("bulk.selected") }) : null,
       el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
       el("time", { datetime: q.created_at, text: formatTime(q.created_at) }),
+      likes(q),
       el("span", { class: `badge status-${q.status}`, text: t(`status.${q.status}`) }),
       q.starred ? el("span", { class: "star", text: "★", title: t("action.star") }) : null,
       q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
@@ -127,10 +133,19 @@ function item(q) {
         ? el("span", { class: "by", text: t("by", { who: q.decided_by }) })
         : null,
       claim ? el("span", { class: "claim-chip", text: t("claim.on", { who: claim.username }) }) : null,
+      handedBack(q) ? el("span", { class: "handback", text: t("handback.by", { who: q.decided_by }) }) : null,
     ),
     el("p", { class: "q-text", text: shownText(q) }),
   );
   return node;
+}
+
+/** The like count on X: a heart for the eye, "12 likes" for screen readers. */
+function likes(q) {
+  const n = q.likes || 0;
+  return el("span", { class: "likes" },
+    el("span", { "aria-hidden": "true", text: `♥ ${n}` }),
+    el("span", { class: "visually-hidden", text: t("likes.count", { n }) }));
 }
 
 function renderCounters() {
@@ -184,7 +199,9 @@ function renderDetail() {
   $("#d-text").textContent = shownText(q);
   const why = q.reject_reason
     ? t("detail.reason", { reason: q.reject_reason })
-    : q.moderator_note
+    : handedBack(q)
+      ? t("detail.handback", { who: q.decided_by, reason: q.handback_reason || "-" })
+      : q.moderator_note
       ? t("detail.notehint", { note: q.moderator_note })
       : "";
   $("#d-reason").hidden = !why;

@@ -39,6 +39,7 @@ export const SORTS = {
   oldest: byTime,
   priority: byModeratorOrder,
   followers: (a, b) => ((b.author || {}).followers || 0) - ((a.author || {}).followers || 0) || byTime(b, a),
+  likes: (a, b) => (b.likes || 0) - (a.likes || 0) || byTime(b, a),
 };
 
 function words(text) {
