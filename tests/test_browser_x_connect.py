@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Locator, Page
 
-from tests.browser_fixtures import Watched, World, expect
+from tests.browser_fixtures import World, expect
 from tests.browser_fixtures import browser as browser
 from tests.browser_fixtures import emulator_server as emulator_server
 from tests.browser_fixtures import world as world
@@ -31,11 +31,6 @@ def on_x(page: Page, account: str, button: str) -> None:
     """On X's consent page: choose ``account``, press ``button``."""
     page.get_by_label("Account").select_option(account)
     page.get_by_role("button", name=button).click()
-
-
-def allow_consent_page(watched: Watched, world: World) -> None:
-    """The emulator's consent page has no icon: the browser's 404 for it is no error of ours."""
-    watched.allow(world.emulator.base_url + "/favicon.ico")
 
 
 def host_hint(page: Page) -> Locator:
@@ -82,7 +77,6 @@ def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: World)
     expect(accounts.get_by_text("No X account is connected yet.")).to_be_visible()
     expect(host_hint(page)).to_have_text(re.compile("^Not connected"))
     assert world.http.get("/api/x/accounts").json() == []
-    allow_consent_page(admin, world)
     admin.assert_clean()
 
 
@@ -114,7 +108,6 @@ def test_cancelling_on_x_or_the_wrong_account_comes_back_with_the_reason(world: 
     expect(x_accounts(page).get_by_role("alert")).to_contain_text("an X handle is 1-15 letters")
     expect(page).to_have_url(world.base_url + "/admin")
     admin.allow("status of 422")
-    allow_consent_page(admin, world)
     admin.assert_clean()
 
 
@@ -130,7 +123,6 @@ def test_in_french_and_only_for_admins(world: World) -> None:
     on_x(page, "Airbus", "Authorize app")
     expect(page.get_by_role("status")).to_have_text("@Airbus connecté.")
     expect(page.get_by_role("region", name="Comptes X")).to_contain_text("renouvelé")
-    allow_consent_page(admin, world)
     admin.assert_clean()
 
     # Other staff never see the section (nor call its admin-only API).

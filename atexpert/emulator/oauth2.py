@@ -52,7 +52,9 @@ def _emu(request: Request) -> Emulator:
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}"
+        # An empty icon: browsers ask for /favicon.ico otherwise, and get a 404.
+        "<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
+        f"<title>{escape(title)}"
         f"</title></head><body><h1>{escape(title)}</h1>{body}</body></html>",
         status_code=status,
     )
