@@ -53,7 +53,8 @@ async def intake_status(call: Call) -> IntakeStatus:
 async def set_intake_mode(call: Call) -> IntakeStatus:
     session = await call.session(Action.SESSION_UPDATE)
     state = IntakeStore(call.services.redis)
-    await state.set_mode(session.id, call.body(IntakeModeIn).mode)
+    mode = call.body(IntakeModeIn).mode
+    await state.set_mode(session.id, mode, actor=call.actor, at=call.now())
     return await state.status(session.id)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -42,6 +41,7 @@ from atexpert.scheduler import Lease, Scheduler
 from atexpert.settings import Settings
 from atexpert.staff_store import StaffStore
 from atexpert.store import Store
+from atexpert.tasks import stop_task
 
 #: Runs beside the app: entered once the services exist, left on shutdown.
 LifespanHook = Callable[[Services], AbstractAsyncContextManager[object]]
@@ -139,7 +139,7 @@ def create_app(
                 )
                 stop = asyncio.Event()
                 task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
-                stack.push_async_callback(_stop_task, task, stop)
+                stack.push_async_callback(stop_task, task, stop, timeout=5)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(app.state.services))
             yield
@@ -157,9 +157,3 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.openapi = openapi_document([*ENDPOINTS, *DOCUMENTED_ELSEWHERE], server_url="/")
     return app
-
-
-async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    stop.set()
-    with contextlib.suppress(TimeoutError):  # wait_for cancels the task on timeout
-        await asyncio.wait_for(task, timeout=5)

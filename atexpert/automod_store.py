@@ -5,6 +5,9 @@ Keys (the session's hash tag, so one slot per session)::
     ama:{s_x}:automod                 hash: config JSON, version, updated_by, updated_at
     ama:{s_x}:automod:by:<author id>  sorted set: the author's questions (JSON) by post time
 
+Every change of the config appends ``automod.changed`` (the whole new config) to the
+session's event log in the same step (:mod:`atexpert.session_settings`).
+
 :class:`AutomodSink` wraps the store where intake adds questions
 (:class:`atexpert.intake.QuestionSink`): every NEW question is evaluated and the decision
 applied as the actor ``automod`` (approve, reject with the reason, or hold: tag
@@ -29,8 +32,10 @@ from atexpert import keys
 from atexpert.automod import Context, Decision, PastQuestion, comparable, evaluate
 from atexpert.automod_config import AutomodConfig, Outcome
 from atexpert.errors import Conflict, NotFound
+from atexpert.events import EventKind
 from atexpert.questions import IncomingQuestion, Question, QuestionStatus
 from atexpert.redis_conn import RedisClient
+from atexpert.session_settings import SettingWriter
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +45,9 @@ HOLD_TAG = "automod-hold"
 HISTORY = timedelta(hours=24)
 HISTORY_MAX = 200
 
-#: Set the config if its version is still ARGV[1] ("" = any): the new version, or -1.
-_SET_LUA = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= v then return -1 end
-redis.call('HSET', KEYS[1], 'config', ARGV[2], 'version', v + 1,
-           'updated_by', ARGV[3], 'updated_at', ARGV[4])
-return v + 1
-"""
 
-
-def _prefix(session_id: str) -> str:
+def automod_key(session_id: str) -> str:
+    """The hash of the session's config (its authors' histories hang below it)."""
     return "ama:{" + keys.check_id("session", session_id) + "}:automod"
 
 
@@ -59,7 +56,7 @@ class StoredConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    config: AutomodConfig
+    config: AutomodConfig = AutomodConfig()
     version: int = 0
     updated_by: str | None = None
     updated_at: AwareDatetime | None = None
@@ -68,12 +65,12 @@ class StoredConfig(BaseModel):
 class AutomodStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
-        self._set = redis.register_script(_SET_LUA)
+        self._writer = SettingWriter(redis, "the automod config")
 
     async def get(self, session_id: str) -> StoredConfig:
-        raw = await self._redis.hgetall(_prefix(session_id))
+        raw = await self._redis.hgetall(automod_key(session_id))
         if not raw:
-            return StoredConfig(config=AutomodConfig())
+            return StoredConfig()
         return StoredConfig.model_validate({**raw, "config": json.loads(raw["config"])})
 
     async def put(
@@ -85,20 +82,23 @@ class AutomodStore:
         at: datetime,
         expected_version: int | None = None,
     ) -> StoredConfig:
-        """Replace the config; Conflict unless it is still at ``expected_version``."""
-        expected = "" if expected_version is None else str(expected_version)
-        args = [expected, config.model_dump_json(), actor, at.isoformat()]
-        version = int(await self._set(keys=[_prefix(session_id)], args=args))
-        if version < 0:
-            raise Conflict(
-                f"the automod config of {session_id} changed since version {expected_version}; "
-                "reload it and try again"
-            )
+        """Replace the config and log ``automod.changed``; Conflict unless it is still at
+        ``expected_version``, NotFound if the session does not exist."""
+        version = await self._writer.write(
+            session_id,
+            automod_key(session_id),
+            EventKind.AUTOMOD_CHANGED,
+            {"config": config.model_dump(mode="json")},
+            {"config": config.model_dump_json()},
+            actor=actor,
+            at=at,
+            expected_version=expected_version,
+        )
         return StoredConfig(config=config, version=version, updated_by=actor, updated_at=at)
 
     async def remember(self, question: Question) -> list[PastQuestion]:
         """Record ``question`` in its author's history; the author's questions posted before."""
-        key = f"{_prefix(question.session_id)}:by:{question.author.id}"
+        key = f"{automod_key(question.session_id)}:by:{question.author.id}"
         mine = keys.ms(question.created_at)
         text = comparable(question.text)
         entry = json.dumps({"id": question.tweet_id, "text": text})

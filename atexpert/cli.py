@@ -1,4 +1,4 @@
-"""The ``atexpert`` command line: serve, staff users, sessions and the demo.
+"""The ``atexpert`` command line: serve, staff users, sessions, invitations and the demo.
 
 Errors print one line on stderr and exit with status 1 (2 for usage errors, from
 argparse); never a traceback.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from atexpert import __version__
@@ -29,6 +29,16 @@ from atexpert.demo import print_demo, seed_demo
 from atexpert.emulator import add_emulator_command
 from atexpert.emulator.demo import demo_emulator
 from atexpert.errors import AtexpertError
+from atexpert.invitation_store import InvitationStore
+from atexpert.invitations import (
+    DEFAULT_HOURS,
+    MAX_HOURS,
+    MIN_HOURS,
+    Invitation,
+    Note,
+    invitation_url,
+    takes_staff,
+)
 from atexpert.redis_conn import RedisClient, RedisRuntime, RedisUnavailable
 from atexpert.redis_embedded import EmbeddedRedisError
 from atexpert.sessions import HostAccount, Role, Session, SessionFields, SessionStatus
@@ -273,6 +283,96 @@ async def run_session_assign(args: argparse.Namespace, settings: Settings) -> in
     return await with_redis(settings, work)
 
 
+# -- invitations by link -------------------------------------------------------------------
+
+_NOTE = TypeAdapter(Note)
+
+
+def invitation_line(invitation: Invitation, time_zone: str) -> str:
+    until = invitation.expires_at.astimezone(ZoneInfo(time_zone))
+    note = f"  {invitation.note}" if invitation.note else ""
+    role = invitation.role.value
+    return f"{invitation.id}  {role:<9}  valid until {until:%Y-%m-%d %H:%M %Z}{note}"
+
+
+def checked_note(text: str | None) -> str | None:
+    try:
+        return _NOTE.validate_python(text or "") or None
+    except ValidationError as exc:
+        raise CliError(f"--note: {exc.errors()[0]['msg']}") from None
+
+
+async def with_invitations(
+    settings: Settings,
+    session_id: str,
+    work: Callable[[InvitationStore, Session], Awaitable[None]],
+) -> int:
+    """Run ``work`` on the invitations of the session ``session_id`` (which must exist)."""
+
+    async def run(redis: RedisClient) -> int:
+        await work(InvitationStore(redis), await Store(redis).get_session(session_id))
+        return 0
+
+    return await with_redis(settings, run)
+
+
+async def run_session_invite(args: argparse.Namespace, settings: Settings) -> int:
+    if not MIN_HOURS <= args.hours <= MAX_HOURS:
+        raise CliError(f"--hours is {MIN_HOURS} to {MAX_HOURS} (got {args.hours})")
+    note = checked_note(args.note)
+
+    async def work(invitations: InvitationStore, session: Session) -> None:
+        if not takes_staff(session.status):
+            status = session.status.value
+            raise CliError(f"session {session.id} is {status}: it takes no new staff")
+        invitation, secret = await invitations.create(
+            session.id, Role(args.role), note=note, hours=args.hours, actor=CLI_ACTOR
+        )
+        print(invitation_url(settings.public_base_url, secret))
+        print(invitation_line(invitation, session.time_zone))
+
+    return await with_invitations(settings, args.session_id, work)
+
+
+async def run_session_invitations(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(invitations: InvitationStore, session: Session) -> None:
+        for invitation in await invitations.pending(session.id):
+            print(invitation_line(invitation, session.time_zone))
+
+    return await with_invitations(settings, args.session_id, work)
+
+
+async def run_session_uninvite(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(invitations: InvitationStore, session: Session) -> None:
+        await invitations.revoke(session.id, args.invitation_id, actor=CLI_ACTOR)
+        print(f"revoked invitation {args.invitation_id} of {session.id}")
+
+    return await with_invitations(settings, args.session_id, work)
+
+
+def add_invitation_commands(sessions: SubParsers) -> None:
+    invite = sessions.add_parser(
+        "invite", help="print a single-use link to join as moderator or expert"
+    )
+    invite.add_argument("session_id")
+    invite.add_argument("--role", required=True, choices=[r.value for r in Role])
+    invite.add_argument("--note", help="shown to the invitee too (at most 200 characters)")
+    invite.add_argument(
+        "--hours",
+        type=int,
+        default=DEFAULT_HOURS,
+        help=f"how long the link is valid, {MIN_HOURS} to {MAX_HOURS} (default {DEFAULT_HOURS})",
+    )
+    invite.set_defaults(run=run_session_invite)
+    listing = sessions.add_parser("invitations", help="list pending invitations (no links)")
+    listing.add_argument("session_id")
+    listing.set_defaults(run=run_session_invitations)
+    uninvite = sessions.add_parser("uninvite", help="revoke a pending invitation")
+    uninvite.add_argument("session_id")
+    uninvite.add_argument("invitation_id", help="as listed by 'session invitations'")
+    uninvite.set_defaults(run=run_session_uninvite)
+
+
 def add_session_commands(sub: SubParsers) -> None:
     session = sub.add_parser("session", help="manage AMA sessions")
     sessions = session.add_subparsers(dest="session_command", required=True, metavar="COMMAND")
@@ -304,6 +404,7 @@ def add_session_commands(sub: SubParsers) -> None:
     assign.add_argument("--moderator", action="append", default=[], metavar="USERNAME")
     assign.add_argument("--expert", action="append", default=[], metavar="USERNAME")
     assign.set_defaults(run=run_session_assign)
+    add_invitation_commands(sessions)
 
 
 SESSION_ACTIONS = {

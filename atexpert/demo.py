@@ -90,7 +90,9 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
         session = await store.create_session(fields, actor=admin.username, at=now)
         await store.schedule_session(session.id, actor=admin.username, at=now)
         session = await store.start_session(session.id, actor=admin.username, at=now)
-        await IntakeStore(redis).set_mode(session.id, IntakeMode.SEARCH)
+        await IntakeStore(redis).set_mode(
+            session.id, IntakeMode.SEARCH, actor=admin.username, at=now
+        )
         for handle, name, text, likes in QUESTIONS:
             await asyncio.to_thread(x.create_account, handle, name)
             tweet_id = await asyncio.to_thread(x.post, handle, text)

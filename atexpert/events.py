@@ -5,6 +5,10 @@ entity's transition table), a flat ``patch`` of fields to set (dotted paths such
 ``parts.0.tweet_id`` reach into lists and objects) and the event kind. The store applies a
 change and appends its :class:`Event` in one atomic step; :func:`apply_event` replays
 events into plain records, so the log alone rebuilds every session.
+
+A session's settings (auto-moderation, intake mode) are written by their own small
+scripts (:mod:`atexpert.session_settings`), each with its event in the same step: the
+``SETTING_KINDS``, whose entity is the setting and whose data is its whole new value.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from atexpert import keys
 from atexpert.errors import FieldError, IllegalTransition, InvalidInput
 
 Entity = Literal["session", "question", "answer"]
+#: A setting of the session (its entity id is the session id), changed outside the step.
+Setting = Literal["automod", "intake"]
 Record = dict[str, Any]
 
 S = TypeVar("S", bound=StrEnum)
@@ -87,6 +93,8 @@ class EventKind(StrEnum):
     ANSWER_PUBLISHED = "answer.published"
     ANSWER_FAILED = "answer.failed"
     ANSWER_RETRIED = "answer.retried"
+    AUTOMOD_CHANGED = "automod.changed"
+    INTAKE_MODE_CHANGED = "intake.mode_changed"
 
 
 #: Kinds whose ``data`` is the whole new record rather than a patch.
@@ -97,6 +105,9 @@ CREATE_KINDS = frozenset(
 
 #: Kinds that leave the version as it is (metrics read on X, not moderation state).
 UNVERSIONED_KINDS = frozenset({EventKind.QUESTION_METRICS})
+
+#: Kinds of a session's settings: ``data`` is the setting's whole new value.
+SETTING_KINDS = frozenset({EventKind.AUTOMOD_CHANGED, EventKind.INTAKE_MODE_CHANGED})
 
 
 class StateMachine(Generic[S, A]):
@@ -272,12 +283,12 @@ class Event(BaseModel):
     id: str = ""
     kind: EventKind
     session_id: str
-    entity: Entity
+    entity: Entity | Setting
     entity_id: str
     actor: str
     at: AwareDatetime
     version: int
-    #: The whole record for create kinds, else the patch (dotted paths) that was applied.
+    #: The whole record for create and setting kinds, else the patch (dotted paths) applied.
     data: Record
     fence: int | None = None
 
@@ -290,6 +301,8 @@ _CREATED_AT = {
     EventKind.QUESTION_RECEIVED: ("received_at",),
     EventKind.ANSWER_DRAFTED: ("created_at", "updated_at"),
 }
+#: Fields of a setting that its event's ``v``, ``a`` and ``t`` give, left out of ``d``.
+_SETTING_IMPLIED = ("version", "updated_by", "updated_at")
 
 
 def event_fields(
@@ -312,6 +325,8 @@ def event_fields(
             for k, v in data.items()
             if k not in _IMPLIED and not (k in _CREATED_AT[kind] and v == when)
         }
+    elif kind in SETTING_KINDS:
+        data = {k: v for k, v in data.items() if k not in _SETTING_IMPLIED}
     return [
         *("k", kind.value, "i", entity_id, "a", actor, "t", when),
         *("f", "" if fence is None else str(fence), "d", dumps(data)),
@@ -332,6 +347,8 @@ def decode_event(session_id: str, entry_id: str, fields: Mapping[str, str]) -> E
         data |= {"id": fields["i"], "version": version}
         data |= {"session_id": session_id} if entity != "session" else {}
         data |= {k: fields["t"] for k in _CREATED_AT[kind] if k not in data}
+    elif kind in SETTING_KINDS:
+        data |= {"version": version, "updated_by": fields["a"], "updated_at": fields["t"]}
     return Event.model_validate(
         {
             "id": entry_id,
@@ -374,11 +391,16 @@ class SessionState(BaseModel):
     session: Record | None = None
     questions: dict[str, Record] = {}
     answers: dict[str, Record] = {}
+    #: The settings, as their last event set them (None: never set).
+    automod: Record | None = None
+    intake: Record | None = None
     last_event_id: str = "0-0"
 
 
 def apply_event(state: SessionState, event: Event) -> SessionState:
     """Pure fold step: the state after ``event``."""
+    if event.kind in SETTING_KINDS:
+        return state.model_copy(update={event.entity: dict(event.data), "last_event_id": event.id})
     if event.entity == "session":
         current = state.session
     else:

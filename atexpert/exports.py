@@ -1,10 +1,11 @@
 """Exports of a session (JSON, CSV, Markdown) and the import of a JSON export.
 
-The JSON export carries the session's whole event log plus the records it rebuilds, the
-X spend meter and the analytics. Import checks that the log replays to exactly the
-records carried, then writes, in ONE Lua step under the session's hash tag, the events
-into a fresh stream (same entry ids, so the audit trail is kept as it was), the records,
-their status indexes and the meter; it refuses a session id that already exists.
+The JSON export carries the session's whole event log plus the records and settings
+(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics.
+Import checks that the log replays to exactly the records and settings carried, then
+writes, in ONE Lua step under the session's hash tag, the events into a fresh stream (same
+entry ids, so the audit trail is kept as it was), the records, their status indexes, the
+settings and the meter; it refuses a session id that already exists.
 Exporting an imported session gives the same document again.
 """
 
@@ -23,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from atexpert import keys, sessions
 from atexpert.analytics import Analytics, compute
 from atexpert.answers import Answer
+from atexpert.automod_store import StoredConfig, automod_key
 from atexpert.costs import CallKind, Spend
 from atexpert.errors import Conflict, InvalidInput
-from atexpert.events import Event, dumps, event_fields, invalid_input, replay
+from atexpert.events import Event, Record, SessionState, dumps, event_fields, invalid_input, replay
+from atexpert.intake_state import IntakeSetting, mode_key
 from atexpert.meter import Meter, meter_key, to_micro
 from atexpert.questions import Question
 from atexpert.recap import post_url
@@ -52,6 +55,7 @@ for _, e in ipairs(doc.events) do redis.call('XADD', KEYS[1], e[1], unpack(e[2])
 for _, r in ipairs(doc.records) do redis.call('SET', KEYS[r[1]], r[2]) end
 for _, z in ipairs(doc.index) do redis.call('ZADD', KEYS[z[1]], z[2], z[3]) end
 for _, h in ipairs(doc.meter) do redis.call('HSET', KEYS[3], h[1], h[2]) end
+for _, h in ipairs(doc.settings) do redis.call('HSET', KEYS[h[1]], h[2], h[3]) end
 return 'ok'
 """
 
@@ -73,6 +77,8 @@ class SessionExport(BaseModel):
     session: Session
     questions: list[Question]
     answers: list[Answer]
+    automod: StoredConfig = StoredConfig()
+    intake: IntakeSetting = IntakeSetting()
     events: list[Event]
     spend: SpendExport
     analytics: Analytics
@@ -99,6 +105,8 @@ def build_export(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spen
         session=snapshot.session,
         questions=sorted(snapshot.questions.values(), key=lambda q: (q.received_at, q.id)),
         answers=sorted(snapshot.answers.values(), key=lambda a: (a.created_at, a.id)),
+        automod=snapshot.automod,
+        intake=snapshot.intake,
         events=list(events),
         spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
         analytics=compute(snapshot, events, spend),
@@ -119,6 +127,7 @@ CSV_COLUMNS = [
     "author_name",
     "text",
     "display_text",
+    "likes",
     "status",
     "decided_by",
     "decided_at",
@@ -154,6 +163,7 @@ def to_csv(doc: SessionExport) -> str:
             q.author.name,
             q.text,
             q.display_text,
+            q.likes,
             q.status.value,
             q.decided_by,
             q.decided_at.isoformat() if q.decided_at else None,
@@ -270,10 +280,13 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
         session=doc.session,
         questions={q.id: q for q in doc.questions},
         answers={a.id: a for a in doc.answers},
+        automod=doc.automod,
+        intake=doc.intake,
     )
     if replayed != carried:
         raise InvalidInput.field(
-            ("events",), "the event log does not rebuild the session, questions and answers"
+            ("events",),
+            "the event log does not rebuild the session, questions, answers and settings",
         )
     return replayed
 
@@ -307,7 +320,14 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
         meter.append(["usd:" + kind.value, to_micro(usd)])
     for kind, n in doc.spend.counts.items():
         meter.append(["n:" + kind.value, n])
-    payload = json.dumps({"events": events, "records": records, "index": index, "meter": meter})
+    settings = [
+        [ref(key), name, value]
+        for key, fields in _setting_hashes(sid, state)
+        for name, value in fields.items()
+    ]
+    payload = json.dumps(
+        {"events": events, "records": records, "index": index, "meter": meter, "settings": settings}
+    )
     script = redis.register_script(_IMPORT_LUA)
     reply = await script(keys=list(slots), args=[payload])
     if reply != "ok":
@@ -318,3 +338,13 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
     if due is not None:
         await redis.zadd(keys.GLOBAL_DUE, {sid: keys.ms(due)})
     return session
+
+
+def _setting_hashes(sid: str, state: SessionState) -> list[tuple[str, Record]]:
+    """The settings' hashes as their stores write them (see atexpert.session_settings)."""
+    out: list[tuple[str, Record]] = []
+    if state.automod is not None:
+        out.append((automod_key(sid), {**state.automod, "config": dumps(state.automod["config"])}))
+    if state.intake is not None:
+        out.append((mode_key(sid), state.intake))
+    return out

@@ -38,6 +38,7 @@ from atexpert.scheduler import Lease
 from atexpert.sessions import Session, SessionStatus
 from atexpert.settings import Settings
 from atexpert.store import Store
+from atexpert.tasks import stop_task
 from atexpert.xclient import async_client
 
 log = logging.getLogger(__name__)
@@ -222,8 +223,6 @@ def intake_hook(
         try:
             yield service
         finally:
-            stop.set()
-            with contextlib.suppress(TimeoutError):  # wait_for cancels it on timeout
-                await asyncio.wait_for(task, timeout=10)
+            await stop_task(task, stop, timeout=10)
 
     return run

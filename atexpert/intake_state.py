@@ -5,11 +5,13 @@ All keys carry the session's hash tag::
     ama:{s_x}:intake:cursor      newest tweet id covered (since_id of the next read)
     ama:{s_x}:intake:status      hash: state, last_error, lag... (see IntakeStatus)
     ama:{s_x}:intake:n           hash: counters (received, duplicates, skipped_*...)
-    ama:{s_x}:intake:mode        the session's intake mode (absent: the default)
+    ama:{s_x}:intake:config      hash: the session's intake mode (absent: the default),
+                                 version, updated_by, updated_at
 
 The cursor only moves forward, and only after the questions it covers are stored, so a
 crash makes intake read some posts again (harmless: the store dedupes by tweet id) and
-never skip one.
+never skip one. Choosing the mode appends ``intake.mode_changed`` to the session's event
+log in the same step (:mod:`atexpert.session_settings`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from atexpert import keys
+from atexpert.events import EventKind
 from atexpert.redis_conn import RedisClient
+from atexpert.session_settings import SettingWriter
 
 
 class IntakeMode(StrEnum):
@@ -60,6 +64,17 @@ return 1
 """
 
 
+class IntakeSetting(BaseModel):
+    """The session's chosen intake mode with its version (version 0: never chosen)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: IntakeMode | None = Field(default=None, description="None: the default mode")
+    version: int = 0
+    updated_by: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
 class IntakeStatus(BaseModel):
     """What the API shows about one session's intake."""
 
@@ -88,6 +103,11 @@ def _prefix(session_id: str) -> str:
     return keys.session(session_id).removesuffix("session") + "intake"
 
 
+def mode_key(session_id: str) -> str:
+    """The hash of the session's chosen mode."""
+    return _prefix(session_id) + ":config"
+
+
 class IntakeStore:
     """Reads and writes the intake keys of sessions."""
 
@@ -95,6 +115,7 @@ class IntakeStore:
         self._redis = redis
         self.default_mode = default_mode
         self._advance = redis.register_script(_ADVANCE)
+        self._writer = SettingWriter(redis, "the intake mode")
 
     async def cursor(self, session_id: str) -> str | None:
         raw = await self._redis.get(_prefix(session_id) + ":cursor")
@@ -105,15 +126,28 @@ class IntakeStore:
         moved = await self._advance(keys=[_prefix(session_id) + ":cursor"], args=[tweet_id])
         return bool(moved)
 
-    async def mode(self, session_id: str) -> IntakeMode:
-        raw = await self._redis.get(_prefix(session_id) + ":mode")
-        try:
-            return IntakeMode(_text(raw)) if raw is not None else self.default_mode
-        except ValueError:
-            return self.default_mode
+    async def setting(self, session_id: str) -> IntakeSetting:
+        raw = await self._redis.hgetall(mode_key(session_id))
+        return IntakeSetting.model_validate({_text(k): _text(v) for k, v in raw.items()})
 
-    async def set_mode(self, session_id: str, mode: IntakeMode) -> None:
-        await self._redis.set(_prefix(session_id) + ":mode", mode.value)
+    async def mode(self, session_id: str) -> IntakeMode:
+        return (await self.setting(session_id)).mode or self.default_mode
+
+    async def set_mode(
+        self, session_id: str, mode: IntakeMode, *, actor: str, at: datetime
+    ) -> IntakeSetting:
+        """Choose the session's mode and log ``intake.mode_changed``; NotFound if the
+        session does not exist."""
+        version = await self._writer.write(
+            session_id,
+            mode_key(session_id),
+            EventKind.INTAKE_MODE_CHANGED,
+            {"mode": mode.value},
+            {"mode": mode.value},
+            actor=actor,
+            at=at,
+        )
+        return IntakeSetting(mode=mode, version=version, updated_by=actor, updated_at=at)
 
     async def count(self, session_id: str, counts: dict[str, int]) -> None:
         nonzero = {k: v for k, v in counts.items() if v}

@@ -255,21 +255,21 @@ async def _serve(
     receiver = asyncio.create_task(_receive(conn, feed, services))
     kicked = asyncio.create_task(conn.kicked.wait())
     try:
-        if conn.staff:
+        if conn.role is LiveRole.MODERATOR:  # the admin endpoint watches, unlisted
             await feed.presence.join(conn.id, conn.member, hub.config.heartbeat_timeout_s)
-        done, _ = await asyncio.wait(
-            {sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.warning(
-                    "live: %s client of %s: %r", conn.role, feed.session_id, task.exception()
-                )
+        await asyncio.wait({sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.detach(feed, conn)
         for task in (sender, receiver, kicked):
             task.cancel()
-        await asyncio.gather(sender, receiver, kicked, return_exceptions=True)
+        # wait, not gather: a cancel of this task then surfaces as itself, not as the
+        # CancelledError of a child (which anyio's cancel scopes would not recognize)
+        await asyncio.wait((sender, receiver, kicked))
+        for task in (sender, receiver, kicked):  # retrieved, so none goes unreported
+            if not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "live: %s client of %s: %r", conn.role, feed.session_id, task.exception()
+                )
         if conn.staff:
             with contextlib.suppress(Exception):
                 await feed.presence.leave(conn.id)

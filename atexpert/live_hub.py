@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from atexpert import keys
 from atexpert.answers import Answer
+from atexpert.automod_store import StoredConfig
 from atexpert.errors import NotFound
 from atexpert.events import (
     CREATE_KINDS,
@@ -38,6 +39,7 @@ from atexpert.events import (
     decode_event,
     dumps,
 )
+from atexpert.intake_state import IntakeSetting
 from atexpert.live_presence import Presence
 from atexpert.live_views import Json, View, event_message, snapshot_message
 from atexpert.questions import Question
@@ -52,7 +54,13 @@ BLOCK_MS = 1_000
 RETRY_S = 0.5
 LOAD_TRIES = 20
 
-_MODELS: dict[str, type[BaseModel]] = {"session": Session, "question": Question, "answer": Answer}
+_MODELS: dict[str, type[BaseModel]] = {
+    "session": Session,
+    "question": Question,
+    "answer": Answer,
+    "automod": StoredConfig,
+    "intake": IntakeSetting,
+}
 RESYNC = dumps({"type": "resync", "reason": "the events after your id are no longer available"})
 
 
@@ -133,6 +141,7 @@ class SessionFeed:
         self.session: Record | None = None
         self.questions: dict[str, Record] = {}
         self.answers: dict[str, Record] = {}
+        self.settings: dict[str, Record] = {}  # by setting: "automod", "intake"
         self.subscribers: set[Subscriber] = set()
         self._ring: deque[tuple[str, dict[View, str | None]]] = deque()
         self._index: dict[str, int] = {}
@@ -256,6 +265,10 @@ class SessionFeed:
 
     def _fold(self, event: Event) -> tuple[Record | None, Record]:
         """Apply ``event`` to the records: the record before and after it."""
+        if event.entity == "automod" or event.entity == "intake":
+            before = self.settings.get(event.entity)
+            after = self.settings[event.entity] = normalize(event.entity, event.data)
+            return before, after
         table = self._table(event.entity)
         before = self.session if event.entity == "session" else table.get(event.entity_id)
         if event.kind in CREATE_KINDS:

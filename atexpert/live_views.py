@@ -2,9 +2,10 @@
 
 Three views, computed once per event and shared by every client of the view:
 
-* ``staff`` (moderator and admin consoles): every record as stored.
+* ``staff`` (moderator and admin consoles): every record as stored, and the session's
+  settings (auto-moderation config, intake mode).
 * ``expert``: the session, every answer, and only approved or answered questions, without
-  the moderators' private note or reject reason.
+  the moderators' private note or reject reason; no settings.
 * ``public``: a session that is scheduled or later (never a draft), its answered questions
   (tweet text and the author's public handle and name only) and its answers once
   publishing starts, with only the parts already posted on X.
@@ -19,7 +20,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from atexpert.events import Entity, Record
+from atexpert.events import Entity, Record, Setting
 
 Json = dict[str, Any]
 
@@ -78,10 +79,12 @@ PUBLIC_QUESTION_FIELDS = (
 PUBLIC_ANSWER_STATUSES = frozenset({"publishing", "published"})
 
 
-def view_record(view: View, entity: Entity, record: Record | None) -> Json | None:
+def view_record(view: View, entity: Entity | Setting, record: Record | None) -> Json | None:
     """``record`` as ``view`` sees it, or None when it must not see it at all."""
     if record is None or view is View.STAFF:
         return record
+    if entity == "automod" or entity == "intake":  # settings: staff only
+        return None
     if view is View.EXPERT:
         return _expert(entity, record)
     return _public(entity, record)
@@ -129,7 +132,7 @@ def event_message(
     view: View,
     event_id: str,
     event: Json,
-    entity: Entity,
+    entity: Entity | Setting,
     entity_id: str,
     before: Record | None,
     after: Record | None,

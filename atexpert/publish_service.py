@@ -26,6 +26,7 @@ from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionStatus
 from atexpert.settings import Settings
 from atexpert.store import Store
+from atexpert.tasks import stop_task
 from atexpert.xclient import async_client
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,7 @@ class PublishService:
 
     async def _stop(self, session_id: str) -> None:
         stop, task = self._running.pop(session_id)
-        stop.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(task, timeout=5)
+        await stop_task(task, stop, timeout=5)
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Tick every ``interval`` seconds until ``stop``; then stop every publisher."""

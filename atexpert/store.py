@@ -25,6 +25,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from atexpert import answers, keys, questions, sessions
 from atexpert.answers import Answer, AnswerAction, AnswerDraft, AnswerStatus
+from atexpert.automod_store import AutomodStore, StoredConfig
 from atexpert.clock import Clock, SystemClock
 from atexpert.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from atexpert.events import (
@@ -40,6 +41,7 @@ from atexpert.events import (
     replay,
     step_args,
 )
+from atexpert.intake_state import IntakeSetting, IntakeStore
 from atexpert.questions import IncomingQuestion, Question, QuestionAction, QuestionStatus
 from atexpert.sessions import (
     Role,
@@ -72,11 +74,13 @@ class _Exists(Exception):
 
 
 class SessionSnapshot(BaseModel):
-    """Every record of one session, typed. Built from the store or from the event log."""
+    """Every record and setting of one session, typed. Built from the store or the log."""
 
     session: Session
     questions: dict[str, Question]
     answers: dict[str, Answer]
+    automod: StoredConfig = StoredConfig()
+    intake: IntakeSetting = IntakeSetting()
 
     @classmethod
     def of(cls, state: SessionState) -> SessionSnapshot:
@@ -86,6 +90,8 @@ class SessionSnapshot(BaseModel):
             session=Session.model_validate(state.session),
             questions={k: Question.model_validate(v) for k, v in state.questions.items()},
             answers={k: Answer.model_validate(v) for k, v in state.answers.items()},
+            automod=StoredConfig.model_validate(state.automod or {}),
+            intake=IntakeSetting.model_validate(state.intake or {}),
         )
 
 
@@ -720,7 +726,7 @@ class Store:
         return SessionSnapshot.of(state)
 
     async def snapshot(self, session_id: str) -> SessionSnapshot:
-        """Every record of the session as stored now."""
+        """Every record and setting of the session as stored now."""
         session = await self.get_session(session_id)
         qs = await self.list_questions(session_id)
         ans = await self.list_answers(session_id)
@@ -728,6 +734,8 @@ class Store:
             session=session,
             questions={q.id: q for q in qs},
             answers={a.id: a for a in ans},
+            automod=await AutomodStore(self._redis).get(session_id),
+            intake=await IntakeStore(self._redis).setting(session_id),
         )
 
 

@@ -8,7 +8,6 @@ time, another takes over when it stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from atexpert.intake_service import intake_hook
 from atexpert.meter import Meter
 from atexpert.publish_service import PublishService, tweepy_posters
 from atexpert.publisher import PublishConfig
+from atexpert.tasks import stop_task
 from atexpert.x_accounts import XAccountStore
 
 
@@ -38,10 +38,7 @@ async def publishing(services: Services) -> AsyncIterator[PublishService]:
     try:
         yield service
     finally:
-        stop.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                await task
+        await stop_task(task, stop, timeout=10)
 
 
 def background_hooks() -> list[LifespanHook]:

@@ -271,6 +271,28 @@ def test_moderator_bans_an_author_and_switches_raid_mode(world: World) -> None:
     mod.assert_clean()
 
 
+def test_a_moderator_sees_raid_mode_switched_by_another(world: World) -> None:
+    alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
+    bob = world.page("bob", f"/sessions/{world.session_id}/moderate")
+    for watched in (alice, bob):
+        expect(watched.page.locator("#presence li")).to_have_count(2)
+    alice.page.get_by_role("button", name="Raid mode: off").click()
+    expect(alice.page.get_by_role("status").last).to_have_text("Raid mode is on.")
+    # Bob did nothing: his switch follows, and he is told who turned it on.
+    raid = bob.page.get_by_role("button", name="Raid mode: on")
+    expect(raid).to_have_attribute("aria-pressed", "true")
+    expect(bob.page.get_by_role("status").last).to_have_text("Raid mode turned on by alice.")
+    raid.click()
+    expect(alice.page.get_by_role("button", name="Raid mode: off")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(alice.page.get_by_role("status").last).to_have_text("Raid mode turned off by bob.")
+    automod = world.http.get(f"/api/sessions/{world.session_id}/automod").json()
+    assert automod["version"] == 2 and automod["updated_by"] == "bob"
+    for watched in (alice, bob):
+        watched.assert_clean()
+
+
 def test_a_flooded_queue_of_1000_questions_stays_responsive(world: World) -> None:
     world.flood(1000)
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")

@@ -106,6 +106,47 @@ def test_admin_invites_an_expert_who_joins_with_a_new_account(world: World) -> N
     guest.assert_clean()
 
 
+def test_the_admin_page_follows_someone_joining_by_link(world: World) -> None:
+    sid = world.session_id
+    r = world.http.post(
+        f"/api/sessions/{sid}/invitations", json={"role": "expert", "note": "Dr. Ada"}
+    )
+    assert r.status_code == 201, r.text
+    url = r.json()["url"]
+    admin = world.page("root", "/admin")
+    page = admin.page
+    # The details open the session's admin websocket; its snapshot says it is following.
+    with page.expect_websocket(lambda ws: ws.url.endswith(f"/{sid}/admin")) as opened:
+        page.locator(f'#sessions tr[data-session="{sid}"]').get_by_role(
+            "button", name="Details"
+        ).click()
+    opened.value.wait_for_event("framereceived", lambda frame: '"snapshot"' in str(frame))
+    roles = page.get_by_role("list", name="Moderators and experts")
+    pending = page.get_by_role("list", name="Pending invitations")
+    expect(pending.get_by_role("listitem")).to_have_count(1)
+    expect(pending).to_contain_text("Expert · Dr. Ada · valid until")
+    expect(roles).not_to_contain_text("Ada Lovelace")
+
+    # Someone accepts in another browser; the admin clicks nothing.
+    guest = world.page(None, url)
+    gp = guest.page
+    gp.get_by_label("Username", exact=True).fill("ada")
+    gp.get_by_label("Display name").fill("Ada Lovelace")
+    gp.get_by_label("Password", exact=True).fill("analytical-1")
+    gp.get_by_label("Repeat the password").fill("analytical-1")
+    gp.get_by_role("button", name="Create my account and join").click()
+    gp.wait_for_url(f"**/sessions/{sid}/expert")
+
+    expect(roles.get_by_role("listitem").filter(has_text="Ada Lovelace")).to_have_text(
+        "Expert: Ada Lovelace (ada) Remove"
+    )
+    expect(pending).to_have_text("No pending invitation.")
+    expect(page.get_by_label("Staff member")).to_contain_text("Ada Lovelace (ada)")
+    admin.assert_clean()
+    guest.allow("401")  # /api/me before the account exists
+    guest.assert_clean()
+
+
 def test_a_staff_member_logs_in_from_the_invitation_and_joins(world: World) -> None:
     sid = world.session_id
     r = world.http.post(

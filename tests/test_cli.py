@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from atexpert.cli import main
+from atexpert.invitation_store import InvitationStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,3 +255,100 @@ def test_internal_errors_are_one_line_unless_debug(capsys: pytest.CaptureFixture
     assert_one_line_error(code, err, "unexpected ZeroDivisionError", "--debug")
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "boom"], parser=parser)
+
+
+def _session(capsys: pytest.CaptureFixture[str]) -> str:
+    code, out, err = run(
+        capsys,
+        "session", "create", "--title", "Ask Airbus", "--hashtag", "AskAirbus",
+        "--host", "@Airbus", "--start", "2030-05-01T14:00", "--end", "2030-05-01T15:00",
+        "--tz", "Europe/Paris",
+    )  # fmt: skip
+    assert code == 0, err
+    return out.split()[0]
+
+
+def test_session_invite_list_and_uninvite(
+    env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATEXPERT_PUBLIC_BASE_URL", "https://ama.example/")
+    sid = _session(capsys)
+    code, out, err = run(
+        capsys, "session", "invite", sid, "--role", "expert", "--note", " Dr. Ada ", "--hours", "48"
+    )
+    assert code == 0, err
+    url, line = out.splitlines()
+    match = re.fullmatch(r"https://ama\.example/invite/([A-Za-z0-9_-]{43})", url)
+    assert match is not None, url
+    inv_id, role, *rest = line.split()
+    assert inv_id.startswith("inv_") and role == "expert" and rest[-2:] == ["Dr.", "Ada"]
+    # Valid 48 hours, shown in the session's time zone.
+    until = datetime.strptime(" ".join(rest[2:4]), "%Y-%m-%d %H:%M")
+    expected = datetime.now(ZoneInfo("Europe/Paris")).replace(tzinfo=None) + timedelta(hours=48)
+    assert abs(until - expected) < timedelta(minutes=2) and rest[4] in ("CET", "CEST")
+    # Redis holds the link's sha256, never the secret itself.
+    digest = hashlib.sha256(match[1].encode()).hexdigest()
+    with redis.Redis.from_url(env) as client:
+        assert client.hget(f"ama:{{invites}}:link:{digest}", "state") == b"pending"
+        assert not any(match[1].encode() in key for key in client.keys("*"))
+
+    assert run(capsys, "session", "invite", sid, "--role", "moderator")[0] == 0
+    code, listed, _ = run(capsys, "session", "invitations", sid)
+    assert code == 0 and match[1] not in listed
+    assert listed.splitlines()[0] == line  # as the invite printed it
+    assert [row.split()[1] for row in listed.splitlines()] == ["expert", "moderator"]
+
+    code, out, _ = run(capsys, "session", "uninvite", sid, inv_id)
+    assert code == 0 and out == f"revoked invitation {inv_id} of {sid}\n"
+    with redis.Redis.from_url(env) as client:
+        assert client.hget(f"ama:{{invites}}:link:{digest}", "state") == b"revoked"
+    code, listed, _ = run(capsys, "session", "invitations", sid)
+    assert code == 0 and [row.split()[1] for row in listed.splitlines()] == ["moderator"]
+    code, _, err = run(capsys, "session", "uninvite", sid, inv_id)
+    assert_one_line_error(code, err, f"invitation {inv_id} not found")
+
+
+def test_session_invite_errors(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sid = _session(capsys)
+    for argv in (
+        ["invite", "s_nope", "--role", "expert"],
+        ["invitations", "s_nope"],
+        ["uninvite", "s_nope", "inv_0123456789ab"],
+    ):
+        code, _, err = run(capsys, "session", *argv)
+        assert_one_line_error(code, err, "session s_nope not found")
+    for hours in ("0", "721"):
+        code, _, err = run(capsys, "session", "invite", sid, "--role", "expert", "--hours", hours)
+        assert_one_line_error(code, err, "--hours is 1 to 720")
+    code, _, err = run(capsys, "session", "invite", sid, "--role", "expert", "--note", "x" * 201)
+    assert_one_line_error(code, err, "--note", "200 characters")
+    with pytest.raises(SystemExit) as usage:
+        main(["session", "invite", sid, "--role", "admin"])
+    assert usage.value.code == 2
+    assert "invalid choice: 'admin'" in capsys.readouterr().err
+    assert run(capsys, "session", "invitations", sid)[1] == ""  # none was created
+
+    assert run(capsys, "session", "start", sid)[0] == 0
+    assert run(capsys, "session", "close", sid)[0] == 0
+    code, _, err = run(capsys, "session", "invite", sid, "--role", "moderator")
+    assert_one_line_error(code, err, f"session {sid} is closed: it takes no new staff")
+
+
+def test_uninvite_refuses_an_accepted_invitation(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sid = _session(capsys)
+    code, out, _ = run(capsys, "session", "invite", sid, "--role", "moderator")
+    url, line = out.splitlines()
+    secret, inv_id = url.rsplit("/", 1)[1], line.split()[0]
+
+    async def accept() -> None:
+        client = aioredis.Redis.from_url(env)
+        try:
+            assert await InvitationStore(client).claim(secret) == "claimed"
+        finally:
+            await client.aclose()
+
+    asyncio.run(accept())
+    code, _, err = run(capsys, "session", "uninvite", sid, inv_id)
+    assert_one_line_error(code, err, f"invitation {inv_id} was accepted already")

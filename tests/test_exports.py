@@ -9,10 +9,13 @@ import json
 import pytest
 
 from atexpert import exports
+from atexpert.automod_config import AutomodConfig
+from atexpert.automod_store import AutomodStore
 from atexpert.errors import Conflict, InvalidInput
+from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.redis_conn import RedisClient
 from atexpert.store import Store
-from tests.test_analytics import PROFANITY, TEXT_101, TEXT_102, seed_session
+from tests.test_analytics import PROFANITY, TEXT_101, TEXT_102, at, seed_session
 
 
 async def _flush(redis: RedisClient) -> None:
@@ -43,6 +46,35 @@ async def test_export_import_export_is_identical(redis: RedisClient) -> None:
     rejected = await store.list_questions(session.id, before.questions["q_103"].status)
     assert [q.id for q in rejected] == ["q_103", "q_104", "q_105"]
     assert json.loads(first)["events"][0]["kind"] == "session.created"
+
+
+async def test_the_settings_travel_with_the_log(redis: RedisClient) -> None:
+    """Auto-moderation and intake mode changes are events: the export carries them and the
+    import restores both settings, and exporting again gives the same bytes."""
+    seeded = await seed_session(redis, close=False)
+    sid, store = seeded.session_id, Store(redis)
+    automod, intake = AutomodStore(redis), IntakeStore(redis)
+    config = AutomodConfig(raid_mode=True, blocklist=["vol « gratuit »"], banned=["@troll"])
+    await automod.put(sid, config, actor="alice", at=at(20))
+    await intake.set_mode(sid, IntakeMode.SEARCH, actor="root", at=at(21))
+    await store.close_session(sid, actor="scheduler", at=at(60))
+    first = exports.to_json(await exports.export_session(store, redis, sid))
+    before = await store.snapshot(sid)
+    await _flush(redis)
+
+    await exports.import_session(redis, exports.parse_export(first))
+    assert exports.to_json(await exports.export_session(store, redis, sid)) == first
+    assert await store.snapshot(sid) == before == await store.replay(sid)
+    restored = await automod.get(sid)
+    assert restored.config == config and (restored.version, restored.updated_by) == (1, "alice")
+    assert await intake.mode(sid) is IntakeMode.SEARCH
+    kinds = [e["kind"] for e in json.loads(first)["events"]]
+    assert "automod.changed" in kinds and "intake.mode_changed" in kinds
+    # The log must rebuild the settings carried, like the records.
+    tampered = json.loads(first)
+    tampered["automod"]["config"]["raid_mode"] = False
+    with pytest.raises(InvalidInput, match="does not rebuild"):
+        exports.parse_export(json.dumps(tampered))
 
 
 async def test_import_refuses_an_existing_session_and_writes_nothing(

@@ -1,4 +1,5 @@
-"""Property: any question text survives the CSV export, read back with the csv module."""
+"""Property: any question text (and its like count) survives the CSV export, read back with
+the csv module."""
 
 from __future__ import annotations
 
@@ -33,8 +34,12 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 
 
 @settings(max_examples=200, deadline=None)
-@given(texts=st.lists(TEXT, min_size=1, max_size=5), name=TEXT)
-def test_any_text_round_trips_through_the_csv(texts: list[str], name: str) -> None:
+@given(
+    texts=st.lists(TEXT, min_size=1, max_size=5),
+    name=TEXT,
+    likes=st.integers(min_value=0, max_value=10**9),
+)
+def test_any_text_round_trips_through_the_csv(texts: list[str], name: str, likes: int) -> None:
     questions = {
         f"q_{i}": Question(
             id=f"q_{i}",
@@ -43,6 +48,7 @@ def test_any_text_round_trips_through_the_csv(texts: list[str], name: str) -> No
             text=text,
             received_at=T0 + timedelta(seconds=i),
             created_at=T0,
+            likes=likes + i,
         )
         for i, text in enumerate(texts, 1)
     }
@@ -51,9 +57,11 @@ def test_any_text_round_trips_through_the_csv(texts: list[str], name: str) -> No
     data = exports.to_csv(doc).encode("utf-8")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert len(rows) == len(texts)
-    for row, text in zip(rows, texts, strict=True):
+    assert list(rows[0]) == exports.CSV_COLUMNS
+    for i, (row, text) in enumerate(zip(rows, texts, strict=True), 1):
         assert row["text"] == shown(text)
         assert row["author_name"] == shown(name[:100])
+        assert row["likes"] == str(likes + i)
 
 
 def shown(text: str) -> str:

@@ -36,12 +36,16 @@ async def test_service_follows_sessions_and_modes(world: World) -> None:
         first = world.post("fan_1", "@Airbus #AskAirbus via mentions")
         await wait_for(lambda: _has(world, {first}))
         assert service.pollers[world.sid].mode is IntakeMode.MENTIONS
-        await world.state.set_mode(world.sid, IntakeMode.STREAM)
+        await world.state.set_mode(
+            world.sid, IntakeMode.STREAM, actor="admin", at=datetime.now(UTC)
+        )
         await wait_for(lambda: world.control.stream_status()["connected"])
         second = world.post("fan_2", "#AskAirbus via the stream, no mention")
         await wait_for(lambda: _has(world, {first, second}))
         assert world.sid not in service.pollers
-        await world.state.set_mode(world.sid, IntakeMode.SEARCH)
+        await world.state.set_mode(
+            world.sid, IntakeMode.SEARCH, actor="admin", at=datetime.now(UTC)
+        )
         await wait_for(lambda: world.sid in service.pollers)
         third = world.post("fan_3", "#AskAirbus via search")
         await wait_for(lambda: _has(world, {first, second, third}))

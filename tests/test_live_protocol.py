@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
@@ -387,6 +388,20 @@ async def test_an_action_on_process_a_reaches_clients_on_process_b(
     assert max_.presence[-1]["claims"][0]["username"] == "mia"
 
 
+async def test_the_admin_endpoint_sees_presence_without_being_listed(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    """The admin page follows a session on it: that is no moderator at the console."""
+    root = await open_client(servers[0], world, "admin", "root")
+    assert (await root.recv())["type"] == "snapshot"
+    mia = await open_client(servers[1], world, "moderator", "mia")
+    assert (await mia.recv())["type"] == "snapshot"
+    async with asyncio.timeout(10):
+        while not (root.presence and root.presence[-1]["moderators"]):
+            await _drain(root)
+    assert [m["username"] for m in root.presence[-1]["moderators"]] == ["mia"]
+
+
 async def _drain(client: Client) -> None:
     """Read whatever arrives within a short while (pings answered, presence recorded)."""
     with contextlib.suppress(TimeoutError):
@@ -611,3 +626,46 @@ async def test_a_moderator_whose_role_is_revoked_is_disconnected(
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     changed = await mia.until(is_event("session.roles_changed"))
     assert world.users["max"].id not in changed["record"]["moderator_ids"]
+
+
+async def test_moderators_hear_of_a_config_change_live_experts_and_public_do_not(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    """Max switches raid mode through process B; Mia and the admin page hear it (A)."""
+    w = world
+    a, b = servers
+    mia = await open_client(a, w, "moderator", "mia")
+    root = await open_client(a, w, "admin", "root")
+    eve = await open_client(b, w, "expert", "eve")
+    public = await open_client(b, w, "public")
+    for client in (mia, root, eve, public):
+        assert (await client.recv())["type"] == "snapshot"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{b.port}") as http:
+        r = await http.put(
+            f"/api/sessions/{w.session_id}/automod/raid",
+            json={"raid_mode": True},
+            headers={"Authorization": f"Bearer {w.tokens['max']}"},
+        )
+        assert r.status_code == 200, r.text
+        r = await http.put(
+            f"/api/sessions/{w.session_id}/intake/mode",
+            json={"mode": "search"},
+            headers={"Authorization": f"Bearer {w.tokens['root']}"},
+        )
+        assert r.status_code == 200, r.text
+    for staff in (mia, root):
+        seen = await staff.until(is_event("automod.changed"))
+        assert (seen["entity"], seen["entity_id"], seen["actor"]) == (
+            "automod",
+            w.session_id,
+            "max",
+        )
+        assert seen["record"]["config"]["raid_mode"] is True and seen["record"]["version"] == 1
+        assert seen["record"]["updated_by"] == "max"
+        mode = await staff.recv()
+        assert (mode["kind"], mode["actor"]) == ("intake.mode_changed", "root")
+        assert mode["record"]["mode"] == "search"
+    # The next thing the expert and the public hear of is the session closing.
+    await w.store.close_session(w.session_id, actor="root")
+    for outside in (eve, public):
+        assert (await outside.recv())["kind"] == "session.closed"

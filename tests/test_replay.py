@@ -11,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from atexpert.answers import AnswerDraft
+from atexpert.automod_config import AutomodConfig
+from atexpert.automod_store import AutomodStore
 from atexpert.errors import AtexpertError
 from atexpert.events import EventKind
+from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import Role, SessionFields, SessionUpdate
 from atexpert.store import Store
@@ -39,7 +42,7 @@ def tweet(n: int) -> IncomingQuestion:
     )
 
 
-async def run_every_action(store: Store) -> str:
+async def run_every_action(store: Store, redis: RedisClient) -> str:
     t = T0
     s = await store.create_session(
         SessionFields(
@@ -64,6 +67,14 @@ async def run_every_action(store: Store) -> str:
     await store.assign_role(sid, "u_tmp", Role.MODERATOR, actor="brand", at=t)
     await store.revoke_role(sid, "u_tmp", Role.MODERATOR, actor="brand", at=t)
     await store.schedule_session(sid, actor="brand", at=t)
+    # The session's settings: auto-moderation (raid mode on, then a new config) and intake.
+    automod, intake = AutomodStore(redis), IntakeStore(redis)
+    raid = AutomodConfig(raid_mode=True, blocklist=["pub « gratuite »"], banned=["@Troll"])
+    await automod.put(sid, raid, actor="u_mod", at=t)
+    calm = AutomodConfig(language="fr", max_per_hour=3, actions={"spam-shouting": "reject"})
+    await automod.put(sid, calm, actor="brand", at=t, expected_version=1)
+    await intake.set_mode(sid, IntakeMode.STREAM, actor="brand", at=t)
+    await intake.set_mode(sid, IntakeMode.SEARCH, actor="brand", at=t + timedelta(seconds=1))
     qs = [
         (await store.add_question(sid, tweet(n), at=t + timedelta(seconds=n)))[0] for n in range(6)
     ]
@@ -101,6 +112,7 @@ async def run_every_action(store: Store) -> str:
     likes = {q[0]: 40, q[1]: 3, q[2]: 14, "q_1": 5}
     assert await store.set_question_likes(sid, likes, actor="intake", at=t) == [q[0], q[1]]
     for refused in (
+        automod.put(sid, raid, actor="u_mod", at=t, expected_version=1),  # stale: now 2
         store.approve_question(sid, q[3], actor="u_mod", at=t),
         store.merge_question(sid, q[2], q[3], actor="u_mod", at=t),
         store.start_session(sid, actor="scheduler", at=t, fence=2),
@@ -140,7 +152,7 @@ async def run_every_action(store: Store) -> str:
 
 async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     store = Store(redis)
-    sid = await run_every_action(store)
+    sid = await run_every_action(store, redis)
     events = await store.read_events(sid, count=10_000)
     assert {e.kind for e in events} == set(EventKind), set(EventKind) - {e.kind for e in events}
     replayed = await store.replay(sid)
@@ -156,6 +168,9 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     published = [a for a in stored.answers.values() if a.status.value == "published"]
     assert any(p.text == "we hope. 🛫" for a in published for p in a.parts)
     assert stored.session.options.require_answer_approval
+    assert stored.automod.version == 2 and stored.automod.updated_by == "brand"
+    assert stored.automod.config.language == "fr" and not stored.automod.config.raid_mode
+    assert stored.intake.mode is IntakeMode.SEARCH and stored.intake.version == 2
 
 
 async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,5 +178,5 @@ async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(store_module, "REPLAY_CHUNK", 7)
     store = Store(redis)
-    sid = await run_every_action(store)
+    sid = await run_every_action(store, redis)
     assert await store.replay(sid) == await store.snapshot(sid)

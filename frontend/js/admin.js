@@ -6,9 +6,12 @@ import { say, setupChrome } from "./chrome.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
+import { LiveSocket } from "./socket.js";
 import { hostHint, setupXAccounts } from "./xaccounts.js";
 
-const state = { me: null, sessions: [], users: [], selected: null, editing: null };
+const state = {
+  me: null, sessions: [], users: [], selected: null, editing: null, live: null, roleRenders: 0,
+};
 
 const NEXT_STEPS = {
   draft: ["schedule", "archive"],
@@ -171,13 +174,40 @@ function userName(id) {
 async function showDetail(id) {
   state.selected = id;
   const s = await api("GET", sessionUrl(id));
+  $("#detail").hidden = false;
+  $("#detail-title").textContent = s.title;
+  await renderRoles(s);
+  if (state.me.is_admin) follow(id);
+  await Promise.all([showIntake(id), showSpend(id), state.me.is_admin && showInvitations(id)]);
+}
+
+/** Follow the selected session over its admin websocket, so that someone joining by
+ * invitation link shows up (and leaves the pending invitations) without a click. */
+function follow(id) {
+  if (state.live?.sessionId === id) return;
+  state.live?.stop();
+  const changed = (s) => {
+    if (state.selected !== id) return;
+    renderRoles(s);
+    showInvitations(id);
+  };
+  state.live = new LiveSocket(id, "admin", {
+    onSnapshot: (msg) => changed(msg.session),
+    onEvent: (msg) => {
+      if (msg.kind === "session.roles_changed" && msg.record) changed(msg.record);
+    },
+  });
+  state.live.start();
+}
+
+async function renderRoles(s) {
+  const render = ++state.roleRenders;
   // Someone may have joined by invitation link since the staff list was loaded.
   const known = new Set(state.users.map((u) => u.id));
   if (state.me.is_admin && [...s.moderator_ids, ...s.expert_ids].some((uid) => !known.has(uid))) {
     await loadUsers();
   }
-  $("#detail").hidden = false;
-  $("#detail-title").textContent = s.title;
+  if (render !== state.roleRenders || state.selected !== s.id) return; // outdated meanwhile
   const roles = clear($("#roles"));
   for (const [role, ids] of [["moderator", s.moderator_ids], ["expert", s.expert_ids]]) {
     for (const uid of ids) {
@@ -188,7 +218,6 @@ async function showDetail(id) {
     }
   }
   if (!roles.children.length) roles.append(el("li", { class: "empty", text: t("admin.roles.none") }));
-  await Promise.all([showIntake(id), showSpend(id), state.me.is_admin && showInvitations(id)]);
 }
 
 function definitions(target, entries) {

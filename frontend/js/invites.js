@@ -7,6 +7,7 @@ import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 
 let shown = null; // the session whose invitations are on screen
+let calls = 0; // showInvitations calls so far: only the latest one renders
 
 function invitationsUrl(sessionId, tail = "") {
   return `/api/sessions/${encodeURIComponent(sessionId)}/invitations${tail}`;
@@ -28,12 +29,18 @@ export async function showInvitations(sessionId) {
     showErrors(null);
   }
   shown = sessionId;
-  const list = clear($("#invitations"));
-  let pending;
+  const call = ++calls;
+  let pending = [];
+  let failed = null;
   try {
     pending = await api("GET", invitationsUrl(sessionId));
   } catch (error) {
-    list.append(el("li", { class: "error", text: error.message }));
+    failed = error;
+  }
+  if (call !== calls) return; // a later call (maybe for another session) renders instead
+  const list = clear($("#invitations"));
+  if (failed) {
+    list.append(el("li", { class: "error", text: failed.message }));
     return;
   }
   if (!pending.length) list.append(el("li", { class: "empty", text: t("admin.invite.none") }));

@@ -280,10 +280,34 @@ function renderRaid() {
   $("#raid-state").textContent = t(on ? "raid.on" : "raid.off");
 }
 
+/** Keep ``stored`` (the API's StoredConfig) unless what we hold is newer. */
+function keepAutomod(stored) {
+  if (!state.automod || state.automod.version <= stored.version) state.automod = stored;
+}
+
+async function loadAutomod() {
+  try {
+    keepAutomod(await api("GET", automodUrl()));
+  } catch {
+    // not available here (the raid switch stays hidden), or not this time: keep ours
+  }
+  render();
+}
+
+/** Another console changed the config (an ``automod.changed`` event): follow it. */
+function onAutomod(msg) {
+  const wasOn = Boolean(state.automod && state.automod.config.raid_mode);
+  keepAutomod(msg.record);
+  const on = Boolean(state.automod.config.raid_mode);
+  if (on !== wasOn && msg.actor !== state.me.username) {
+    say(t(on ? "raid.turned_on" : "raid.turned_off", { who: msg.actor }), "info");
+  }
+}
+
 async function toggleRaid() {
   const on = !(state.automod && state.automod.config.raid_mode);
   try {
-    state.automod = await api("PUT", `${automodUrl()}/raid`, { raid_mode: on });
+    keepAutomod(await api("PUT", `${automodUrl()}/raid`, { raid_mode: on }));
     say(t("raid.switched", { state: t(on ? "raid.on" : "raid.off") }), "ok");
   } catch (error) {
     say(t("error.action", { detail: error.message }), "error");
@@ -312,7 +336,7 @@ async function ban(author) {
     try {
       const stored = await api("GET", automodUrl());
       const config = { ...stored.config, banned: [...stored.config.banned, author.id] };
-      state.automod = await api("PUT", `${automodUrl()}?version=${stored.version}`, config);
+      keepAutomod(await api("PUT", `${automodUrl()}?version=${stored.version}`, config));
       say(t("ban.done", { who: author.handle }), "ok");
       return;
     } catch (error) {
@@ -560,6 +584,7 @@ function onSnapshot(msg) {
   showSession();
   render();
   if (document.activeElement === document.body) $("#queue").focus();
+  loadAutomod(); // a (re)sync: the config may have changed meanwhile
 }
 
 function onEvent(msg) {
@@ -573,6 +598,8 @@ function onEvent(msg) {
     if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
   } else if (msg.entity === "answer" && msg.record) {
     upsertAnswer(msg.record);
+  } else if (msg.entity === "automod" && msg.record) {
+    onAutomod(msg);
   }
   render();
 }
@@ -750,12 +777,6 @@ async function main() {
       socket.request({ type: "claim", question_id: state.claimed }).catch(() => {});
     }
   }, 30_000);
-  try {
-    state.automod = await api("GET", automodUrl());
-  } catch {
-    state.automod = null; // auto-moderation not available here: no raid switch
-  }
-  render();
 }
 
 main();
