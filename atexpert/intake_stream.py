@@ -193,13 +193,6 @@ class StreamIntake:
         for served in self.served.values():
             room = await self.meter.headroom(served.target.session_id, CallKind.SEARCH_READ)
             served.paused = room is not None and room < self._floor
-            if served.paused:
-                budget = await self.meter.budget(served.target.session_id)
-                await self.state.set_status(
-                    served.target.session_id,
-                    state=IntakeState.PAUSED_BUDGET,
-                    paused_reason=f"budget ${budget} reached: stream rule removed",
-                )
         wanted = {(search_query(s.target), sid) for sid, s in self.served.items() if not s.paused}
         stream = self._client()
         body = await call_x(self.meter, "stream_rules_get", stream.get_rules())
@@ -216,8 +209,16 @@ class StreamIntake:
             await call_x(self.meter, "stream_rules_post", stream.add_rules(fresh))
             for rule in fresh:
                 self._want_catchup(self.served[rule.tag])
+        # Said once X has the rules: "paused" means no post of the session comes any more.
         for sid, served in self.served.items():
-            if not served.paused:
+            if served.paused:
+                budget = await self.meter.budget(sid)
+                await self.state.set_status(
+                    sid,
+                    state=IntakeState.PAUSED_BUDGET,
+                    paused_reason=f"budget ${budget} reached: stream rule removed",
+                )
+            else:
                 await self.state.set_status(sid, state=IntakeState.RUNNING, paused_reason=None)
 
     def _client(self) -> StreamingClient:
