@@ -48,7 +48,7 @@ HISTORY_MAX = 200
 
 def automod_key(session_id: str) -> str:
     """The hash of the session's config (its authors' histories hang below it)."""
-    return "ama:{" + keys.check_id("session", session_id) + "}:automod"
+    return keys.session_key(session_id, "automod")
 
 
 class StoredConfig(BaseModel):

@@ -59,7 +59,7 @@ class LikesStore(Protocol):
 
 def due_key(session_id: str) -> str:
     """Set while the session's last refresh is younger than the interval."""
-    return keys.session(session_id).removesuffix("session") + "intake:likes"
+    return keys.session_key(session_id, "intake:likes")
 
 
 class LikesRefresh:

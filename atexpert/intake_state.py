@@ -100,7 +100,7 @@ def _text(value: Any) -> str:
 
 
 def _prefix(session_id: str) -> str:
-    return keys.session(session_id).removesuffix("session") + "intake"
+    return keys.session_key(session_id, "intake")
 
 
 def mode_key(session_id: str) -> str:

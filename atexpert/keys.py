@@ -45,6 +45,11 @@ def _tag(session_id: str) -> str:
     return "ama:{" + check_id("session", session_id) + "}:"
 
 
+def session_key(session_id: str, name: str) -> str:
+    """Any other key of the session (intake, meter, publisher, presence...): same hash tag."""
+    return _tag(session_id) + name
+
+
 def session(session_id: str) -> str:
     return _tag(session_id) + "session"
 

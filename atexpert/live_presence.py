@@ -58,10 +58,9 @@ class Presence:
     """Presence and claims of one session, as last read, plus this process's members."""
 
     def __init__(self, redis: RedisClient, session_id: str, clock: Clock | None = None) -> None:
-        base = keys.session(session_id).removesuffix("session")
-        self.stream = base + "live"
-        self.members_key = base + "presence"
-        self.claims_key = base + "claims"
+        self.stream = keys.session_key(session_id, "live")
+        self.members_key = keys.session_key(session_id, "presence")
+        self.claims_key = keys.session_key(session_id, "claims")
         self.redis = redis
         self.clock = clock or SystemClock()
         self.position = ""

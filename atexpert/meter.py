@@ -49,7 +49,7 @@ def _text(value: Any) -> str:
 
 
 def meter_key(session_id: str) -> str:
-    return keys.session(session_id).removesuffix("session") + "meter"
+    return keys.session_key(session_id, "meter")
 
 
 def budget_key(session_id: str) -> str:

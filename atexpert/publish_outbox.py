@@ -38,7 +38,7 @@ ACTOR = "publisher"
 
 
 def _key(session_id: str, name: str) -> str:
-    return keys.session(session_id).removesuffix("session") + "pub:" + name
+    return keys.session_key(session_id, "pub:" + name)
 
 
 def attempts_key(session_id: str) -> str:

@@ -4,6 +4,8 @@ periodic refresh (tweepy against the emulator over HTTP, real Redis)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -164,30 +166,33 @@ async def test_the_interval_is_claimed_once_across_processes_and_zero_is_off(
     assert (await likes_of(world))[post] == 2
 
 
-async def test_the_intake_service_refreshes_likes_at_its_interval(world: World) -> None:
-    settings = world.settings.model_copy(update={"likes_refresh_seconds": 0.2})
+@asynccontextmanager
+async def intake_running(world: World, likes_refresh_seconds: float) -> AsyncIterator[None]:
+    """The intake service, ticking every 50 ms, for the block's duration."""
+    settings = world.settings.model_copy(update={"likes_refresh_seconds": likes_refresh_seconds})
     service = IntakeService(world.redis, world.store, settings, FAST)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop, interval=0.05))
     try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def test_the_intake_service_refreshes_likes_at_its_interval(world: World) -> None:
+    async with intake_running(world, likes_refresh_seconds=0.2):
         post = world.post("fan_1", "@Airbus #AskAirbus liked later")
         await wait_for(lambda: _has(world, {post}))
         world.control.set_likes(post, 21)
         await wait_for(lambda: _likes_are(world, post, 21))
         world.control.set_likes(post, 34)
         await wait_for(lambda: _likes_are(world, post, 34))
-    finally:
-        stop.set()
-        await task
     assert len(await events_of(world, EventKind.QUESTION_METRICS)) == 2
 
 
 async def test_the_intake_service_does_not_refresh_when_off(world: World) -> None:
-    settings = world.settings.model_copy(update={"likes_refresh_seconds": 0})
-    service = IntakeService(world.redis, world.store, settings, FAST)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop, interval=0.05))
-    try:
+    async with intake_running(world, likes_refresh_seconds=0):
         post = world.post("fan_1", "@Airbus #AskAirbus never refreshed")
         await wait_for(lambda: _has(world, {post}))
         world.control.set_likes(post, 5)
@@ -196,9 +201,6 @@ async def test_the_intake_service_does_not_refresh_when_off(world: World) -> Non
             seen.add(world.post("fan_2", f"@Airbus #AskAirbus later question {n}"))
             await wait_for(lambda: _has(world, seen))
         assert CallKind.SEARCH_READ not in (await world.meter.spend(world.sid)).counts
-    finally:
-        stop.set()
-        await task
     assert (await likes_of(world))[post] == 0
 
 

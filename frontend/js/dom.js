@@ -42,6 +42,25 @@ export function sessionIdFromPath() {
   return match ? match[1] : null;
 }
 
+/** Open a modal ``dialog`` whose buttons submit its form; resolves with the value of the
+ * button pressed, or null on Escape. Listens to this very opening only: a "close" event may
+ * be a late one from the previous opening. */
+export function askDialog(dialog) {
+  const form = dialog.querySelector("form");
+  return new Promise((resolve) => {
+    const done = (value) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(value);
+    };
+    const onSubmit = (event) => done(event.submitter ? event.submitter.value : null);
+    const onCancel = () => done(null);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
+  });
+}
+
 export function debounce(fn, ms) {
   let timer = null;
   const wrapped = (...args) => {

@@ -4,7 +4,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
-import { $, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
+import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { byModeratorOrder, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
@@ -254,47 +254,17 @@ async function publish() {
   }
 }
 
-function confirmed(found) {
-  const dialog = $("#confirm-dialog");
+async function confirmed(found) {
   const list = clear($("#confirm-warnings"));
   for (const w of found) list.append(el("li", { text: w }));
-  const form = dialog.querySelector("form");
-  // The submit (or cancel) event of this very opening: a "close" event may be a late one
-  // from the previous opening.
-  return new Promise((resolve) => {
-    const done = (value) => {
-      form.removeEventListener("submit", onSubmit);
-      dialog.removeEventListener("cancel", onCancel);
-      resolve(value);
-    };
-    const onSubmit = (event) => done(Boolean(event.submitter) && event.submitter.value === "publish");
-    const onCancel = () => done(false);
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener("cancel", onCancel);
-    dialog.showModal();
-  });
+  return (await askDialog($("#confirm-dialog"))) === "publish";
 }
 
 /** The dialog's answer: the reason typed (maybe empty), or null when cancelled. */
-function handBackReason() {
-  const dialog = $("#handback-dialog");
-  const form = dialog.querySelector("form");
+async function handBackReason() {
   $("#handback-reason").value = "";
-  return new Promise((resolve) => {
-    const done = (value) => {
-      form.removeEventListener("submit", onSubmit);
-      dialog.removeEventListener("cancel", onCancel);
-      resolve(value);
-    };
-    const onSubmit = (event) => {
-      const confirm = Boolean(event.submitter) && event.submitter.value === "handback";
-      done(confirm ? $("#handback-reason").value.trim() : null);
-    };
-    const onCancel = () => done(null);
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener("cancel", onCancel);
-    dialog.showModal();
-  });
+  const choice = await askDialog($("#handback-dialog"));
+  return choice === "handback" ? $("#handback-reason").value.trim() : null;
 }
 
 async function handBack() {

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
-import { $, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
+import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
@@ -315,19 +315,11 @@ async function toggleRaid() {
   render();
 }
 
-function openBan() {
+async function openBan() {
   const q = current();
   if (!q) return;
   $("#ban-text").textContent = t("ban.text", { who: (q.author || {}).handle || "?" });
-  const dialog = $("#ban-dialog");
-  const form = $("#ban-form");
-  const onSubmit = (event) => {
-    form.removeEventListener("submit", onSubmit);
-    if (event.submitter && event.submitter.value === "ban") ban(q.author);
-  };
-  form.addEventListener("submit", onSubmit);
-  dialog.addEventListener("cancel", () => form.removeEventListener("submit", onSubmit), { once: true });
-  dialog.showModal();
+  if ((await askDialog($("#ban-dialog"))) === "ban") ban(q.author);
 }
 
 /** Add the author to the session's banned list (retrying once if the config moved). */

@@ -5,7 +5,7 @@
 
 import { api, fieldErrors } from "./api.js";
 import { say } from "./chrome.js";
-import { $, clear, el } from "./dom.js";
+import { $, askDialog, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 
 const HANDLE = /^@?([A-Za-z0-9_]{1,15})$/;
@@ -87,26 +87,10 @@ async function connect(handle) {
   }
 }
 
-/** Ask in the page's dialog (never window.confirm); resolves true to go ahead. */
-function confirmed(dialog, yes) {
-  const form = dialog.querySelector("form");
-  return new Promise((resolve) => {
-    const done = (value) => {
-      form.removeEventListener("submit", onSubmit);
-      dialog.removeEventListener("cancel", onCancel);
-      resolve(value);
-    };
-    const onSubmit = (event) => done(Boolean(event.submitter) && event.submitter.value === yes);
-    const onCancel = () => done(false);
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener("cancel", onCancel);
-    dialog.showModal();
-  });
-}
-
 async function disconnect(account) {
   $("#x-disconnect-title").textContent = t("admin.x.disconnect.title", { handle: account.handle });
-  if (!(await confirmed($("#x-disconnect-dialog"), "disconnect"))) return;
+  // Asked in the page's dialog, never window.confirm.
+  if ((await askDialog($("#x-disconnect-dialog"))) !== "disconnect") return;
   try {
     await api("DELETE", `/api/x/accounts/${encodeURIComponent(account.handle)}`);
     say(t("admin.x.disconnected", { handle: account.handle }), "ok");
