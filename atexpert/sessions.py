@@ -288,8 +288,13 @@ def transition(
 
 
 def schedule(session: Session, *, actor: str, at: datetime) -> Change:
+    """A session whose start has passed may still be scheduled (the scheduler starts it at
+    once); one whose end has passed may not: there would be nothing left to run."""
     if session.scheduled_end <= at:
-        raise InvalidInput.field(("scheduled_end",), "the session would already be over")
+        raise InvalidInput.field(
+            ("scheduled_end",),
+            "the session's end has already passed: move its times later, then schedule it",
+        )
     return transition(session.id, SessionAction.SCHEDULE, actor=actor, at=at)
 
 

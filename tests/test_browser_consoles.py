@@ -5,6 +5,7 @@ expert's warnings, failures with X's reason and retry."""
 from __future__ import annotations
 
 import time
+from datetime import date, datetime, timedelta
 
 from tests.browser_fixtures import World, expect, wait_until
 from tests.browser_fixtures import browser as browser
@@ -12,19 +13,30 @@ from tests.browser_fixtures import emulator_server as emulator_server
 from tests.browser_fixtures import world as world
 
 
+def local_input(day: date, hour: int) -> str:
+    """A ``datetime-local`` value: the browser reads it in its own (the machine's) zone."""
+    return f"{day.isoformat()}T{hour:02d}:00"
+
+
+def today() -> date:
+    """Today where the browser is: the dates these tests type are relative to it."""
+    return datetime.now().astimezone().date()
+
+
 def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> None:
+    tomorrow = today() + timedelta(days=1)
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.get_by_label("Title", exact=True).fill("Ask the pilots")
     page.get_by_label("Hashtags").fill("#AskPilots")
     page.get_by_label("Host X account").fill("@Airbus")
-    page.get_by_label("Start", exact=True).fill("2026-12-01T10:00")
-    page.get_by_label("End", exact=True).fill("2026-12-01T09:00")
+    page.get_by_label("Start", exact=True).fill(local_input(tomorrow, 10))
+    page.get_by_label("End", exact=True).fill(local_input(tomorrow, 9))
     page.get_by_role("button", name="Save").click()
     # Bad input gets a field message, not a crash.
     expect(page.locator("#s-errors")).to_contain_text("scheduled_end must be after")
-    page.get_by_label("End", exact=True).fill("2026-12-01T11:00")
+    page.get_by_label("End", exact=True).fill(local_input(tomorrow, 11))
     page.get_by_role("button", name="Save").click()
     row = page.locator("tr", has_text="Ask the pilots")
     expect(row.get_by_role("cell").first).to_have_text("Draft")
@@ -55,6 +67,38 @@ def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> No
     row.get_by_role("link", name="Moderate").click()
     page.wait_for_url(f"**/sessions/{created['id']}/moderate")
     expect(page.locator("#session-title")).to_have_text("Ask the pilots")
+    admin.allow("status of 422")
+    admin.assert_clean()
+
+
+def test_scheduling_a_session_whose_end_has_passed_says_what_to_do(world: World) -> None:
+    yesterday = today() - timedelta(days=1)
+    admin = world.page("root", "/admin")
+    page = admin.page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_label("Title", exact=True).fill("Last week's pilots")
+    page.get_by_label("Hashtags").fill("#AskPilots")
+    page.get_by_label("Host X account").fill("@Airbus")
+    page.get_by_label("Start", exact=True).fill(local_input(yesterday, 10))
+    page.get_by_label("End", exact=True).fill(local_input(yesterday, 11))
+    page.get_by_role("button", name="Save").click()
+    row = page.locator("tr", has_text="Last week's pilots")
+    expect(row.get_by_role("cell").first).to_have_text("Draft")
+    row.get_by_role("button", name="Schedule").click()
+    # The page says why, opens the session's times and puts the cursor on the end.
+    expect(page.get_by_role("status")).to_contain_text("its end")
+    expect(page.get_by_role("status")).to_contain_text("has already passed")
+    expect(page.locator("#editor-title")).to_contain_text("Last week's pilots")
+    expect(page.locator("#s-errors")).to_contain_text("Move its start and end later")
+    expect(page.get_by_label("End", exact=True)).to_be_focused()
+    expect(row.get_by_role("cell").first).to_have_text("Draft")
+    # Moved to tomorrow, saved, it schedules.
+    tomorrow = today() + timedelta(days=1)
+    page.get_by_label("Start", exact=True).fill(local_input(tomorrow, 10))
+    page.get_by_label("End", exact=True).fill(local_input(tomorrow, 11))
+    page.get_by_role("button", name="Save").click()
+    row.get_by_role("button", name="Schedule").click()
+    expect(row.get_by_role("cell").first).to_have_text("Scheduled")
     admin.allow("status of 422")
     admin.assert_clean()
 

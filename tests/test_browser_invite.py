@@ -6,9 +6,11 @@ account logs in from the invitation and comes back to it. The pages pass axe."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
+from playwright.sync_api import WebSocket
 
 from tests.browser_fixtures import PASSWORD, World, expect
 from tests.browser_fixtures import browser as browser
@@ -116,11 +118,21 @@ def test_the_admin_page_follows_someone_joining_by_link(world: World) -> None:
     admin = world.page("root", "/admin")
     page = admin.page
     # The details open the session's admin websocket; its snapshot says it is following.
-    with page.expect_websocket(lambda ws: ws.url.endswith(f"/{sid}/admin")) as opened:
-        page.locator(f'#sessions tr[data-session="{sid}"]').get_by_role(
-            "button", name="Details"
-        ).click()
-    opened.value.wait_for_event("framereceived", lambda frame: '"snapshot"' in str(frame))
+    # The frame listener is attached as the socket opens, so an early snapshot isn't missed.
+    frames: list[str] = []
+
+    def follow(ws: WebSocket) -> None:
+        if ws.url.endswith(f"/{sid}/admin"):
+            ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", follow)
+    page.locator(f'#sessions tr[data-session="{sid}"]').get_by_role(
+        "button", name="Details"
+    ).click()
+    deadline = time.monotonic() + 15
+    while not any('"snapshot"' in frame for frame in frames):
+        assert time.monotonic() < deadline, "no snapshot on the admin websocket"
+        page.wait_for_timeout(50)
     roles = page.get_by_role("list", name="Moderators and experts")
     pending = page.get_by_role("list", name="Pending invitations")
     expect(pending.get_by_role("listitem")).to_have_count(1)

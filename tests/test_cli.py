@@ -28,6 +28,9 @@ from atexpert.cli import main
 from atexpert.invitation_store import InvitationStore
 
 REPO = Path(__file__).resolve().parents[1]
+#: 1 May of next year: always ahead of the wall clock, always summer time (CEST) in Paris.
+YEAR = datetime.now(UTC).year + 1
+DAY = f"{YEAR}-05-01"
 
 
 @pytest.fixture
@@ -98,17 +101,17 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
         "--title", "Ask Airbus",
         "--hashtag", "AskAirbus",
         "--host", "@Airbus",
-        "--start", "2030-05-01T14:00",
-        "--end", "2030-05-01T15:00",
+        "--start", f"{DAY}T14:00",
+        "--end", f"{DAY}T15:00",
         "--tz", "Europe/Paris",
         "--lang", "fr",
     )  # fmt: skip
     assert code == 0, out
     sid, status = out.split()[:2]
-    assert status == "draft" and "2030-05-01 14:00 CEST" in out and "#AskAirbus" in out
+    assert status == "draft" and f"{DAY} 14:00 CEST" in out and "#AskAirbus" in out
     code, out, _ = run(capsys, "session", "show", sid)
     shown = json.loads(out)
-    assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(2030, 5, 1, 12, tzinfo=UTC)
+    assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(YEAR, 5, 1, 12, tzinfo=UTC)
     assert code == 0 and shown["language"] == "fr" and shown["time_zone"] == "Europe/Paris"
     assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")[0] == 0
     code, out, _ = run(capsys, "session", "assign", sid, "--moderator", "mia", "--expert", "MIA")
@@ -136,7 +139,7 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
     [
         (["--tz", "Mars/Olympus"], "unknown time zone"),
         (["--hashtag", "not a tag"], "hashtags"),
-        (["--end", "2030-05-01T13:00"], "scheduled_end must be after scheduled_start"),
+        (["--end", f"{DAY}T13:00"], "scheduled_end must be after scheduled_start"),
         (["--start", "next tuesday"], "ISO 8601"),
         (["--host", "@this_handle_is_too_long"], "handle"),
     ],
@@ -148,8 +151,8 @@ def test_session_create_errors(
         "--title": "T",
         "--hashtag": "#Ok",
         "--host": "Airbus",
-        "--start": "2030-05-01T14:00",
-        "--end": "2030-05-01T15:00",
+        "--start": f"{DAY}T14:00",
+        "--end": f"{DAY}T15:00",
     }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     argv = ["session", "create", *(x for pair in base.items() for x in pair)]
@@ -261,7 +264,7 @@ def _session(capsys: pytest.CaptureFixture[str]) -> str:
     code, out, err = run(
         capsys,
         "session", "create", "--title", "Ask Airbus", "--hashtag", "AskAirbus",
-        "--host", "@Airbus", "--start", "2030-05-01T14:00", "--end", "2030-05-01T15:00",
+        "--host", "@Airbus", "--start", f"{DAY}T14:00", "--end", f"{DAY}T15:00",
         "--tz", "Europe/Paris",
     )  # fmt: skip
     assert code == 0, err
@@ -284,8 +287,11 @@ def test_session_invite_list_and_uninvite(
     assert inv_id.startswith("inv_") and role == "expert" and rest[-2:] == ["Dr.", "Ada"]
     # Valid 48 hours, shown in the session's time zone.
     until = datetime.strptime(" ".join(rest[2:4]), "%Y-%m-%d %H:%M")
-    expected = datetime.now(ZoneInfo("Europe/Paris")).replace(tzinfo=None) + timedelta(hours=48)
-    assert abs(until - expected) < timedelta(minutes=2) and rest[4] in ("CET", "CEST")
+    # 48 real hours, then read on Paris clocks (which may change hour in between).
+    paris = ZoneInfo("Europe/Paris")
+    expected = (datetime.now(UTC) + timedelta(hours=48)).astimezone(paris)
+    assert abs(until - expected.replace(tzinfo=None)) < timedelta(minutes=2)
+    assert rest[4] == expected.tzname()
     # Redis holds the link's sha256, never the secret itself.
     digest = hashlib.sha256(match[1].encode()).hexdigest()
     with redis.Redis.from_url(env) as client:

@@ -14,6 +14,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -142,8 +143,12 @@ def echo() -> Iterator[Echo]:
     server = uvicorn.Server(uvicorn.Config(_echo_app(result), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    # Poll with sleep, not thread.join(timeout): under libfaketime a timed lock wait
+    # (CPython's sem_clockwait, which libfaketime 0.9.10 does not wrap) never returns.
+    deadline = time.monotonic() + 10
     while not server.started:
-        thread.join(0.01)
+        assert thread.is_alive() and time.monotonic() < deadline, "echo server did not start"
+        time.sleep(0.01)
     yield result
     server.should_exit = True
     thread.join(10)

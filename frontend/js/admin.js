@@ -76,8 +76,24 @@ async function lifecycle(s, step) {
     say(t("admin.done", { title: s.title }), "ok");
     await loadSessions();
   } catch (error) {
+    if (step === "schedule" && "scheduled_end" in fieldErrors(error)) {
+      endHasPassed(s);
+      return;
+    }
     say(t("error.action", { detail: error.message }), "error");
   }
+}
+
+/** Scheduling refused because the end is past: say so, and open the times to change. */
+function endHasPassed(s) {
+  const message = t("admin.schedule.past", {
+    title: s.title, end: formatDateTime(s.scheduled_end, s.time_zone),
+  });
+  say(message, "error");
+  edit(s);
+  $("#s-errors").append(el("li", { text: message }));
+  $("#editor").scrollIntoView({ block: "start" });
+  $("#s-end").focus();
 }
 
 // -- the session form -------------------------------------------------------------------
