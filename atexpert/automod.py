@@ -21,13 +21,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from atexpert import twittertext
 from atexpert.automod_config import FIXED, AutomodConfig, Outcome, Rule
-from atexpert.automod_words import LANGUAGES, PROFANITY, Language, find, normalize, words
+from atexpert.automod_words import LANGUAGES, LINK, PROFANITY, Language, find, normalize, words
 from atexpert.questions import MAX_REASON, Author, Question
 
-_HASHTAG = re.compile(r"(?<!\w)[#＃]\w+")
-_MENTION = re.compile(r"(?<!\w)@\w+")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _REPEATED = re.compile(r"([^\d\s])\1{5,}")
 #: Shouting: at least this many letters, this share of them upper case.
 SHOUT_MIN_LETTERS = 10
@@ -167,8 +165,15 @@ def _author_hits(author: Author, config: AutomodConfig, context: Context) -> lis
 
 
 def body_of(text: str) -> str:
-    """The text without its hashtags, mentions and links."""
-    return _MENTION.sub(" ", _HASHTAG.sub(" ", _URL.sub(" ", text)))
+    """The text without its hashtags, mentions (as X extracts them) and links."""
+    text = LINK.sub(" ", text)
+    for entity in sorted(_entities(text), key=lambda e: e.start, reverse=True):
+        text = text[: entity.start] + " " + text[entity.end :]
+    return text
+
+
+def _entities(text: str) -> list[twittertext.Entity]:
+    return twittertext.extract_hashtags(text) + twittertext.extract_mentions(text)
 
 
 def comparable(text: str) -> str:
@@ -198,7 +203,7 @@ def _text_hits(question: Question, config: AutomodConfig, context: Context) -> l
                 word = PROFANITY[language][found]
                 rule = Rule.PROFANITY_FR if language == "fr" else Rule.PROFANITY_EN
                 out.append((rule, f"grossièreté « {word} »", f"profanity '{word}'"))
-    if config.link_only and _URL.search(text) and not re.search(r"\w", body):
+    if config.link_only and LINK.search(text) and not re.search(r"\w", body):
         out.append((Rule.LINK_ONLY, "seulement un lien", "only a link"))
     out.extend(_spam_hits(text, body, config, context))
     return out
@@ -224,15 +229,16 @@ def _spam_hits(text: str, body: str, config: AutomodConfig, context: Context) ->
     upper = sum(c.isupper() for c in cased)
     if config.shouting and len(cased) >= SHOUT_MIN_LETTERS and upper >= SHOUT_RATIO * len(cased):
         out.append((Rule.SHOUTING, "écrit en majuscules", "written in capitals"))
-    repeated = _REPEATED.search(_URL.sub(" ", text))
+    repeated = _REPEATED.search(LINK.sub(" ", text))
     if config.repeated_chars and repeated is not None:
         char = repeated.group(1)
         out.append((Rule.REPEATED, f"caractère « {char} » répété", f"character '{char}' repeated"))
-    for rule, pattern, most, fr, en in (
-        (Rule.HASHTAGS, _HASHTAG, config.max_hashtags, "hashtags", "hashtags"),
-        (Rule.MENTIONS, _MENTION, config.max_mentions, "mentions", "mentions"),
+    unlinked = LINK.sub(" ", text)
+    for rule, extract, most, fr, en in (
+        (Rule.HASHTAGS, twittertext.extract_hashtags, config.max_hashtags, "hashtags", "hashtags"),
+        (Rule.MENTIONS, twittertext.extract_mentions, config.max_mentions, "mentions", "mentions"),
     ):
-        n = len(pattern.findall(_URL.sub(" ", text)))
+        n = len(extract(unlinked))
         if most is not None and n > most:
             out.append((rule, f"{n} {fr}, maximum {most}", f"{n} {en}, maximum {most}"))
     return out

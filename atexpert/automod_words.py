@@ -23,7 +23,8 @@ Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+#: Anything that looks like a link, wider than X's URL rule (a spammer's "www.x.example").
+LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9*]+")
 _RUNS = re.compile(r"(.)\1+")
 _BANG = re.compile(r"(?<=[a-z])!(?=[a-z])")
@@ -52,7 +53,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalized words of ``text`` (URLs dropped; ``*`` kept inside words)."""
-    return [w for w in _TOKEN.findall(fold(_URL.sub(" ", text))) if w.strip("*")]
+    return [w for w in _TOKEN.findall(fold(LINK.sub(" ", text))) if w.strip("*")]
 
 
 def normalize(text: str) -> str:

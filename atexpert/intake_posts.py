@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from atexpert.emulator.hashtags import extract_hashtags, extract_mentions
+from atexpert import twittertext
 from atexpert.questions import MAX_TEXT, Author, IncomingQuestion
 
 TWEET_FIELDS = (
@@ -37,9 +37,6 @@ TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 _ID = re.compile(r"[0-9]{1,20}")
 #: Author handle when X leaves the author out: ``x.com/i/status/<id>`` still opens the post.
 UNKNOWN_HANDLE = "i"
-#: Reply settings under which the host, mentioned in the post, may reply to it (a mentioned
-#: account may always reply under these; "verified"/"subscribers" are not counted on).
-_REPLYABLE_SETTINGS = frozenset({"everyone", "mentionedUsers", "following"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,21 +186,15 @@ def hashtags(post: Mapping[str, Any], text: str) -> list[str]:
             isinstance(h, Mapping) and isinstance(h.get("tag"), str) for h in found
         ):
             return [str(h["tag"]) for h in found]
-    return [h.tag for h in extract_hashtags(text)]
+    return [h.tag for h in twittertext.extract_hashtags(text)]
 
 
-def is_retweet(post: Mapping[str, Any], text: str) -> bool:
+def reference_types(post: Mapping[str, Any]) -> list[str] | None:
+    """The ``type`` of each of the post's ``referenced_tweets``; None when X leaves them out."""
     refs = post.get("referenced_tweets")
-    if isinstance(refs, list) and any(
-        isinstance(r, Mapping) and r.get("type") == "retweeted" for r in refs
-    ):
-        return True
-    return text.startswith("RT @") and not isinstance(refs, list)
-
-
-def mentions(text: str, handle: str) -> bool:
-    wanted = handle.casefold()
-    return any(m.tag.casefold() == wanted for m in extract_mentions(text))
+    if not isinstance(refs, list):
+        return None
+    return [str(r.get("type")) for r in refs if isinstance(r, Mapping)]
 
 
 def author_of(author_id: str, user: Mapping[str, Any] | None) -> Author:
@@ -253,13 +244,18 @@ def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
         return Skipped(tweet_id, Skip.MALFORMED, "no text")
     if author_id == target.host_id:
         return Skipped(tweet_id, Skip.OWN_POST)
-    if is_retweet(post, text):
+    references = reference_types(post)
+    if twittertext.is_retweet(text, references):
         return Skipped(tweet_id, Skip.RETWEET)
     if not any(tag.casefold() in target.hashtags for tag in hashtags(post, text)):
         return Skipped(tweet_id, Skip.NO_HASHTAG)
     truncated = len(text) > MAX_TEXT
-    settings = post.get("reply_settings", "everyone")
-    replyable = mentions(text, target.host_handle) and settings in _REPLYABLE_SETTINGS
+    replyable = twittertext.may_reply(
+        text,
+        target.host_handle,
+        reference_types=references,
+        reply_settings=post.get("reply_settings", "everyone"),
+    )
     incoming = IncomingQuestion(
         tweet_id=tweet_id,
         author=author_of(author_id, users.get(author_id)),

@@ -10,7 +10,6 @@ with the session's numbering and signature.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -23,9 +22,6 @@ from atexpert.splitter import Numbering, SplitOptions, preview
 
 QUOTE_WEIGHT = 120
 """The quoted question weighs at most this much, so it always stays within part 1."""
-
-# A twitter-text @mention: not preceded by a word character or one of !@#$%&*.
-_MENTION = re.compile(r"(?<![A-Za-z0-9_!@#$%&*＠])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@＠])")
 
 
 class Route(StrEnum):
@@ -47,18 +43,12 @@ class ThreadPlan(BaseModel):
     parts: list[PlannedPart]
 
 
-def mentions(text: str, handle: str) -> bool:
-    """Whether ``text`` mentions @handle (case-insensitive, as X matches handles)."""
-    wanted = handle.casefold()
-    return any(m.group(1).casefold() == wanted for m in _MENTION.finditer(text))
-
-
 def can_reply(question: Question, session: Session) -> bool:
     """X accepts an API reply to the question: as intake saw it (``replyable``), else
-    (unknown) whether its author mentioned the host account."""
+    (unknown) the reply rule on its text (:func:`atexpert.twittertext.may_reply`)."""
     if question.replyable is not None:
         return question.replyable
-    return mentions(question.text, session.host_account.handle)
+    return twittertext.may_reply(question.text, session.host_account.handle)
 
 
 def quote(question: Question, limit: int = QUOTE_WEIGHT) -> str:

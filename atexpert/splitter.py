@@ -37,12 +37,6 @@ _SLACK: Final = 2 * twittertext.URL_WEIGHT  # how far an estimate may be off, at
 _SENTENCE_END: Final = frozenset(".!?…。！？")
 _TOKEN = re.compile(r"(?:[^\s]|[\u00a0\u2007\u202f])+")
 _SPACES = re.compile(r"[^\S\u00a0\u2007\u202f]+")
-# Wider than twitter-text's rules (any context): protecting too much only costs cut points.
-_MENTION = re.compile(r"[@＠][A-Za-z0-9_]{1,15}")
-_HASHTAG_SIGILS: Final = frozenset("#＃")
-_HASHTAG_SPECIALS: Final = frozenset(
-    "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
-)
 
 
 class SplitError(ValueError):
@@ -309,27 +303,12 @@ def _cut_points(
 def _entities(text: str) -> bytearray:
     """1 at each position where a cut would split a URL, mention, hashtag or emoji."""
     inside = bytearray(len(text) + 1)
+    # Sigil runs are wider than the entity rules: protecting too much only costs cut points.
     spans = twittertext.url_spans(text) + twittertext.emoji_spans(text)
-    spans += [m.span() for m in _MENTION.finditer(text)] + _hashtag_spans(text)
+    spans += twittertext.sigil_spans(text)
     for start, end in spans:
         inside[start + 1 : end] = b"\x01" * (end - start - 1)
     return inside
-
-
-def _hashtag_spans(text: str) -> list[tuple[int, int]]:
-    """A sigil and the letters, marks, digits and twitter-text's special characters after it."""
-    spans = []
-    for start, char in enumerate(text):
-        if char in _HASHTAG_SIGILS:
-            end = start + 1
-            while end < len(text) and _hashtag_char(text[end]):
-                end += 1
-            spans.append((start, end))
-    return spans
-
-
-def _hashtag_char(char: str) -> bool:
-    return char.isalnum() or char in _HASHTAG_SPECIALS or unicodedata.category(char)[0] == "M"
 
 
 def _breakable(char: str) -> bool:

@@ -1,4 +1,9 @@
-"""Typed wrapper over ``twitter-text-parser``: weighted length and validity of a post.
+"""X's text rules in one place: weighted length and validity of a post, its URLs, hashtags
+and @mentions, and the reply rule (may the host account reply to a post?).
+
+Intake, the publisher, the splitter, auto-moderation and the X emulator all use this module;
+it wraps ``twitter-text-parser`` (lengths, URLs, emoji) and replays twitter-text's hashtag and
+mention rules, which that library lacks (checked against twitter-text's conformance suite).
 
 X counts a post with the twitter-text rules: most Latin, Greek, Cyrillic... code points weigh 1,
 CJK and other code points 2, every URL 23 whatever its length, and (config v3, the current one)
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -31,6 +37,7 @@ from twitter_text.config import config as _library_configs
 from twitter_text.get_character_weight import get_character_weight
 from twitter_text.regexp.emoji import emoji as _EMOJI
 from twitter_text.regexp.emoji import emoji_list as _EMOJI_LIST
+from twitter_text.regexp.latin_accent_chars import latin_accent_chars
 from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
@@ -165,3 +172,160 @@ def emoji_spans(text: str) -> list[tuple[int, int]]:
         for run in _EMOJI_RUN.finditer(text)
         for match in _EMOJI.finditer(run.group())
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A hashtag or @mention: its text without the sign and its code point ``[start, end)``."""
+
+    tag: str
+    start: int
+    end: int
+
+
+# Hashtags: twitter-text defines them with Unicode property classes (\p{L}, \p{M}, \p{Nd})
+# that Python's ``re`` lacks (and the library has no hashtag extractor), so its regex is
+# replayed as a small scanner over ``unicodedata`` categories, with the same boundary, the
+# same "must contain a letter" rule, the same rejection of a tag followed by ``#`` or
+# ``://``, and the same removal of tags that sit inside a URL.
+HASH_SIGNS: Final = frozenset("#＃")
+AT_SIGNS: Final = frozenset("@＠")
+_HASHTAG_SPECIALS: Final = frozenset(
+    "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
+)
+
+
+def _is_alpha(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"
+
+
+def _is_hashtag_char(char: str) -> bool:
+    return _is_alpha(char) or unicodedata.category(char) == "Nd" or char in _HASHTAG_SPECIALS
+
+
+def _hashtag_boundary(text: str, i: int, floor: int) -> bool:
+    """True when a hash sign at ``i`` may start a hashtag (the regex's boundary group)."""
+    if i == 0:
+        return True
+    prev = i - 1
+    if prev < floor:  # the previous match consumed that character
+        return False
+    char = text[prev]
+    return char in "\ufe0e\ufe0f" or not (_is_hashtag_char(char) or char == "&")
+
+
+def _raw_hashtags(text: str) -> list[Entity]:
+    found: list[Entity] = []
+    floor = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        if text[i] not in HASH_SIGNS or not _hashtag_boundary(text, i, floor):
+            i += 1
+            continue
+        j = i + 1
+        if j < n and text[j] in "\ufe0f\u20e3":
+            i += 1
+            continue
+        while j < n and _is_hashtag_char(text[j]):
+            j += 1
+        body = text[i + 1 : j]
+        if not body or not any(_is_alpha(c) for c in body):
+            i += 1
+            continue
+        floor = j
+        rest = text[j:]
+        if not (rest[:1] in HASH_SIGNS or rest.startswith("://")):
+            found.append(Entity(body, i, j))
+        i = j
+    return found
+
+
+def extract_hashtags(text: str, urls: list[tuple[int, int]] | None = None) -> list[Entity]:
+    """Hashtags of ``text`` as twitter-text extracts them (URL overlaps removed);
+    ``urls`` are the text's :func:`url_spans` when the caller has them already."""
+    tags = _raw_hashtags(text)
+    if not tags or "." not in text:
+        return tags
+    spans = url_spans(text) if urls is None else urls
+    return [t for t in tags if not any(s < t.end and t.start < e for s, e in spans)]
+
+
+# twitter-text's valid mention: after a start, "RT:" or a character that is not a word
+# character nor one of !#$%&*@; 1-20 word characters; not followed by @, an accented Latin
+# letter or "://" (e.g. not "@http://", "@user@example.com" or "@aliceìnheiro").
+_MENTION = re.compile(
+    r"(?:^|(?<=[^a-zA-Z0-9_!#$%&*@＠])|(?:(?<=^)|(?<=[^a-zA-Z0-9_+~.-]))[rR][tT]:?)"
+    r"[@＠]([a-zA-Z0-9_]{1,20})"
+    rf"(?![@＠a-zA-Z0-9_{latin_accent_chars.pattern}]|://)"
+)
+
+
+def extract_mentions(text: str) -> list[Entity]:
+    """@mentions of ``text`` as twitter-text extracts them (the span includes the sign)."""
+    return [Entity(m.group(1), m.start(1) - 1, m.end()) for m in _MENTION.finditer(text)]
+
+
+def mentions(text: str, handle: str) -> bool:
+    """Whether ``text`` mentions @handle (case-insensitive, as X matches handles)."""
+    wanted = handle.lstrip("@＠").casefold()
+    return any(m.tag.casefold() == wanted for m in extract_mentions(text))
+
+
+def sigil_spans(text: str) -> list[tuple[int, int]]:
+    """Every ``[start, end)`` run a hash or at sign starts, whatever precedes it.
+
+    Wider than the entity rules on purpose: cutting a post inside "@aliceìnheiro" (no
+    mention) would leave "@alice" (a mention); a splitter keeps these runs whole.
+    """
+    spans = []
+    for start, char in enumerate(text):
+        if char in HASH_SIGNS:
+            end = start + 1
+            while end < len(text) and (text[end].isalnum() or _is_hashtag_char(text[end])):
+                end += 1
+            spans.append((start, end))
+        elif char in AT_SIGNS:
+            end = start + 1
+            while end < len(text) and end - start <= 20 and _is_handle_char(text[end]):
+                end += 1
+            spans.append((start, end))
+    return spans
+
+
+def _is_handle_char(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+# The reply rule. Since 2026 X lets an API client reply to a post only when the post
+# summons the replying account (mentions it; a retweet summons nobody), and the post's
+# reply settings must let a mentioned account reply ("verified"/"subscribers" are not
+# counted on: the host may be neither).
+REPLY_SETTINGS_OPEN_TO_MENTIONED: Final = frozenset({"everyone", "mentionedUsers", "following"})
+
+
+def is_retweet(text: str, reference_types: Collection[str] | None = None) -> bool:
+    """A retweet: X says so in ``referenced_tweets`` (their ``type``), or, when those are
+    unknown (None), the text starts "RT @" as an old-style retweet does."""
+    if reference_types is not None:
+        return "retweeted" in reference_types
+    return text.startswith("RT @")
+
+
+def summons(text: str, handle: str, reference_types: Collection[str] | None = None) -> bool:
+    """Whether the post (``text``, the whole text of a long post) summons @handle."""
+    return not is_retweet(text, reference_types) and mentions(text, handle)
+
+
+def may_reply(
+    text: str,
+    handle: str,
+    *,
+    reference_types: Collection[str] | None = None,
+    reply_settings: object = "everyone",
+) -> bool:
+    """Whether @handle may reply to the post through X's API (``reply_settings`` as X sends
+    it; X leaves it out for "everyone")."""
+    return reply_settings in REPLY_SETTINGS_OPEN_TO_MENTIONED and summons(
+        text, handle, reference_types
+    )

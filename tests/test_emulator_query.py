@@ -1,47 +1,11 @@
-"""The emulator's twitter-text hashtag/mention extraction and its search-query language."""
+"""The emulator's search-query language."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
-from atexpert.emulator.hashtags import extract_hashtags, extract_mentions
 from atexpert.emulator.query import QueryError, matches, parse
 from atexpert.emulator.state import Post
-
-EXTRACT_YML = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "conformance"
-    / "twitter-text"
-    / "extract.yml"
-)
-
-
-def _cases(section: str) -> list[Any]:
-    if not EXTRACT_YML.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{EXTRACT_YML} is absent"))]
-    tests = yaml.safe_load(EXTRACT_YML.read_text(encoding="utf-8"))["tests"]
-    return [pytest.param(c, id=c["description"][:60]) for c in tests[section]]
-
-
-@pytest.mark.parametrize("case", _cases("hashtags") + _cases("hashtags_from_astral"))
-def test_hashtags_agree_with_twitter_text(case: dict[str, Any]) -> None:
-    assert [h.tag for h in extract_hashtags(case["text"])] == case["expected"]
-
-
-@pytest.mark.parametrize("case", _cases("hashtags_with_indices"))
-def test_hashtag_indices_agree_with_twitter_text(case: dict[str, Any]) -> None:
-    got = [{"hashtag": h.tag, "indices": [h.start, h.end]} for h in extract_hashtags(case["text"])]
-    assert got == case["expected"]
-
-
-@pytest.mark.parametrize("case", _cases("mentions"))
-def test_mentions_agree_with_twitter_text(case: dict[str, Any]) -> None:
-    assert [m.tag for m in extract_mentions(case["text"])] == case["expected"]
 
 
 def _post(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import twitter_text
-
 from atexpert.emulator import meter
-from atexpert.emulator.hashtags import url_spans
 from atexpert.emulator.problems import body_problem, forbidden
 from atexpert.emulator.state import Account, Post, State
+from atexpert.twittertext import parse as parse_text
+from atexpert.twittertext import summons, url_spans, weighted_length
 
 NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
@@ -46,7 +45,7 @@ def fits_280(text: str) -> bool:
     point weighs at most 2 and a URL 23, and every URL contains a dot."""
     if 2 * len(text) + 23 * text.count(".") <= 280:
         return True
-    return int(twitter_text.parse_tweet(text).weightedLength) <= 280
+    return weighted_length(text) <= 280
 
 
 def guess_lang(text: str) -> str:
@@ -115,8 +114,8 @@ def create(state: State, author: Account, draft: Draft) -> Post:
     text = draft.text
     if not text.strip():
         raise body_problem("$.text: Post text must not be empty")
-    parsed = twitter_text.parse_tweet(text)
-    if parsed.weightedLength > 280 or not parsed.valid:
+    parsed = parse_text(text)
+    if parsed.weighted_length > 280 or not parsed.valid:
         raise body_problem(TOO_LONG)
     policy = state.policy
     parent: Post | None = None
@@ -124,7 +123,11 @@ def create(state: State, author: Account, draft: Draft) -> Post:
         parent = state.posts.get(draft.reply_to)
         if parent is None:
             raise forbidden(REPLY_MISSING)
-        summoned = parent.author_id == author.id or author.username.casefold() in parent.mentions
+        summoned = parent.author_id == author.id or summons(
+            parent.note_text or parent.text,
+            author.username,
+            [kind for kind, _ in parent.referenced],
+        )
         if policy.summoned_replies_only and not summoned:
             raise forbidden(NOT_SUMMONED)
         if parent.reply_settings != "everyone" and not summoned:
