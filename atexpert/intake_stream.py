@@ -20,15 +20,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 import tweepy
 
+from atexpert.clock import Clock, SystemClock
 from atexpert.costs import CallKind
 from atexpert.intake import (
     Ingestor,
@@ -124,6 +124,7 @@ class StreamIntake:
         settings: IntakeSettings,
         *,
         lease: Lease | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.make_stream = make_stream
         self.reader = reader
@@ -132,6 +133,7 @@ class StreamIntake:
         self.meter = meter
         self.settings = settings
         self.lease = lease
+        self.clock = clock or SystemClock()
         self.served: dict[str, _Served] = {}
         self.connects = 0
         self.lines: asyncio.Queue[bytes] = asyncio.Queue()
@@ -152,6 +154,7 @@ class StreamIntake:
                 self.settings,
                 opens_at=opens_at,
                 keep_units=self.settings.stream_budget_margin,
+                clock=self.clock,
             )
             self.served[target.session_id] = _Served(target, poll)
 
@@ -181,7 +184,7 @@ class StreamIntake:
 
     async def failed(self, message: str) -> None:
         log.warning("intake stream: %s", message)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         for sid in list(self.served):
             await self.state.count(sid, {"errors": 1})
             await self.state.set_status(sid, last_error=message, last_error_at=now)
@@ -312,7 +315,9 @@ class StreamIntake:
                     continue
                 except Exception as exc:  # X, Redis or budget: retry later
                     if isinstance(exc, XFailure):
-                        wait = self.settings.backoff.delay(exc, attempt, time.time())
+                        wait = self.settings.backoff.delay(
+                            exc, attempt, self.clock.now().timestamp()
+                        )
                     else:
                         wait = self.settings.poll_interval_seconds
                     attempt += 1
@@ -321,7 +326,7 @@ class StreamIntake:
                         await self.state.set_status(
                             sid,
                             last_error=f"catch-up: {exc}"[:500],
-                            last_error_at=datetime.now(UTC),
+                            last_error_at=self.clock.now(),
                         )
                     if await sleep_or_stop(stop, wait):
                         return
