@@ -192,7 +192,6 @@ class PollIntake:
         lease: Lease | None = None,
         opens_at: datetime | None = None,
         keep_units: int = 0,
-        clock: Clock | None = None,
     ) -> None:
         if mode is IntakeMode.STREAM:
             raise ValueError("the stream is run by StreamIntake")
@@ -206,7 +205,6 @@ class PollIntake:
         self.lease = lease
         self.opens_at = opens_at
         self.keep_units = keep_units
-        self.clock = clock or SystemClock()
 
     @property
     def session_id(self) -> str:
@@ -272,7 +270,7 @@ class PollIntake:
                 )
         finally:
             stored = await self.ingestor.ingest(self.target, posts, users) if posts else 0
-        await self.state.set_status(self.session_id, last_read_at=self.clock.now())
+        await self.state.set_status(self.session_id, last_read_at=self.ingestor.clock.now())
         if complete and newest is not None:
             await self.state.advance(self.session_id, newest)
         elif complete and since is not None:
@@ -309,7 +307,9 @@ class PollIntake:
                         self.session_id, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
                     )
                 except XFailure as exc:
-                    wait = self.settings.backoff.delay(exc, attempt, self.clock.now().timestamp())
+                    wait = self.settings.backoff.delay(
+                        exc, attempt, self.ingestor.clock.now().timestamp()
+                    )
                     attempt += 1
                     await self._failed(exc, wait)
                 if await sleep_or_stop(stop, wait):
@@ -326,7 +326,7 @@ class PollIntake:
 
     async def _failed(self, exc: XFailure, wait: float) -> None:
         log.warning("intake %s: %s; retrying in %.1fs", self.session_id, exc, wait)
-        now = self.clock.now()
+        now = self.ingestor.clock.now()
         await self.state.count(self.session_id, {"errors": 1})
         await self.state.set_status(
             self.session_id,

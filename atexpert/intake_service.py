@@ -144,7 +144,6 @@ class IntakeService:
                 self.intake,
                 lease=self._lease(f"intake:{session.id}"),
                 opens_at=session.intake_opens_at,
-                clock=self.clock,
             )
             stop = asyncio.Event()
             self.pollers[session.id] = _Poller(mode, stop, asyncio.create_task(poll.run(stop)))
@@ -165,13 +164,7 @@ class IntakeService:
                 raise ValueError("stream intake needs the app bearer token (x_bearer_token)")
             make = stream_factory(bearer.get_secret_value(), self.settings.x_api_base_url)
             self.stream = StreamIntake(
-                make,
-                reader,
-                self.ingestor,
-                self.meter,
-                self.intake,
-                lease=self._lease("stream"),
-                clock=self.clock,
+                make, reader, self.ingestor, self.meter, self.intake, lease=self._lease("stream")
             )
         if self._stream_task is None or self._stream_task.done():
             self._stream_task = asyncio.create_task(self.stream.run(self._stream_stop))

@@ -28,7 +28,6 @@ from typing import Any
 import aiohttp
 import tweepy
 
-from atexpert.clock import Clock, SystemClock
 from atexpert.costs import CallKind
 from atexpert.intake import (
     Ingestor,
@@ -124,7 +123,6 @@ class StreamIntake:
         settings: IntakeSettings,
         *,
         lease: Lease | None = None,
-        clock: Clock | None = None,
     ) -> None:
         self.make_stream = make_stream
         self.reader = reader
@@ -133,7 +131,6 @@ class StreamIntake:
         self.meter = meter
         self.settings = settings
         self.lease = lease
-        self.clock = clock or SystemClock()
         self.served: dict[str, _Served] = {}
         self.connects = 0
         self.lines: asyncio.Queue[bytes] = asyncio.Queue()
@@ -154,7 +151,6 @@ class StreamIntake:
                 self.settings,
                 opens_at=opens_at,
                 keep_units=self.settings.stream_budget_margin,
-                clock=self.clock,
             )
             self.served[target.session_id] = _Served(target, poll)
 
@@ -184,7 +180,7 @@ class StreamIntake:
 
     async def failed(self, message: str) -> None:
         log.warning("intake stream: %s", message)
-        now = self.clock.now()
+        now = self.ingestor.clock.now()
         for sid in list(self.served):
             await self.state.count(sid, {"errors": 1})
             await self.state.set_status(sid, last_error=message, last_error_at=now)
@@ -316,7 +312,7 @@ class StreamIntake:
                 except Exception as exc:  # X, Redis or budget: retry later
                     if isinstance(exc, XFailure):
                         wait = self.settings.backoff.delay(
-                            exc, attempt, self.clock.now().timestamp()
+                            exc, attempt, self.ingestor.clock.now().timestamp()
                         )
                     else:
                         wait = self.settings.poll_interval_seconds
@@ -326,7 +322,7 @@ class StreamIntake:
                         await self.state.set_status(
                             sid,
                             last_error=f"catch-up: {exc}"[:500],
-                            last_error_at=self.clock.now(),
+                            last_error_at=self.ingestor.clock.now(),
                         )
                     if await sleep_or_stop(stop, wait):
                         return
