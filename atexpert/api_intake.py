@@ -88,7 +88,7 @@ async def set_budget(call: Call) -> SpendReport:
 )
 async def x_limits(call: Call) -> list[EndpointLimits]:
     call.require(Action.SESSION_CREATE)
-    return await Meter(call.services.redis).limits()
+    return await Meter(call.services.redis, clock=call.services.clock).limits()
 
 
 ENDPOINTS: list[Endpoint] = [intake_status, set_intake_mode, session_spend, set_budget, x_limits]

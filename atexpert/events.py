@@ -3,8 +3,8 @@
 Every state change is a :class:`Change`: the statuses it may start from (taken from the
 entity's transition table), a flat ``patch`` of fields to set (dotted paths such as
 ``parts.0.tweet_id`` reach into lists and objects) and the event kind. The store applies a
-change and appends its :class:`Event` in one atomic step; :func:`apply_event` replays
-events into plain records, so the log alone rebuilds every session.
+change and appends its :class:`Event` in one atomic step; :func:`fold` replays events
+into plain records, so the log alone rebuilds every session.
 
 A session's settings (auto-moderation, intake mode) are written by their own small
 scripts (:mod:`atexpert.session_settings`), each with its event in the same step: the
@@ -14,7 +14,7 @@ scripts (:mod:`atexpert.session_settings`), each with its event in the same step
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -101,10 +101,6 @@ class EventKind(StrEnum):
 CREATE_KINDS = frozenset(
     {EventKind.SESSION_CREATED, EventKind.QUESTION_RECEIVED, EventKind.ANSWER_DRAFTED}
 )
-
-
-#: Kinds that leave the version as it is (metrics read on X, not moderation state).
-UNVERSIONED_KINDS = frozenset({EventKind.QUESTION_METRICS})
 
 #: Kinds of a session's settings: ``data`` is the setting's whole new value.
 SETTING_KINDS = frozenset({EventKind.AUTOMOD_CHANGED, EventKind.INTAKE_MODE_CHANGED})
@@ -198,7 +194,7 @@ class Change:
     #: Apply only if the record is in ``sources``; otherwise skip silently (no event).
     optional: bool = False
     #: Keep the record's version, and skip silently (no event) when the patch changes
-    #: nothing: for metrics read on X (see ``UNVERSIONED_KINDS``).
+    #: nothing: for metrics read on X (``question.metrics``).
     keep_version: bool = False
 
 
@@ -397,31 +393,50 @@ class SessionState(BaseModel):
     last_event_id: str = "0-0"
 
 
-def apply_event(state: SessionState, event: Event) -> SessionState:
-    """Pure fold step: the state after ``event``."""
-    if event.kind in SETTING_KINDS:
-        return state.model_copy(update={event.entity: dict(event.data), "last_event_id": event.id})
-    if event.entity == "session":
-        current = state.session
+def _as_is(entity: str, record: Record) -> Record:
+    return record
+
+
+def fold(
+    state: SessionState,
+    event: Event,
+    shape: Callable[[str, Record], Record] = _as_is,
+) -> tuple[Record | None, Record]:
+    """Fold ``event`` into ``state`` (in place, no I/O): the record before and after it.
+
+    The one fold of events into records: :func:`replay` and the live hub both use it. A
+    create or setting event gives the whole new record, any other event patches the
+    current one; the record takes the event's version. ``shape`` turns the new record
+    into the form the caller keeps (the live hub: every field, as the API shows it).
+    ValueError for a patch of a record the state does not hold.
+    """
+    before: Record | None
+    if event.entity == "automod" or event.entity == "intake":
+        before = getattr(state, event.entity)
+        after = shape(event.entity, dict(event.data))
+        setattr(state, event.entity, after)
+    elif event.entity == "session":
+        before = state.session
+        after = state.session = shape("session", _next(before, event))
     else:
-        current = getattr(state, f"{event.entity}s").get(event.entity_id)
+        records = state.questions if event.entity == "question" else state.answers
+        before = records.get(event.entity_id)
+        after = records[event.entity_id] = shape(event.entity, _next(before, event))
+    state.last_event_id = event.id
+    return before, after
+
+
+def _next(current: Record | None, event: Event) -> Record:
     if event.kind in CREATE_KINDS:
-        new = dict(event.data)
-    else:
-        if current is None:
-            raise ValueError(f"event {event.id} patches unknown {event.entity} {event.entity_id}")
-        new = apply_patch(current, event.data)
-        if event.kind not in UNVERSIONED_KINDS:
-            new["version"] = current["version"] + 1
-    if event.entity == "session":
-        return state.model_copy(update={"session": new, "last_event_id": event.id})
-    name = f"{event.entity}s"
-    records = {**getattr(state, name), event.entity_id: new}
-    return state.model_copy(update={name: records, "last_event_id": event.id})
+        return dict(event.data) | {"version": event.version}
+    if current is None:
+        raise ValueError(f"event {event.id} patches unknown {event.entity} {event.entity_id}")
+    return apply_patch(current, event.data) | {"version": event.version}
 
 
 def replay(events: Iterable[Event], state: SessionState | None = None) -> SessionState:
-    state = state or SessionState()
+    """``state`` (a new one if None) with ``events`` folded into it."""
+    state = SessionState() if state is None else state
     for event in events:
-        state = apply_event(state, event)
+        fold(state, event)
     return state

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from atexpert.clock import Clock, SystemClock
 from atexpert.costs import CallKind
 from atexpert.errors import IllegalTransition, NotFound
 from atexpert.intake_posts import (
@@ -119,6 +119,7 @@ class Ingestor:
     state: IntakeStore
     #: Questions stored at once (each is one atomic step, so order within a batch is free).
     concurrency: int = 32
+    clock: Clock = field(default_factory=SystemClock)
 
     async def _store_all(
         self, session_id: str, accepted: list[Accepted]
@@ -139,7 +140,7 @@ class Ingestor:
         Questions are stored concurrently (each is its own atomic step with its event);
         if any fails, the error is raised after the others are stored and counted.
         """
-        now = datetime.now(UTC)
+        now = self.clock.now()
         counts: Counter[str] = Counter()
         accepted: list[Accepted] = []
         for post in posts:
@@ -165,7 +166,7 @@ class Ingestor:
                 failure = failure or result
                 continue
             counts["received" if result else "duplicates"] += 1
-            lag = (datetime.now(UTC) - item.incoming.created_at).total_seconds()
+            lag = (self.clock.now() - item.incoming.created_at).total_seconds()
         await self.state.count(target.session_id, dict(counts))
         if lag is not None:
             await self.state.set_status(target.session_id, lag_seconds=round(lag, 3))
@@ -269,7 +270,7 @@ class PollIntake:
                 )
         finally:
             stored = await self.ingestor.ingest(self.target, posts, users) if posts else 0
-        await self.state.set_status(self.session_id, last_read_at=datetime.now(UTC))
+        await self.state.set_status(self.session_id, last_read_at=self.ingestor.clock.now())
         if complete and newest is not None:
             await self.state.advance(self.session_id, newest)
         elif complete and since is not None:
@@ -306,7 +307,9 @@ class PollIntake:
                         self.session_id, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
                     )
                 except XFailure as exc:
-                    wait = self.settings.backoff.delay(exc, attempt, time.time())
+                    wait = self.settings.backoff.delay(
+                        exc, attempt, self.ingestor.clock.now().timestamp()
+                    )
                     attempt += 1
                     await self._failed(exc, wait)
                 if await sleep_or_stop(stop, wait):
@@ -323,7 +326,7 @@ class PollIntake:
 
     async def _failed(self, exc: XFailure, wait: float) -> None:
         log.warning("intake %s: %s; retrying in %.1fs", self.session_id, exc, wait)
-        now = datetime.now(UTC)
+        now = self.ingestor.clock.now()
         await self.state.count(self.session_id, {"errors": 1})
         await self.state.set_status(
             self.session_id,

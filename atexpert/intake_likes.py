@@ -15,10 +15,11 @@ questions themselves, newest questions first.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from atexpert import keys
+from atexpert.clock import Clock, SystemClock
 from atexpert.costs import CallKind
 from atexpert.intake_x import XFailure, XReader
 from atexpert.meter import Meter
@@ -71,12 +72,14 @@ class LikesRefresh:
         *,
         interval_seconds: float,
         reserve: int = 100,
+        clock: Clock | None = None,
     ) -> None:
         self.redis = redis
         self.store = store
         self.meter = meter
         self.interval_seconds = interval_seconds
         self.reserve = reserve
+        self.clock = clock or SystemClock()
 
     @property
     def enabled(self) -> bool:
@@ -94,7 +97,7 @@ class LikesRefresh:
         self, reader: XReader, session_id: str, now: datetime | None = None
     ) -> list[str]:
         """Look up the likes of the session's recent open questions; the ids updated."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         recent = [
             q
             for status in OPEN

@@ -17,11 +17,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from atexpert.api_routing import Services
 from atexpert.automod_store import AutomodSink, AutomodStore
+from atexpert.clock import Clock, SystemClock
 from atexpert.intake import (
     Ingestor,
     IntakeSettings,
@@ -66,15 +67,18 @@ class IntakeService:
         intake: IntakeSettings | None = None,
         *,
         meter: Meter | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.redis = redis
         self.store = store
         self.settings = settings
         self.intake = intake or IntakeSettings()
-        self.meter = meter or Meter(redis)
+        self.clock = clock or SystemClock()
+        self.meter = meter or Meter(redis, clock=self.clock)
         self.state = IntakeStore(redis, self.intake.mode)
         # Every new question meets the session's auto-moderation rules as it arrives.
-        self.ingestor = Ingestor(AutomodSink(store, AutomodStore(redis)), self.state)
+        sink = AutomodSink(store, AutomodStore(redis))
+        self.ingestor = Ingestor(sink, self.state, clock=self.clock)
         self.pollers: dict[str, _Poller] = {}
         self.likes = LikesRefresh(
             redis,
@@ -82,6 +86,7 @@ class IntakeService:
             self.meter,
             interval_seconds=settings.likes_refresh_seconds,
             reserve=self.intake.page_size,
+            clock=self.clock,
         )
         self._likes_tasks: dict[str, asyncio.Task[None]] = {}
         self.stream: StreamIntake | None = None
@@ -93,7 +98,7 @@ class IntakeService:
 
     async def tick(self, reader: XReader, now: datetime | None = None) -> None:
         """Start and stop intakes to match the sessions receiving questions now."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         sessions = [s for s in await self.store.list_sessions() if receiving(s, now)]
         wanted: set[str] = set()
         for session in sessions:
@@ -179,7 +184,7 @@ class IntakeService:
             await stop.wait()
             return
         async with async_client(self.settings) as client:
-            reader = XReader(client, self.meter)
+            reader = XReader(client, self.meter, clock=self.clock)
             try:
                 while not stop.is_set():
                     try:
@@ -217,7 +222,9 @@ def intake_hook(
 
     @asynccontextmanager
     async def run(services: Services) -> AsyncIterator[IntakeService]:
-        service = IntakeService(services.redis, services.store, services.settings, intake)
+        service = IntakeService(
+            services.redis, services.store, services.settings, intake, clock=services.clock
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop), name="atexpert-intake")
         try:

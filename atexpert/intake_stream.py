@@ -20,10 +20,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -181,7 +180,7 @@ class StreamIntake:
 
     async def failed(self, message: str) -> None:
         log.warning("intake stream: %s", message)
-        now = datetime.now(UTC)
+        now = self.ingestor.clock.now()
         for sid in list(self.served):
             await self.state.count(sid, {"errors": 1})
             await self.state.set_status(sid, last_error=message, last_error_at=now)
@@ -312,7 +311,9 @@ class StreamIntake:
                     continue
                 except Exception as exc:  # X, Redis or budget: retry later
                     if isinstance(exc, XFailure):
-                        wait = self.settings.backoff.delay(exc, attempt, time.time())
+                        wait = self.settings.backoff.delay(
+                            exc, attempt, self.ingestor.clock.now().timestamp()
+                        )
                     else:
                         wait = self.settings.poll_interval_seconds
                     attempt += 1
@@ -321,7 +322,7 @@ class StreamIntake:
                         await self.state.set_status(
                             sid,
                             last_error=f"catch-up: {exc}"[:500],
-                            last_error_at=datetime.now(UTC),
+                            last_error_at=self.ingestor.clock.now(),
                         )
                     if await sleep_or_stop(stop, wait):
                         return

@@ -4,7 +4,7 @@ tweepy's ``AsyncClient`` is switched to ``return_type=aiohttp.ClientResponse`` s
 see X's headers (rate limits) and parse the body ourselves, leniently: an answer X sends
 that is not JSON becomes an :class:`XFailure` to retry, never an exception that stops
 intake. Backoff follows X's guidance: exponential for 5xx and network errors, until
-``x-rate-limit-reset`` for a 429.
+``x-rate-limit-reset`` for a 429 (a minute when X gives no reset).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import aiohttp
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
+from atexpert.clock import Clock, SystemClock
 from atexpert.costs import CallKind
 from atexpert.intake_posts import (
     EXPANSIONS,
@@ -35,9 +35,12 @@ from atexpert.meter import Meter
 
 log = logging.getLogger(__name__)
 
+#: Seconds to wait after a 429 that does not say when the window resets.
+RATE_LIMIT_WAIT = 60.0
+
 
 class XFailure(Exception):
-    """A read from X failed; ``retry_at`` (unix time) is set for a 429."""
+    """A read from X failed; ``retry_at`` (unix time) is set for a 429 with its reset."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_at: float | None = None):
         super().__init__(message)
@@ -60,6 +63,8 @@ class Backoff:
     def delay(self, failure: XFailure, attempt: int, now: float) -> float:
         if failure.retry_at is not None:
             return max(failure.retry_at - now, 0.0) + self.margin
+        if failure.rate_limited:
+            return RATE_LIMIT_WAIT + self.margin
         return float(min(self.base * 2 ** min(attempt, 30), self.cap))
 
 
@@ -99,7 +104,7 @@ async def call_x(
         response: aiohttp.ClientResponse = await request
     except tweepy.TooManyRequests as exc:
         reset = exc.response.headers.get("x-rate-limit-reset", "")
-        retry_at = float(reset) if reset.isdigit() else time.time() + 60
+        retry_at = float(reset) if reset.isdigit() else None
         raise XFailure(
             f"{endpoint}: 429 Too Many Requests", status=429, retry_at=retry_at
         ) from None
@@ -125,10 +130,13 @@ async def call_x(
 class XReader:
     """The X reads intake makes, with the app bearer (mentions and search need no user)."""
 
-    def __init__(self, client: AsyncClient, meter: Meter | None = None) -> None:
+    def __init__(
+        self, client: AsyncClient, meter: Meter | None = None, *, clock: Clock | None = None
+    ) -> None:
         client.return_type = aiohttp.ClientResponse
         self.client = client
         self.meter = meter
+        self.clock = clock or SystemClock()
         self.gate = RateGate()
         self._user_ids: dict[str, str] = {}
 
@@ -159,7 +167,7 @@ class XReader:
         max_results: int,
         token: str | None = None,
     ) -> Page:
-        self.gate.check("user_mentions", time.time())
+        self.gate.check("user_mentions", self.clock.now().timestamp())
         request = self.client.get_users_mentions(
             host_id,
             since_id=since_id,
@@ -180,7 +188,7 @@ class XReader:
         max_results: int,
         token: str | None = None,
     ) -> Page:
-        self.gate.check("search_recent", time.time())
+        self.gate.check("search_recent", self.clock.now().timestamp())
         request = self.client.search_recent_tweets(
             query, since_id=since_id, max_results=max_results, next_token=token, **self._view()
         )
@@ -193,7 +201,7 @@ class XReader:
         still serves. Billed as post reads ($0.005 each, the search-read price)."""
         if not 1 <= len(tweet_ids) <= 100:
             raise ValueError(f"1 to 100 ids per lookup, got {len(tweet_ids)}")
-        self.gate.check("tweet_lookup", time.time())
+        self.gate.check("tweet_lookup", self.clock.now().timestamp())
         request = self.client.get_tweets(tweet_ids, tweet_fields=["public_metrics"])
         page = read_page(await call_x(self.meter, "tweet_lookup", request, self.gate))
         counts = {

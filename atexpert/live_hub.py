@@ -29,16 +29,7 @@ from atexpert import keys
 from atexpert.answers import Answer
 from atexpert.automod_store import StoredConfig
 from atexpert.errors import NotFound
-from atexpert.events import (
-    CREATE_KINDS,
-    Entity,
-    Event,
-    EventKind,
-    Record,
-    apply_patch,
-    decode_event,
-    dumps,
-)
+from atexpert.events import EventKind, Record, SessionState, decode_event, dumps, fold
 from atexpert.intake_state import IntakeSetting
 from atexpert.live_presence import Presence
 from atexpert.live_views import Json, View, event_message, snapshot_message
@@ -138,10 +129,8 @@ class SessionFeed:
         self.events_key = keys.events(session_id)
         self.presence = Presence(redis, session_id)
         self.position = "0-0"
-        self.session: Record | None = None
-        self.questions: dict[str, Record] = {}
-        self.answers: dict[str, Record] = {}
-        self.settings: dict[str, Record] = {}  # by setting: "automod", "intake"
+        #: The session's records (every field, as the API shows them), folded from the log.
+        self.state = SessionState()
         self.subscribers: set[Subscriber] = set()
         self._ring: deque[tuple[str, dict[View, str | None]]] = deque()
         self._index: dict[str, int] = {}
@@ -225,9 +214,12 @@ class SessionFeed:
             if await store.last_event_id(self.session_id) == head:
                 break
         self.position = head
-        self.session = snap.session.model_dump(mode="json")
-        self.questions = {k: q.model_dump(mode="json") for k, q in snap.questions.items()}
-        self.answers = {k: a.model_dump(mode="json") for k, a in snap.answers.items()}
+        self.state = SessionState(
+            session=snap.session.model_dump(mode="json"),
+            questions={k: q.model_dump(mode="json") for k, q in snap.questions.items()},
+            answers={k: a.model_dump(mode="json") for k, a in snap.answers.items()},
+            last_event_id=head,
+        )
 
     def _apply(
         self, entry_id: str, fields: Mapping[str, str], *, live: bool = True, render: bool = True
@@ -237,7 +229,7 @@ class SessionFeed:
         self.position = entry_id
         try:
             event = decode_event(self.session_id, entry_id, fields)
-            before, after = self._fold(event)
+            before, after = fold(self.state, event, normalize)
         except (ValueError, KeyError, IndexError) as exc:  # pydantic's errors are ValueErrors
             log.error("live feed %s: cannot apply event %s: %s", self.session_id, entry_id, exc)
             return
@@ -263,30 +255,6 @@ class SessionFeed:
             for sub in list(self.subscribers):
                 sub.session_changed(session)
 
-    def _fold(self, event: Event) -> tuple[Record | None, Record]:
-        """Apply ``event`` to the records: the record before and after it."""
-        if event.entity == "automod" or event.entity == "intake":
-            before = self.settings.get(event.entity)
-            after = self.settings[event.entity] = normalize(event.entity, event.data)
-            return before, after
-        table = self._table(event.entity)
-        before = self.session if event.entity == "session" else table.get(event.entity_id)
-        if event.kind in CREATE_KINDS:
-            after = dict(event.data)
-        elif before is None:
-            raise KeyError(f"{event.entity} {event.entity_id} is unknown")
-        else:
-            after = apply_patch(before, event.data)
-        after = normalize(event.entity, after | {"version": event.version})
-        if event.entity == "session":
-            self.session = after
-        else:
-            table[event.entity_id] = after
-        return before, after
-
-    def _table(self, entity: Entity) -> dict[str, Record]:
-        return self.answers if entity == "answer" else self.questions
-
     def _remember(self, entry_id: str, frames: dict[View, str | None]) -> None:
         self._index[entry_id] = self._base + len(self._ring)
         self._ring.append((entry_id, frames))
@@ -297,6 +265,10 @@ class SessionFeed:
 
     # -- clients ----------------------------------------------------------------------------
 
+    @property
+    def session(self) -> Record | None:
+        return self.state.session
+
     def snapshot(self, view: View) -> str:
         """The view's snapshot as of :attr:`position`, serialized once per position."""
         frame = self._snapshots.get(view)
@@ -304,9 +276,9 @@ class SessionFeed:
             message = snapshot_message(
                 view,
                 self.position,
-                self.session,
-                list(self.questions.values()),
-                list(self.answers.values()),
+                self.state.session,
+                list(self.state.questions.values()),
+                list(self.state.answers.values()),
             )
             frame = self._snapshots[view] = dumps(message)
         return frame

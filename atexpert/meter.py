@@ -13,7 +13,6 @@ hash tag; the X rate limits seen in response headers are app-wide::
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from atexpert import keys
+from atexpert.clock import Clock, SystemClock
 from atexpert.costs import DEFAULT_RATE_CARD, CallKind, RateCard, Spend
 from atexpert.redis_conn import RedisClient
 
@@ -92,9 +92,12 @@ class SpendReport(BaseModel):
 
 
 class Meter:
-    def __init__(self, redis: RedisClient, card: RateCard = DEFAULT_RATE_CARD) -> None:
+    def __init__(
+        self, redis: RedisClient, card: RateCard = DEFAULT_RATE_CARD, *, clock: Clock | None = None
+    ) -> None:
         self._redis = redis
         self.card = card
+        self.clock = clock or SystemClock()
 
     async def record(self, session_id: str, kind: CallKind, count: int = 1) -> None:
         """Count ``count`` billed units of ``kind`` against the session."""
@@ -166,13 +169,15 @@ class Meter:
             if raw is not None and raw.strip().isdigit():
                 values[name] = int(raw)
         if values:
-            record = EndpointLimits(endpoint=endpoint, seen_at=time.time(), **values)
+            record = EndpointLimits(
+                endpoint=endpoint, seen_at=self.clock.now().timestamp(), **values
+            )
             await self._redis.hset(LIMITS_KEY, endpoint, record.model_dump_json())
 
     async def limits(self) -> list[EndpointLimits]:
         """The last limits seen per endpoint; a window whose reset passed is shown full."""
         raw: dict[str, str] = _texts(await self._redis.hgetall(LIMITS_KEY))
-        now = time.time()
+        now = self.clock.now().timestamp()
         out: list[EndpointLimits] = []
         for value in raw.values():
             try:

@@ -4,7 +4,7 @@
 async tweepy client of :mod:`atexpert.xclient`. Every outcome of a post is one of:
 
 - a :class:`Posted` (with the daily limits X reported, and its rate-limit headers);
-- :class:`RateLimited`: 429, nothing was posted; retry after ``reset_at``;
+- :class:`RateLimited`: 429, nothing was posted; retry after ``reset_at`` (None: now);
 - :class:`Refused`: X said no (400/401/402/403/404) with its reason; nothing was posted
   (except a 403 "duplicate content", which the publisher reconciles);
 - :class:`Ambiguous`: no verdict (timeout, connection dropped after sending, 5xx): the post
@@ -60,11 +60,12 @@ class PostError(Exception):
 class RateLimited(PostError):
     def __init__(
         self,
-        reset_at: datetime,
+        reset_at: datetime | None,
         daily: DailyLimit | None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(f"rate limited by X until {reset_at:%H:%M:%S} UTC")
+        until = "" if reset_at is None else f" until {reset_at:%H:%M:%S} UTC"
+        super().__init__(f"rate limited by X{until}")
         self.reset_at = reset_at
         self.daily = daily
         self.headers: Mapping[str, str] = headers or {}
@@ -121,9 +122,9 @@ def daily_limit(headers: Any) -> DailyLimit | None:
     return DailyLimit(int(remaining), datetime.fromtimestamp(int(reset), UTC))
 
 
-def _reset_at(headers: Any) -> datetime:
+def _reset_at(headers: Any) -> datetime | None:
     reset = str(headers.get("x-rate-limit-reset", ""))
-    return datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else datetime.now(UTC)
+    return datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
 
 
 def reason_of(exc: tweepy.HTTPException) -> str:

@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
@@ -260,7 +260,7 @@ class SessionPublisher:
 
     async def _announce(self, moment: Moment, text: str, parent: str | None) -> str | None:
         hold = self._announce_hold.get(moment)
-        if hold is not None and hold > datetime.now(UTC):
+        if hold is not None and hold > self.clock.now():
             return None
         field = f"announce:{moment.value}"
         try:
@@ -268,7 +268,7 @@ class SessionPublisher:
         except (Refused, GaveUp) as exc:
             reason = exc.reason if isinstance(exc, Refused) else str(exc)
             retry = timedelta(seconds=self.config.backoff_max)
-            self._announce_hold[moment] = datetime.now(UTC) + retry
+            self._announce_hold[moment] = self.clock.now() + retry
             why = f"{moment.value} announcement: {reason}"
             await self.outbox.record_error(why, self.clock.now())
             return None
@@ -299,7 +299,8 @@ class SessionPublisher:
                 await self.outbox.clear_attempt(field)  # a 429 posted nothing
                 await self._note_limits(exc.headers)
                 self._daily = exc.daily or self._daily
-                await self._sleep_until(exc.reset_at, "rate_limited", "X answered 429")
+                until = exc.reset_at or self.clock.now()
+                await self._sleep_until(until, "rate_limited", "X answered 429")
                 continue
             except Refused as exc:
                 if exc.duplicate:  # maybe our own earlier attempt: look for it
@@ -313,7 +314,7 @@ class SessionPublisher:
                 if unknown >= self.config.max_unknown:
                     raise GaveUp(f"no verdict from X after {unknown} tries: {exc}") from exc
                 delay = min(self.config.backoff_first * 2 ** (unknown - 1), self.config.backoff_max)
-                resume = datetime.now(UTC) + timedelta(seconds=delay)
+                resume = self.clock.now() + timedelta(seconds=delay)
                 await self._sleep_until(resume, "retrying", str(exc))
                 continue
             self._daily = posted.daily or self._daily
@@ -340,7 +341,7 @@ class SessionPublisher:
 
     async def _respect_daily_limit(self) -> None:
         daily = self._daily
-        if daily is not None and daily.remaining <= 0 and daily.reset_at > datetime.now(UTC):
+        if daily is not None and daily.remaining <= 0 and daily.reset_at > self.clock.now():
             await self._sleep_until(daily.reset_at, "daily_limit", "X's daily post limit is spent")
             self._daily = None
 
@@ -348,7 +349,7 @@ class SessionPublisher:
         """Wait for X (keeping the lease), with the reason and the ETA in the status."""
         await self._status(state, None, detail, resume_at=until)
         step = self.config.lease_ttl.total_seconds() / 3
-        while (left := (until - datetime.now(UTC)).total_seconds()) > 0:
+        while (left := (until - self.clock.now()).total_seconds()) > 0:
             await asyncio.sleep(min(left, step))
             if not await self.lease.renew():
                 raise LostLease()

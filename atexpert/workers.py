@@ -31,7 +31,7 @@ async def publishing(services: Services) -> AsyncIterator[PublishService]:
         tweepy_posters(services.settings, accounts.session_token),
         config=PublishConfig(public_base_url=services.settings.public_base_url),
         clock=services.clock,
-        meter=Meter(services.redis),
+        meter=Meter(services.redis, clock=services.clock),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop), name="atexpert-publisher")

@@ -226,9 +226,7 @@ class XAccountStore:
         name: str | None = None,
     ) -> XAccount:
         """Store tokens obtained elsewhere (the demo's emulator accounts, the CLI)."""
-        tokens = OAuth2Tokens(
-            access_token, refresh_token, time.time() + expires_in.total_seconds(), scopes
-        )
+        tokens = OAuth2Tokens(access_token, refresh_token, expires_in.total_seconds(), scopes)
         record = self._record(normalize_handle(handle), user_id, tokens, actor, name)
         await self._save(record)
         return record.public()
@@ -381,8 +379,8 @@ def _ms(delta: timedelta) -> int:
 
 
 def _expiry(now: datetime, tokens: OAuth2Tokens) -> datetime:
-    """``tokens.expires_at`` is wall-clock time; keep its lifetime, on our clock."""
-    return now + timedelta(seconds=max(tokens.expires_at - time.time(), 0.0))
+    """When the access token of ``tokens`` expires, on our clock."""
+    return now + timedelta(seconds=max(tokens.expires_in, 0.0))
 
 
 def _not_connected(handle: str) -> NotFound:

@@ -38,7 +38,6 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -358,7 +357,8 @@ class AuthorizationRequest:
 class OAuth2Tokens:
     access_token: str
     refresh_token: str | None
-    expires_at: float
+    #: The access token's lifetime in seconds, as X gave it.
+    expires_in: float
     scopes: tuple[str, ...]
 
 
@@ -415,7 +415,7 @@ async def _token_call(settings: Settings, form: dict[str, str]) -> OAuth2Tokens:
     return OAuth2Tokens(
         access_token=body["access_token"],
         refresh_token=body.get("refresh_token"),
-        expires_at=time.time() + float(body.get("expires_in", 7200)),
+        expires_in=float(body.get("expires_in", 7200)),
         scopes=tuple(str(body.get("scope", "")).split()),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tweepy.asynchronous import AsyncClient
 
+from atexpert.clock import ManualClock
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
 from atexpert.intake_posts import Target
@@ -200,6 +201,19 @@ async def test_mentions_mode_keeps_hashtagged_mentions_only(world: World) -> Non
     assert status.counters["received"] == 4
     assert status.counters["no_hashtag"] == 2  # other hashtag and no hashtag
     assert status.cursor is not None
+
+
+async def test_intake_reads_the_time_from_its_clock(world: World) -> None:
+    clock = ManualClock(datetime.now(UTC) + timedelta(minutes=10))
+    world.post("fan_1", "@Airbus #AskAirbus how quiet is the cabin at cruise?")
+    ingestor = Ingestor(world.store, world.state, clock=clock)
+    poller = PollIntake(
+        world.target, IntakeMode.MENTIONS, world.reader(), ingestor, world.meter, FAST
+    )
+    assert await poller.poll_once() == 1
+    status = await world.state.status(world.sid)
+    assert status.last_read_at == clock.now()
+    assert status.lag_seconds is not None and 540 < status.lag_seconds <= 600
 
 
 async def test_search_mode_keeps_every_hashtagged_post(world: World) -> None:

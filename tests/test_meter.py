@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from atexpert.clock import ManualClock
 from atexpert.costs import CallKind, RateCard
 from atexpert.meter import Meter
 from atexpert.redis_conn import RedisClient
@@ -92,3 +94,15 @@ async def test_limits_from_headers(redis: RedisClient) -> None:
     assert limits["search_recent"].remaining == 450  # its window has reset since
     assert limits["create_tweet"].remaining == 150
     assert limits["create_tweet"].app_24h_remaining == 9990
+
+
+async def test_limits_follow_the_injected_clock(redis: RedisClient) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    meter = Meter(redis, clock=clock)
+    reset = int(clock.now().timestamp()) + 60
+    headers = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "3"}
+    await meter.note_limits("search_recent", headers | {"x-rate-limit-reset": str(reset)})
+    [seen] = await meter.limits()
+    assert (seen.remaining, seen.seen_at) == (3, clock.now().timestamp())
+    clock.advance(timedelta(seconds=61))
+    assert [x.remaining for x in await meter.limits()] == [450]  # the window has reset

@@ -1,5 +1,7 @@
-"""The pure helpers of the consoles (``frontend/js/questions.js``) run under Node: filters,
-the sort orders and the duplicate suggestions the moderators see. Skipped without node."""
+"""The pure helpers of the consoles run under Node: filters, the sort orders and the
+duplicate suggestions the moderators see (``frontend/js/questions.js``), and the mirror of
+the session every console folds the live events into (``frontend/js/mirror.js``).
+Skipped without node."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
-def run_js(body: str) -> Any:
-    """Evaluate ``body`` (which must ``print(value)``) with questions.js imported as ``q``."""
-    module = (FRONTEND / "js" / "questions.js").as_uri()
+def run_js(body: str, module: str = "questions.js", name: str = "q") -> Any:
+    """Evaluate ``body`` (which must ``print(value)``) with ``module`` imported as ``name``."""
+    uri = (FRONTEND / "js" / module).as_uri()
     script = (
-        f"import * as q from {json.dumps(module)};\n"
+        f"import * as {name} from {json.dumps(uri)};\n"
         "const print = (v) => console.log(JSON.stringify(v));\n" + body
     )
     assert NODE is not None
@@ -101,3 +103,68 @@ def test_similarity_ignores_links_mentions_hashtags_and_case() -> None:
     b = {"text": "how long to build an a350"}
     assert run_js(f"print(q.similarity({json.dumps(a)}, {json.dumps(b)}));") == 1
     assert run_js(f"print(q.similarity({json.dumps(a)}, {{text: ''}}));") == 0
+
+
+MIRROR = """
+const state = { session: null, questions: new Map(), answers: new Map(), automod: null };
+const dump = () => ({
+  session: state.session,
+  questions: Object.fromEntries(state.questions),
+  answers: Object.fromEntries(state.answers),
+  automod: state.automod,
+});
+const event = (entity, record, id) =>
+  ({ type: "event", entity, entity_id: id || (record && record.id), record });
+"""
+
+
+def test_the_mirror_keeps_the_newest_version_of_each_record() -> None:
+    body = MIRROR + (
+        "m.applySnapshot(state, {session: {id: 's', version: 1}, answers: [],"
+        " questions: [{id: 'q_1', status: 'pending', version: 1}]});\n"
+        "m.applyEvent(state, event('question', {id: 'q_1', status: 'approved', version: 3}));\n"
+        "m.applyEvent(state, event('question', {id: 'q_1', status: 'pending', version: 2}));\n"
+        "m.keep(state, 'question', {id: 'q_1', status: 'rejected', version: 2});\n"
+        "m.applyEvent(state, event('answer', {id: 'a_1', text: 'Yes', version: 2}));\n"
+        "m.keep(state, 'answer', {id: 'a_1', text: 'Yes.', version: 2});\n"
+        "m.keep(state, 'automod', {config: {raid_mode: true}, version: 2});\n"
+        "m.applyEvent(state, event('automod', {config: {raid_mode: false}, version: 1}, 's'));\n"
+        "m.applyEvent(state, event('session', {id: 's', title: 'new', version: 2}));\n"
+        "m.applyEvent(state, event('session', {id: 's', title: 'old', version: 1}));\n"
+        "print(dump());"
+    )
+    assert run_js(body, "mirror.js", "m") == {
+        "session": {"id": "s", "title": "new", "version": 2},
+        "questions": {"q_1": {"id": "q_1", "status": "approved", "version": 3}},
+        "answers": {"a_1": {"id": "a_1", "text": "Yes.", "version": 2}},  # same version: the last
+        "automod": {"config": {"raid_mode": True}, "version": 2},
+    }
+
+
+def test_the_mirror_drops_what_leaves_the_view_and_a_snapshot_replaces_all() -> None:
+    body = MIRROR + (
+        "m.applyEvent(state, event('question', {id: 'q_1', version: 4}));\n"
+        "m.applyEvent(state, event('question', {id: 'q_2', version: 1}));\n"
+        "m.applyEvent(state, event('question', null, 'q_1'));\n"
+        "const left = Object.keys(dump().questions);\n"
+        "m.applyEvent(state, event('session', null, 's'));\n"
+        "const gone = state.session;\n"
+        "// The public view's records carry no version: each event replaces the record.\n"
+        "m.applyEvent(state, event('answer', {id: 'a_1', parts: ['one', 'two']}));\n"
+        "m.applyEvent(state, event('answer', {id: 'a_1', parts: ['one']}));\n"
+        "const parts = state.answers.get('a_1').parts;\n"
+        "m.applySnapshot(state, {session: {id: 's', version: 1}, answers: [],"
+        " questions: [{id: 'q_1', version: 1}]});\n"
+        "print({left, gone, parts, after: dump()});"
+    )
+    assert run_js(body, "mirror.js", "m") == {
+        "left": ["q_2"],
+        "gone": None,
+        "parts": ["one"],
+        "after": {
+            "session": {"id": "s", "version": 1},
+            "questions": {"q_1": {"id": "q_1", "version": 1}},
+            "answers": {},
+            "automod": None,
+        },
+    }

@@ -6,7 +6,9 @@ refused ones, which must leave no trace in either the records or the log.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,10 +18,12 @@ from atexpert.automod_store import AutomodStore
 from atexpert.errors import AtexpertError
 from atexpert.events import EventKind
 from atexpert.intake_state import IntakeMode, IntakeStore
+from atexpert.live_hub import LiveHub, SessionFeed
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import Role, SessionFields, SessionUpdate
-from atexpert.store import Store
+from atexpert.store import SessionSnapshot, Store
 from tests.conftest import RedisClient
+from tests.waiting import wait_for
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -42,7 +46,10 @@ def tweet(n: int) -> IncomingQuestion:
     )
 
 
-async def run_every_action(store: Store, redis: RedisClient) -> str:
+async def run_every_action(
+    store: Store, redis: RedisClient, created: Callable[[str], Awaitable[object]] | None = None
+) -> str:
+    """Every action on a new session; ``created`` is awaited with its id once it exists."""
     t = T0
     s = await store.create_session(
         SessionFields(
@@ -59,6 +66,8 @@ async def run_every_action(store: Store, redis: RedisClient) -> str:
         at=t,
     )
     sid = s.id
+    if created is not None:
+        await created(sid)
     await store.update_session(sid, SessionUpdate(description="Live Q&A"), actor="brand", at=t)
     await store.schedule_session(sid, actor="brand", at=t)
     await store.unschedule_session(sid, actor="brand", at=t)
@@ -180,3 +189,27 @@ async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPa
     store = Store(redis)
     sid = await run_every_action(store, redis)
     assert await store.replay(sid) == await store.snapshot(sid)
+
+
+async def test_the_live_hub_folds_the_log_as_replay_does(
+    redis: RedisClient, redis_factory: Any
+) -> None:
+    """One feed follows every event as it happens, another loads the whole log at the end."""
+    store = Store(redis)
+    following, loading = LiveHub(await redis_factory()), LiveHub(await redis_factory())
+    feeds: list[SessionFeed] = []
+
+    async def follow(sid: str) -> None:
+        feeds.append(await following.feed(sid))
+
+    try:
+        sid = await run_every_action(store, redis, created=follow)
+        head = await store.last_event_id(sid)
+        await wait_for(lambda: feeds[0].state.last_event_id == head)
+        feeds.append(await loading.feed(sid))
+        replayed = await store.replay(sid)
+        assert [SessionSnapshot.of(f.state) for f in feeds] == [replayed, replayed]
+        assert replayed == await store.snapshot(sid)
+    finally:
+        await following.stop()
+        await loading.stop()

@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { byModeratorOrder, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -215,7 +216,7 @@ function saveDraft() {
       } else {
         const created = await api("POST", `${base}/answers`, { question_ids: [state.current], text });
         state.draftId = created.id;
-        upsert(state.answers, created);
+        keep(state, "answer", created);
       }
       $("#draft-state").textContent = t("draft.saved", { time: formatTime(new Date().toISOString()) });
     } catch (error) {
@@ -240,7 +241,7 @@ async function publish() {
   if (!state.draftId) return;
   try {
     const sent = await api("POST", `${base}/answers/${encodeURIComponent(state.draftId)}/submit`);
-    upsert(state.answers, sent);
+    keep(state, "answer", sent);
     say(t(sent.status === "awaiting_approval" ? "publish.awaiting" : "publish.queued"), "ok");
     state.current = null;
     state.draftId = null;
@@ -287,7 +288,7 @@ async function handBack() {
 async function post(a, action) {
   try {
     const updated = await api("POST", `${base}/answers/${encodeURIComponent(a.id)}/${action}`);
-    upsert(state.answers, updated);
+    keep(state, "answer", updated);
     render();
   } catch (error) {
     say(t("error.action", { detail: error.message }), "error");
@@ -323,28 +324,15 @@ async function pollPublisher() {
 
 // -- the socket -------------------------------------------------------------------------
 
-/** Keep the newest version: an HTTP reply may arrive after the events it caused. */
-function upsert(map, record) {
-  const before = map.get(record.id);
-  if (before && before.version > record.version) return;
-  map.set(record.id, record);
-}
-
 function onSnapshot(msg) {
-  state.session = msg.session;
-  state.questions = new Map(msg.questions.map((q) => [q.id, q]));
-  state.answers = new Map(msg.answers.map((a) => [a.id, a]));
+  applySnapshot(state, msg);
   showSession();
   render();
 }
 
 function onEvent(msg) {
-  const map = msg.entity === "answer" ? state.answers : state.questions;
-  if (msg.entity === "session") {
-    state.session = msg.record;
-    showSession();
-  } else if (msg.record) upsert(map, msg.record);
-  else map.delete(msg.entity_id);
+  applyEvent(state, msg);
+  if (msg.entity === "session") showSession();
   if (msg.entity === "answer" && ["answer.queued", "answer.approved", "answer.retried"].includes(msg.kind)) {
     pollPublisher();
   }

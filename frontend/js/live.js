@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { connectionIndicator } from "./chrome.js";
 import { $, clear, el, postUrl, sessionIdFromPath } from "./dom.js";
 import { bindLangSwitch, formatDateTime, initI18n, sessionLanguage, t } from "./i18n.js";
+import { applyEvent, applySnapshot } from "./mirror.js";
 import { shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -58,20 +59,13 @@ function renderUpcoming() {
 }
 
 function onSnapshot(msg) {
-  state.session = msg.session;
-  state.questions = new Map(msg.questions.map((q) => [q.id, q]));
-  state.answers = new Map(msg.answers.map((a) => [a.id, a]));
+  applySnapshot(state, msg);
   if (state.session) sessionLanguage(state.session.language);
   render();
 }
 
 function onEvent(msg) {
-  if (msg.entity === "session") state.session = msg.record;
-  else {
-    const map = msg.entity === "answer" ? state.answers : state.questions;
-    if (msg.record) map.set(msg.entity_id, msg.record);
-    else map.delete(msg.entity_id);
-  }
+  applyEvent(state, msg);
   render();
 }
 

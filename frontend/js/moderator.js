@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -256,17 +257,12 @@ function renderReview() {
 async function review(a, action) {
   try {
     const updated = await api("POST", `/api/sessions/${encodeURIComponent(sid)}/answers/${encodeURIComponent(a.id)}/${action}`);
-    upsertAnswer(updated);
+    keep(state, "answer", updated);
     if (action !== "retry") say(t(action === "approve" ? "review.approved" : "review.returned"), "ok");
   } catch (error) {
     say(t("error.action", { detail: error.message }), "error");
   }
   render();
-}
-
-function upsertAnswer(record) {
-  const before = state.answers.get(record.id);
-  if (!before || before.version <= record.version) state.answers.set(record.id, record);
 }
 
 // -- auto-moderation: raid mode and bans ---------------------------------------------------
@@ -280,24 +276,17 @@ function renderRaid() {
   $("#raid-state").textContent = t(on ? "raid.on" : "raid.off");
 }
 
-/** Keep ``stored`` (the API's StoredConfig) unless what we hold is newer. */
-function keepAutomod(stored) {
-  if (!state.automod || state.automod.version <= stored.version) state.automod = stored;
-}
-
 async function loadAutomod() {
   try {
-    keepAutomod(await api("GET", automodUrl()));
+    keep(state, "automod", await api("GET", automodUrl()));
   } catch {
     // not available here (the raid switch stays hidden), or not this time: keep ours
   }
   render();
 }
 
-/** Another console changed the config (an ``automod.changed`` event): follow it. */
-function onAutomod(msg) {
-  const wasOn = Boolean(state.automod && state.automod.config.raid_mode);
-  keepAutomod(msg.record);
+/** Another console changed the config (an ``automod.changed`` event, now folded in). */
+function onAutomod(msg, wasOn) {
   const on = Boolean(state.automod.config.raid_mode);
   if (on !== wasOn && msg.actor !== state.me.username) {
     say(t(on ? "raid.turned_on" : "raid.turned_off", { who: msg.actor }), "info");
@@ -307,7 +296,7 @@ function onAutomod(msg) {
 async function toggleRaid() {
   const on = !(state.automod && state.automod.config.raid_mode);
   try {
-    keepAutomod(await api("PUT", `${automodUrl()}/raid`, { raid_mode: on }));
+    keep(state, "automod", await api("PUT", `${automodUrl()}/raid`, { raid_mode: on }));
     say(t("raid.switched", { state: t(on ? "raid.on" : "raid.off") }), "ok");
   } catch (error) {
     say(t("error.action", { detail: error.message }), "error");
@@ -328,7 +317,7 @@ async function ban(author) {
     try {
       const stored = await api("GET", automodUrl());
       const config = { ...stored.config, banned: [...stored.config.banned, author.id] };
-      keepAutomod(await api("PUT", `${automodUrl()}?version=${stored.version}`, config));
+      keep(state, "automod", await api("PUT", `${automodUrl()}?version=${stored.version}`, config));
       say(t("ban.done", { who: author.handle }), "ok");
       return;
     } catch (error) {
@@ -415,7 +404,7 @@ async function run(qid, action, extra = {}, versions = null) {
   else if (action === "approve" || action === "reject") guard = seen(qid);
   try {
     const ack = await socket.request({ type: "question", action, question_id: qid, ...extra, ...guard });
-    if (ack.record) upsert(ack.record);
+    if (ack.record) keep(state, "question", ack.record);
     const back = inverse(action, before);
     return back ? { qid, cmd: back } : { qid, cmd: null };
   } catch (error) {
@@ -475,7 +464,7 @@ async function undo() {
   for (const { qid, cmd } of steps) {
     try {
       const ack = await socket.request({ type: "question", question_id: qid, ...cmd });
-      if (ack.record) upsert(ack.record);
+      if (ack.record) keep(state, "question", ack.record);
       ok += 1;
     } catch (error) {
       failed(qid, cmd.action, error);
@@ -563,16 +552,8 @@ function toggleBulk() {
 
 // -- the socket -------------------------------------------------------------------------
 
-function upsert(record) {
-  const before = state.questions.get(record.id);
-  if (before && before.version > record.version) return;
-  state.questions.set(record.id, record);
-}
-
 function onSnapshot(msg) {
-  state.session = msg.session;
-  state.questions = new Map(msg.questions.map((q) => [q.id, q]));
-  state.answers = new Map(msg.answers.map((a) => [a.id, a]));
+  applySnapshot(state, msg);
   showSession();
   render();
   if (document.activeElement === document.body) $("#queue").focus();
@@ -580,18 +561,15 @@ function onSnapshot(msg) {
 }
 
 function onEvent(msg) {
+  const wasRaid = Boolean(state.automod && state.automod.config.raid_mode);
+  applyEvent(state, msg);
   if (msg.entity === "session") {
-    state.session = msg.record;
     showSession();
   } else if (msg.entity === "question") {
-    if (msg.record) upsert(msg.record);
-    else state.questions.delete(msg.entity_id);
     if (msg.kind === "question.received") announceArrival();
     if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
-  } else if (msg.entity === "answer" && msg.record) {
-    upsertAnswer(msg.record);
-  } else if (msg.entity === "automod" && msg.record) {
-    onAutomod(msg);
+  } else if (msg.entity === "automod") {
+    onAutomod(msg, wasRaid);
   }
   render();
 }
