@@ -19,7 +19,7 @@ from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import Role, SessionFields, SessionUpdate
 from atexpert.store import Store
-from tests.conftest import RedisClient
+from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
