@@ -12,7 +12,7 @@ Without them the tests start redis-server processes of their own.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from atexpert.redis_conn import RedisClient
 from atexpert.redis_embedded import RedisBinaryNotFound, find_redis_server
-from tests.redis_fixtures import start_cluster, start_standalone
-
-__all__ = ["RedisClient", "RedisFactory"]
+from tests.support.redis_fixtures import RedisFactory, start_cluster, start_standalone
 
 
 def _binary() -> Path:
@@ -89,9 +87,6 @@ async def redis(request: pytest.FixtureRequest) -> AsyncIterator[RedisClient]:
         yield client
     finally:
         await client.aclose()
-
-
-RedisFactory = Callable[[], Awaitable[RedisClient]]
 
 
 @pytest.fixture

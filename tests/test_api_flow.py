@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from atexpert.auth import CSRF_HEADER
-from tests.test_api_support import PASSWORD, Api, World, bearer, incoming, session_body
+from tests.support.api_world import PASSWORD, Api, ApiWorld, bearer, incoming, session_body
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
 class Browser:
@@ -111,7 +111,7 @@ async def test_full_session_with_answer_approval(api: Api) -> None:
     assert closed.json()["status"] == "closed"
 
 
-async def test_session_list_shows_only_the_callers_sessions(world: World) -> None:
+async def test_session_list_shows_only_the_callers_sessions(world: ApiWorld) -> None:
     async def titles(role: str) -> list[str]:
         r = await world.api.client.get("/api/sessions", headers=bearer(world.tokens[role]))
         return sorted(s["title"] for s in r.json())
@@ -125,7 +125,7 @@ async def test_session_list_shows_only_the_callers_sessions(world: World) -> Non
     assert r.json() == []
 
 
-async def test_role_assignment_opens_and_revocation_closes_access(world: World) -> None:
+async def test_role_assignment_opens_and_revocation_closes_access(world: ApiWorld) -> None:
     admin, outsider = bearer(world.tokens["admin"]), bearer(world.tokens["outsider"])
     path = f"/api/sessions/{world.sid}"
     assert (await world.api.client.get(path, headers=outsider)).status_code == 403
@@ -159,7 +159,7 @@ async def test_update_a_draft_session_and_conflicting_actions(api: Api) -> None:
     assert r.json()["status"] == "archived"
 
 
-async def test_stale_version_is_a_conflict(world: World) -> None:
+async def test_stale_version_is_a_conflict(world: ApiWorld) -> None:
     """Two moderators on one question: the one acting on an old version gets a 409."""
     headers = bearer(world.tokens["moderator"])
     q = f"/api/sessions/{world.sid}/questions/{world.pending}"

@@ -11,16 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atexpert.api_routing import MAX_BODY_BYTES
-from tests.test_api_support import World, bearer, session_body
+from tests.support.api_world import ApiWorld, bearer, session_body
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
 def locs(body: dict[str, Any]) -> list[list[Any]]:
     return [d["loc"] for d in body["detail"]]
 
 
-async def post(w: World, path: str, payload: Any = None) -> Any:
+async def post(w: ApiWorld, path: str, payload: Any = None) -> Any:
     """POST ``payload`` as JSON (``None`` is sent as ``null``) as the admin."""
     headers = {**bearer(w.tokens["admin"]), "content-type": "application/json"}
     return await w.api.client.post(path, content=json.dumps(payload), headers=headers)
@@ -42,7 +42,7 @@ async def post(w: World, path: str, payload: Any = None) -> Any:
         ({"expert_ids": ["no-such-user"]}, ["body", "expert_ids", 0]),
     ],
 )
-async def test_bad_session_fields(world: World, over: dict[str, Any], loc: list[Any]) -> None:
+async def test_bad_session_fields(world: ApiWorld, over: dict[str, Any], loc: list[Any]) -> None:
     r = await post(world, "/api/sessions", session_body(**over))
     assert r.status_code == 422, r.text
     body = r.json()
@@ -52,13 +52,13 @@ async def test_bad_session_fields(world: World, over: dict[str, Any], loc: list[
     assert len(listed.json()) == 2  # nothing was created
 
 
-async def test_end_before_start_is_refused(world: World) -> None:
+async def test_end_before_start_is_refused(world: ApiWorld) -> None:
     body = session_body(scheduled_end="2026-11-26T08:00:00+00:00")
     r = await post(world, "/api/sessions", body)
     assert r.status_code == 422 and "scheduled_end" in r.text
 
 
-async def test_malformed_json_is_400_with_detail(world: World) -> None:
+async def test_malformed_json_is_400_with_detail(world: ApiWorld) -> None:
     headers = {**bearer(world.tokens["admin"]), "content-type": "application/json"}
     for raw in (b"{", b"", b"[1,", b'{"title": }', b"\xff\xfe"):
         r = await world.api.client.post("/api/sessions", content=raw, headers=headers)
@@ -66,7 +66,7 @@ async def test_malformed_json_is_400_with_detail(world: World) -> None:
         assert r.json()["error"] == "malformed_json" and r.json()["detail"]
 
 
-async def test_wrong_json_shape_is_422(world: World) -> None:
+async def test_wrong_json_shape_is_422(world: ApiWorld) -> None:
     for payload in ([], "text", 3, None):
         raw = json.dumps(payload).encode()
         r = await world.api.client.post(
@@ -78,19 +78,19 @@ async def test_wrong_json_shape_is_422(world: World) -> None:
         assert r.json()["detail"][0]["loc"] == ["body"]
 
 
-async def test_non_json_content_type_is_415(world: World) -> None:
+async def test_non_json_content_type_is_415(world: ApiWorld) -> None:
     headers = {**bearer(world.tokens["admin"]), "content-type": "application/x-www-form-urlencoded"}
     r = await world.api.client.post("/api/sessions", content=b"title=x", headers=headers)
     assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
 
 
-async def test_oversized_body_is_413(world: World) -> None:
+async def test_oversized_body_is_413(world: ApiWorld) -> None:
     huge = session_body(description="x" * (MAX_BODY_BYTES + 1))
     r = await post(world, "/api/sessions", huge)
     assert r.status_code == 413 and r.json()["error"] == "body_too_large"
 
 
-async def test_oversized_body_without_length_is_413(world: World) -> None:
+async def test_oversized_body_without_length_is_413(world: ApiWorld) -> None:
     async def chunks() -> Any:
         for _ in range(MAX_BODY_BYTES // 1024 + 2):
             yield b" " * 1024
@@ -118,7 +118,7 @@ async def test_oversized_body_without_length_is_413(world: World) -> None:
     ],
 )
 async def test_bad_question_actions(
-    world: World, action: str, payload: dict[str, Any], loc: list[Any]
+    world: ApiWorld, action: str, payload: dict[str, Any], loc: list[Any]
 ) -> None:
     path = f"/api/sessions/{world.sid}/questions/{world.pending}/{action}"
     r = await post(world, path, payload)
@@ -131,7 +131,7 @@ async def test_bad_question_actions(
     assert q.json()["status"] == "pending" and q.json()["version"] == 1
 
 
-async def test_merge_into_itself_or_missing_question(world: World) -> None:
+async def test_merge_into_itself_or_missing_question(world: ApiWorld) -> None:
     base = f"/api/sessions/{world.sid}/questions/{world.pending}/merge"
     r = await post(world, base, {"into": world.pending})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "into"]
@@ -139,7 +139,7 @@ async def test_merge_into_itself_or_missing_question(world: World) -> None:
     assert r.status_code in (404, 409) and r.json()["message"]
 
 
-async def test_bad_query_parameters(world: World) -> None:
+async def test_bad_query_parameters(world: ApiWorld) -> None:
     headers = bearer(world.tokens["admin"])
     base = f"/api/sessions/{world.sid}/questions"
     for query, loc in (
@@ -154,7 +154,7 @@ async def test_bad_query_parameters(world: World) -> None:
         assert loc in locs(r.json())
 
 
-async def test_weird_ids_are_404(world: World) -> None:
+async def test_weird_ids_are_404(world: ApiWorld) -> None:
     headers = bearer(world.tokens["admin"])
     for path in (
         "/api/sessions/s_nope",
@@ -167,14 +167,14 @@ async def test_weird_ids_are_404(world: World) -> None:
         assert r.json()["error"] == "not_found"
 
 
-async def test_illegal_transition_is_409_with_the_reason(world: World) -> None:
+async def test_illegal_transition_is_409_with_the_reason(world: ApiWorld) -> None:
     path = f"/api/sessions/{world.sid}/questions/{world.approved}/approve"
     r = await post(world, path)
     assert r.status_code == 409
     assert r.json()["error"] == "illegal_transition" and "already approved" in r.json()["message"]
 
 
-async def test_answer_to_a_pending_question_is_refused(world: World) -> None:
+async def test_answer_to_a_pending_question_is_refused(world: ApiWorld) -> None:
     path = f"/api/sessions/{world.sid}/answers"
     r = await world.api.client.post(
         path,
@@ -211,7 +211,7 @@ def session_like(draw: st.DrawFn) -> Any:
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=st.one_of(JSON, session_like()))
-async def test_fuzz_create_session(world: World, body: Any) -> None:
+async def test_fuzz_create_session(world: ApiWorld, body: Any) -> None:
     r = await post(world, "/api/sessions", body)
     assert r.status_code in (201, 400, 409, 422), r.text
     assert r.headers["content-type"] == "application/json"
@@ -227,7 +227,7 @@ async def test_fuzz_create_session(world: World, body: Any) -> None:
     real=st.booleans(),
 )
 async def test_fuzz_question_actions(
-    world: World, action: str, body: Any, path_id: str, real: bool
+    world: ApiWorld, action: str, body: Any, path_id: str, real: bool
 ) -> None:
     sid, qid = (world.sid, world.pending) if real else (quote(path_id, safe=""), path_id)
     r = await post(world, f"/api/sessions/{sid}/questions/{quote(qid, safe='')}/{action}", body)
@@ -244,7 +244,7 @@ async def test_fuzz_question_actions(
     ),
     role=st.sampled_from(["moderator", "expert", "outsider"]),
 )
-async def test_fuzz_list_queries(world: World, params: dict[str, str], role: str) -> None:
+async def test_fuzz_list_queries(world: ApiWorld, params: dict[str, str], role: str) -> None:
     for path in (f"/api/sessions/{world.sid}/questions", f"/api/sessions/{world.sid}/answers"):
         r = await world.api.client.get(path, params=params, headers=bearer(world.tokens[role]))
         assert r.status_code in (200, 403, 422), r.text

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from atexpert import api_answers, api_invitations, api_questions, api_sessions, api_staff
-from tests.test_api_support import ROLES, World, bearer, incoming, session_body
+from tests.support.api_world import ROLES, ApiWorld, bearer, incoming, session_body
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 S = "/api/sessions/{sid}"
 Q = S + "/questions"
@@ -36,7 +36,7 @@ class Case:
     path: str
     allowed: frozenset[str]
     ok: int = 200
-    body: Callable[[World], Any] | None = None
+    body: Callable[[ApiWorld], Any] | None = None
     #: Per-role success status where it differs from ``ok``.
     ok_for: tuple[tuple[str, int], ...] = ()
 
@@ -111,7 +111,7 @@ CASES = [
 ]
 
 
-def _path(case: Case, w: World) -> str:
+def _path(case: Case, w: ApiWorld) -> str:
     return case.path.format(
         sid=w.sid,
         pending=w.pending,
@@ -123,7 +123,7 @@ def _path(case: Case, w: World) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
-async def test_matrix(world: World, case: Case, role: str) -> None:
+async def test_matrix(world: ApiWorld, case: Case, role: str) -> None:
     headers = {} if role == "anonymous" else bearer(world.tokens[role])
     body = case.body(world) if case.body is not None else None
     r = await world.api.client.request(case.method, _path(case, world), json=body, headers=headers)

@@ -20,17 +20,11 @@ from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.emulator.demo import demo_emulator
 from atexpert.settings import Settings
 from atexpert.x_accounts import XAccountStore
-from tests.test_api_support import BASE, FAST_HASHER, PASSWORD, Api, bearer
-from tests.test_x_accounts import (
-    authorize_in_browser,
-    brand,
-    control,
-    emulator_settings,
-    query_of,
-    server,
-)
+from tests.support.api_world import BASE, FAST_HASHER, PASSWORD, Api, bearer
+from tests.support.emulator_fixtures import control, server
+from tests.support.x_oauth import authorize_in_browser, brand, emulator_settings, query_of
 
-__all__ = ["brand", "control", "server"]  # fixtures shared with test_x_accounts
+__all__ = ["brand", "control", "server"]  # fixtures the tests here use
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from atexpert.app import ENDPOINTS, create_app
 from atexpert.auth import CSRF_HEADER
 from atexpert.clock import ManualClock
 from atexpert.sessions import SessionFields, SessionStatus
-from tests.test_api_support import FAST_HASHER, PASSWORD, T0, Api, session_body, settings
+from tests.support.api_world import FAST_HASHER, PASSWORD, T0, Api, session_body, settings
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
 async def test_healthz_and_readyz(api: Api) -> None:

@@ -10,7 +10,7 @@ import redis
 
 from atexpert.app import create_app
 from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
-from tests.test_api_support import FAST_HASHER, PASSWORD, bearer, session_body, settings
+from tests.support.api_world import FAST_HASHER, PASSWORD, bearer, session_body, settings
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
     warnings.simplefilter("ignore")

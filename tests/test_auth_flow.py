@@ -8,9 +8,9 @@ import httpx
 
 from atexpert.api_staff import MAX_LOGIN_FAILURES
 from atexpert.auth import COOKIE_NAME, CSRF_HEADER
-from tests.test_api_support import PASSWORD, Api, bearer
+from tests.support.api_world import PASSWORD, Api, bearer
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 NEW_TOKEN = {"name": "ci"}
 

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 
 from atexpert.clock import ManualClock
 from atexpert.staff_store import StaffStore, UsernameTaken
-from tests.conftest import RedisClient
+from tests.support.redis_fixtures import RedisClient
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 

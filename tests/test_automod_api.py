@@ -7,25 +7,25 @@ from typing import Any
 import pytest
 
 from atexpert.auth import CSRF_HEADER
-from tests.test_api_support import Api, World, bearer
+from tests.support.api_world import Api, ApiWorld, bearer
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
-def url(w: World, tail: str = "") -> str:
+def url(w: ApiWorld, tail: str = "") -> str:
     return f"/api/sessions/{w.sid}/automod{tail}"
 
 
-async def get(w: World, role: str, path: str = "") -> Any:
+async def get(w: ApiWorld, role: str, path: str = "") -> Any:
     return await w.api.client.get(url(w, path), headers=bearer(w.tokens[role]))
 
 
-async def put(w: World, role: str, body: Any, path: str = "") -> Any:
+async def put(w: ApiWorld, role: str, body: Any, path: str = "") -> Any:
     return await w.api.client.put(url(w, path), json=body, headers=bearer(w.tokens[role]))
 
 
 @pytest.mark.parametrize("role", ["moderator", "admin"])
-async def test_defaults_until_set(world: World, role: str) -> None:
+async def test_defaults_until_set(world: ApiWorld, role: str) -> None:
     r = await get(world, role)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -37,7 +37,7 @@ async def test_defaults_until_set(world: World, role: str) -> None:
 
 @pytest.mark.parametrize(("role", "status"), [("expert", 403), ("outsider", 403)])
 async def test_experts_and_outsiders_may_not_read_or_write(
-    world: World, role: str, status: int
+    world: ApiWorld, role: str, status: int
 ) -> None:
     assert (await get(world, role)).status_code == status
     assert (await put(world, role, {"raid_mode": True})).status_code == status
@@ -49,7 +49,7 @@ async def test_experts_and_outsiders_may_not_read_or_write(
     assert (await get(world, "admin")).json()["version"] == 0
 
 
-async def test_anonymous_gets_401_and_unknown_session_404(world: World) -> None:
+async def test_anonymous_gets_401_and_unknown_session_404(world: ApiWorld) -> None:
     assert (await world.api.client.get(url(world))).status_code == 401
     r = await world.api.client.get(
         "/api/sessions/s_nope/automod", headers=bearer(world.tokens["admin"])
@@ -57,7 +57,7 @@ async def test_anonymous_gets_401_and_unknown_session_404(world: World) -> None:
     assert r.status_code == 404
 
 
-async def test_moderator_replaces_the_config(world: World) -> None:
+async def test_moderator_replaces_the_config(world: ApiWorld) -> None:
     body = {"blocklist": ["Boeing"], "max_per_hour": 3, "trusted": ["@Airbus"], "shouting": True}
     r = await put(world, "moderator", body)
     assert r.status_code == 200, r.text
@@ -85,7 +85,7 @@ async def test_moderator_replaces_the_config(world: World) -> None:
     ],
 )
 async def test_bad_config_is_a_422_with_the_field_and_nothing_changes(
-    world: World, body: Any, loc: list[Any]
+    world: ApiWorld, body: Any, loc: list[Any]
 ) -> None:
     r = await put(world, "moderator", body)
     assert r.status_code == 422, r.text
@@ -94,7 +94,7 @@ async def test_bad_config_is_a_422_with_the_field_and_nothing_changes(
     assert (await get(world, "moderator")).json()["version"] == 0
 
 
-async def test_malformed_json_and_wrong_content_type(world: World) -> None:
+async def test_malformed_json_and_wrong_content_type(world: ApiWorld) -> None:
     headers = bearer(world.tokens["moderator"]) | {"content-type": "application/json"}
     r = await world.api.client.put(url(world), content=b"{raid", headers=headers)
     assert r.status_code == 400 and r.json()["error"] == "malformed_json"
@@ -104,7 +104,7 @@ async def test_malformed_json_and_wrong_content_type(world: World) -> None:
     assert r.status_code == 415
 
 
-async def test_version_guard_refuses_a_stale_write(world: World) -> None:
+async def test_version_guard_refuses_a_stale_write(world: ApiWorld) -> None:
     r = await world.api.client.put(
         url(world) + "?version=0", json={"shouting": True}, headers=bearer(world.tokens["admin"])
     )
@@ -120,7 +120,7 @@ async def test_version_guard_refuses_a_stale_write(world: World) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "version"]
 
 
-async def test_raid_switch_keeps_the_other_settings(world: World) -> None:
+async def test_raid_switch_keeps_the_other_settings(world: ApiWorld) -> None:
     await put(world, "admin", {"blocklist": ["Boeing"], "min_followers": 5})
     r = await put(world, "moderator", {"raid_mode": True}, "/raid")
     assert r.status_code == 200, r.text
@@ -141,7 +141,7 @@ async def test_raid_switch_keeps_the_other_settings(world: World) -> None:
         ("https://t.co/promo #AskAirbus", "reject", "link-only"),
     ],
 )
-async def test_dry_run_check(world: World, text: str, outcome: str, rule: str | None) -> None:
+async def test_dry_run_check(world: ApiWorld, text: str, outcome: str, rule: str | None) -> None:
     r = await world.api.client.post(
         url(world, "/check"), json={"text": text}, headers=bearer(world.tokens["moderator"])
     )
@@ -152,7 +152,7 @@ async def test_dry_run_check(world: World, text: str, outcome: str, rule: str | 
         assert hit["reason_fr"] and hit["reason_en"]
 
 
-async def test_dry_run_with_the_stored_or_a_proposed_config(world: World) -> None:
+async def test_dry_run_with_the_stored_or_a_proposed_config(world: ApiWorld) -> None:
     await put(world, "admin", {"banned": ["@troll"]})
     body: dict[str, Any] = {"text": "Bonjour", "author": {"id": "9", "handle": "Troll"}}
     r = await world.api.client.post(
@@ -175,7 +175,7 @@ async def test_dry_run_with_the_stored_or_a_proposed_config(world: World) -> Non
     ]
 
 
-async def test_cookie_login_needs_the_csrf_token(api: Api, world: World) -> None:
+async def test_cookie_login_needs_the_csrf_token(api: Api, world: ApiWorld) -> None:
     client, csrf = await api.login("moderator")
     r = await client.put(url(world), json={"raid_mode": True})
     assert r.status_code == 403 and r.json()["error"] == "csrf_failed"

@@ -19,7 +19,7 @@ from atexpert.intake_state import IntakeStore
 from atexpert.questions import Author, IncomingQuestion, Question, QuestionStatus
 from atexpert.sessions import SessionFields
 from atexpert.store import Store
-from tests.conftest import RedisClient
+from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from tests.browser_fixtures import World, expect, wait_until
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import BrowserWorld, expect, wait_until
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 
-def test_moderator_approves_with_the_keyboard(world: World) -> None:
+def test_moderator_approves_with_the_keyboard(world: BrowserWorld) -> None:
     first = world.ask("@Airbus how quiet is the A350 cabin? #AskAirbus")
     second = world.ask("@Airbus what is the range of the A350-1000? #AskAirbus")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
@@ -60,7 +60,7 @@ ANSWER = (
 
 
 def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
-    world: World,
+    world: BrowserWorld,
 ) -> None:
     qid = world.ask("@Airbus why is the A350 cabin so quiet? #AskAirbus")
     public = world.page(None, f"/live/{world.session_id}")
@@ -114,7 +114,7 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
         watched.assert_clean()
 
 
-def test_two_moderators_on_one_question_see_who_won(world: World) -> None:
+def test_two_moderators_on_one_question_see_who_won(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus will the A350F fly to Toulouse? #AskAirbus")
     alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
     expect(alice.page.locator("#presence")).to_contain_text("alice (you)")
@@ -150,7 +150,7 @@ def test_two_moderators_on_one_question_see_who_won(world: World) -> None:
 HOSTILE = '<img src=x onerror=alert(1)> <script>alert(2)</script> @Airbus "quoted" & more'
 
 
-def test_hostile_tweet_text_stays_text_and_runs_nothing(world: World) -> None:
+def test_hostile_tweet_text_stays_text_and_runs_nothing(world: BrowserWorld) -> None:
     qid = world.ask(HOSTILE, handle="mallory", name="<b onmouseover=alert(3)>Mal</b>")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     page = mod.page
@@ -186,7 +186,7 @@ def test_hostile_tweet_text_stays_text_and_runs_nothing(world: World) -> None:
     assert world.question(qid)["status"] == "answered"
 
 
-def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: World) -> None:
+def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus when does the A350F enter service? #AskAirbus")
     other = world.second_app()
     alice = world.page("alice", f"/sessions/{world.session_id}/moderate")

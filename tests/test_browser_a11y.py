@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser_fixtures import World
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import BrowserWorld
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 axe_module = pytest.importorskip(
     "axe_playwright_python.sync_playwright", reason="axe-playwright-python is not installed"
@@ -26,7 +26,7 @@ def violations(page: Any) -> list[str]:
     ]
 
 
-def test_every_console_passes_axe(world: World) -> None:
+def test_every_console_passes_axe(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus how is the A350 cabin so quiet? #AskAirbus")
     world.ask("@Airbus and the A220? #AskAirbus")
     world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")

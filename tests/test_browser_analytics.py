@@ -1,5 +1,5 @@
 """The staff analytics page in real headless Chromium: its SVG charts are there, with the
-labels and values worked out by hand for the seeded session (see tests/test_analytics.py)."""
+labels and values worked out by hand for the seeded session (tests/support/seeded_session.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from atexpert.app import create_app
 from atexpert.settings import Settings
-from tests.browser_fixtures import (
+from tests.support.browser_fixtures import (
     FAST_HASHER,
     Browser,
     ThreadServer,
@@ -22,7 +22,7 @@ from tests.browser_fixtures import (
     in_thread,
     seed_staff,
 )
-from tests.test_analytics import seed_session
+from tests.support.seeded_session import seed_session
 
 __all__ = ["browser"]
 

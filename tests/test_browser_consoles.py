@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 
-from tests.browser_fixtures import World, expect, wait_until
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import BrowserWorld, expect, wait_until
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 
 def local_input(day: date, hour: int) -> str:
@@ -23,7 +23,7 @@ def today() -> date:
     return datetime.now().astimezone().date()
 
 
-def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> None:
+def test_admin_creates_schedules_starts_and_staffs_a_session(world: BrowserWorld) -> None:
     tomorrow = today() + timedelta(days=1)
     admin = world.page("root", "/admin")
     page = admin.page
@@ -71,7 +71,7 @@ def test_admin_creates_schedules_starts_and_staffs_a_session(world: World) -> No
     admin.assert_clean()
 
 
-def test_scheduling_a_session_whose_end_has_passed_says_what_to_do(world: World) -> None:
+def test_scheduling_a_session_whose_end_has_passed_says_what_to_do(world: BrowserWorld) -> None:
     yesterday = today() - timedelta(days=1)
     admin = world.page("root", "/admin")
     page = admin.page
@@ -103,7 +103,7 @@ def test_scheduling_a_session_whose_end_has_passed_says_what_to_do(world: World)
     admin.assert_clean()
 
 
-def test_french_session_speaks_french_until_the_user_switches(world: World) -> None:
+def test_french_session_speaks_french_until_the_user_switches(world: BrowserWorld) -> None:
     sid = world.new_session(language="fr")
     world.ask("@Airbus pourquoi la cabine est-elle si calme ? #AskAirbus")
     mod = world.page("alice", f"/sessions/{sid}/moderate", locale="en-GB")
@@ -128,7 +128,7 @@ def test_french_session_speaks_french_until_the_user_switches(world: World) -> N
         watched.assert_clean()
 
 
-def test_the_queue_works_with_the_keyboard_alone(world: World) -> None:
+def test_the_queue_works_with_the_keyboard_alone(world: BrowserWorld) -> None:
     for n in range(3):
         world.ask(f"@Airbus question number {n} about the A321XLR #AskAirbus")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
@@ -180,7 +180,7 @@ def test_the_queue_works_with_the_keyboard_alone(world: World) -> None:
     mod.assert_clean()
 
 
-def test_merge_suggests_the_most_similar_question(world: World) -> None:
+def test_merge_suggests_the_most_similar_question(world: BrowserWorld) -> None:
     main = world.ask("@Airbus how long does it take to build an A350? #AskAirbus")
     world.ask("@Airbus what colour are the seats in business class? #AskAirbus")
     dup = world.ask("@Airbus how long does it take to build one A350 aircraft? #AskAirbus")
@@ -200,7 +200,7 @@ def test_merge_suggests_the_most_similar_question(world: World) -> None:
     mod.assert_clean()
 
 
-def test_tablet_layout_stacks_without_horizontal_scrolling(world: World) -> None:
+def test_tablet_layout_stacks_without_horizontal_scrolling(world: BrowserWorld) -> None:
     world.ask("@Airbus does the A220 fit small airports? #AskAirbus")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     page = mod.page
@@ -215,7 +215,7 @@ def test_tablet_layout_stacks_without_horizontal_scrolling(world: World) -> None
 
 
 def test_consoles_resume_after_the_server_restarts_without_gaps_or_duplicates(
-    world: World,
+    world: BrowserWorld,
 ) -> None:
     world.ask("@Airbus first question #AskAirbus")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
@@ -236,7 +236,7 @@ def test_consoles_resume_after_the_server_restarts_without_gaps_or_duplicates(
     assert mod.dialogs == []
 
 
-def test_expert_is_warned_then_sees_x_refuse_and_retries(world: World) -> None:
+def test_expert_is_warned_then_sees_x_refuse_and_retries(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus where can I see the A350 up close? #AskAirbus")
     world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
     expert = world.page("root", f"/sessions/{world.session_id}/expert")
@@ -266,7 +266,7 @@ def test_expert_is_warned_then_sees_x_refuse_and_retries(world: World) -> None:
     assert expert.dialogs == []
 
 
-def test_answers_needing_approval_go_out_once_a_moderator_approves(world: World) -> None:
+def test_answers_needing_approval_go_out_once_a_moderator_approves(world: BrowserWorld) -> None:
     world.new_session(require_answer_approval=True)
     qid = world.ask("@Airbus can I visit the Toulouse assembly line? #AskAirbus")
     world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
@@ -291,7 +291,7 @@ def test_answers_needing_approval_go_out_once_a_moderator_approves(world: World)
         watched.assert_clean()
 
 
-def test_moderator_bans_an_author_and_switches_raid_mode(world: World) -> None:
+def test_moderator_bans_an_author_and_switches_raid_mode(world: BrowserWorld) -> None:
     world.ask("@Airbus BUY CHEAP FOLLOWERS #AskAirbus", handle="troll")
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     page = mod.page
@@ -315,7 +315,7 @@ def test_moderator_bans_an_author_and_switches_raid_mode(world: World) -> None:
     mod.assert_clean()
 
 
-def test_a_moderator_sees_raid_mode_switched_by_another(world: World) -> None:
+def test_a_moderator_sees_raid_mode_switched_by_another(world: BrowserWorld) -> None:
     alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
     bob = world.page("bob", f"/sessions/{world.session_id}/moderate")
     for watched in (alice, bob):
@@ -337,7 +337,7 @@ def test_a_moderator_sees_raid_mode_switched_by_another(world: World) -> None:
         watched.assert_clean()
 
 
-def test_a_flooded_queue_of_1000_questions_stays_responsive(world: World) -> None:
+def test_a_flooded_queue_of_1000_questions_stays_responsive(world: BrowserWorld) -> None:
     world.flood(1000)
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     page = mod.page
@@ -366,7 +366,7 @@ def test_a_flooded_queue_of_1000_questions_stays_responsive(world: World) -> Non
     mod.assert_clean()
 
 
-def test_login_refuses_bad_passwords_and_foreign_redirects(world: World) -> None:
+def test_login_refuses_bad_passwords_and_foreign_redirects(world: BrowserWorld) -> None:
     watched = world.page(None, "/login?next=//evil.example/steal")
     page = watched.page
     page.get_by_label("Username").fill("alice")
@@ -382,7 +382,7 @@ def test_login_refuses_bad_passwords_and_foreign_redirects(world: World) -> None
     watched.assert_clean()
 
 
-def test_expert_preview_says_where_part_1_goes(world: World) -> None:
+def test_expert_preview_says_where_part_1_goes(world: BrowserWorld) -> None:
     qid = world.ask("Nobody mentioned the host here: what about the A330neo? #AskAirbus")
     world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
     expert = world.page("erin", f"/sessions/{world.session_id}/expert")
@@ -395,7 +395,7 @@ def test_expert_preview_says_where_part_1_goes(world: World) -> None:
     expert.assert_clean()
 
 
-def test_expert_sees_the_publisher_wait_for_x_rate_limit(world: World) -> None:
+def test_expert_sees_the_publisher_wait_for_x_rate_limit(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus is the A350 cabin pressurised lower? #AskAirbus")
     world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
     expert = world.page("erin", f"/sessions/{world.session_id}/expert")
@@ -412,7 +412,7 @@ def test_expert_sees_the_publisher_wait_for_x_rate_limit(world: World) -> None:
     expert.assert_clean()
 
 
-def test_the_expert_hands_a_question_back_and_the_moderators_see_why(world: World) -> None:
+def test_the_expert_hands_a_question_back_and_the_moderators_see_why(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus what about it? #AskAirbus", handle="vague_fan")
     r = world.http.post(f"/api/sessions/{world.session_id}/questions/{qid}/approve")
     assert r.status_code == 200, r.text

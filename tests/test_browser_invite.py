@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import WebSocket
 
-from tests.browser_fixtures import PASSWORD, World, expect
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import PASSWORD, BrowserWorld, expect
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 axe_module = pytest.importorskip(
     "axe_playwright_python.sync_playwright", reason="axe-playwright-python is not installed"
@@ -27,7 +27,7 @@ def violations(page: Any) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
 
 
-def test_admin_invites_an_expert_who_joins_with_a_new_account(world: World) -> None:
+def test_admin_invites_an_expert_who_joins_with_a_new_account(world: BrowserWorld) -> None:
     sid = world.session_id
     admin = world.page("root", "/admin")
     page = admin.page
@@ -108,7 +108,7 @@ def test_admin_invites_an_expert_who_joins_with_a_new_account(world: World) -> N
     guest.assert_clean()
 
 
-def test_the_admin_page_follows_someone_joining_by_link(world: World) -> None:
+def test_the_admin_page_follows_someone_joining_by_link(world: BrowserWorld) -> None:
     sid = world.session_id
     r = world.http.post(
         f"/api/sessions/{sid}/invitations", json={"role": "expert", "note": "Dr. Ada"}
@@ -159,7 +159,7 @@ def test_the_admin_page_follows_someone_joining_by_link(world: World) -> None:
     guest.assert_clean()
 
 
-def test_a_staff_member_logs_in_from_the_invitation_and_joins(world: World) -> None:
+def test_a_staff_member_logs_in_from_the_invitation_and_joins(world: BrowserWorld) -> None:
     sid = world.session_id
     r = world.http.post(
         "/api/users", json={"username": "carl", "display_name": "Carl", "password": PASSWORD}
@@ -197,7 +197,7 @@ def test_a_staff_member_logs_in_from_the_invitation_and_joins(world: World) -> N
 
 
 @pytest.mark.parametrize("next_", ["//evil.example/", "/%09/evil.example/", "/%5Cevil.example"])
-def test_login_only_goes_back_to_this_site(world: World, next_: str) -> None:
+def test_login_only_goes_back_to_this_site(world: BrowserWorld, next_: str) -> None:
     watched = world.page(None, f"/login?next={next_}")
     page = watched.page
     page.get_by_label("Username").fill("root")
@@ -207,7 +207,7 @@ def test_login_only_goes_back_to_this_site(world: World, next_: str) -> None:
     watched.assert_clean()
 
 
-def test_an_unknown_link_says_so(world: World) -> None:
+def test_an_unknown_link_says_so(world: BrowserWorld) -> None:
     watched = world.page(None, "/invite/" + "x" * 43)
     expect(watched.page.get_by_role("alert")).to_have_text(
         "This invitation link is not valid: check that it was copied whole."

@@ -13,13 +13,13 @@ from atexpert.intake_x import XReader
 from atexpert.meter import Meter
 from atexpert.store import Store
 from atexpert.xclient import async_client
-from tests.browser_fixtures import World, expect, in_thread
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import BrowserWorld, expect, in_thread
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 
-def refresh_likes(world: World) -> list[str]:
+def refresh_likes(world: BrowserWorld) -> list[str]:
     """One like refresh of the session, as the intake service runs it (tweepy to the
     emulator, the store to Redis): the ids of the questions updated."""
 
@@ -36,7 +36,7 @@ def refresh_likes(world: World) -> list[str]:
     return in_thread(run)
 
 
-def test_most_liked_sort_orders_the_queue_and_follows_like_counts_live(world: World) -> None:
+def test_most_liked_sort_orders_the_queue_and_follows_like_counts_live(world: BrowserWorld) -> None:
     asked = {
         name: world.ask(f"@Airbus question {name} about the A350 cabin #AskAirbus")
         for name in ("alpha", "bravo", "charlie")

@@ -8,17 +8,17 @@ import re
 
 from playwright.sync_api import Locator, Page
 
-from tests.browser_fixtures import World, expect
-from tests.browser_fixtures import browser as browser
-from tests.browser_fixtures import emulator_server as emulator_server
-from tests.browser_fixtures import world as world
+from tests.support.browser_fixtures import BrowserWorld, expect
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
 
 
 def x_accounts(page: Page) -> Locator:
     return page.get_by_role("region", name="X accounts")
 
 
-def start_connecting(page: Page, world: World, handle: str = "") -> None:
+def start_connecting(page: Page, world: BrowserWorld, handle: str = "") -> None:
     """Click "Connect an X account" (optionally for ``handle``): X's consent page opens."""
     if handle:
         page.get_by_label("Only accept this account").fill(handle)
@@ -37,7 +37,7 @@ def host_hint(page: Page) -> Locator:
     return page.locator("#s-host-hint")
 
 
-def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: World) -> None:
+def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: BrowserWorld) -> None:
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
@@ -80,7 +80,9 @@ def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: World)
     admin.assert_clean()
 
 
-def test_cancelling_on_x_or_the_wrong_account_comes_back_with_the_reason(world: World) -> None:
+def test_cancelling_on_x_or_the_wrong_account_comes_back_with_the_reason(
+    world: BrowserWorld,
+) -> None:
     world.emulator.create_account("someone_else", "Someone Else")
     admin = world.page("root", "/admin")
     page = admin.page
@@ -111,7 +113,7 @@ def test_cancelling_on_x_or_the_wrong_account_comes_back_with_the_reason(world: 
     admin.assert_clean()
 
 
-def test_in_french_and_only_for_admins(world: World) -> None:
+def test_in_french_and_only_for_admins(world: BrowserWorld) -> None:
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, ControlError, EmulatorControl
-from tests import emulator_fixtures
+from tests.support import emulator_fixtures
 
 server, ctl, http = emulator_fixtures.server, emulator_fixtures.ctl, emulator_fixtures.http
 

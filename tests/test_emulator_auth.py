@@ -14,7 +14,7 @@ from oauthlib.oauth1 import Client as OAuth1Client
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from tests import emulator_fixtures
+from tests.support import emulator_fixtures
 
 server, ctl, http = emulator_fixtures.default_server, emulator_fixtures.ctl, emulator_fixtures.http
 

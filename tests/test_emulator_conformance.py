@@ -1,7 +1,7 @@
 """The emulator against X's own references in ``../shared/conformance/x-api``:
 
 1. every endpoint, success and error, answers a body valid for the matching response
-   schema of the official OpenAPI spec (tests/xspec.py), stream lines included;
+   schema of the official OpenAPI spec (tests/support/xspec.py), stream lines included;
 2. the real recordings, replayed through tweepy after seeding equivalent accounts and
    posts, get answers of the same shape: same status, same keys and value types at
    every path, and the recorded header names.
@@ -23,7 +23,8 @@ from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.settings import Settings
 from atexpert.xclient import OAuth1Token, make_client
-from tests import emulator_fixtures, xspec
+from tests.support import emulator_fixtures, xspec
+from tests.support.conformance_world import ConformanceWorld, seed_conformance_world
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 
@@ -35,19 +36,6 @@ TWITTER_EPOCH_MS = 1_288_834_974_657
 # -- 1. responses validate against the OpenAPI spec --------------------------------
 
 
-@dataclass
-class World:
-    """A seeded emulator: the brand, a fan with a summoning question, and posts."""
-
-    control: EmulatorControl
-    bearer: str
-    brand: AccountTokens
-    fan: AccountTokens
-    question: str
-    unsummoned: str
-    brand_post: str
-
-
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -57,22 +45,8 @@ class Case:
     params: dict[str, str] | None = None
     body: Any = None
     raw_body: bytes | None = None
-    before: Callable[[World], None] | None = None
+    before: Callable[[ConformanceWorld], None] | None = None
     schema_status: int | None = None  # X's invalid-rules 400 has the 200 body shape
-
-
-def _world(control: EmulatorControl) -> World:
-    brand = control.create_account("Airbus", "Airbus", description="Planes")
-    fan = control.create_account("fan_1", "A Fan")
-    question = control.post("fan_1", "@Airbus how are wings made? #AskAirbus", lang="en")
-    unsummoned = control.post("fan_1", "wings? #AskAirbus https://example.com/x")
-    control.post(
-        "fan_1", "@fan_1 " + "a long follow-up question " * 15, in_reply_to_tweet_id=question
-    )
-    brand_post = control.post("Airbus", "Welcome to #AskAirbus")
-    return World(
-        control, control.app()["bearer_token"], brand, fan, question, unsummoned, brand_post
-    )
 
 
 ALL_TWEET_FIELDS = (
@@ -91,9 +65,9 @@ VIEW = {
 }
 
 
-def _cases() -> dict[str, Callable[[World], Case]]:
-    def faults(**kw: Any) -> Callable[[World], None]:
-        def inject(world: World) -> None:
+def _cases() -> dict[str, Callable[[ConformanceWorld], Case]]:
+    def faults(**kw: Any) -> Callable[[ConformanceWorld], None]:
+        def inject(world: ConformanceWorld) -> None:
             world.control.faults(**kw)
 
         return inject
@@ -278,7 +252,7 @@ def test_response_matches_openapi_schema(
     name: str, server: EmulatorServer, control: EmulatorControl
 ) -> None:
     xspec.require_spec()
-    world = _world(control)
+    world = seed_conformance_world(control)
     case = CASES[name](world)
     if case.before is not None:
         case.before(world)
@@ -318,7 +292,7 @@ async def test_stream_lines_match_openapi_schema(
     server: EmulatorServer, control: EmulatorControl
 ) -> None:
     xspec.require_spec()
-    world = _world(control)
+    world = seed_conformance_world(control)
     auth = {"authorization": f"Bearer {world.bearer}"}
     async with httpx.AsyncClient(base_url=server.base_url, headers=auth, timeout=10) as client:
         added = await client.post(

@@ -10,7 +10,7 @@ import pytest
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, ControlError, EmulatorControl
-from tests import emulator_fixtures
+from tests.support import emulator_fixtures
 
 server, control, http = emulator_fixtures.server, emulator_fixtures.control, emulator_fixtures.http
 

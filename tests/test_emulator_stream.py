@@ -14,7 +14,7 @@ import pytest
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from tests import emulator_fixtures
+from tests.support import emulator_fixtures
 
 HEARTBEAT = emulator_fixtures.HEARTBEAT_SECONDS
 server, ctl = emulator_fixtures.server, emulator_fixtures.ctl

@@ -15,7 +15,7 @@ from atexpert.errors import Conflict, InvalidInput
 from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.redis_conn import RedisClient
 from atexpert.store import Store
-from tests.test_analytics import PROFANITY, TEXT_101, TEXT_102, at, seed_session
+from tests.support.seeded_session import PROFANITY, TEXT_101, TEXT_102, at, seed_session
 
 
 async def _flush(redis: RedisClient) -> None:

@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 
 from atexpert import cli
-from tests.test_analytics import TEXT_101, seed_session
+from tests.support.seeded_session import TEXT_101, seed_session
 
 
 @pytest.fixture

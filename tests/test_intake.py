@@ -1,137 +1,31 @@
 """Intake in its three modes: the real tweepy client against the emulator over HTTP, real
 Redis. Each test posts a known mix on X and checks the exact set of questions stored.
 
-The fixtures here are shared by the other tests/test_intake_*.py modules.
+Its world (tests/support/intake_world.py) is shared with the other tests/test_intake_*.py
+modules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from tweepy.asynchronous import AsyncClient
-
 from atexpert.clock import ManualClock
-from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
-from atexpert.intake_posts import Target
-from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
-from atexpert.intake_stream import StreamIntake, stream_factory
-from atexpert.intake_x import XReader
-from atexpert.meter import Meter
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, Session, SessionFields
-from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.xclient import async_client
-from tests import emulator_fixtures
-from tests.waiting import wait_for
+from atexpert.intake_state import IntakeMode, IntakeState
+from atexpert.sessions import HostAccount, SessionFields
+from tests.support import emulator_fixtures
+from tests.support.intake_world import FAST, IntakeWorld
+from tests.support.intake_world import world as world
+from tests.support.waiting import wait_for
 
 server, control, settings = (
     emulator_fixtures.server,
     emulator_fixtures.control,
     emulator_fixtures.settings,
 )
-
-FAST = IntakeSettings(
-    poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5
-)
-
-
-@dataclass
-class World:
-    """A live #AskAirbus session hosted by @Airbus, and fans to post on X."""
-
-    control: EmulatorControl
-    settings: Settings
-    redis: RedisClient
-    store: Store
-    state: IntakeStore
-    meter: Meter
-    host: AccountTokens
-    session: Session
-    client: AsyncClient
-
-    @property
-    def sid(self) -> str:
-        return self.session.id
-
-    @property
-    def target(self) -> Target:
-        return target_of(self.session, self.host.id)
-
-    def reader(self) -> XReader:
-        return XReader(self.client, self.meter)
-
-    def ingestor(self) -> Ingestor:
-        return Ingestor(self.store, self.state)
-
-    def poller(self, mode: IntakeMode, settings: IntakeSettings = FAST, **kw: Any) -> PollIntake:
-        return PollIntake(
-            self.target,
-            mode,
-            self.reader(),
-            self.ingestor(),
-            self.meter,
-            settings,
-            opens_at=self.session.intake_opens_at,
-            **kw,
-        )
-
-    def streamer(self, settings: IntakeSettings = FAST) -> StreamIntake:
-        bearer = self.settings.x_bearer_token
-        assert bearer is not None
-        make = stream_factory(bearer.get_secret_value(), self.settings.x_api_base_url)
-        intake = StreamIntake(make, self.reader(), self.ingestor(), self.meter, settings)
-        intake.serve(self.target, self.session.intake_opens_at)
-        return intake
-
-    def post(self, username: str, text: str, **extra: Any) -> str:
-        return self.control.post(username, text, **extra)
-
-    async def tweet_ids(self) -> set[str]:
-        return {q.tweet_id for q in await self.store.list_questions(self.sid)}
-
-    async def received_events(self) -> list[str]:
-        events = await self.store.read_events(self.sid, count=10_000)
-        return [e.entity_id for e in events if e.kind == "question.received"]
-
-
-@pytest.fixture
-async def world(
-    control: EmulatorControl, settings: Settings, redis: RedisClient
-) -> AsyncIterator[World]:
-    host = control.create_account("Airbus", "Airbus")
-    for i in (1, 2, 3):
-        control.create_account(f"fan_{i}", f"Fan {i}")
-    store = Store(redis)
-    now = datetime.now(UTC)
-    fields = SessionFields(
-        title="Inside the A350 cabin",
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus", user_id=host.id),
-        scheduled_start=now + timedelta(minutes=1),
-        scheduled_end=now + timedelta(hours=1),
-    )
-    session = await store.create_session(fields, actor="admin")
-    await store.schedule_session(session.id, actor="admin")
-    session = await store.start_session(session.id, actor="admin")
-    async with async_client(settings) as client:
-        yield World(
-            control,
-            settings,
-            redis,
-            store,
-            IntakeStore(redis),
-            Meter(redis),
-            host,
-            session,
-            client,
-        )
 
 
 LONG = "@Airbus #AskAirbus " + "How do you test the cabin air system at altitude? " * 12
@@ -162,7 +56,7 @@ class Mix:
         return self.mentions_expected | {self.no_mention}
 
 
-def post_mix(w: World) -> Mix:
+def post_mix(w: IntakeWorld) -> Mix:
     mention = w.post("fan_1", "@Airbus #AskAirbus when does the A350F fly?")
     return Mix(
         mention=mention,
@@ -183,7 +77,7 @@ def post_mix(w: World) -> Mix:
     )
 
 
-async def test_mentions_mode_keeps_hashtagged_mentions_only(world: World) -> None:
+async def test_mentions_mode_keeps_hashtagged_mentions_only(world: IntakeWorld) -> None:
     mix = post_mix(world)
     poller = world.poller(IntakeMode.MENTIONS)
     assert await poller.poll_once() == 4
@@ -203,7 +97,7 @@ async def test_mentions_mode_keeps_hashtagged_mentions_only(world: World) -> Non
     assert status.cursor is not None
 
 
-async def test_intake_reads_the_time_from_its_clock(world: World) -> None:
+async def test_intake_reads_the_time_from_its_clock(world: IntakeWorld) -> None:
     clock = ManualClock(datetime.now(UTC) + timedelta(minutes=10))
     world.post("fan_1", "@Airbus #AskAirbus how quiet is the cabin at cruise?")
     ingestor = Ingestor(world.store, world.state, clock=clock)
@@ -216,7 +110,7 @@ async def test_intake_reads_the_time_from_its_clock(world: World) -> None:
     assert status.lag_seconds is not None and 540 < status.lag_seconds <= 600
 
 
-async def test_search_mode_keeps_every_hashtagged_post(world: World) -> None:
+async def test_search_mode_keeps_every_hashtagged_post(world: IntakeWorld) -> None:
     mix = post_mix(world)
     poller = world.poller(IntakeMode.SEARCH)
     assert await poller.poll_once() == 5
@@ -228,7 +122,7 @@ async def test_search_mode_keeps_every_hashtagged_post(world: World) -> None:
     assert len(await world.received_events()) == 6
 
 
-async def test_paging_reads_every_page_before_moving_the_cursor(world: World) -> None:
+async def test_paging_reads_every_page_before_moving_the_cursor(world: IntakeWorld) -> None:
     ids = world.control.post_many(
         [{"username": "fan_1", "text": f"@Airbus #AskAirbus question {i}"} for i in range(35)]
     )
@@ -238,7 +132,7 @@ async def test_paging_reads_every_page_before_moving_the_cursor(world: World) ->
     assert await world.state.cursor(world.sid) == max(ids, key=lambda i: (len(i), i))
 
 
-async def test_stream_mode_delivers_the_exact_set(world: World) -> None:
+async def test_stream_mode_delivers_the_exact_set(world: IntakeWorld) -> None:
     mix = post_mix(world)  # before the stream connects: the catch-up brings these
     intake = world.streamer()
     stop = asyncio.Event()
@@ -265,18 +159,18 @@ async def test_stream_mode_delivers_the_exact_set(world: World) -> None:
         await task
 
 
-async def _has(world: World, expected: set[str]) -> bool:
+async def _has(world: IntakeWorld, expected: set[str]) -> bool:
     return expected <= await world.tweet_ids()
 
 
-async def _settle(world: World) -> None:
+async def _settle(world: IntakeWorld) -> None:
     """Give a late duplicate or stray question the time to show up (it must not)."""
     before = await world.store.last_event_id(world.sid)
     await asyncio.sleep(0.3)
     assert await world.store.last_event_id(world.sid) == before
 
 
-async def test_one_stream_serves_several_sessions(world: World) -> None:
+async def test_one_stream_serves_several_sessions(world: IntakeWorld) -> None:
     now = datetime.now(UTC)
     fields = SessionFields(
         title="Second",

@@ -7,21 +7,21 @@ import pytest
 from atexpert.costs import CallKind
 from atexpert.intake_state import IntakeStore
 from atexpert.meter import Meter
-from tests.test_api_support import Api, World, bearer
+from tests.support.api_world import Api, ApiWorld, bearer
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
 @pytest.fixture
-def mounted(world: World) -> World:
+def mounted(world: ApiWorld) -> ApiWorld:
     return world
 
 
-def _as(w: World, role: str) -> dict[str, str]:
+def _as(w: ApiWorld, role: str) -> dict[str, str]:
     return bearer(w.tokens[role])
 
 
-async def test_status_mode_and_counters(mounted: World) -> None:
+async def test_status_mode_and_counters(mounted: ApiWorld) -> None:
     w, client = mounted, mounted.api.client
     r = await client.get(f"/api/sessions/{w.sid}/intake", headers=_as(w, "moderator"))
     assert r.status_code == 200, r.text
@@ -43,7 +43,7 @@ async def test_status_mode_and_counters(mounted: World) -> None:
     "body",
     [{"mode": "firehose"}, {}, {"mode": "stream", "extra": 1}, {"mode": None}],
 )
-async def test_bad_mode_is_a_422_with_field_details(mounted: World, body: object) -> None:
+async def test_bad_mode_is_a_422_with_field_details(mounted: ApiWorld, body: object) -> None:
     r = await mounted.api.client.put(
         f"/api/sessions/{mounted.sid}/intake/mode", json=body, headers=_as(mounted, "admin")
     )
@@ -51,7 +51,7 @@ async def test_bad_mode_is_a_422_with_field_details(mounted: World, body: object
     assert r.json()["detail"][0]["loc"][0] == "body"
 
 
-async def test_budget_and_spend(mounted: World) -> None:
+async def test_budget_and_spend(mounted: ApiWorld) -> None:
     w, client = mounted, mounted.api.client
     meter = Meter(w.api.services.redis)
     await meter.record(w.sid, CallKind.OWN_MENTIONS_READ, 40)
@@ -73,7 +73,7 @@ async def test_budget_and_spend(mounted: World) -> None:
 
 
 @pytest.mark.parametrize("value", [-1, "abc", "0.0000001", 10**9, [1]])
-async def test_bad_budget_is_a_422(mounted: World, value: object) -> None:
+async def test_bad_budget_is_a_422(mounted: ApiWorld, value: object) -> None:
     r = await mounted.api.client.put(
         f"/api/sessions/{mounted.sid}/budget",
         json={"budget_usd": value},
@@ -83,7 +83,7 @@ async def test_bad_budget_is_a_422(mounted: World, value: object) -> None:
     assert r.json()["detail"][0]["loc"][:2] == ["body", "budget_usd"]
 
 
-async def test_invalid_json_body_is_a_4xx(mounted: World) -> None:
+async def test_invalid_json_body_is_a_4xx(mounted: ApiWorld) -> None:
     r = await mounted.api.client.put(
         f"/api/sessions/{mounted.sid}/budget",
         content=b'{"budget_usd": ',
@@ -92,7 +92,7 @@ async def test_invalid_json_body_is_a_4xx(mounted: World) -> None:
     assert 400 <= r.status_code < 500
 
 
-async def test_who_may_see_and_change(mounted: World) -> None:
+async def test_who_may_see_and_change(mounted: ApiWorld) -> None:
     w, client = mounted, mounted.api.client
     assert (await client.get(f"/api/sessions/{w.sid}/intake")).status_code == 401
     r = await client.get(f"/api/sessions/{w.sid}/spend", headers=_as(w, "outsider"))
@@ -105,7 +105,7 @@ async def test_who_may_see_and_change(mounted: World) -> None:
     assert r.status_code == 404
 
 
-async def test_x_limits(mounted: World, api: Api) -> None:
+async def test_x_limits(mounted: ApiWorld, api: Api) -> None:
     meter = Meter(api.services.redis)
     await meter.note_limits(
         "create_tweet",

@@ -34,8 +34,8 @@ from atexpert.sessions import HostAccount, Session, SessionFields
 from atexpert.settings import Settings
 from atexpert.store import Store
 from atexpert.xclient import async_client
-from tests.test_intake import FAST
-from tests.waiting import wait_for
+from tests.support.intake_world import FAST
+from tests.support.waiting import wait_for
 
 HOST_ID = "1000"
 SID = "s_hostile"

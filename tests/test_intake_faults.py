@@ -13,26 +13,31 @@ import pytest
 from atexpert.intake import PollIntake
 from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
 from atexpert.scheduler import Lease
-from tests import test_intake as base
-from tests.conftest import RedisFactory
-from tests.test_intake import World
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.intake_world import IntakeWorld
+from tests.support.intake_world import world as world
+from tests.support.redis_fixtures import RedisFactory
+from tests.support.waiting import wait_for
 
-# The emulator and the live session of tests/test_intake.py.
-server, control, settings, world = base.server, base.control, base.settings, base.world
+# The emulator and the live session of tests/support/intake_world.py.
+server, control, settings = (
+    emulator_fixtures.server,
+    emulator_fixtures.control,
+    emulator_fixtures.settings,
+)
 
 
-async def _has(world: World, expected: set[str]) -> bool:
+async def _has(world: IntakeWorld, expected: set[str]) -> bool:
     return expected <= await world.tweet_ids()
 
 
-async def _exactly_once(world: World, expected: set[str]) -> None:
+async def _exactly_once(world: IntakeWorld, expected: set[str]) -> None:
     assert await world.tweet_ids() == expected
     events = await world.received_events()
     assert sorted(events) == sorted("q_" + t for t in expected), "a question received twice"
 
 
-async def test_stream_gap_is_caught_up_by_search(world: World) -> None:
+async def test_stream_gap_is_caught_up_by_search(world: IntakeWorld) -> None:
     intake = world.streamer()
     stop = asyncio.Event()
     task = asyncio.create_task(intake.run(stop))
@@ -61,7 +66,7 @@ async def test_stream_gap_is_caught_up_by_search(world: World) -> None:
         await task
 
 
-async def test_stream_drop_with_notice_and_fast_reconnect(world: World) -> None:
+async def test_stream_drop_with_notice_and_fast_reconnect(world: IntakeWorld) -> None:
     intake = world.streamer()
     stop = asyncio.Event()
     task = asyncio.create_task(intake.run(stop))
@@ -78,7 +83,7 @@ async def test_stream_drop_with_notice_and_fast_reconnect(world: World) -> None:
 
 
 @pytest.mark.parametrize("mode", [IntakeMode.MENTIONS, IntakeMode.SEARCH])
-async def test_5xx_and_429_lose_nothing(world: World, mode: IntakeMode) -> None:
+async def test_5xx_and_429_lose_nothing(world: IntakeWorld, mode: IntakeMode) -> None:
     endpoint = "user_mentions" if mode is IntakeMode.MENTIONS else "search_recent"
     first = {world.post("fan_1", f"@Airbus #AskAirbus early {i}") for i in range(3)}
     world.control.faults(fail_next=2, endpoints=[endpoint])
@@ -110,7 +115,9 @@ async def _state_is(state: IntakeStore, sid: str, wanted: IntakeState) -> bool:
     return (await state.status(sid)).state is wanted
 
 
-async def test_restart_resumes_from_the_cursor(world: World, redis_factory: RedisFactory) -> None:
+async def test_restart_resumes_from_the_cursor(
+    world: IntakeWorld, redis_factory: RedisFactory
+) -> None:
     one = {world.post("fan_1", f"@Airbus #AskAirbus first run {i}") for i in range(4)}
     stop = asyncio.Event()
     task = asyncio.create_task(world.poller(IntakeMode.MENTIONS).run(stop))
@@ -134,7 +141,7 @@ async def test_restart_resumes_from_the_cursor(world: World, redis_factory: Redi
         await task
 
 
-async def test_crash_before_the_cursor_moved_rereads_without_duplicates(world: World) -> None:
+async def test_crash_before_the_cursor_moved_rereads_without_duplicates(world: IntakeWorld) -> None:
     posted = {world.post("fan_1", f"@Airbus #AskAirbus q{i}") for i in range(5)}
     poller = world.poller(IntakeMode.SEARCH)
     assert await poller.poll_once() == 5
@@ -146,7 +153,7 @@ async def test_crash_before_the_cursor_moved_rereads_without_duplicates(world: W
 
 
 async def test_one_process_at_a_time_polls_a_session(
-    world: World, redis_factory: RedisFactory
+    world: IntakeWorld, redis_factory: RedisFactory
 ) -> None:
     posted = {world.post("fan_1", f"@Airbus #AskAirbus leased {i}") for i in range(3)}
     pollers: list[PollIntake] = []
@@ -165,7 +172,7 @@ async def test_one_process_at_a_time_polls_a_session(
         await asyncio.gather(*tasks)
 
 
-async def test_budget_pauses_intake_before_it_is_exceeded(world: World) -> None:
+async def test_budget_pauses_intake_before_it_is_exceeded(world: IntakeWorld) -> None:
     ids = world.control.post_many(
         [{"username": "fan_1", "text": f"@Airbus #AskAirbus budget {i}"} for i in range(10)]
     )
@@ -190,7 +197,7 @@ async def test_budget_pauses_intake_before_it_is_exceeded(world: World) -> None:
         await task
 
 
-async def test_budget_removes_the_stream_rule(world: World) -> None:
+async def test_budget_removes_the_stream_rule(world: IntakeWorld) -> None:
     await world.meter.set_budget(world.sid, Decimal("0.10"))  # 20 stream posts
     intake = world.streamer()
     stop = asyncio.Event()
@@ -211,7 +218,7 @@ async def test_budget_removes_the_stream_rule(world: World) -> None:
         await task
 
 
-async def test_a_used_up_rate_limit_is_waited_out_without_a_429(world: World) -> None:
+async def test_a_used_up_rate_limit_is_waited_out_without_a_429(world: IntakeWorld) -> None:
     world.control.set_limit("user_mentions", app=2, window=2)
     first = world.post("fan_1", "@Airbus #AskAirbus before the limit")
     stop = asyncio.Event()
@@ -229,7 +236,7 @@ async def test_a_used_up_rate_limit_is_waited_out_without_a_429(world: World) ->
         await task
 
 
-async def test_stream_restart_catches_up_what_was_posted_while_down(world: World) -> None:
+async def test_stream_restart_catches_up_what_was_posted_while_down(world: IntakeWorld) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(world.streamer().run(stop))
     await wait_for(lambda: world.control.stream_status()["connected"])

@@ -16,29 +16,34 @@ from atexpert.intake_service import IntakeService
 from atexpert.intake_state import IntakeMode
 from atexpert.live_views import View, event_message
 from atexpert.questions import Author, IncomingQuestion
-from tests import test_intake as base
-from tests.test_intake import FAST, World
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.intake_world import FAST, IntakeWorld
+from tests.support.intake_world import world as world
+from tests.support.waiting import wait_for
 
-server, control, settings, world = base.server, base.control, base.settings, base.world
+server, control, settings = (
+    emulator_fixtures.server,
+    emulator_fixtures.control,
+    emulator_fixtures.settings,
+)
 
 
-def refresher(world: World, interval: float = 300.0, reserve: int = 100) -> LikesRefresh:
+def refresher(world: IntakeWorld, interval: float = 300.0, reserve: int = 100) -> LikesRefresh:
     return LikesRefresh(
         world.redis, world.store, world.meter, interval_seconds=interval, reserve=reserve
     )
 
 
-async def likes_of(world: World) -> dict[str, int]:
+async def likes_of(world: IntakeWorld) -> dict[str, int]:
     return {q.tweet_id: q.likes for q in await world.store.list_questions(world.sid)}
 
 
-async def events_of(world: World, kind: EventKind) -> list[tuple[str, dict[str, object]]]:
+async def events_of(world: IntakeWorld, kind: EventKind) -> list[tuple[str, dict[str, object]]]:
     events = await world.store.read_events(world.sid, count=10_000)
     return [(e.entity_id, e.data) for e in events if e.kind is kind]
 
 
-async def test_polling_modes_store_the_like_count_read_with_the_post(world: World) -> None:
+async def test_polling_modes_store_the_like_count_read_with_the_post(world: IntakeWorld) -> None:
     liked = world.post("fan_1", "@Airbus #AskAirbus will the A350F fly soon?")
     quiet = world.post("fan_2", "@Airbus #AskAirbus and the A400M?")
     world.control.set_likes(liked, 31)
@@ -52,7 +57,7 @@ async def test_polling_modes_store_the_like_count_read_with_the_post(world: Worl
     assert (await likes_of(world))[hashtag_only] == 4
 
 
-async def test_the_stream_stores_the_like_count_too(world: World) -> None:
+async def test_the_stream_stores_the_like_count_too(world: IntakeWorld) -> None:
     # A post liked before the stream connects: its catch-up search reads it...
     early = world.post("fan_1", "#AskAirbus liked before the stream connects")
     world.control.set_likes(early, 8)
@@ -71,12 +76,12 @@ async def test_the_stream_stores_the_like_count_too(world: World) -> None:
         await task
 
 
-async def _has(world: World, expected: set[str]) -> bool:
+async def _has(world: IntakeWorld, expected: set[str]) -> bool:
     return expected <= set(await likes_of(world))
 
 
 async def test_refresh_updates_changed_counts_with_one_event_each_and_no_version_bump(
-    world: World,
+    world: IntakeWorld,
 ) -> None:
     posts = [world.post(f"fan_{i}", f"@Airbus #AskAirbus question {i}") for i in (1, 2, 3)]
     await world.poller(IntakeMode.MENTIONS).poll_once()
@@ -110,7 +115,7 @@ async def test_refresh_updates_changed_counts_with_one_event_each_and_no_version
     assert await world.store.replay(world.sid) == await world.store.snapshot(world.sid)
 
 
-async def test_refresh_skips_closed_and_old_questions(world: World) -> None:
+async def test_refresh_skips_closed_and_old_questions(world: IntakeWorld) -> None:
     answered_like = world.post("fan_1", "@Airbus #AskAirbus rejected one")
     await world.poller(IntakeMode.MENTIONS).poll_once()
     await world.store.reject_question(world.sid, "q_" + answered_like, "spam", actor="mod")
@@ -133,7 +138,7 @@ async def test_refresh_skips_closed_and_old_questions(world: World) -> None:
     assert await world.meter.spend(world.sid) == spent  # nothing looked up, nothing billed
 
 
-async def test_refresh_keeps_within_the_budget_newest_first(world: World) -> None:
+async def test_refresh_keeps_within_the_budget_newest_first(world: IntakeWorld) -> None:
     posts = [world.post("fan_1", f"@Airbus #AskAirbus budget question {i}") for i in range(4)]
     await world.poller(IntakeMode.MENTIONS).poll_once()
     for post in posts:
@@ -147,7 +152,7 @@ async def test_refresh_keeps_within_the_budget_newest_first(world: World) -> Non
 
 
 async def test_the_interval_is_claimed_once_across_processes_and_zero_is_off(
-    world: World,
+    world: IntakeWorld,
 ) -> None:
     post = world.post("fan_1", "@Airbus #AskAirbus refresh me")
     await world.poller(IntakeMode.MENTIONS).poll_once()
@@ -167,7 +172,7 @@ async def test_the_interval_is_claimed_once_across_processes_and_zero_is_off(
 
 
 @asynccontextmanager
-async def intake_running(world: World, likes_refresh_seconds: float) -> AsyncIterator[None]:
+async def intake_running(world: IntakeWorld, likes_refresh_seconds: float) -> AsyncIterator[None]:
     """The intake service, ticking every 50 ms, for the block's duration."""
     settings = world.settings.model_copy(update={"likes_refresh_seconds": likes_refresh_seconds})
     service = IntakeService(world.redis, world.store, settings, FAST)
@@ -180,7 +185,7 @@ async def intake_running(world: World, likes_refresh_seconds: float) -> AsyncIte
         await task
 
 
-async def test_the_intake_service_refreshes_likes_at_its_interval(world: World) -> None:
+async def test_the_intake_service_refreshes_likes_at_its_interval(world: IntakeWorld) -> None:
     async with intake_running(world, likes_refresh_seconds=0.2):
         post = world.post("fan_1", "@Airbus #AskAirbus liked later")
         await wait_for(lambda: _has(world, {post}))
@@ -191,7 +196,7 @@ async def test_the_intake_service_refreshes_likes_at_its_interval(world: World) 
     assert len(await events_of(world, EventKind.QUESTION_METRICS)) == 2
 
 
-async def test_the_intake_service_does_not_refresh_when_off(world: World) -> None:
+async def test_the_intake_service_does_not_refresh_when_off(world: IntakeWorld) -> None:
     async with intake_running(world, likes_refresh_seconds=0):
         post = world.post("fan_1", "@Airbus #AskAirbus never refreshed")
         await wait_for(lambda: _has(world, {post}))
@@ -204,7 +209,7 @@ async def test_the_intake_service_does_not_refresh_when_off(world: World) -> Non
     assert (await likes_of(world))[post] == 0
 
 
-async def _likes_are(world: World, tweet_id: str, likes: int) -> bool:
+async def _likes_are(world: IntakeWorld, tweet_id: str, likes: int) -> bool:
     return (await likes_of(world)).get(tweet_id) == likes
 
 

@@ -17,18 +17,23 @@ from atexpert.intake_state import IntakeMode, IntakeState
 from atexpert.redis_conn import RedisClient
 from atexpert.sessions import HostAccount, SessionFields
 from atexpert.settings import Settings
-from tests import test_intake as base
-from tests.test_intake import FAST, World
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.intake_world import FAST, IntakeWorld
+from tests.support.intake_world import world as world
+from tests.support.waiting import wait_for
 
-server, control, settings, world = base.server, base.control, base.settings, base.world
+server, control, settings = (
+    emulator_fixtures.server,
+    emulator_fixtures.control,
+    emulator_fixtures.settings,
+)
 
 
-async def _ids(world: World) -> set[str]:
+async def _ids(world: IntakeWorld) -> set[str]:
     return await world.tweet_ids()
 
 
-async def test_service_follows_sessions_and_modes(world: World) -> None:
+async def test_service_follows_sessions_and_modes(world: IntakeWorld) -> None:
     service = IntakeService(world.redis, world.store, world.settings, FAST)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop, interval=0.05))
@@ -59,15 +64,15 @@ async def test_service_follows_sessions_and_modes(world: World) -> None:
         await task
 
 
-async def _has(world: World, expected: set[str]) -> bool:
+async def _has(world: IntakeWorld, expected: set[str]) -> bool:
     return expected <= await world.tweet_ids()
 
 
-async def _state(world: World, wanted: IntakeState) -> bool:
+async def _state(world: IntakeWorld, wanted: IntakeState) -> bool:
     return (await world.state.status(world.sid)).state is wanted
 
 
-async def test_the_intake_window(world: World) -> None:
+async def test_the_intake_window(world: IntakeWorld) -> None:
     now = datetime.now(UTC)
     fields = SessionFields(
         title="Later",
@@ -135,7 +140,7 @@ async def test_the_app_runs_intake_beside_it(
             assert r.json()["counts"] == {"own_mentions_read": 1}
 
 
-async def test_the_service_auto_moderates_what_it_ingests(world: World) -> None:
+async def test_the_service_auto_moderates_what_it_ingests(world: IntakeWorld) -> None:
     service = IntakeService(world.redis, world.store, world.settings, FAST)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop, interval=0.05))
@@ -152,6 +157,6 @@ async def test_the_service_auto_moderates_what_it_ingests(world: World) -> None:
         await task
 
 
-async def _status_of(world: World, tweet_id: str, status: str) -> bool:
+async def _status_of(world: IntakeWorld, tweet_id: str, status: str) -> bool:
     questions = await world.store.list_questions(world.sid)
     return any(q.tweet_id == tweet_id and q.status.value == status for q in questions)

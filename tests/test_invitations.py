@@ -16,10 +16,10 @@ from atexpert.errors import Conflict, NotFound
 from atexpert.invitation_store import InvitationStore
 from atexpert.invitations import MAX_HOURS, InvitationStatus, new_invitation
 from atexpert.sessions import Role
-from tests.conftest import RedisClient, RedisFactory
-from tests.test_api_support import PASSWORD, Api, World, bearer
+from tests.support.api_world import PASSWORD, Api, ApiWorld, bearer
+from tests.support.redis_fixtures import RedisClient, RedisFactory
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 SID = "s_0123456789ab"
 
@@ -151,7 +151,7 @@ def test_validity_is_bounded() -> None:
 NEW_ACCOUNT = {"username": "ada", "display_name": "Ada Lovelace", "password": "analytical-1"}
 
 
-async def _invite(w: World, role: str = "expert", **over: Any) -> tuple[str, dict[str, Any]]:
+async def _invite(w: ApiWorld, role: str = "expert", **over: Any) -> tuple[str, dict[str, Any]]:
     """An invitation to the world's session, made by its admin: (secret, response body)."""
     r = await w.api.client.post(
         f"/api/sessions/{w.sid}/invitations",
@@ -168,7 +168,7 @@ async def _roles_events(api: Api, sid: str) -> list[Any]:
     return [e for e in events if e.kind == "session.roles_changed"]
 
 
-async def test_admin_creates_lists_and_revokes_invitations(api: Api, world: World) -> None:
+async def test_admin_creates_lists_and_revokes_invitations(api: Api, world: ApiWorld) -> None:
     secret, body = await _invite(world, "moderator", note="  Bob from ops ")
     assert body["url"] == f"{api.services.settings.public_base_url}/invite/{secret}"
     invitation = body["invitation"]
@@ -190,7 +190,7 @@ async def test_admin_creates_lists_and_revokes_invitations(api: Api, world: Worl
     assert r.status_code == 404
 
 
-async def test_the_link_shows_what_it_invites_to(api: Api, world: World) -> None:
+async def test_the_link_shows_what_it_invites_to(api: Api, world: ApiWorld) -> None:
     secret, body = await _invite(world, note="For Ada", expires_in_hours=24)
     r = await api.client.get(f"/api/invitations/{secret}")  # no credentials
     assert r.status_code == 200, r.text
@@ -204,7 +204,7 @@ async def test_the_link_shows_what_it_invites_to(api: Api, world: World) -> None
     }
 
 
-async def test_a_newcomer_creates_an_account_and_is_logged_in(api: Api, world: World) -> None:
+async def test_a_newcomer_creates_an_account_and_is_logged_in(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world)
     newcomer = api.new_client()
     r = await newcomer.post(f"/api/invitations/{secret}/accept", json=NEW_ACCOUNT)
@@ -234,7 +234,7 @@ async def test_a_newcomer_creates_an_account_and_is_logged_in(api: Api, world: W
     assert r.status_code == 410 and "already been used" in r.json()["message"]
 
 
-async def test_a_logged_in_user_joins_as_themselves(api: Api, world: World) -> None:
+async def test_a_logged_in_user_joins_as_themselves(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world, "moderator")
     outsider = world.users["outsider"]
     client, csrf = await api.login("outsider")
@@ -261,7 +261,7 @@ async def test_a_logged_in_user_joins_as_themselves(api: Api, world: World) -> N
     assert r.status_code == 410
 
 
-async def test_an_api_token_joins_too_and_a_bad_one_is_refused(api: Api, world: World) -> None:
+async def test_an_api_token_joins_too_and_a_bad_one_is_refused(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world, "moderator")
     url = f"/api/invitations/{secret}/accept"
     r = await api.client.post(url, json={}, headers=bearer("atx_not-a-token"))
@@ -270,7 +270,7 @@ async def test_an_api_token_joins_too_and_a_bad_one_is_refused(api: Api, world: 
     assert r.status_code == 200 and r.json()["user"]["username"] == "outsider"
 
 
-async def test_a_stale_login_cookie_counts_as_anonymous(api: Api, world: World) -> None:
+async def test_a_stale_login_cookie_counts_as_anonymous(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world)
     client = api.new_client(cookies={COOKIE_NAME: "expired-or-forged"})
     r = await client.post(f"/api/invitations/{secret}/accept", json=NEW_ACCOUNT)
@@ -278,7 +278,7 @@ async def test_a_stale_login_cookie_counts_as_anonymous(api: Api, world: World) 
 
 
 async def test_a_taken_username_is_a_409_and_does_not_spend_the_link(
-    api: Api, world: World
+    api: Api, world: ApiWorld
 ) -> None:
     secret, _ = await _invite(world)
     url = f"/api/invitations/{secret}/accept"
@@ -295,7 +295,7 @@ async def test_a_taken_username_is_a_409_and_does_not_spend_the_link(
     assert r.status_code == 200
 
 
-async def test_two_newcomers_racing_on_one_link(api: Api, world: World) -> None:
+async def test_two_newcomers_racing_on_one_link(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world)
     url = f"/api/invitations/{secret}/accept"
     bodies = [{**NEW_ACCOUNT, "username": f"racer{n}"} for n in range(4)]
@@ -318,7 +318,7 @@ async def test_two_newcomers_racing_on_one_link(api: Api, world: World) -> None:
     ],
 )
 async def test_bad_invitation_input_is_a_422_with_the_field(
-    api: Api, world: World, body: dict[str, Any], loc: list[str]
+    api: Api, world: ApiWorld, body: dict[str, Any], loc: list[str]
 ) -> None:
     r = await api.client.post(
         f"/api/sessions/{world.sid}/invitations", json=body, headers=bearer(world.tokens["admin"])
@@ -339,7 +339,7 @@ async def test_bad_invitation_input_is_a_422_with_the_field(
     ],
 )
 async def test_bad_account_input_is_a_422_and_keeps_the_link(
-    api: Api, world: World, body: dict[str, Any], locs: list[list[str]]
+    api: Api, world: ApiWorld, body: dict[str, Any], locs: list[list[str]]
 ) -> None:
     secret, _ = await _invite(world)
     r = await api.client.post(f"/api/invitations/{secret}/accept", json=body)
@@ -348,7 +348,7 @@ async def test_bad_account_input_is_a_422_and_keeps_the_link(
     assert (await api.client.get(f"/api/invitations/{secret}")).status_code == 200
 
 
-async def test_accept_wants_a_json_body(api: Api, world: World) -> None:
+async def test_accept_wants_a_json_body(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world)
     url = f"/api/invitations/{secret}/accept"
     assert (await api.client.post(url, content=b"username=ada")).status_code == 415
@@ -357,14 +357,14 @@ async def test_accept_wants_a_json_body(api: Api, world: World) -> None:
 
 
 @pytest.mark.parametrize("secret", ["x" * 43, "short", "has.a.dot" * 5])
-async def test_unknown_links_are_404(api: Api, world: World, secret: str) -> None:
+async def test_unknown_links_are_404(api: Api, world: ApiWorld, secret: str) -> None:
     r = await api.client.get(f"/api/invitations/{secret}")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     r = await api.client.post(f"/api/invitations/{secret}/accept", json=NEW_ACCOUNT)
     assert r.status_code == 404
 
 
-async def test_expired_links_are_gone(api: Api, world: World) -> None:
+async def test_expired_links_are_gone(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world, expires_in_hours=1)
     api.clock.advance(timedelta(hours=1))
     r = await api.client.get(f"/api/invitations/{secret}")
@@ -378,7 +378,7 @@ async def test_expired_links_are_gone(api: Api, world: World) -> None:
     assert listed.json() == []
 
 
-async def test_closed_and_archived_sessions_take_no_invitations(api: Api, world: World) -> None:
+async def test_closed_and_archived_sessions_take_no_invitations(api: Api, world: ApiWorld) -> None:
     secret, _ = await _invite(world)
     admin = bearer(world.tokens["admin"])
     for step, status in (("close", "closed"), ("archive", "archived")):
@@ -400,7 +400,7 @@ async def test_the_openapi_document_lists_the_410(api: Api) -> None:
     assert "410" in accept["responses"] and accept["security"] == []
 
 
-async def test_a_newcomer_keeps_their_password_private(api: Api, world: World) -> None:
+async def test_a_newcomer_keeps_their_password_private(api: Api, world: ApiWorld) -> None:
     """The password is hashed like any account's, and the login works with it only."""
     secret, _ = await _invite(world)
     client = api.new_client()

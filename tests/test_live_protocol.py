@@ -16,28 +16,24 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from atexpert.answers import AnswerDraft
 from atexpert.auth import COOKIE_NAME, CookieSigner
 from atexpert.errors import Conflict
-from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import HostAccount, Role, SessionFields
 from atexpert.settings import Settings
-from atexpert.staff import StaffUser
-from atexpert.staff_store import StaffStore
-from atexpert.store import Store
+from tests.support.live_world import T0, LiveWorld
+from tests.support.live_world import world as world
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = "http://console.example"
@@ -55,7 +51,6 @@ SERVER_ENV = {
     "ATEXPERT_LIVE_IDLE_S": "0.3",
     "ATEXPERT_LIVE_CLOSE_TIMEOUT_S": "10",
 }
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -113,55 +108,6 @@ def servers(redis_url: str) -> Iterator[tuple[Server, Server]]:
 
 
 @dataclass
-class World:
-    redis: aioredis.Redis
-    store: Store
-    staff: StaffStore
-    session_id: str
-    users: dict[str, StaffUser]
-    tokens: dict[str, str]
-    tweet: int = 1000
-    clients: list[ClientConnection] = field(default_factory=list)
-
-    async def ask(self, text: str = "What is the range of the A350?", **author: Any) -> str:
-        self.tweet += 1
-        who = Author(id=str(self.tweet), handle=f"user{self.tweet}", name="Ann", **author)
-        incoming = IncomingQuestion(tweet_id=str(self.tweet), author=who, text=text, created_at=T0)
-        question, _ = await self.store.add_question(self.session_id, incoming)
-        return question.id
-
-
-@pytest.fixture
-async def world(redis_standalone: aioredis.Redis) -> AsyncIterator[World]:
-    store = Store(redis_standalone)
-    staff = StaffStore(redis_standalone, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
-    users = {
-        "root": await staff.create_user("root", "password-1", is_admin=True),
-        "mia": await staff.create_user("mia", "password-1"),
-        "max": await staff.create_user("max", "password-1"),
-        "eve": await staff.create_user("eve", "password-1"),
-        "out": await staff.create_user("out", "password-1"),
-    }
-    tokens = {name: (await staff.create_token(u.id, "live"))[1] for name, u in users.items()}
-    now = datetime.now(UTC)
-    fields = SessionFields(
-        title="Ask Airbus",
-        hashtags=["AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        moderator_ids=[users["mia"].id, users["max"].id],
-        expert_ids=[users["eve"].id],
-        scheduled_start=now + timedelta(hours=1),
-        scheduled_end=now + timedelta(hours=2),
-    )
-    session = await store.create_session(fields, actor="root")
-    await store.schedule_session(session.id, actor="root")
-    await store.start_session(session.id, actor="root")
-    made = World(redis_standalone, store, staff, session.id, users, tokens)
-    yield made
-    await asyncio.gather(*(ws.close() for ws in made.clients), return_exceptions=True)
-
-
-@dataclass
 class Client:
     """A websocket client that answers pings and remembers the last event id it saw."""
 
@@ -197,7 +143,7 @@ class Client:
 
 async def open_client(
     server: Server,
-    world: World,
+    world: LiveWorld,
     role: str,
     user: str | None = None,
     *,
@@ -224,7 +170,7 @@ def is_event(kind: str, entity_id: str | None = None) -> Any:
     )
 
 
-async def refused_with(server: Server, world: World, role: str, **kw: Any) -> tuple[int, str]:
+async def refused_with(server: Server, world: LiveWorld, role: str, **kw: Any) -> tuple[int, str]:
     """Close code and reason of a connection the server closes at once."""
     client = await open_client(server, world, role, **kw)
     with pytest.raises(ConnectionClosed) as closed:
@@ -233,7 +179,7 @@ async def refused_with(server: Server, world: World, role: str, **kw: Any) -> tu
     return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
-async def denied_status(server: Server, world: World, role: str, **kw: Any) -> int:
+async def denied_status(server: Server, world: LiveWorld, role: str, **kw: Any) -> int:
     with pytest.raises(InvalidStatus) as caught:
         await open_client(server, world, role, **kw)
     return caught.value.response.status_code
@@ -242,7 +188,7 @@ async def denied_status(server: Server, world: World, role: str, **kw: Any) -> i
 # -- resume ------------------------------------------------------------------------------
 
 
-async def random_step(world: World, rng: random.Random, qids: list[str]) -> None:
+async def random_step(world: LiveWorld, rng: random.Random, qids: list[str]) -> None:
     store, sid = world.store, world.session_id
     if not qids or rng.random() < 0.3:
         qids.append(await world.ask(f"question {len(qids)} " + "x" * rng.randrange(200)))
@@ -268,13 +214,13 @@ async def random_step(world: World, rng: random.Random, qids: list[str]) -> None
         await world.ask("filler")
 
 
-async def stream_ids(world: World, after: str) -> list[str]:
+async def stream_ids(world: LiveWorld, after: str) -> list[str]:
     entries = await world.redis.xrange(f"ama:{{{world.session_id}}}:events", min="(" + after)
     return [str(e[0]) for e in entries]
 
 
 async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     rng = random.Random(5)
     client = await open_client(servers[0], world, "moderator", "mia")
@@ -322,7 +268,7 @@ async def test_resume_across_1000_random_events_has_no_gap_and_no_duplicate(
 
 
 async def test_resync_when_the_events_are_gone(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     client = await open_client(servers[0], world, "moderator", "mia", after="1-0")
     assert (await client.recv())["type"] == "resync"
@@ -342,7 +288,9 @@ async def test_resync_when_the_events_are_gone(
     assert snapshot["last_event_id"] == await world.store.last_event_id(world.session_id)
 
 
-async def test_bad_after_is_refused_with_4400(servers: tuple[Server, Server], world: World) -> None:
+async def test_bad_after_is_refused_with_4400(
+    servers: tuple[Server, Server], world: LiveWorld
+) -> None:
     code, reason = await refused_with(servers[0], world, "moderator", user="mia", after="x")
     assert code == 4400 and "1732612345678-0" in reason
 
@@ -351,7 +299,7 @@ async def test_bad_after_is_refused_with_4400(servers: tuple[Server, Server], wo
 
 
 async def test_an_action_on_process_a_reaches_clients_on_process_b(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     a, b = servers
     qid = await world.ask("Will the A321XLR fly to Montreal?")
@@ -389,7 +337,7 @@ async def test_an_action_on_process_a_reaches_clients_on_process_b(
 
 
 async def test_the_admin_endpoint_sees_presence_without_being_listed(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     """The admin page follows a session on it: that is no moderator at the console."""
     root = await open_client(servers[0], world, "admin", "root")
@@ -411,14 +359,14 @@ async def _drain(client: Client) -> None:
 # -- who may connect, what each role sees and may do -------------------------------------
 
 
-async def cookie_for(world: World, user: str) -> str:
+async def cookie_for(world: LiveWorld, user: str) -> str:
     sid, _ = await world.staff.create_login(world.users[user].id, timedelta(hours=1))
     signer = CookieSigner(Settings(secret_key=SECRET))  # type: ignore[arg-type]
     return f"{COOKIE_NAME}={signer.sign(sid)}"
 
 
 async def test_origin_is_checked_for_cookie_logins(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     a = servers[0]
     cookie = {"Cookie": await cookie_for(world, "mia")}
@@ -437,7 +385,7 @@ async def test_origin_is_checked_for_cookie_logins(
     )
 
 
-async def test_who_may_open_which_console(servers: tuple[Server, Server], world: World) -> None:
+async def test_who_may_open_which_console(servers: tuple[Server, Server], world: LiveWorld) -> None:
     a = servers[0]
     assert (await refused_with(a, world, "moderator"))[0] == 4401
     assert await refused_with(a, world, "moderator", user="out") == (
@@ -467,7 +415,7 @@ async def test_who_may_open_which_console(servers: tuple[Server, Server], world:
 
 
 async def test_public_and_expert_never_see_what_is_not_for_them(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     a, b = servers
     store, sid = world.store, world.session_id
@@ -535,7 +483,7 @@ async def test_public_and_expert_never_see_what_is_not_for_them(
 
 
 async def test_oversized_and_too_many_messages_get_error_frames_then_a_close(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     client = await open_client(servers[0], world, "moderator", "mia")
     assert (await client.recv())["type"] == "snapshot"
@@ -558,7 +506,7 @@ async def test_oversized_and_too_many_messages_get_error_frames_then_a_close(
 
 
 async def test_a_client_that_never_answers_pings_is_closed(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     client = await open_client(servers[1], world, "public")
     with pytest.raises(ConnectionClosed) as closed:
@@ -569,7 +517,7 @@ async def test_a_client_that_never_answers_pings_is_closed(
 
 
 async def test_a_slow_reader_is_cut_off_while_the_others_keep_their_latency(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     a = servers[0]
     n_events = 1000  # x 24 KB: more than the socket buffers and the 200-frame send queue hold
@@ -610,7 +558,7 @@ async def test_a_slow_reader_is_cut_off_while_the_others_keep_their_latency(
 
 
 async def test_a_moderator_whose_role_is_revoked_is_disconnected(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     mia = await open_client(servers[1], world, "moderator", "mia")
     max_ = await open_client(servers[1], world, "moderator", "max")
@@ -629,7 +577,7 @@ async def test_a_moderator_whose_role_is_revoked_is_disconnected(
 
 
 async def test_moderators_hear_of_a_config_change_live_experts_and_public_do_not(
-    servers: tuple[Server, Server], world: World
+    servers: tuple[Server, Server], world: LiveWorld
 ) -> None:
     """Max switches raid mode through process B; Mia and the admin page hear it (A)."""
     w = world

@@ -13,7 +13,7 @@ from atexpert.clock import ManualClock
 from atexpert.costs import CallKind, RateCard
 from atexpert.meter import Meter
 from atexpert.redis_conn import RedisClient
-from tests.conftest import RedisFactory
+from tests.support.redis_fixtures import RedisFactory
 
 
 async def test_spend_is_counted_and_priced_per_session(redis: RedisClient) -> None:

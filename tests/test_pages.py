@@ -19,18 +19,18 @@ from atexpert.clock import ManualClock
 from atexpert.pages import FRONTEND, PAGES, content_security_policy
 from atexpert.publish_plan import plan
 from atexpert.sessions import SessionFields
-from tests.test_api_support import (
+from tests.support.api_world import (
     BASE,
     FAST_HASHER,
     T0,
     Api,
-    World,
+    ApiWorld,
     bearer,
     incoming,
     session_body,
     settings,
 )
-from tests.test_api_support import world as world
+from tests.support.api_world import world as world
 
 HTML_FILES = sorted(FRONTEND.glob("*.html"))
 JS_FILES = sorted((FRONTEND / "js").glob("*.js"))
@@ -209,7 +209,7 @@ def test_every_string_the_pages_use_is_translated() -> None:
 # -- the thread preview -------------------------------------------------------------------
 
 
-async def test_preview_is_the_thread_the_publisher_will_post(api: Api, world: World) -> None:
+async def test_preview_is_the_thread_the_publisher_will_post(api: Api, world: ApiWorld) -> None:
     url = f"/api/sessions/{world.sid}/preview"
     r = await api.client.post(
         url,
@@ -236,7 +236,7 @@ async def test_preview_is_the_thread_the_publisher_will_post(api: Api, world: Wo
     [("anonymous", 401), ("outsider", 403), ("moderator", 403), ("expert", 200), ("admin", 200)],
 )
 async def test_preview_is_for_whoever_may_write_answers(
-    api: Api, world: World, who: str, status: int
+    api: Api, world: ApiWorld, who: str, status: int
 ) -> None:
     headers = bearer(world.tokens[who]) if who != "anonymous" else {}
     r = await api.client.post(
@@ -259,7 +259,7 @@ async def test_preview_is_for_whoever_may_write_answers(
     ],
 )
 async def test_preview_refuses_bad_input_with_details(
-    api: Api, world: World, body: dict[str, object], status: int, loc: list[str] | None
+    api: Api, world: ApiWorld, body: dict[str, object], status: int, loc: list[str] | None
 ) -> None:
     if body["question_ids"] == ["q_1"]:
         body = {**body, "question_ids": [world.approved]}
@@ -274,7 +274,7 @@ async def test_preview_refuses_bad_input_with_details(
 # -- public sessions ----------------------------------------------------------------------
 
 
-async def test_public_sessions_list_live_and_upcoming_only(api: Api, world: World) -> None:
+async def test_public_sessions_list_live_and_upcoming_only(api: Api, world: ApiWorld) -> None:
     store, now = api.services.store, api.clock.now()
     draft = await store.create_session(
         SessionFields.model_validate(session_body(title="Secret draft")), actor="a", at=now

@@ -19,9 +19,9 @@ from atexpert.publish_service import PublishService, tweepy_posters
 from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionOptions
 from atexpert.settings import Settings
-from tests import emulator_fixtures
-from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.publish_world import FAST, LONG_ANSWER, PublishWorld, make_world
+from tests.support.waiting import wait_for
 
 server, control, settings = (
     emulator_fixtures.server,
@@ -35,18 +35,18 @@ NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or 
 @pytest.fixture
 async def world(
     control: EmulatorControl, settings: Settings, redis: RedisClient
-) -> AsyncIterator[World]:
+) -> AsyncIterator[PublishWorld]:
     async for w in make_world(control, settings, redis):
         yield w
 
 
-async def publish_all(world: World) -> None:
+async def publish_all(world: PublishWorld) -> None:
     publisher = world.publisher()
     assert await publisher.lease.acquire() is not None
     await publisher.work()
 
 
-async def test_three_part_answer_is_a_thread_under_the_question(world: World) -> None:
+async def test_three_part_answer_is_a_thread_under_the_question(world: PublishWorld) -> None:
     qid = await world.ask("@Airbus why is the A350 cabin so quiet? #AskAirbus")
     answer = await world.answer(qid, LONG_ANSWER)
     await publish_all(world)
@@ -150,7 +150,7 @@ async def test_announcements_turned_off_post_nothing_but_answers(
         assert posts[0]["text"].startswith("«Q @fan_1: no mention here, sorry»")
 
 
-async def test_two_publishers_never_post_the_same_part(world: World) -> None:
+async def test_two_publishers_never_post_the_same_part(world: PublishWorld) -> None:
     aids = []
     for n in range(3):
         qid = await world.ask(f"@Airbus question {n} for two publishers?")
@@ -173,7 +173,7 @@ async def test_two_publishers_never_post_the_same_part(world: World) -> None:
     assert len(posts) == 9 and len({p["text"] for p in posts}) == 9
 
 
-async def test_the_service_publishes_live_sessions_and_stops_when_done(world: World) -> None:
+async def test_the_service_publishes_live_sessions_and_stops_when_done(world: PublishWorld) -> None:
     async def brand_token(session: Session) -> str:
         assert session.id == world.session_id
         return world.brand.oauth2_access_token

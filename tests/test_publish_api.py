@@ -13,22 +13,22 @@ from atexpert.publish_x import TweepyPoster
 from atexpert.publisher import SessionPublisher
 from atexpert.settings import Settings
 from atexpert.xclient import async_client
-from tests import emulator_fixtures
-from tests.test_api_support import World, bearer
-from tests.test_publish_world import FAST
+from tests.support import emulator_fixtures
+from tests.support.api_world import ApiWorld, bearer
+from tests.support.publish_world import FAST
 
 server = emulator_fixtures.server
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 
 @pytest.fixture
-def mounted(world: World) -> World:
+def mounted(world: ApiWorld) -> ApiWorld:
     return world
 
 
 async def test_published_thread_root_spend_and_limits_show_in_the_api(
-    mounted: World, server: EmulatorServer
+    mounted: ApiWorld, server: EmulatorServer
 ) -> None:
     w, client = mounted, mounted.api.client
     control = EmulatorControl(server.base_url)
@@ -65,7 +65,7 @@ async def test_published_thread_root_spend_and_limits_show_in_the_api(
     assert posts["user_24h_remaining"] == posts["user_24h_limit"] - 2
 
 
-async def test_thread_preview_announcements_and_status(mounted: World) -> None:
+async def test_thread_preview_announcements_and_status(mounted: ApiWorld) -> None:
     w, client = mounted, mounted.api.client
     expert = bearer(w.tokens["expert"])
     r = await client.get(f"/api/sessions/{w.sid}/answers/{w.answer}/thread", headers=expert)
@@ -89,7 +89,7 @@ async def test_thread_preview_announcements_and_status(mounted: World) -> None:
     ]
 
 
-async def test_access_and_bad_input(mounted: World) -> None:
+async def test_access_and_bad_input(mounted: ApiWorld) -> None:
     w, client = mounted, mounted.api.client
     outsider, expert = bearer(w.tokens["outsider"]), bearer(w.tokens["expert"])
     r = await client.get(f"/api/sessions/{w.sid}/publishing", headers=outsider)

@@ -18,9 +18,9 @@ from atexpert.emulator.control_client import EmulatorControl
 from atexpert.publish_outbox import Outbox
 from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
-from tests import emulator_fixtures
-from tests.test_publish_world import FAST, LONG_ANSWER, World, make_world
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.publish_world import FAST, LONG_ANSWER, PublishWorld, make_world
+from tests.support.waiting import wait_for
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 
@@ -35,12 +35,12 @@ def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
 @pytest.fixture
 async def world(
     control: EmulatorControl, settings: Settings, redis: RedisClient
-) -> AsyncIterator[World]:
+) -> AsyncIterator[PublishWorld]:
     async for w in make_world(control, settings, redis):
         yield w
 
 
-async def assert_threads_complete(world: World, answer_ids: list[str]) -> None:
+async def assert_threads_complete(world: PublishWorld, answer_ids: list[str]) -> None:
     """Every answer published; the timeline holds each part once, chained in order."""
     posts = await world.timeline()
     by_id = {p["id"]: p for p in posts}
@@ -60,7 +60,7 @@ async def assert_threads_complete(world: World, answer_ids: list[str]) -> None:
     assert len({p["text"] for p in posts}) == expected
 
 
-async def run_until_published(world: World, answer_ids: list[str], **config: object) -> None:
+async def run_until_published(world: PublishWorld, answer_ids: list[str], **config: object) -> None:
     publisher = world.publisher(replace(FAST, **config))  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
@@ -78,7 +78,7 @@ async def run_until_published(world: World, answer_ids: list[str], **config: obj
         await task
 
 
-async def test_5xx_between_parts_every_thread_complete(world: World) -> None:
+async def test_5xx_between_parts_every_thread_complete(world: PublishWorld) -> None:
     aids = []
     for n in range(3):
         qid = await world.ask(f"@Airbus question {n} about the cabin?")
@@ -90,7 +90,7 @@ async def test_5xx_between_parts_every_thread_complete(world: World) -> None:
     await assert_threads_complete(world, aids)
 
 
-async def test_429_waits_for_the_reset_with_a_visible_eta(world: World) -> None:
+async def test_429_waits_for_the_reset_with_a_visible_eta(world: PublishWorld) -> None:
     qid = await world.ask("@Airbus a question while X is busy?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
     world.control.faults(force_429=1, reset_in=2, endpoints=["create_tweet"])
@@ -113,12 +113,12 @@ async def test_429_waits_for_the_reset_with_a_visible_eta(world: World) -> None:
     await assert_threads_complete(world, [aid])
 
 
-async def _published(world: World, aid: str) -> bool:
+async def _published(world: PublishWorld, aid: str) -> bool:
     answer = await world.store.get_answer(world.session_id, aid)
     return answer.status is AnswerStatus.PUBLISHED
 
 
-async def test_daily_limit_spent_pauses_until_the_days_reset(world: World) -> None:
+async def test_daily_limit_spent_pauses_until_the_days_reset(world: PublishWorld) -> None:
     world.control.set_limit("create_tweet", user_24h=2)
     qid = await world.ask("@Airbus how many posts a day?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
@@ -139,7 +139,7 @@ async def test_daily_limit_spent_pauses_until_the_days_reset(world: World) -> No
     assert len(answer.posted_tweet_ids) == 2 and len(await world.timeline()) == 2
 
 
-async def test_killed_between_parts_a_new_publisher_resumes(world: World) -> None:
+async def test_killed_between_parts_a_new_publisher_resumes(world: PublishWorld) -> None:
     qid = await world.ask("@Airbus what if the publisher dies?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
     world.control.faults(latency_ms=150, endpoints=["create_tweet"])
@@ -158,7 +158,7 @@ async def test_killed_between_parts_a_new_publisher_resumes(world: World) -> Non
     await assert_threads_complete(world, [aid])
 
 
-async def test_timeout_after_x_applied_the_post_is_reconciled(world: World) -> None:
+async def test_timeout_after_x_applied_the_post_is_reconciled(world: PublishWorld) -> None:
     qid = await world.ask("@Airbus and if the answer never comes back?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
     world.control.faults(timeout_after_apply=2)  # parts 1 and 2: applied, answer dropped
@@ -166,7 +166,7 @@ async def test_timeout_after_x_applied_the_post_is_reconciled(world: World) -> N
     await assert_threads_complete(world, [aid])
 
 
-async def test_killed_after_x_applied_before_recording(world: World) -> None:
+async def test_killed_after_x_applied_before_recording(world: PublishWorld) -> None:
     """The worst moment: X has the post, Redis does not know it, the process dies."""
     qid = await world.ask("@Airbus what about a crash at the worst moment?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
@@ -187,7 +187,7 @@ async def test_killed_after_x_applied_before_recording(world: World) -> None:
     await assert_threads_complete(world, [aid])
 
 
-async def test_403_duplicate_surfaces_xs_reason_and_can_be_retried(world: World) -> None:
+async def test_403_duplicate_surfaces_xs_reason_and_can_be_retried(world: PublishWorld) -> None:
     text = "Yes, the A350 has mood lighting."
     qid = await world.ask("@Airbus mood lighting?")
     earlier = world.control.post("Airbus", text)  # the host posted this text before
@@ -207,7 +207,7 @@ async def test_403_duplicate_surfaces_xs_reason_and_can_be_retried(world: World)
 
 
 async def test_402_mid_thread_fails_then_retry_resumes_after_the_posted_part(
-    world: World,
+    world: PublishWorld,
 ) -> None:
     qid = await world.ask("@Airbus what if the credits run out?")
     aid = (await world.answer(qid, LONG_ANSWER)).id
@@ -227,7 +227,7 @@ async def test_402_mid_thread_fails_then_retry_resumes_after_the_posted_part(
 
 
 async def test_giving_up_on_unknown_outcomes_then_retry_keeps_the_claimed_thread(
-    world: World,
+    world: PublishWorld,
 ) -> None:
     qid = await world.ask("@Airbus and if X never answers?")
     aid = (await world.answer(qid, LONG_ANSWER)).id

@@ -7,30 +7,19 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from argon2 import PasswordHasher
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from atexpert import announce, recap, twittertext
 from atexpert.announce import Moment
-from atexpert.app import create_app
 from atexpert.sessions import HostAccount, SessionFields, new_session
 from atexpert.settings import Settings
 from atexpert.store import Store
-from tests.test_analytics import T0, TEXT_101, seed_session
-
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def recap_app(settings: Settings, redis: aioredis.Redis) -> Starlette:
-    """The app, with the recap routes it mounts."""
-    app = create_app(settings, redis=redis, password_hasher=FAST_HASHER, run_scheduler=False)
-    return app
+from tests.support.recap_web import Links, recap_app
+from tests.support.seeded_session import T0, TEXT_101, seed_session
 
 
 @dataclass
@@ -56,21 +45,6 @@ async def web(redis_standalone: aioredis.Redis) -> AsyncIterator[Web]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield Web(c, tokens)
-
-
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-        self.scripts = 0
-        self.inline_styles = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "a" and found.get("href"):
-            self.hrefs.append(str(found["href"]))
-        self.scripts += tag == "script"
-        self.inline_styles += "style" in found or tag == "style"
 
 
 async def _seed(web: Web, redis: aioredis.Redis, language: str = "fr", close: bool = True) -> str:

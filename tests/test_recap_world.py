@@ -18,10 +18,10 @@ from atexpert.intake_x import XReader
 from atexpert.redis_conn import RedisClient
 from atexpert.settings import Settings
 from atexpert.xclient import async_client
-from tests import emulator_fixtures
-from tests.test_publish_world import LONG_ANSWER, World, make_world
-from tests.test_recap import Links, recap_app
-from tests.waiting import wait_for
+from tests.support import emulator_fixtures
+from tests.support.publish_world import LONG_ANSWER, PublishWorld, make_world
+from tests.support.recap_web import Links, recap_app
+from tests.support.waiting import wait_for
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 
@@ -42,12 +42,12 @@ def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
 @pytest.fixture
 async def world(
     control: EmulatorControl, settings: Settings, redis_standalone: RedisClient
-) -> AsyncIterator[World]:
+) -> AsyncIterator[PublishWorld]:
     async for w in make_world(control, settings, redis_standalone, language="fr"):
         yield w
 
 
-async def ingest(world: World, expected: int) -> None:
+async def ingest(world: PublishWorld, expected: int) -> None:
     session = await world.store.get_session(world.session_id)
     async with async_client(world.settings) as client:
         poller = PollIntake(
@@ -67,7 +67,7 @@ async def ingest(world: World, expected: int) -> None:
         await wait_for(all_in)
 
 
-async def test_recap_of_a_session_run_through_the_emulator(world: World) -> None:
+async def test_recap_of_a_session_run_through_the_emulator(world: PublishWorld) -> None:
     sid, store = world.session_id, world.store
     quiet = world.control.post("fan_1", "@Airbus #AskAirbus Pourquoi la cabine est si calme ?")
     again = world.control.post("fan_2", "@Airbus #AskAirbus La cabine, pourquoi si silencieuse ?")

@@ -22,8 +22,8 @@ from atexpert.live_hub import LiveHub, SessionFeed
 from atexpert.questions import Author, IncomingQuestion
 from atexpert.sessions import Role, SessionFields, SessionUpdate
 from atexpert.store import SessionSnapshot, Store
-from tests.conftest import RedisClient
-from tests.waiting import wait_for
+from tests.support.redis_fixtures import RedisClient
+from tests.support.waiting import wait_for
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ from atexpert.events import EventKind
 from atexpert.intake_state import IntakeMode, IntakeStore, mode_key
 from atexpert.sessions import HostAccount, SessionFields
 from atexpert.store import Store
-from tests.conftest import RedisClient
-from tests.test_api_support import World, bearer
+from tests.support.api_world import ApiWorld, bearer
+from tests.support.redis_fixtures import RedisClient
 
-pytest_plugins = ("tests.test_api_support",)
+pytest_plugins = ("tests.support.api_world",)
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -79,7 +79,7 @@ async def test_choosing_the_intake_mode_is_logged(redis: RedisClient) -> None:
     assert await redis.exists(mode_key("s_gone"), "ama:{s_gone}:events") == 0
 
 
-async def test_the_api_logs_who_changed_what(world: World) -> None:
+async def test_the_api_logs_who_changed_what(world: ApiWorld) -> None:
     client, store = world.api.client, world.api.services.store
     head = await store.last_event_id(world.sid)
     base = f"/api/sessions/{world.sid}"

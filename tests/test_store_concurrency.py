@@ -15,7 +15,7 @@ from atexpert.errors import Conflict, IllegalTransition
 from atexpert.questions import Author, IncomingQuestion, QuestionStatus
 from atexpert.sessions import SessionFields
 from atexpert.store import Store
-from tests.conftest import RedisClient
+from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 ACTORS = 50

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
-from urllib.parse import urljoin
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -23,34 +20,19 @@ from atexpert.settings import Settings
 from atexpert.store import Store
 from atexpert.x_accounts import OAuthFailed, XAccountStore
 from atexpert.xclient import XAuthError, async_client, refresh_user_token
-from tests import emulator_fixtures
-from tests.conftest import RedisFactory
+from tests.support import emulator_fixtures
+from tests.support.redis_fixtures import RedisFactory
+from tests.support.x_oauth import authorize_in_browser, emulator_settings, query_of
+from tests.support.x_oauth import brand as brand
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 
 CALLBACK = "http://atexpert.test/api/x/callback"
 
 
-def emulator_settings(server: EmulatorServer, control: EmulatorControl, **over: str) -> Settings:
-    app = control.app()
-    return Settings(
-        x_api_base_url=server.base_url,
-        x_bearer_token=app["bearer_token"],
-        x_client_id=app["client_id"],
-        x_client_secret=app["client_secret"],
-        **over,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture
 def settings(server: EmulatorServer, control: EmulatorControl) -> Settings:
     return emulator_settings(server, control)
-
-
-@pytest.fixture
-def brand(control: EmulatorControl) -> AccountTokens:
-    control.create_account("someone_else", "Someone Else")
-    return control.create_account("Airbus", "Airbus")
 
 
 @pytest.fixture
@@ -61,46 +43,6 @@ def clock() -> ManualClock:
 @pytest.fixture
 def accounts(redis: RedisClient, settings: Settings, clock: ManualClock) -> XAccountStore:
     return XAccountStore(redis, settings, clock)
-
-
-class _Form(HTMLParser):
-    """The fields a browser would submit from the consent page's form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.select: str | None = None
-        self.options: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a.get("action", "")
-        elif tag == "input":
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "select":
-            self.select = a["name"]
-        elif tag == "option":
-            self.options.append(a["value"])
-
-
-async def authorize_in_browser(url: str, username: str, decision: str = "allow") -> str:
-    """Open X's consent page, pick ``username``, press a button: where X redirects to."""
-    async with httpx.AsyncClient() as browser:
-        page = await browser.get(url)
-        assert page.status_code == 200, page.text
-        form = _Form()
-        form.feed(page.text)
-        assert form.select is not None and username in form.options
-        fields = {**form.fields, form.select: username, "decision": decision}
-        answer = await browser.post(urljoin(url, form.action or url), data=fields)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["location"]
-
-
-def query_of(location: str) -> dict[str, str]:
-    return dict(httpx.URL(location).params)
 
 
 async def connect(accounts: XAccountStore, username: str = "Airbus") -> str:

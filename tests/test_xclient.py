@@ -45,7 +45,7 @@ from atexpert.xclient import (
     route_url,
     uses_oauth1,
 )
-from tests.waiting import wait_for as wait_until
+from tests.support.waiting import wait_for as wait_until
 
 CONSUMER = ("ck-123", "cs-456")
 USER_OAUTH1 = OAuth1Token("42-usertoken", "user-secret")

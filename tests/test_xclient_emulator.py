@@ -32,8 +32,8 @@ from atexpert.xclient import (
     refresh_user_token,
     uses_oauth1,
 )
-from tests import emulator_fixtures
-from tests.waiting import wait_for as wait_until
+from tests.support import emulator_fixtures
+from tests.support.waiting import wait_for as wait_until
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 

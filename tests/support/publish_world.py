@@ -1,5 +1,5 @@
-"""Shared world for the publishing tests (no tests here): a session on real Redis whose host
-account lives in the X emulator."""
+"""The world of the publishing tests: a session on real Redis whose host account lives in the
+X emulator."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ LONG_ANSWER = (
 
 
 @dataclass
-class World:
+class PublishWorld:
     control: EmulatorControl
     settings: Settings
     redis: RedisClient
@@ -98,7 +98,7 @@ async def make_world(
     *,
     options: SessionOptions | None = None,
     language: str = "en",
-) -> AsyncIterator[World]:
+) -> AsyncIterator[PublishWorld]:
     brand = control.create_account("Airbus", "Airbus")
     control.create_account("fan_1", "A Fan")
     control.create_account("fan_2", "Another Fan")
@@ -117,4 +117,4 @@ async def make_world(
     await store.schedule_session(session.id, actor="admin")
     await store.start_session(session.id, actor="admin")
     async with async_client(settings, user_access_token=brand.oauth2_access_token) as client:
-        yield World(control, settings, redis, store, brand, session.id, client, Meter(redis))
+        yield PublishWorld(control, settings, redis, store, brand, session.id, client, Meter(redis))

@@ -35,7 +35,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SPEC_PATH = SHARED / "conformance" / "x-api" / "openapi.json"
 RECORDINGS = SHARED / "conformance" / "x-api" / "recordings"
 SPEC_URI = "urn:x-api-openapi"

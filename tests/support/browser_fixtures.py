@@ -43,7 +43,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 #: Assertions wait this long (ms): the machine may be busy with other test runs.
 expect.set_options(timeout=10_000)
 
-__all__ = ["World", "browser", "emulator_server", "expect", "wait_until", "world"]
+__all__ = ["BrowserWorld", "browser", "emulator_server", "expect", "wait_until", "world"]
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -171,7 +171,7 @@ class Watched:
 
 
 @dataclass
-class World:
+class BrowserWorld:
     base_url: str
     settings: Settings
     server: ThreadServer
@@ -411,7 +411,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> Iterator[World]:
+def world(
+    redis_url: str, emulator_server: EmulatorServer, browser: Browser
+) -> Iterator[BrowserWorld]:
     control = EmulatorControl(emulator_server.base_url)
     control.reset()
     control.clear_faults()
@@ -437,7 +439,9 @@ def world(redis_url: str, emulator_server: EmulatorServer, browser: Browser) -> 
     http = httpx.Client(
         base_url=base_url, headers={"Authorization": f"Bearer {users['token']}"}, timeout=10
     )
-    world = World(base_url, settings, server, redis_url, control, brand, http, browser, "", users)
+    world = BrowserWorld(
+        base_url, settings, server, redis_url, control, brand, http, browser, "", users
+    )
     try:
         world.new_session()
         yield world
