@@ -36,6 +36,7 @@ from atexpert.pages import security_headers
 from atexpert.sessions import Session
 from atexpert.settings import Settings
 from atexpert.staff import Action, StaffUser, can
+from atexpert.views import Audience, reader_of
 
 TAG = "recap"
 #: An export of a big session is far larger than the API's usual 64 KiB body.
@@ -297,11 +298,12 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
 # -- data ----------------------------------------------------------------------------------
 
 
-async def analytics_of(services: Services, session_id: str) -> Analytics:
+async def analytics_of(services: Services, session_id: str, audience: Audience) -> Analytics:
+    """The figures ``audience`` may read (see :mod:`atexpert.views`)."""
     snapshot = await services.store.snapshot(session_id)
     events = await exports.read_all_events(services.store, session_id)
     spend = await Meter(services.redis).spend(session_id)
-    return compute(snapshot, events, spend)
+    return compute(snapshot, events, spend, audience)
 
 
 def _require_admin(user: StaffUser) -> None:
@@ -368,13 +370,14 @@ async def import_session(call: Call) -> Session:
 @endpoint(
     "GET",
     "/api/sessions/{session_id}/analytics",
-    summary="The session's figures (admin, its moderators and experts)",
+    summary="The session's figures (admin, its moderators and experts; experts get no "
+    "reject reason and no asker of a question they may not see)",
     tag=TAG,
     response=Analytics,
 )
 async def session_analytics(call: Call) -> Analytics:
     session = await call.session(Action.SESSION_READ)
-    return await analytics_of(call.services, session.id)
+    return await analytics_of(call.services, session.id, reader_of(call.principal.user, session))
 
 
 ENDPOINTS: list[Endpoint] = [export_session, import_session, session_analytics]
@@ -422,7 +425,7 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         if not can(principal.user, Action.SESSION_READ, session):
             body = ["<h1>Forbidden</h1><p>Only this session's staff see its analytics.</p>"]
             return _html(_page("en", "Forbidden", body), 403, headers)
-        figures = await analytics_of(services, session.id)
+        figures = await analytics_of(services, session.id, reader_of(principal.user, session))
         html = render_analytics(session, figures, exports_link=principal.user.is_admin)
         return _html(html, 200, headers)
 
