@@ -122,11 +122,16 @@ async def _seed(services: Services, clock: ManualClock) -> World:
         w.questions.setdefault(sid, []).append(question.id)
         return question.id
 
-    async def publish(sid: str, qid: str) -> None:
-        await store.approve_question(sid, qid, actor="modzed", at=now)
-        draft = AnswerDraft(question_ids=[qid], text="With lift.")
+    async def publish(sid: str, qid: str, *, rejected: str | None = None) -> None:
+        """Answer ``qid`` (and ``rejected``, rejected before the answer is posted)."""
+        qids = [qid] if rejected is None else [qid, rejected]
+        for q in qids:
+            await store.approve_question(sid, q, actor="modzed", at=now)
+        draft = AnswerDraft(question_ids=qids, text="With lift.")
         answer = await store.create_answer(sid, draft, expert_id=w.user_ids["expert"], at=now)
         await store.submit_answer(sid, answer.id, actor="expyan", at=now)
+        if rejected is not None:
+            await store.reject_question(sid, rejected, "REJECTREASON2", actor="modzed", at=now)
         parts = [p.model_dump(mode="json") for p in answer.parts]
         await store.start_publishing(sid, answer.id, actor="publisher", at=now, parts=parts)
         await store.record_part_posted(sid, answer.id, 0, str(next(tweet)), actor="p")
@@ -164,11 +169,9 @@ async def _seed(services: Services, clock: ManualClock) -> World:
     await AutomodStore(services.redis).put(sid, config, actor="modzed", at=now)
 
     await ask(cid, "cpending1", "PENDINGTEXT2?")
-    rejected = await ask(cid, "crejected1")
-    await store.reject_question(cid, rejected, "REJECTREASON2", actor="modzed", at=now)
     answered = await ask(cid, "canswered1")
     await store.set_question_note(cid, answered, "MODNOTE3", actor="modzed", at=now)
-    await publish(cid, answered)
+    await publish(cid, answered, rejected=await ask(cid, "crejected1"))
     await store.merge_question(cid, await ask(cid, "cmerged1"), answered, actor="modzed", at=now)
     await store.approve_question(cid, await ask(cid, "capproved1"), actor="modzed", at=now)
     await store.close_session(cid, actor="admxu", at=now + timedelta(minutes=5))
