@@ -36,7 +36,7 @@ from atexpert.pages import security_headers
 from atexpert.sessions import Session
 from atexpert.settings import Settings
 from atexpert.staff import Action, StaffUser, can
-from atexpert.views import Audience, reader_of
+from atexpert.views import REASON_READERS, Audience, reader_of
 
 TAG = "recap"
 #: An export of a big session is far larger than the API's usual 64 KiB body.
@@ -192,9 +192,9 @@ def arrivals(
     return step, columns
 
 
-def render_analytics(session: Session, figures: Analytics, exports_link: bool = False) -> str:
-    """The staff page (in English, like the figures' labels); with links to the exports for
-    admins when ``exports_link``."""
+def render_analytics(session: Session, figures: Analytics, audience: Audience) -> str:
+    """The staff page (in English, like the figures' labels) for ``audience``: the reject
+    reasons for those who read them, links to the exports for admins."""
     c = figures.counts
     times = figures.answer_times
     step, columns = arrivals(figures.per_minute)
@@ -219,13 +219,19 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
                 ],
             ),
         ),
-        (
-            "Reject reasons",
-            charts.bar_chart(
-                "chart-reasons",
-                "Reject reasons",
-                [(r.label, r.count) for r in figures.reject_reasons],
-            ),
+        *(
+            [
+                (
+                    "Reject reasons",
+                    charts.bar_chart(
+                        "chart-reasons",
+                        "Reject reasons",
+                        [(r.label, r.count) for r in figures.reject_reasons],
+                    ),
+                )
+            ]
+            if audience in REASON_READERS
+            else []
         ),
         (
             "Time from question to answer (seconds)",
@@ -284,7 +290,7 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
         f'<p class="meta">{c.received} questions · {times.answered} answered · '
         f"X spend ${escape(str(figures.x_spend.total_usd))}</p>",
     ]
-    if exports_link:
+    if audience is Audience.ADMIN:
         base = f"/api/sessions/{escape(session.id)}/export?format="
         body.append(
             f'<p class="exports">Export: <a href="{base}json">JSON</a> · '
@@ -425,8 +431,9 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         if not can(principal.user, Action.SESSION_READ, session):
             body = ["<h1>Forbidden</h1><p>Only this session's staff see its analytics.</p>"]
             return _html(_page("en", "Forbidden", body), 403, headers)
-        figures = await analytics_of(services, session.id, reader_of(principal.user, session))
-        html = render_analytics(session, figures, exports_link=principal.user.is_admin)
+        audience = reader_of(principal.user, session)
+        figures = await analytics_of(services, session.id, audience)
+        html = render_analytics(session, figures, audience)
         return _html(html, 200, headers)
 
     return page
