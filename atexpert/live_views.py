@@ -17,8 +17,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from atexpert.events import Entity, Record, Setting
+from atexpert.views import ACTOR_READERS, Audience, project
 from atexpert.views import PUBLIC_SESSION_STATUSES as PUBLIC_SESSION_STATUSES
-from atexpert.views import Audience, project
 from atexpert.views import Json as Json
 
 
@@ -85,7 +85,7 @@ def event_message(
         "at": event["at"],
         "record": seen,
     }
-    if view is not View.PUBLIC:
+    if view.audience in ACTOR_READERS:
         message["actor"] = event["actor"]
     return message
 

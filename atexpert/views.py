@@ -188,6 +188,8 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
 }
 #: Audiences that read the analytics' free-text reject reasons.
 REASON_READERS = frozenset({Audience.MODERATOR, Audience.ADMIN})
+#: Audiences told which staff member acted (usernames), e.g. in live events.
+ACTOR_READERS = frozenset({Audience.EXPERT, Audience.MODERATOR, Audience.ADMIN})
 
 
 def audience_of(user: StaffUser | None, session: SessionMembership) -> Audience | None:
