@@ -21,7 +21,8 @@ from typing import Any
 import redis
 from starlette.routing import Route
 
-from atexpert.answers import AnswerDraft
+from atexpert import views
+from atexpert.answers import Answer, AnswerDraft
 from atexpert.api_routing import Services
 from atexpert.app import create_app
 from atexpert.automod_config import AutomodConfig
@@ -29,8 +30,10 @@ from atexpert.automod_store import AutomodStore
 from atexpert.clock import ManualClock
 from atexpert.invitation_store import InvitationStore
 from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
-from atexpert.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.sessions import Role, SessionFields
+from atexpert.questions import Author, IncomingQuestion, Question, QuestionStatus
+from atexpert.sessions import Role, Session, SessionFields
+from atexpert.staff import StaffUser
+from atexpert.views import Audience, audience_of, project
 from atexpert.x_accounts import XAccountStore
 from tests.test_api_support import FAST_HASHER, PASSWORD, T0, bearer, session_body, settings
 
@@ -284,3 +287,34 @@ def test_no_role_sees_what_it_must_not(redis_url: str) -> None:
             assert opened == SOCKETS[role], (role, opened)
     assert leaks == [], "\n".join(leaks)
     assert len(set(calls.values())) == 1 and calls["public"] > len(_get_routes(app))
+
+
+def test_views_are_whitelists_that_name_every_field() -> None:
+    """Every field of the models is listed for the expert, or deliberately left out; a new
+    field stays hidden from experts and the public until views.py lists it."""
+    question = {*Question.model_fields, *Question.model_computed_fields}
+    assert question - set(views.EXPERT_QUESTION_FIELDS) == {"moderator_note", "reject_reason"}
+    assert set(Session.model_fields) == set(views.SESSION_FIELDS)
+    assert set(Answer.model_fields) == set(views.ANSWER_FIELDS)
+    record = {"id": "q_1", "status": "answered", "author": {"id": "7", "handle": "ann"}}
+    new = {**record, "brand_new": "x"}
+    assert project(Audience.MODERATOR, "question", new) == new
+    assert project(Audience.EXPERT, "question", new) == record
+    assert project(Audience.PUBLIC, "question", new) == {**record, "author": {"handle": "ann"}}
+
+
+def test_audience_of_a_caller() -> None:
+    def user(uid: str, admin: bool = False) -> StaffUser:
+        return StaffUser(
+            id=uid, username=uid, display_name=uid, password_hash="-", is_admin=admin, created_at=T0
+        )
+
+    session = SessionFields.model_validate(
+        session_body(moderator_ids=["u_m", "u_both"], expert_ids=["u_e", "u_both"])
+    )
+    assert audience_of(None, session) is Audience.PUBLIC
+    assert audience_of(user("u_root", admin=True), session) is Audience.ADMIN
+    assert audience_of(user("u_m"), session) is Audience.MODERATOR
+    assert audience_of(user("u_both"), session) is Audience.MODERATOR
+    assert audience_of(user("u_e"), session) is Audience.EXPERT
+    assert audience_of(user("u_other"), session) is None
