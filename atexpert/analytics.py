@@ -14,6 +14,9 @@ Definitions (docs/recap.md says the same):
 - auto-moderation hits: the decisions of the ``automod`` actor by the rule named in their
   reason (``automod [rule]: ...``), trusted-author approvals included;
 - X spend: the session's meter (counts and US dollars per call kind).
+
+Computed for an audience (:mod:`atexpert.views`): only moderators and admins read the
+free-text reject reasons; top askers count only the questions the audience may see.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,8 +34,9 @@ from pydantic import BaseModel
 from atexpert.answers import AnswerStatus
 from atexpert.costs import CallKind, Spend
 from atexpert.events import Event, EventKind
-from atexpert.questions import QuestionStatus
+from atexpert.questions import Question, QuestionStatus
 from atexpert.store import SessionSnapshot
+from atexpert.views import REASON_READERS, Audience, sees_status
 
 AUTOMOD = "automod"
 TOP_ASKERS = 10
@@ -119,16 +123,22 @@ class Analytics(BaseModel):
     x_spend: XSpend
 
 
-def compute(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend) -> Analytics:
-    """Every figure of the session (``events``: its whole log, oldest first)."""
+def compute(
+    snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend, audience: Audience
+) -> Analytics:
+    """Every figure of the session that ``audience`` may read (``events``: its whole log,
+    oldest first)."""
+    readable = [
+        q for q in snapshot.questions.values() if sees_status(audience, "question", q.status)
+    ]
     return Analytics(
         per_minute=per_minute(events),
         counts=status_counts(snapshot),
-        reject_reasons=reject_reasons(snapshot),
+        reject_reasons=reject_reasons(snapshot) if audience in REASON_READERS else [],
         answer_times=answer_times(events),
         moderators=moderators(events),
         experts=experts(snapshot, events),
-        top_askers=top_askers(snapshot),
+        top_askers=top_askers(readable),
         automod=automod_hits(events),
         x_spend=XSpend(
             total_usd=spend.total, by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)
@@ -234,8 +244,8 @@ def experts(snapshot: SessionSnapshot, events: Sequence[Event]) -> list[ExpertAc
     return sorted(rows.values(), key=lambda r: (-r.published, -r.drafted, r.expert))
 
 
-def top_askers(snapshot: SessionSnapshot, limit: int = TOP_ASKERS) -> list[Count]:
-    return _ranked(Counter("@" + q.author.handle for q in snapshot.questions.values()), limit)
+def top_askers(questions: Iterable[Question], limit: int = TOP_ASKERS) -> list[Count]:
+    return _ranked(Counter("@" + q.author.handle for q in questions), limit)
 
 
 def automod_hits(events: Sequence[Event]) -> list[RuleHits]:

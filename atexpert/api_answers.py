@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.responses import JSONResponse
 
 from atexpert.answers import MAX_PARTS, MAX_TEXT, Answer, AnswerDraft, AnswerStatus
+from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, IfVersion, endpoint
 from atexpert.staff import Action
+from atexpert.views import project, project_all, reader_of
 
 TAG = "answers"
 ALL = "/api/sessions/{session_id}/answers"
@@ -38,10 +41,12 @@ class AnswerEdit(BaseModel):
     query=AnswerListQuery,
     response=list[Answer],
 )
-async def list_answers(call: Call) -> list[Answer]:
+async def list_answers(call: Call) -> JSONResponse:
     session = await call.session(Action.ANSWER_READ)
     status = call.query(AnswerListQuery).status
-    return await call.services.store.list_answers(session.id, status)
+    found = await call.services.store.list_answers(session.id, status)
+    audience = reader_of(call.principal.user, session)
+    return JSONResponse(project_all(audience, "answer", (a.model_dump(mode="json") for a in found)))
 
 
 @endpoint(
@@ -62,9 +67,15 @@ async def create_answer(call: Call) -> Answer:
 
 
 @endpoint("GET", ONE, summary="One answer", tag=TAG, response=Answer)
-async def show_answer(call: Call) -> Answer:
+async def show_answer(call: Call) -> JSONResponse:
     session = await call.session(Action.ANSWER_READ)
-    return await call.services.store.get_answer(session.id, call.path("answer_id"))
+    answer = await call.services.store.get_answer(session.id, call.path("answer_id"))
+    seen = project(
+        reader_of(call.principal.user, session), "answer", answer.model_dump(mode="json")
+    )
+    if seen is None:
+        raise ApiError(403, "forbidden", "you may not see this answer")
+    return JSONResponse(seen)
 
 
 async def _target(call: Call, action: Action) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """Questions of a session: the moderation queue and its actions.
 
 Moderators (and admins) see every question and act on them; experts see only approved
-(and answered) questions and cannot act on them.
+(and answered) questions, as :mod:`atexpert.views` shows them, and cannot act on them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.responses import JSONResponse
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, IfVersion, endpoint
@@ -22,15 +23,21 @@ from atexpert.questions import (
     Question,
     QuestionStatus,
 )
-from atexpert.sessions import Session
-from atexpert.staff import Action, can
+from atexpert.staff import Action
+from atexpert.views import (
+    WHOLE,
+    Audience,
+    Json,
+    project,
+    project_all,
+    reader_of,
+    sees_status,
+    shape,
+)
 
 TAG = "questions"
 ALL = "/api/sessions/{session_id}/questions"
 ONE = ALL + "/{question_id}"
-
-#: What an expert (who may not read the whole queue) sees.
-EXPERT_VISIBLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.ANSWERED})
 
 
 class QuestionListQuery(BaseModel):
@@ -102,38 +109,41 @@ class Note(BaseModel):
     note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None
 
 
-def _reader_sees(call: Call, session: Session, status: QuestionStatus) -> bool:
-    user = call.principal.user
-    if can(user, Action.QUESTION_READ_ALL, session):
-        return True
-    return status in EXPERT_VISIBLE and can(user, Action.QUESTION_READ_APPROVED, session)
+def _forbidden() -> ApiError:
+    return ApiError(403, "forbidden", "experts see approved and answered questions only")
+
+
+def _seen(audience: Audience, questions: list[Question]) -> list[Json]:
+    return project_all(audience, "question", (q.model_dump(mode="json") for q in questions))
 
 
 @endpoint(
     "GET",
     ALL,
-    summary="Questions, in arrival order (experts: approved only)",
+    summary="Questions, in arrival order, as the caller may see them (experts: approved "
+    "and answered only, without the moderators' note and reject reason)",
     tag=TAG,
     query=QuestionListQuery,
     response=list[Question],
 )
-async def list_questions(call: Call) -> list[Question]:
+async def list_questions(call: Call) -> JSONResponse:
     session = await call.session(Action.QUESTION_READ_APPROVED)
+    audience = reader_of(call.principal.user, session)
     query = call.query(QuestionListQuery)
     store = call.services.store
-    if can(call.principal.user, Action.QUESTION_READ_ALL, session):
-        return await store.list_questions(
-            session.id, query.status, offset=query.offset, limit=query.limit
-        )
-    if query.status is not None and query.status not in EXPERT_VISIBLE:
-        raise ApiError(403, "forbidden", "experts see approved and answered questions only")
     if query.status is not None:
-        return await store.list_questions(
+        if not sees_status(audience, "question", query.status):
+            raise _forbidden()
+        found = await store.list_questions(
             session.id, query.status, offset=query.offset, limit=query.limit
         )
-    # Both visible statuses, merged in arrival order, then paged.
-    found = [q for q in await store.list_questions(session.id) if q.status in EXPERT_VISIBLE]
-    return found[query.offset : query.offset + query.limit]
+        return JSONResponse(_seen(audience, found))
+    if shape(audience, "question") == WHOLE:
+        found = await store.list_questions(session.id, offset=query.offset, limit=query.limit)
+        return JSONResponse(_seen(audience, found))
+    # Only some statuses: filtered in arrival order, then paged.
+    seen = _seen(audience, await store.list_questions(session.id))
+    return JSONResponse(seen[query.offset : query.offset + query.limit])
 
 
 @endpoint(
@@ -152,13 +162,16 @@ async def add_question(call: Call) -> QuestionAdded:
     return QuestionAdded(question=question, created=created)
 
 
-@endpoint("GET", ONE, summary="One question", tag=TAG, response=Question)
-async def show_question(call: Call) -> Question:
+@endpoint("GET", ONE, summary="One question, as the caller may see it", tag=TAG, response=Question)
+async def show_question(call: Call) -> JSONResponse:
     session = await call.session(Action.QUESTION_READ_APPROVED)
     question = await call.services.store.get_question(session.id, call.path("question_id"))
-    if not _reader_sees(call, session, question.status):
-        raise ApiError(403, "forbidden", "experts see approved and answered questions only")
-    return question
+    seen = project(
+        reader_of(call.principal.user, session), "question", question.model_dump(mode="json")
+    )
+    if seen is None:
+        raise _forbidden()
+    return JSONResponse(seen)
 
 
 async def _moderated(call: Call) -> tuple[str, str]:

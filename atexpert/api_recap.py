@@ -36,6 +36,7 @@ from atexpert.pages import security_headers
 from atexpert.sessions import Session
 from atexpert.settings import Settings
 from atexpert.staff import Action, StaffUser, can
+from atexpert.views import REASON_READERS, Audience, reader_of
 
 TAG = "recap"
 #: An export of a big session is far larger than the API's usual 64 KiB body.
@@ -191,9 +192,9 @@ def arrivals(
     return step, columns
 
 
-def render_analytics(session: Session, figures: Analytics, exports_link: bool = False) -> str:
-    """The staff page (in English, like the figures' labels); with links to the exports for
-    admins when ``exports_link``."""
+def render_analytics(session: Session, figures: Analytics, audience: Audience) -> str:
+    """The staff page (in English, like the figures' labels) for ``audience``: the reject
+    reasons for those who read them, links to the exports for admins."""
     c = figures.counts
     times = figures.answer_times
     step, columns = arrivals(figures.per_minute)
@@ -218,13 +219,19 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
                 ],
             ),
         ),
-        (
-            "Reject reasons",
-            charts.bar_chart(
-                "chart-reasons",
-                "Reject reasons",
-                [(r.label, r.count) for r in figures.reject_reasons],
-            ),
+        *(
+            [
+                (
+                    "Reject reasons",
+                    charts.bar_chart(
+                        "chart-reasons",
+                        "Reject reasons",
+                        [(r.label, r.count) for r in figures.reject_reasons],
+                    ),
+                )
+            ]
+            if audience in REASON_READERS
+            else []
         ),
         (
             "Time from question to answer (seconds)",
@@ -283,7 +290,7 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
         f'<p class="meta">{c.received} questions · {times.answered} answered · '
         f"X spend ${escape(str(figures.x_spend.total_usd))}</p>",
     ]
-    if exports_link:
+    if audience is Audience.ADMIN:
         base = f"/api/sessions/{escape(session.id)}/export?format="
         body.append(
             f'<p class="exports">Export: <a href="{base}json">JSON</a> · '
@@ -297,11 +304,12 @@ def render_analytics(session: Session, figures: Analytics, exports_link: bool = 
 # -- data ----------------------------------------------------------------------------------
 
 
-async def analytics_of(services: Services, session_id: str) -> Analytics:
+async def analytics_of(services: Services, session_id: str, audience: Audience) -> Analytics:
+    """The figures ``audience`` may read (see :mod:`atexpert.views`)."""
     snapshot = await services.store.snapshot(session_id)
     events = await exports.read_all_events(services.store, session_id)
     spend = await Meter(services.redis).spend(session_id)
-    return compute(snapshot, events, spend)
+    return compute(snapshot, events, spend, audience)
 
 
 def _require_admin(user: StaffUser) -> None:
@@ -368,13 +376,14 @@ async def import_session(call: Call) -> Session:
 @endpoint(
     "GET",
     "/api/sessions/{session_id}/analytics",
-    summary="The session's figures (admin, its moderators and experts)",
+    summary="The session's figures (admin, its moderators and experts; experts get no "
+    "reject reason and no asker of a question they may not see)",
     tag=TAG,
     response=Analytics,
 )
 async def session_analytics(call: Call) -> Analytics:
     session = await call.session(Action.SESSION_READ)
-    return await analytics_of(call.services, session.id)
+    return await analytics_of(call.services, session.id, reader_of(call.principal.user, session))
 
 
 ENDPOINTS: list[Endpoint] = [export_session, import_session, session_analytics]
@@ -422,8 +431,9 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         if not can(principal.user, Action.SESSION_READ, session):
             body = ["<h1>Forbidden</h1><p>Only this session's staff see its analytics.</p>"]
             return _html(_page("en", "Forbidden", body), 403, headers)
-        figures = await analytics_of(services, session.id)
-        html = render_analytics(session, figures, exports_link=principal.user.is_admin)
+        audience = reader_of(principal.user, session)
+        figures = await analytics_of(services, session.id, audience)
+        html = render_analytics(session, figures, audience)
         return _html(html, 200, headers)
 
     return page

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, endpoint
 from atexpert.sessions import Role, Session, SessionFields, SessionStatus, SessionUpdate
-from atexpert.staff import Action, Grants, can, grants
+from atexpert.staff import Action, Grants, StaffUser, can, grants
+from atexpert.views import Json, project, reader_of
 
 TAG = "sessions"
 ONE = "/api/sessions/{session_id}"
@@ -34,11 +36,11 @@ class RoleAssignment(BaseModel):
     query=SessionListQuery,
     response=list[Session],
 )
-async def list_sessions(call: Call) -> list[Session]:
+async def list_sessions(call: Call) -> JSONResponse:
     query = call.query(SessionListQuery)
     user = call.principal.user
     found = await call.services.store.list_sessions(query.status)
-    return [s for s in found if can(user, Action.SESSION_READ, s)]
+    return JSONResponse([_seen(user, s) for s in found if can(user, Action.SESSION_READ, s)])
 
 
 @endpoint(
@@ -59,8 +61,16 @@ async def create_session(call: Call) -> Session:
 
 
 @endpoint("GET", ONE, summary="One session", tag=TAG, response=Session)
-async def show_session(call: Call) -> Session:
-    return await call.session(Action.SESSION_READ)
+async def show_session(call: Call) -> JSONResponse:
+    session = await call.session(Action.SESSION_READ)
+    return JSONResponse(_seen(call.principal.user, session))
+
+
+def _seen(user: StaffUser, session: Session) -> Json:
+    """``session`` as its reader ``user`` sees it (see :mod:`atexpert.views`)."""
+    seen = project(reader_of(user, session), "session", session.model_dump(mode="json"))
+    assert seen is not None  # readers see their sessions in every status
+    return seen
 
 
 @endpoint(

@@ -35,6 +35,7 @@ from atexpert.recap import post_url
 from atexpert.redis_conn import RedisClient
 from atexpert.sessions import Session, SessionStatus
 from atexpert.store import SessionSnapshot, Store
+from atexpert.views import Audience
 
 Format = Literal["json", "csv", "md"]
 CSV_BOM = "\ufeff"
@@ -109,7 +110,7 @@ def build_export(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spen
         intake=snapshot.intake,
         events=list(events),
         spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
-        analytics=compute(snapshot, events, spend),
+        analytics=compute(snapshot, events, spend, Audience.ADMIN),
     )
 
 

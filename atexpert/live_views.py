@@ -1,14 +1,11 @@
-"""What each live role may see of a session's records (pure, no I/O).
+"""What each live role receives: snapshots and events through the role's view (pure).
 
-Three views, computed once per event and shared by every client of the view:
+Three views, computed once per event and shared by every client of the view; what each
+sees of a record is :mod:`atexpert.views`' projection for its audience:
 
-* ``staff`` (moderator and admin consoles): every record as stored, and the session's
-  settings (auto-moderation config, intake mode).
-* ``expert``: the session, every answer, and only approved or answered questions, without
-  the moderators' private note or reject reason; no settings.
-* ``public``: a session that is scheduled or later (never a draft), its answered questions
-  (tweet text and the author's public handle and name only) and its answers once
-  publishing starts, with only the parts already posted on X.
+* ``staff`` (moderator and admin consoles): every record as stored, and the settings.
+* ``expert``: the expert's projection (no private note or reject reason, no settings).
+* ``public``: the public's projection.
 
 A view returns ``None`` when the record is invisible to it. An event is sent to a view only
 when the view of the record changed, so an event that touches nothing a role may see (a
@@ -18,17 +15,22 @@ moderator note, a pending question) never reaches it.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from atexpert.events import Entity, Record, Setting
-
-Json = dict[str, Any]
+from atexpert.views import ACTOR_READERS, Audience, project
+from atexpert.views import PUBLIC_SESSION_STATUSES as PUBLIC_SESSION_STATUSES
+from atexpert.views import Json as Json
 
 
 class View(StrEnum):
     STAFF = "staff"
     EXPERT = "expert"
     PUBLIC = "public"
+
+    @property
+    def audience(self) -> Audience:
+        """Staff consoles (moderator, admin) see what a moderator sees."""
+        return Audience.MODERATOR if self is View.STAFF else Audience(self.value)
 
 
 class LiveRole(StrEnum):
@@ -51,81 +53,10 @@ _ROLE_VIEW = {
     LiveRole.PUBLIC: View.PUBLIC,
 }
 
-EXPERT_QUESTION_STATUSES = frozenset({"approved", "answered"})
-EXPERT_HIDDEN_QUESTION_FIELDS = ("moderator_note", "reject_reason")
-PUBLIC_SESSION_STATUSES = frozenset({"scheduled", "live", "closed", "archived"})
-PUBLIC_SESSION_FIELDS = (
-    "id",
-    "title",
-    "description",
-    "hashtags",
-    "scheduled_start",
-    "scheduled_end",
-    "time_zone",
-    "language",
-    "status",
-    "started_at",
-    "closed_at",
-)
-PUBLIC_QUESTION_FIELDS = (
-    "id",
-    "tweet_id",
-    "text",
-    "display_text",
-    "created_at",
-    "status",
-    "answer_id",
-)
-PUBLIC_ANSWER_STATUSES = frozenset({"publishing", "published"})
-
 
 def view_record(view: View, entity: Entity | Setting, record: Record | None) -> Json | None:
     """``record`` as ``view`` sees it, or None when it must not see it at all."""
-    if record is None or view is View.STAFF:
-        return record
-    if entity == "automod" or entity == "intake":  # settings: staff only
-        return None
-    if view is View.EXPERT:
-        return _expert(entity, record)
-    return _public(entity, record)
-
-
-def _expert(entity: Entity, record: Record) -> Json | None:
-    if entity != "question":
-        return record
-    if record.get("status") not in EXPERT_QUESTION_STATUSES:
-        return None
-    return {k: v for k, v in record.items() if k not in EXPERT_HIDDEN_QUESTION_FIELDS}
-
-
-def _public(entity: Entity, record: Record) -> Json | None:
-    if entity == "session":
-        if record.get("status") not in PUBLIC_SESSION_STATUSES:
-            return None
-        out = {k: record[k] for k in PUBLIC_SESSION_FIELDS if k in record}
-        host = record.get("host_account") or {}
-        out["host_handle"] = host.get("handle")
-        return out
-    if entity == "question":
-        if record.get("status") != "answered":
-            return None
-        out = {k: record[k] for k in PUBLIC_QUESTION_FIELDS if k in record}
-        author = record.get("author") or {}
-        out["author"] = {"handle": author.get("handle"), "name": author.get("name", "")}
-        return out
-    if record.get("status") not in PUBLIC_ANSWER_STATUSES:
-        return None
-    parts = [
-        {"text": p.get("text"), "tweet_id": p.get("tweet_id")}
-        for p in record.get("parts") or []
-        if isinstance(p, dict) and p.get("tweet_id")
-    ]
-    return {
-        "id": record.get("id"),
-        "question_ids": record.get("question_ids") or [],
-        "status": record.get("status"),
-        "parts": parts,
-    }
+    return project(view.audience, entity, record)
 
 
 def event_message(
@@ -154,7 +85,7 @@ def event_message(
         "at": event["at"],
         "record": seen,
     }
-    if view is not View.PUBLIC:
+    if view.audience in ACTOR_READERS:
         message["actor"] = event["actor"]
     return message
 

@@ -31,7 +31,6 @@ from atexpert import twittertext
 from atexpert.answers import MAX_QUESTIONS, Answer
 from atexpert.api_errors import ApiError, error_response
 from atexpert.api_routing import Call, Endpoint, endpoint, to_route
-from atexpert.live_views import View, view_record
 from atexpert.publish_outbox import Outbox
 from atexpert.publish_plan import Route as ThreadRoute
 from atexpert.publish_plan import plan
@@ -39,6 +38,7 @@ from atexpert.sessions import SessionStatus
 from atexpert.settings import Settings
 from atexpert.splitter import MAX_TEXT_LENGTH, SplitError
 from atexpert.staff import Action
+from atexpert.views import Audience, project
 
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 STATIC_DIRS = ("css", "js", "i18n")
@@ -249,7 +249,7 @@ async def public_sessions(call: Call) -> list[PublicSession]:
             continue
         if session.status is SessionStatus.SCHEDULED and session.scheduled_end < now:
             continue
-        seen = view_record(View.PUBLIC, "session", session.model_dump(mode="json"))
+        seen = project(Audience.PUBLIC, "session", session.model_dump(mode="json"))
         if seen is not None:
             out.append(PublicSession.model_validate(seen))
     out.sort(key=lambda s: (s.status != SessionStatus.LIVE.value, s.scheduled_start))

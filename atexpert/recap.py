@@ -3,7 +3,8 @@
 Each item is one published answer, in publishing order: the questions it answers (with the
 askers whose questions were merged into them) and each post of its reply thread, linked to
 X as ``https://x.com/<handle>/status/<id>``. Approved questions left unanswered are listed
-apart, for the page to show with a note.
+apart, for the page to show with a note. An answer's questions are shown only when the
+public may see them (:mod:`atexpert.views`): one rejected while the answer was queued is not.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from atexpert.answers import AnswerStatus
 from atexpert.questions import Question, QuestionStatus
 from atexpert.sessions import SessionStatus
 from atexpert.store import SessionSnapshot
+from atexpert.views import Audience, sees_status
 
 #: Statuses whose recap is public.
 RECAP_STATUSES = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
@@ -112,9 +114,9 @@ def build(snapshot: SessionSnapshot) -> Recap:
         RecapItem(
             answer_id=a.id,
             questions=[
-                _question(snapshot.questions[qid], merged)
-                for qid in a.question_ids
-                if qid in snapshot.questions
+                _question(q, merged)
+                for q in (snapshot.questions.get(qid) for qid in a.question_ids)
+                if q is not None and sees_status(Audience.PUBLIC, "question", q.status)
             ],
             posts=[
                 RecapPost(text=p.text, url=post_url(handle, p.tweet_id) if p.tweet_id else None)

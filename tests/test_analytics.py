@@ -12,6 +12,7 @@ from atexpert.exports import read_all_events
 from atexpert.meter import Meter
 from atexpert.redis_conn import RedisClient
 from atexpert.store import Store
+from atexpert.views import Audience
 from tests.support.seeded_session import (
     PROFANITY,
     T0,
@@ -28,7 +29,8 @@ async def test_every_figure_matches_the_hand_count(redis_standalone: RedisClient
     store = Store(redis_standalone)
     snapshot = await store.snapshot(seeded.session_id)
     events = await read_all_events(store, seeded.session_id)
-    figures = compute(snapshot, events, await Meter(redis_standalone).spend(seeded.session_id))
+    spend = await Meter(redis_standalone).spend(seeded.session_id)
+    figures = compute(snapshot, events, spend, Audience.MODERATOR)
 
     # received: 10:00 (101, 102), 10:01 (103), none at 10:02, 10:03 (104-107), 10:04 (108, 109)
     assert [(m.minute, m.count) for m in figures.per_minute] == [
@@ -67,14 +69,20 @@ async def test_every_figure_matches_the_hand_count(redis_standalone: RedisClient
         ("spam-shouting", 0, 0, 1),
         ("trusted-author", 1, 0, 0),
     ]
-    spend = figures.x_spend
+    spend_usd = figures.x_spend
     # 9 search reads at $0.005 and 4 posts at $0.015
-    assert spend.total_usd == Decimal("0.105")
-    assert spend.by_kind_usd == {
+    assert spend_usd.total_usd == Decimal("0.105")
+    assert spend_usd.by_kind_usd == {
         CallKind.SEARCH_READ: Decimal("0.045"),
         CallKind.POST: Decimal("0.06"),
     }
-    assert spend.counts == {CallKind.SEARCH_READ: 9, CallKind.POST: 4}
+    assert spend_usd.counts == {CallKind.SEARCH_READ: 9, CallKind.POST: 4}
+
+    # An expert: the same counts, no free-text reason, askers of approved/answered only.
+    seen = compute(snapshot, events, spend, Audience.EXPERT)
+    assert seen.counts == figures.counts and seen.reject_reasons == []
+    readable = [q for q in snapshot.questions.values() if q.status in {"approved", "answered"}]
+    assert sum(a.count for a in seen.top_askers) == len(readable) == 4
 
 
 async def test_figures_from_the_replayed_log_equal_the_stored_ones(
@@ -84,8 +92,9 @@ async def test_figures_from_the_replayed_log_equal_the_stored_ones(
     store = Store(redis_standalone)
     events = await read_all_events(store, seeded.session_id)
     spend = await Meter(redis_standalone).spend(seeded.session_id)
-    stored = compute(await store.snapshot(seeded.session_id), events, spend)
-    assert compute(await store.replay(seeded.session_id), events, spend) == stored
+    stored = compute(await store.snapshot(seeded.session_id), events, spend, Audience.ADMIN)
+    replayed = await store.replay(seeded.session_id)
+    assert compute(replayed, events, spend, Audience.ADMIN) == stored
 
 
 def test_nearest_rank_percentile() -> None:
