@@ -231,7 +231,7 @@ Step = Guard | Change | Create
 
 
 def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of ``lua/step.lua`` running ``items`` as one atomic step."""
+    """KEYS and ARGV of ``store_step.lua`` running ``items`` as one atomic step."""
     all_keys = [keys.events(session_id)]
     slots: dict[str, int] = {}
 

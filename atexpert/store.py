@@ -1,6 +1,6 @@
 """The Redis store: sessions, questions and answers, each change atomic with its event.
 
-Every state change runs as ONE Lua step (``lua/step.lua``, EVALSHA-cached) on the keys of
+Every state change runs as ONE Lua step (``store_step.lua``, EVALSHA-cached) on the keys of
 one session: guards checked, records patched, status indexes moved and one event per change
 appended to the session's stream, or nothing at all. A question action is one round trip.
 
@@ -16,14 +16,13 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from atexpert import answers, keys, questions, sessions
+from atexpert import answers, keys, lua, questions, sessions
 from atexpert.answers import Answer, AnswerAction, AnswerDraft, AnswerStatus
 from atexpert.automod_store import AutomodStore, StoredConfig
 from atexpert.clock import Clock, SystemClock
@@ -56,7 +55,7 @@ RedisClient = Redis | RedisCluster
 _QA = QuestionAction
 _AA = AnswerAction
 
-STEP_LUA = (Path(__file__).with_name("lua") / "step.lua").read_text()
+STEP_LUA = lua.script(__name__, "store_step.lua")
 STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 REPLAY_CHUNK = 1000
 ROLE_RETRIES = 5
@@ -740,7 +739,7 @@ class Store:
 
 
 def _failure(reason: str, item: Step, raw: str) -> Exception:
-    """The error for a refused step (see the return values of lua/step.lua)."""
+    """The error for a refused step (see the return values of store_step.lua)."""
     what = f"{item.entity} {item.entity_id}"
     if reason == "missing":
         return NotFound(item.entity, item.entity_id)
