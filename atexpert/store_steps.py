@@ -19,7 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 from atexpert import answers, keys, lua, questions, sessions
 from atexpert.clock import Clock, SystemClock
 from atexpert.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from atexpert.events import Change, Create, Guard, Record, Step, step_args
+from atexpert.events import Change, Create, Guard, Record, Step, dumps, event_fields
 from atexpert.sessions import Session
 
 RedisClient = Redis | RedisCluster
@@ -31,6 +31,51 @@ _ILLEGAL: dict[str, Callable[[Record, str], IllegalTransition]] = {
     "question": questions.illegal,
     "answer": answers.illegal,
 }
+
+
+def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of ``store_step.lua`` running ``items`` as one atomic step."""
+    all_keys = [keys.events(session_id)]
+    slots: dict[str, int] = {}
+
+    def ref(key: str) -> int:
+        if key not in slots:
+            all_keys.append(key)
+            slots[key] = len(all_keys)
+        return slots[key]
+
+    ops: list[Record] = []
+    for it in items:
+        op: Record = {
+            "k": ref(keys.record(session_id, it.entity, it.entity_id)),
+            "id": it.entity_id,
+        }
+        statuses: set[str] = set()
+        if isinstance(it, Create):
+            status = str(it.record["status"])
+            statuses.add(status)
+            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.record)
+            op |= {
+                "create": dumps(it.record),
+                "status": status,
+                "score": keys.ms(it.at),
+                "ev": event,
+            }
+        else:
+            op["src"] = sorted(it.sources)
+        if isinstance(it, Change):
+            statuses |= it.sources | {str(it.patch.get("status", ""))} - {""}
+            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.patch, it.fence)
+            op |= {"patch": it.patch, "ev": event}
+            op |= {"ver": it.expected_version} if it.expected_version is not None else {}
+            op |= {"fence": it.fence} if it.fence is not None else {}
+            op |= {"opt": True} if it.optional else {}
+            op |= {"kv": True} if it.keep_version else {}
+        index = {s: keys.status_index(session_id, it.entity, s) for s in sorted(statuses)}
+        if any(index.values()):
+            op["ix"] = {s: ref(k) for s, k in index.items() if k is not None}
+        ops.append(op)
+    return all_keys, [dumps({"ops": ops})]
 
 
 class Exists(Exception):
