@@ -1,6 +1,6 @@
 """The base of :class:`~atexpert.store.Store`: one atomic Lua step per state change.
 
-Every change runs as ONE Lua step (``store_step.lua``, EVALSHA-cached) on the keys of one
+Every change runs as ONE Lua step (``store_steps.lua``, EVALSHA-cached) on the keys of one
 session: guards checked, records patched, status indexes moved and one event per change
 appended to the session's stream, or nothing at all.
 """
@@ -24,7 +24,7 @@ from atexpert.sessions import Session
 
 RedisClient = Redis | RedisCluster
 
-STEP_LUA = lua.script(__name__, "store_step.lua")
+STEP_LUA = lua.script(__name__, "store_steps.lua")
 
 _ILLEGAL: dict[str, Callable[[Record, str], IllegalTransition]] = {
     "session": sessions.illegal,
@@ -34,7 +34,7 @@ _ILLEGAL: dict[str, Callable[[Record, str], IllegalTransition]] = {
 
 
 def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of ``store_step.lua`` running ``items`` as one atomic step."""
+    """KEYS and ARGV of ``store_steps.lua`` running ``items`` as one atomic step."""
     all_keys = [keys.events(session_id)]
     slots: dict[str, int] = {}
 
@@ -146,7 +146,7 @@ class StepRunner:
 
 
 def _failure(reason: str, item: Step, raw: str) -> Exception:
-    """The error for a refused step (see the return values of store_step.lua)."""
+    """The error for a refused step (see the return values of store_steps.lua)."""
     what = f"{item.entity} {item.entity_id}"
     if reason == "missing":
         return NotFound(item.entity, item.entity_id)
