@@ -46,11 +46,6 @@ HISTORY = timedelta(hours=24)
 HISTORY_MAX = 200
 
 
-def automod_key(session_id: str) -> str:
-    """The hash of the session's config (its authors' histories hang below it)."""
-    return keys.session_key(session_id, "automod")
-
-
 class StoredConfig(BaseModel):
     """A session's config with its version (0: never set, the defaults apply)."""
 
@@ -68,7 +63,7 @@ class AutomodStore:
         self._writer = SettingWriter(redis, "the automod config")
 
     async def get(self, session_id: str) -> StoredConfig:
-        raw = await self._redis.hgetall(automod_key(session_id))
+        raw = await self._redis.hgetall(keys.automod(session_id))
         if not raw:
             return StoredConfig()
         return StoredConfig.model_validate({**raw, "config": json.loads(raw["config"])})
@@ -86,7 +81,7 @@ class AutomodStore:
         ``expected_version``, NotFound if the session does not exist."""
         version = await self._writer.write(
             session_id,
-            automod_key(session_id),
+            keys.automod(session_id),
             EventKind.AUTOMOD_CHANGED,
             {"config": config.model_dump(mode="json")},
             {"config": config.model_dump_json()},
@@ -98,7 +93,7 @@ class AutomodStore:
 
     async def remember(self, question: Question) -> list[PastQuestion]:
         """Record ``question`` in its author's history; the author's questions posted before."""
-        key = f"{automod_key(question.session_id)}:by:{question.author.id}"
+        key = keys.automod_history(question.session_id, question.author.id)
         mine = keys.ms(question.created_at)
         text = comparable(question.text)
         entry = json.dumps({"id": question.tweet_id, "text": text})

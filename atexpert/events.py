@@ -14,7 +14,7 @@ scripts (:mod:`atexpert.session_settings`), each with its event in the same step
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +22,6 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from atexpert import keys
 from atexpert.errors import FieldError, IllegalTransition, InvalidInput
 
 Entity = Literal["session", "question", "answer"]
@@ -224,51 +223,6 @@ class Create:
 
 
 Step = Guard | Change | Create
-
-
-def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of ``lua/step.lua`` running ``items`` as one atomic step."""
-    all_keys = [keys.events(session_id)]
-    slots: dict[str, int] = {}
-
-    def ref(key: str) -> int:
-        if key not in slots:
-            all_keys.append(key)
-            slots[key] = len(all_keys)
-        return slots[key]
-
-    ops: list[Record] = []
-    for it in items:
-        op: Record = {
-            "k": ref(keys.record(session_id, it.entity, it.entity_id)),
-            "id": it.entity_id,
-        }
-        statuses: set[str] = set()
-        if isinstance(it, Create):
-            status = str(it.record["status"])
-            statuses.add(status)
-            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.record)
-            op |= {
-                "create": dumps(it.record),
-                "status": status,
-                "score": keys.ms(it.at),
-                "ev": event,
-            }
-        else:
-            op["src"] = sorted(it.sources)
-        if isinstance(it, Change):
-            statuses |= it.sources | {str(it.patch.get("status", ""))} - {""}
-            event = event_fields(it.kind, it.entity_id, it.actor, it.at, it.patch, it.fence)
-            op |= {"patch": it.patch, "ev": event}
-            op |= {"ver": it.expected_version} if it.expected_version is not None else {}
-            op |= {"fence": it.fence} if it.fence is not None else {}
-            op |= {"opt": True} if it.optional else {}
-            op |= {"kv": True} if it.keep_version else {}
-        index = {s: keys.status_index(session_id, it.entity, s) for s in sorted(statuses)}
-        if any(index.values()):
-            op["ix"] = {s: ref(k) for s, k in index.items() if k is not None}
-        ops.append(op)
-    return all_keys, [dumps({"ops": ops})]
 
 
 class Event(BaseModel):

@@ -21,15 +21,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from atexpert import keys, sessions
+from atexpert import keys, lua, sessions
 from atexpert.analytics import Analytics, compute
 from atexpert.answers import Answer
-from atexpert.automod_store import StoredConfig, automod_key
+from atexpert.automod_store import StoredConfig
 from atexpert.costs import CallKind, Spend
 from atexpert.errors import Conflict, InvalidInput
 from atexpert.events import Event, Record, SessionState, dumps, event_fields, invalid_input, replay
-from atexpert.intake_state import IntakeSetting, mode_key
-from atexpert.meter import Meter, meter_key, to_micro
+from atexpert.intake_state import IntakeSetting
+from atexpert.meter import Meter, to_micro
 from atexpert.questions import Question
 from atexpert.recap import post_url
 from atexpert.redis_conn import RedisClient
@@ -47,18 +47,7 @@ _MD_SPECIAL = frozenset("\\`*_[]<>|")
 #: What makes a line a heading, list item or quote: the start of the line, then the marker.
 _MD_LINE_START = re.compile(r"^(\s*\d*)([#+\-=.)])")
 
-_IMPORT_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
-  return 'exists'
-end
-local doc = cjson.decode(ARGV[1])
-for _, e in ipairs(doc.events) do redis.call('XADD', KEYS[1], e[1], unpack(e[2])) end
-for _, r in ipairs(doc.records) do redis.call('SET', KEYS[r[1]], r[2]) end
-for _, z in ipairs(doc.index) do redis.call('ZADD', KEYS[z[1]], z[2], z[3]) end
-for _, h in ipairs(doc.meter) do redis.call('HSET', KEYS[3], h[1], h[2]) end
-for _, h in ipairs(doc.settings) do redis.call('HSET', KEYS[h[1]], h[2], h[3]) end
-return 'ok'
-"""
+_IMPORT_LUA = lua.script(__name__, "exports_import.lua")
 
 
 class SpendExport(BaseModel):
@@ -297,7 +286,7 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
     check_consistent(doc)
     sid = doc.session.id
     state = replay(doc.events)
-    slots = {k: i for i, k in enumerate([keys.events(sid), keys.session(sid), meter_key(sid)], 1)}
+    slots = {k: i for i, k in enumerate([keys.events(sid), keys.session(sid), keys.meter(sid)], 1)}
 
     def ref(key: str) -> int:
         return slots.setdefault(key, len(slots) + 1)
@@ -345,7 +334,7 @@ def _setting_hashes(sid: str, state: SessionState) -> list[tuple[str, Record]]:
     """The settings' hashes as their stores write them (see atexpert.session_settings)."""
     out: list[tuple[str, Record]] = []
     if state.automod is not None:
-        out.append((automod_key(sid), {**state.automod, "config": dumps(state.automod["config"])}))
+        out.append((keys.automod(sid), {**state.automod, "config": dumps(state.automod["config"])}))
     if state.intake is not None:
-        out.append((mode_key(sid), state.intake))
+        out.append((keys.intake(sid, "config"), state.intake))
     return out

@@ -58,11 +58,6 @@ class LikesStore(Protocol):
     ) -> list[str]: ...
 
 
-def due_key(session_id: str) -> str:
-    """Set while the session's last refresh is younger than the interval."""
-    return keys.session_key(session_id, "intake:likes")
-
-
 class LikesRefresh:
     def __init__(
         self,
@@ -91,7 +86,7 @@ class LikesRefresh:
         if not self.enabled:
             return False
         ttl_ms = max(int(self.interval_seconds * 1000), 1)
-        return bool(await self.redis.set(due_key(session_id), "1", nx=True, px=ttl_ms))
+        return bool(await self.redis.set(keys.intake(session_id, "likes"), "1", nx=True, px=ttl_ms))
 
     async def refresh(
         self, reader: XReader, session_id: str, now: datetime | None = None

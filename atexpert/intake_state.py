@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from atexpert import keys
+from atexpert import keys, lua
 from atexpert.events import EventKind
 from atexpert.redis_conn import RedisClient
 from atexpert.session_settings import SettingWriter
@@ -56,12 +56,7 @@ COUNTERS = (
 )
 
 # KEYS[1] cursor; ARGV[1] candidate id. Numeric ids compare by length, then as strings.
-_ADVANCE = """
-local cur = redis.call('GET', KEYS[1])
-if cur and (#cur > #ARGV[1] or (#cur == #ARGV[1] and cur >= ARGV[1])) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-"""
+_ADVANCE = lua.script(__name__, "intake_state_advance.lua")
 
 
 class IntakeSetting(BaseModel):
@@ -99,15 +94,6 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _prefix(session_id: str) -> str:
-    return keys.session_key(session_id, "intake")
-
-
-def mode_key(session_id: str) -> str:
-    """The hash of the session's chosen mode."""
-    return _prefix(session_id) + ":config"
-
-
 class IntakeStore:
     """Reads and writes the intake keys of sessions."""
 
@@ -118,16 +104,16 @@ class IntakeStore:
         self._writer = SettingWriter(redis, "the intake mode")
 
     async def cursor(self, session_id: str) -> str | None:
-        raw = await self._redis.get(_prefix(session_id) + ":cursor")
+        raw = await self._redis.get(keys.intake(session_id, "cursor"))
         return None if raw is None else _text(raw)
 
     async def advance(self, session_id: str, tweet_id: str) -> bool:
         """Move the cursor to ``tweet_id`` if that is newer; True if it moved."""
-        moved = await self._advance(keys=[_prefix(session_id) + ":cursor"], args=[tweet_id])
+        moved = await self._advance(keys=[keys.intake(session_id, "cursor")], args=[tweet_id])
         return bool(moved)
 
     async def setting(self, session_id: str) -> IntakeSetting:
-        raw = await self._redis.hgetall(mode_key(session_id))
+        raw = await self._redis.hgetall(keys.intake(session_id, "config"))
         return IntakeSetting.model_validate({_text(k): _text(v) for k, v in raw.items()})
 
     async def mode(self, session_id: str) -> IntakeMode:
@@ -140,7 +126,7 @@ class IntakeStore:
         session does not exist."""
         version = await self._writer.write(
             session_id,
-            mode_key(session_id),
+            keys.intake(session_id, "config"),
             EventKind.INTAKE_MODE_CHANGED,
             {"mode": mode.value},
             {"mode": mode.value},
@@ -155,12 +141,12 @@ class IntakeStore:
             return
         pipe = self._redis.pipeline(transaction=False)
         for name, n in nonzero.items():
-            pipe.hincrby(_prefix(session_id) + ":n", name, n)
+            pipe.hincrby(keys.intake(session_id, "n"), name, n)
         await pipe.execute()
 
     async def set_status(self, session_id: str, **fields: object) -> None:
         """Update status fields; None clears one. Datetimes are stored as ISO text."""
-        key = _prefix(session_id) + ":status"
+        key = keys.intake(session_id, "status")
         mapping: dict[Any, Any] = {}
         gone: list[str] = []
         for name, value in fields.items():
@@ -178,10 +164,9 @@ class IntakeStore:
         await pipe.execute()
 
     async def status(self, session_id: str) -> IntakeStatus:
-        prefix = _prefix(session_id)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(prefix + ":status")
-        pipe.hgetall(prefix + ":n")
+        pipe.hgetall(keys.intake(session_id, "status"))
+        pipe.hgetall(keys.intake(session_id, "n"))
         raw, counters = await pipe.execute()
         mode = await self.mode(session_id)
         fields = {

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
+from atexpert import keys, lua
 from atexpert.clock import Clock, SystemClock
 from atexpert.errors import Conflict, NotFound
 from atexpert.invitations import (
@@ -28,61 +29,25 @@ from atexpert.invitations import (
     InvitationStatus,
     new_invitation,
 )
-from atexpert.keys import check_id, ms
+from atexpert.keys import ms
 from atexpert.sessions import Role
 from atexpert.staff_store import RedisClient
 
-PREFIX = "ama:{invites}:"
 #: Used, revoked and expired links are kept this long past their expiry, so opening one
 #: says what happened to it rather than "unknown".
 RETENTION = timedelta(days=30)
 
 ClaimResult = Literal["claimed", "unknown", "accepted", "revoked", "expired"]
 
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'record', ARGV[3], 'state', 'pending', 'expires_ms', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-return 1
-"""
+_CREATE = lua.script(__name__, "invitation_store_create.lua")
 
-_CLAIM = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'unknown' end
-if state ~= 'pending' then return state end
-if tonumber(redis.call('HGET', KEYS[1], 'expires_ms')) <= tonumber(ARGV[1]) then
-  return 'expired'
-end
-redis.call('HSET', KEYS[1], 'state', 'accepted', 'at', ARGV[2])
-return 'claimed'
-"""
+_CLAIM = lua.script(__name__, "invitation_store_claim.lua")
 
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'state') == 'accepted' and not redis.call('HGET', KEYS[1], 'by')
-then
-  redis.call('HSET', KEYS[1], 'state', 'pending')
-  redis.call('HDEL', KEYS[1], 'at')
-  return 1
-end
-return 0
-"""
+_RELEASE = lua.script(__name__, "invitation_store_release.lua")
 
-_FINISH = """
-redis.call('HSET', KEYS[1], 'by', ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[2])
-return 1
-"""
+_FINISH = lua.script(__name__, "invitation_store_finish.lua")
 
-_REVOKE = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'pending' then
-  redis.call('HSET', KEYS[1], 'state', 'revoked', 'by', ARGV[1], 'at', ARGV[2])
-end
-redis.call('HDEL', KEYS[2], ARGV[3])
-return state or 'unknown'
-"""
+_REVOKE = lua.script(__name__, "invitation_store_revoke.lua")
 
 
 def _text(value: bytes | str) -> str:
@@ -91,14 +56,6 @@ def _text(value: bytes | str) -> str:
 
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _link_key(digest: str) -> str:
-    return PREFIX + f"link:{digest}"
-
-
-def _index_key(session_id: str) -> str:
-    return PREFIX + f"pending:{check_id('session', session_id)}"
 
 
 def _decode(raw: Mapping[bytes | str, bytes | str]) -> Invitation | None:
@@ -146,7 +103,7 @@ class InvitationStore:
         digest = _sha256(secret)
         ttl = invitation.expires_at - now + RETENTION
         await self._create(
-            keys=[_link_key(digest), _index_key(session_id)],
+            keys=[keys.invitation_link(digest), keys.invitations_pending(session_id)],
             args=[
                 invitation.id,
                 digest,
@@ -161,7 +118,7 @@ class InvitationStore:
         """The invitation of ``secret`` as of now, or None for an unknown link."""
         if SECRET_RE.fullmatch(secret) is None:
             return None
-        found = _decode(await self._redis.hgetall(_link_key(_sha256(secret))))
+        found = _decode(await self._redis.hgetall(keys.invitation_link(_sha256(secret))))
         return None if found is None else found.as_of(self._clock.now())
 
     async def pending(self, session_id: str) -> list[Invitation]:
@@ -169,13 +126,13 @@ class InvitationStore:
 
         Index entries of links that were used, revoked, expired or dropped are pruned.
         """
-        index = _index_key(session_id)
+        index = keys.invitations_pending(session_id)
         entries = {_text(k): _text(v) for k, v in (await self._redis.hgetall(index)).items()}
         if not entries:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for digest in entries.values():
-                pipe.hgetall(_link_key(digest))
+                pipe.hgetall(keys.invitation_link(digest))
             raws = await pipe.execute()
         now = self._clock.now()
         out: list[Invitation] = []
@@ -196,13 +153,13 @@ class InvitationStore:
         :class:`NotFound` when the session has no such invitation, :class:`Conflict` when
         it was accepted first.
         """
-        index = _index_key(session_id)
+        index = keys.invitations_pending(session_id)
         digest = await self._redis.hget(index, invitation_id)
         if digest is None:
             raise NotFound("invitation", invitation_id)
         before = _text(
             await self._revoke(
-                keys=[_link_key(_text(digest)), index],
+                keys=[keys.invitation_link(_text(digest)), index],
                 args=[actor, self._clock.now().isoformat(), invitation_id],
             )
         )
@@ -217,18 +174,21 @@ class InvitationStore:
             return "unknown"
         now = self._clock.now()
         result = await self._claim(
-            keys=[_link_key(_sha256(secret))], args=[ms(now), now.isoformat()]
+            keys=[keys.invitation_link(_sha256(secret))], args=[ms(now), now.isoformat()]
         )
         return _result(result)
 
     async def release(self, secret: str) -> None:
         """Give back a claimed link whose acceptance failed: it is pending again."""
-        await self._release(keys=[_link_key(_sha256(secret))])
+        await self._release(keys=[keys.invitation_link(_sha256(secret))])
 
     async def finish(self, secret: str, invitation: Invitation, user_id: str) -> None:
         """Record who joined with the claimed link."""
         await self._finish(
-            keys=[_link_key(_sha256(secret)), _index_key(invitation.session_id)],
+            keys=[
+                keys.invitation_link(_sha256(secret)),
+                keys.invitations_pending(invitation.session_id),
+            ],
             args=[user_id, invitation.id],
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from atexpert import keys
+from atexpert import keys, lua
 from atexpert.clock import Clock, SystemClock
 from atexpert.events import dumps
 from atexpert.live_views import Json
@@ -28,26 +28,10 @@ KEY_TTL_S = 24 * 3600
 
 #: KEYS: claims hash. ARGV: qid, new claim JSON, now ms, user id, key ttl s.
 #: Returns nil when granted, else the live claim of another user.
-CLAIM_LUA = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local c = cjson.decode(cur)
-  if tonumber(c['until']) > tonumber(ARGV[3]) and c['user_id'] ~= ARGV[4] then return cur end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return false
-"""
+CLAIM_LUA = lua.script(__name__, "live_presence_claim.lua")
 
 #: KEYS: claims hash. ARGV: qid, user id. 1 when the user's claim was dropped.
-RELEASE_LUA = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and cjson.decode(cur)['user_id'] == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
+RELEASE_LUA = lua.script(__name__, "live_presence_release.lua")
 
 
 def _hash(raw: Any) -> dict[str, Json]:

@@ -25,7 +25,6 @@ from atexpert.costs import DEFAULT_RATE_CARD, CallKind, RateCard, Spend
 from atexpert.redis_conn import RedisClient
 
 MICRO = Decimal(1_000_000)
-LIMITS_KEY = "ama:{meter}:limits"
 _HEADERS = {
     "limit": "x-rate-limit-limit",
     "remaining": "x-rate-limit-remaining",
@@ -46,14 +45,6 @@ def _texts(raw: Mapping[Any, Any]) -> dict[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def meter_key(session_id: str) -> str:
-    return keys.session_key(session_id, "meter")
-
-
-def budget_key(session_id: str) -> str:
-    return meter_key(session_id) + ":budget"
 
 
 def to_micro(usd: Decimal) -> int:
@@ -105,12 +96,12 @@ class Meter:
             return
         micro = to_micro(self.card.price(kind)) * count
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(meter_key(session_id), "usd:" + kind.value, micro)
-        pipe.hincrby(meter_key(session_id), "n:" + kind.value, count)
+        pipe.hincrby(keys.meter(session_id), "usd:" + kind.value, micro)
+        pipe.hincrby(keys.meter(session_id), "n:" + kind.value, count)
         await pipe.execute()
 
     async def spend(self, session_id: str) -> Spend:
-        raw: dict[str, str] = _texts(await self._redis.hgetall(meter_key(session_id)))
+        raw: dict[str, str] = _texts(await self._redis.hgetall(keys.meter(session_id)))
         by_kind: dict[CallKind, Decimal] = {}
         counts: dict[CallKind, int] = {}
         for field, value in raw.items():
@@ -128,14 +119,14 @@ class Meter:
     async def set_budget(self, session_id: str, budget: Decimal | None) -> None:
         """Set (or with None, remove) the session's budget in USD."""
         if budget is None:
-            await self._redis.delete(budget_key(session_id))
+            await self._redis.delete(keys.meter_budget(session_id))
         elif budget < 0:
             raise ValueError("a budget is >= 0")
         else:
-            await self._redis.set(budget_key(session_id), to_micro(budget))
+            await self._redis.set(keys.meter_budget(session_id), to_micro(budget))
 
     async def budget(self, session_id: str) -> Decimal | None:
-        raw = await self._redis.get(budget_key(session_id))
+        raw = await self._redis.get(keys.meter_budget(session_id))
         return None if raw is None else from_micro(int(raw))
 
     async def headroom(self, session_id: str, kind: CallKind) -> int | None:
@@ -172,11 +163,11 @@ class Meter:
             record = EndpointLimits(
                 endpoint=endpoint, seen_at=self.clock.now().timestamp(), **values
             )
-            await self._redis.hset(LIMITS_KEY, endpoint, record.model_dump_json())
+            await self._redis.hset(keys.METER_LIMITS, endpoint, record.model_dump_json())
 
     async def limits(self) -> list[EndpointLimits]:
         """The last limits seen per endpoint; a window whose reset passed is shown full."""
-        raw: dict[str, str] = _texts(await self._redis.hgetall(LIMITS_KEY))
+        raw: dict[str, str] = _texts(await self._redis.hgetall(keys.METER_LIMITS))
         now = self.clock.now().timestamp()
         out: list[EndpointLimits] = []
         for value in raw.values():

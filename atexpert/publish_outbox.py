@@ -37,18 +37,6 @@ from atexpert.store import Store
 ACTOR = "publisher"
 
 
-def _key(session_id: str, name: str) -> str:
-    return keys.session_key(session_id, "pub:" + name)
-
-
-def attempts_key(session_id: str) -> str:
-    return _key(session_id, "attempts")
-
-
-def status_key(session_id: str) -> str:
-    return _key(session_id, "status")
-
-
 def reply_target(raw: Record) -> str | None:
     """``reply_to`` of part 1 as written at claim time (None: a new post)."""
     parts = raw.get("parts") or []
@@ -122,13 +110,13 @@ class Outbox:
     # -- attempts (posts sent, outcome unknown) -----------------------------------------
 
     async def mark_attempt(self, field: str, at: datetime) -> None:
-        await self.redis.hset(attempts_key(self.session_id), field, at.isoformat())
+        await self.redis.hset(keys.publisher(self.session_id, "attempts"), field, at.isoformat())
 
     async def attempted(self, field: str) -> bool:
-        return bool(await self.redis.hexists(attempts_key(self.session_id), field))
+        return bool(await self.redis.hexists(keys.publisher(self.session_id, "attempts"), field))
 
     async def clear_attempt(self, field: str) -> None:
-        await self.redis.hdel(attempts_key(self.session_id), field)
+        await self.redis.hdel(keys.publisher(self.session_id, "attempts"), field)
 
     # -- announcements -------------------------------------------------------------------
 
@@ -144,16 +132,16 @@ class Outbox:
         """Replace the current activity; ``last_error`` stays (see :meth:`record_error`)."""
         dumped = status.model_dump(mode="json", exclude={"last_error", "last_error_at"})
         fields = {k: "" if v is None else str(v) for k, v in dumped.items()}
-        await self.redis.hset(status_key(self.session_id), mapping=fields)  # type: ignore[arg-type]
+        await self.redis.hset(keys.publisher(self.session_id, "status"), mapping=fields)  # type: ignore[arg-type]
 
     async def record_error(self, error: str, at: datetime) -> None:
         await self.redis.hset(
-            status_key(self.session_id),
+            keys.publisher(self.session_id, "status"),
             mapping={"last_error": error[:1000], "last_error_at": at.isoformat()},
         )
 
     async def status(self) -> PublisherStatus:
-        raw = await self.redis.hgetall(status_key(self.session_id))
+        raw = await self.redis.hgetall(keys.publisher(self.session_id, "status"))
         return PublisherStatus.model_validate({k: v for k, v in raw.items() if v != ""})
 
 

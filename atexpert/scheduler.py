@@ -22,6 +22,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from atexpert import keys, lua
 from atexpert.clock import Clock
 from atexpert.errors import Conflict, NotFound
 from atexpert.redis_conn import RedisClient
@@ -32,21 +33,10 @@ log = logging.getLogger(__name__)
 ACTOR = "scheduler"
 
 # KEYS[1] holder, KEYS[2] fence counter; ARGV[1] owner id, ARGV[2] ttl in ms.
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'NX', 'PX', ARGV[2])
-return token
-"""
+_ACQUIRE = lua.script(__name__, "scheduler_acquire.lua")
 # KEYS[1] holder; ARGV[1] "owner token", ARGV[2] ttl in ms.
-_RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
+_RENEW = lua.script(__name__, "scheduler_renew.lua")
+_RELEASE = lua.script(__name__, "scheduler_release.lua")
 
 
 class Lease:
@@ -62,8 +52,8 @@ class Lease:
     ) -> None:
         if ttl < timedelta(milliseconds=1):
             raise ValueError("a lease lasts at least 1 ms")
-        self.holder_key = f"ama:{{lease:{name}}}:holder"
-        self.fence_key = f"ama:{{lease:{name}}}:fence"
+        self.holder_key = keys.lease(name, "holder")
+        self.fence_key = keys.lease(name, "fence")
         self.owner = owner or secrets.token_hex(8)
         self.ttl_ms = int(ttl / timedelta(milliseconds=1))
         self.token: int | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from atexpert import keys
+from atexpert import keys, lua
 from atexpert.errors import Conflict, NotFound
 from atexpert.events import EventKind, Record, event_fields
 from atexpert.redis_conn import RedisClient
@@ -22,21 +22,7 @@ from atexpert.redis_conn import RedisClient
 # ARGV: the expected version ('' = any), n, n field/value pairs for the hash, then the
 # event's stream fields ('v', the new version, is added here).
 # Returns the new version, -1 if the version was not the expected one, -2 if no session.
-_SET_LUA = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
-local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= v then return -1 end
-local n = tonumber(ARGV[2])
-local set = {'HSET', KEYS[1], 'version', v + 1}
-for i = 3, 2 + 2 * n do set[#set + 1] = ARGV[i] end
-redis.call(unpack(set))
-local add = {'XADD', KEYS[3], '*'}
-for i = 3 + 2 * n, #ARGV do add[#add + 1] = ARGV[i] end
-add[#add + 1] = 'v'
-add[#add + 1] = v + 1
-redis.call(unpack(add))
-return v + 1
-"""
+_SET_LUA = lua.script(__name__, "session_settings_set.lua")
 
 
 class SettingWriter:

@@ -22,26 +22,18 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from atexpert import keys, lua
 from atexpert.clock import Clock, SystemClock
 from atexpert.staff import ApiToken, StaffUser, normalize_username
 
 RedisClient = Redis | RedisCluster
 
-PREFIX = "ama:{staff}:"
 TOKEN_PREFIX = "atx_"
 
-_CREATE_USER = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[3])
-return 1
-"""
+_CREATE_USER = lua.script(__name__, "staff_store_create_user.lua")
 
 
-_COUNT_FAILURE = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
-"""
+_COUNT_FAILURE = lua.script(__name__, "staff_store_count_failure.lua")
 
 
 class UsernameTaken(Exception):
@@ -109,7 +101,7 @@ class StaffStore:
             created_at=self._clock.now(),
         )
         created = await self._create_user(
-            keys=[PREFIX + "usernames", PREFIX + f"user:{user.id}"],
+            keys=[keys.staff("usernames"), keys.staff(f"user:{user.id}")],
             args=[name, user.id, user.model_dump_json()],
         )
         if not created:
@@ -117,7 +109,7 @@ class StaffStore:
         return user
 
     async def get_user(self, user_id: str) -> StaffUser | None:
-        raw = await self._redis.get(PREFIX + f"user:{user_id}")
+        raw = await self._redis.get(keys.staff(f"user:{user_id}"))
         return None if raw is None else StaffUser.model_validate_json(raw)
 
     async def require_user(self, user_id: str) -> StaffUser:
@@ -130,12 +122,12 @@ class StaffStore:
         name = normalize_username(username)
         if name is None:
             return None
-        user_id = await self._redis.hget(PREFIX + "usernames", name)
+        user_id = await self._redis.hget(keys.staff("usernames"), name)
         return None if user_id is None else await self.get_user(_text(user_id))
 
     async def list_users(self) -> list[StaffUser]:
-        ids = await self._redis.hvals(PREFIX + "usernames")
-        raws = await self._mget([PREFIX + f"user:{_text(i)}" for i in ids])
+        ids = await self._redis.hvals(keys.staff("usernames"))
+        raws = await self._mget([keys.staff(f"user:{_text(i)}") for i in ids])
         users = [StaffUser.model_validate_json(r) for r in raws if r is not None]
         return sorted(users, key=lambda u: u.username)
 
@@ -156,14 +148,14 @@ class StaffStore:
         if self._hasher.check_needs_rehash(user.password_hash):
             new_hash = await asyncio.to_thread(self._hasher.hash, password)
             user = user.model_copy(update={"password_hash": new_hash})
-            await self._redis.set(PREFIX + f"user:{user.id}", user.model_dump_json(), xx=True)
+            await self._redis.set(keys.staff(f"user:{user.id}"), user.model_dump_json(), xx=True)
         return user
 
     async def set_password(self, user_id: str, password: str) -> StaffUser:
         user = await self.require_user(user_id)
         new_hash = await asyncio.to_thread(self._hasher.hash, password)
         user = user.model_copy(update={"password_hash": new_hash})
-        await self._redis.set(PREFIX + f"user:{user.id}", user.model_dump_json(), xx=True)
+        await self._redis.set(keys.staff(f"user:{user.id}"), user.model_dump_json(), xx=True)
         return user
 
     # -- API tokens --------------------------------------------------------------------
@@ -177,32 +169,32 @@ class StaffStore:
         )
         digest = _sha256(secret)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(PREFIX + f"token:{digest}", token.model_dump_json())
-            pipe.hset(PREFIX + f"tokens:{user_id}", token.id, digest)
+            pipe.set(keys.staff(f"token:{digest}"), token.model_dump_json())
+            pipe.hset(keys.staff(f"tokens:{user_id}"), token.id, digest)
             await pipe.execute()
         return token, secret
 
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
-        digests = await self._redis.hvals(PREFIX + f"tokens:{user_id}")
-        raws = await self._mget([PREFIX + f"token:{_text(d)}" for d in digests])
+        digests = await self._redis.hvals(keys.staff(f"tokens:{user_id}"))
+        raws = await self._mget([keys.staff(f"token:{_text(d)}") for d in digests])
         tokens = [ApiToken.model_validate_json(r) for r in raws if r is not None]
         return sorted(tokens, key=lambda t: t.created_at)
 
     async def revoke_token(self, user_id: str, token_id: str) -> bool:
         """Revoke one of ``user_id``'s tokens; False when there is no such token."""
-        digest = await self._redis.hget(PREFIX + f"tokens:{user_id}", token_id)
+        digest = await self._redis.hget(keys.staff(f"tokens:{user_id}"), token_id)
         if digest is None:
             return False
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(PREFIX + f"token:{_text(digest)}")
-            pipe.hdel(PREFIX + f"tokens:{user_id}", token_id)
+            pipe.delete(keys.staff(f"token:{_text(digest)}"))
+            pipe.hdel(keys.staff(f"tokens:{user_id}"), token_id)
             await pipe.execute()
         return True
 
     async def user_for_token(self, secret: str) -> StaffUser | None:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        raw = await self._redis.get(PREFIX + f"token:{_sha256(secret)}")
+        raw = await self._redis.get(keys.staff(f"token:{_sha256(secret)}"))
         if raw is None:
             return None
         return await self.get_user(ApiToken.model_validate_json(raw).user_id)
@@ -216,21 +208,21 @@ class StaffStore:
             user_id=user_id, csrf=secrets.token_urlsafe(32), expires_at=self._clock.now() + ttl
         )
         await self._redis.set(
-            PREFIX + f"login:{_sha256(sid)}",
+            keys.staff(f"login:{_sha256(sid)}"),
             login.model_dump_json(),
             px=int(ttl / timedelta(milliseconds=1)),
         )
         return sid, login
 
     async def get_login(self, sid: str) -> LoginSession | None:
-        raw = await self._redis.get(PREFIX + f"login:{_sha256(sid)}")
+        raw = await self._redis.get(keys.staff(f"login:{_sha256(sid)}"))
         if raw is None:
             return None
         login = LoginSession.model_validate_json(raw)
         return login if login.expires_at > self._clock.now() else None
 
     async def delete_login(self, sid: str) -> None:
-        await self._redis.delete(PREFIX + f"login:{_sha256(sid)}")
+        await self._redis.delete(keys.staff(f"login:{_sha256(sid)}"))
 
     # -- login throttling --------------------------------------------------------------
 
@@ -249,4 +241,4 @@ class StaffStore:
 
 
 def _fails_key(username: str) -> str:
-    return PREFIX + "fails:" + _sha256(username.strip().lower())
+    return keys.staff("fails:" + _sha256(username.strip().lower()))

@@ -1,8 +1,9 @@
 """The Redis store: sessions, questions and answers, each change atomic with its event.
 
-Every state change runs as ONE Lua step (``lua/step.lua``, EVALSHA-cached) on the keys of
-one session: guards checked, records patched, status indexes moved and one event per change
-appended to the session's stream, or nothing at all. A question action is one round trip.
+Every state change runs as ONE Lua step on the keys of one session (see
+:mod:`atexpert.store_steps`): question steps live in :mod:`atexpert.store_questions`, answer
+steps in :mod:`atexpert.store_answers`; sessions and the event log here. A question action
+is one round trip.
 
 The global session list and the scheduler's due index (``{global}`` tag, another slot) are
 mirrors written right after the session step; :meth:`Store.rebuild_session_index` rebuilds
@@ -12,37 +13,20 @@ them from the session records should a crash fall between the two.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 
-from atexpert import answers, keys, questions, sessions
-from atexpert.answers import Answer, AnswerAction, AnswerDraft, AnswerStatus
+from atexpert import keys, sessions
+from atexpert.answers import Answer
 from atexpert.automod_store import AutomodStore, StoredConfig
-from atexpert.clock import Clock, SystemClock
 from atexpert.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from atexpert.events import (
-    Change,
-    Create,
-    Event,
-    EventKind,
-    Guard,
-    Record,
-    SessionState,
-    Step,
-    decode_event,
-    replay,
-    step_args,
-)
+from atexpert.events import Change, Create, Event, EventKind, SessionState, decode_event, replay
 from atexpert.intake_state import IntakeSetting, IntakeStore
-from atexpert.questions import IncomingQuestion, Question, QuestionAction, QuestionStatus
+from atexpert.questions import Question
 from atexpert.sessions import (
     Role,
     Session,
@@ -51,26 +35,13 @@ from atexpert.sessions import (
     SessionStatus,
     SessionUpdate,
 )
+from atexpert.store_answers import AnswerSteps
+from atexpert.store_questions import QuestionSteps
+from atexpert.store_steps import Exists, strs
 
-RedisClient = Redis | RedisCluster
-_QA = QuestionAction
-_AA = AnswerAction
-
-STEP_LUA = (Path(__file__).with_name("lua") / "step.lua").read_text()
 STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 REPLAY_CHUNK = 1000
 ROLE_RETRIES = 5
-
-_ILLEGAL: dict[str, Callable[[Record, str], IllegalTransition]] = {
-    "session": sessions.illegal,
-    "question": questions.illegal,
-    "answer": answers.illegal,
-}
-
-
-class _Exists(Exception):
-    def __init__(self, raw: str) -> None:
-        self.raw = raw
 
 
 class SessionSnapshot(BaseModel):
@@ -95,37 +66,8 @@ class SessionSnapshot(BaseModel):
         )
 
 
-class Store:
+class Store(QuestionSteps, AnswerSteps):
     """All domain state in Redis. ``at`` defaults to the clock's now; ids are strings."""
-
-    def __init__(self, redis: RedisClient, *, clock: Clock | None = None) -> None:
-        self._redis = redis
-        self._clock = clock or SystemClock()
-        self._step = redis.register_script(STEP_LUA)
-
-    def _now(self, at: datetime | None) -> datetime:
-        return self._clock.now() if at is None else at
-
-    # -- the atomic step ---------------------------------------------------------------
-
-    async def _run(self, session_id: str, items: Sequence[Step]) -> list[str]:
-        """Run ``items`` as one atomic step; per item its new record JSON ("" if none)."""
-        step_keys, argv = step_args(session_id, items)
-        reply = await self._step(keys=step_keys, args=argv)
-        if reply[0] == "ok":
-            return [str(raw) for raw in reply[2]]
-        raise _failure(str(reply[0]), items[int(reply[1]) - 1], str(reply[2]))
-
-    async def _apply(self, session_id: str, *changes: Change, guards: Sequence[Guard] = ()) -> str:
-        """Run changes (+ guards) in one step; the first change's new record JSON."""
-        results = await self._run(session_id, [*guards, *changes])
-        return results[len(guards)]
-
-    async def _get(self, key: str, entity: str, entity_id: str) -> str:
-        raw = await self._redis.get(key)
-        if raw is None:
-            raise NotFound(entity, entity_id)
-        return str(raw)
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -147,18 +89,14 @@ class Store:
             await self._run(
                 session.id, [Create("session", record, EventKind.SESSION_CREATED, actor, at)]
             )
-        except _Exists:
+        except Exists:
             raise Conflict(f"session {session.id} already exists") from None
         await self._mirror(session)
         return session
 
-    async def get_session(self, session_id: str) -> Session:
-        raw = await self._get(keys.session(session_id), "session", session_id)
-        return Session.model_validate_json(raw)
-
     async def list_sessions(self, status: SessionStatus | None = None) -> list[Session]:
         """All sessions (by creation time), optionally of one status."""
-        ids = _strs(await self._redis.zrange(keys.GLOBAL_SESSIONS, 0, -1))
+        ids = strs(await self._redis.zrange(keys.GLOBAL_SESSIONS, 0, -1))
         raws = await asyncio.gather(*(self._redis.get(keys.session(i)) for i in ids))
         found = [Session.model_validate_json(r) for r in raws if r is not None]
         return [s for s in found if status is None or s.status is status]
@@ -261,7 +199,7 @@ class Store:
 
     async def due_sessions(self, now: datetime) -> list[Session]:
         """Scheduled sessions whose start has come and live sessions whose end has come."""
-        ids = _strs(await self._redis.zrangebyscore(keys.GLOBAL_DUE, "-inf", keys.ms(now)))
+        ids = strs(await self._redis.zrangebyscore(keys.GLOBAL_DUE, "-inf", keys.ms(now)))
         raws = await asyncio.gather(*(self._redis.get(keys.session(i)) for i in ids))
         found = [Session.model_validate_json(r) for r in raws if r is not None]
         return [s for s in found if sessions.is_due(s, now)]
@@ -283,407 +221,6 @@ class Store:
             await self._mirror(session)
             count += 1
         return count
-
-    # -- questions ---------------------------------------------------------------------
-
-    async def add_question(
-        self, session_id: str, incoming: IncomingQuestion, *, at: datetime | None = None
-    ) -> tuple[Question, bool]:
-        """Store a tweeted question unless its tweet was seen: (question, created)."""
-        at = self._now(at)
-        question = questions.received(incoming, session_id=session_id, at=at)
-        guard = sessions.MACHINE.guard(session_id, SessionAction.RECEIVE)
-        actor = "@" + incoming.author.handle
-        create = Create("question", question.record(), EventKind.QUESTION_RECEIVED, actor, at)
-        try:
-            await self._run(session_id, [create, guard])  # a seen tweet wins
-        except _Exists as seen:
-            return questions.load(seen.raw, session_id), False
-        return question, True
-
-    async def get_question(self, session_id: str, question_id: str) -> Question:
-        key = keys.question(session_id, question_id)
-        return questions.load(await self._get(key, "question", question_id), session_id)
-
-    async def list_questions(
-        self,
-        session_id: str,
-        status: QuestionStatus | None = None,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> list[Question]:
-        """Questions in arrival order, optionally of one status."""
-        statuses = [status] if status is not None else list(QuestionStatus)
-        raws = await self._list(
-            [keys.question_index(session_id, s.value) for s in statuses],
-            lambda i: keys.question(session_id, i),
-            offset,
-            limit,
-        )
-        return [questions.load(raw, session_id) for raw in raws]
-
-    async def _list(
-        self,
-        indexes: list[str],
-        key_of: Callable[[str], str],
-        offset: int,
-        limit: int | None,
-    ) -> list[str]:
-        if offset < 0 or (limit is not None and limit < 0):
-            raise InvalidInput.field(("offset",), "offset and limit are >= 0")
-        stop = -1 if limit is None else offset + limit - 1
-        if len(indexes) == 1:
-            ids = _strs(await self._redis.zrange(indexes[0], offset, stop))
-        else:
-            scored: list[Any] = await asyncio.gather(
-                *(self._redis.zrange(i, 0, -1, withscores=True) for i in indexes)
-            )
-            merged = sorted((float(score), str(i)) for pairs in scored for i, score in pairs)
-            ids = [i for _, i in merged][offset : None if limit is None else offset + limit]
-        if not ids:
-            return []
-        raws = await self._redis.mget([key_of(i) for i in ids])
-        return [str(r) for r in raws if r is not None]
-
-    async def _question(
-        self,
-        session_id: str,
-        question_id: str,
-        action: QuestionAction,
-        actor: str,
-        at: datetime,
-        patch: Record | None = None,
-        expected_version: int | None = None,
-    ) -> Question:
-        change = questions.change(
-            question_id, action, actor=actor, at=at, patch=patch, expected_version=expected_version
-        )
-        return questions.load(await self._apply(session_id, change), session_id)
-
-    async def approve_question(
-        self,
-        session_id: str,
-        question_id: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        version: int | None = None,
-    ) -> Question:
-        """pending -> approved. ``version``: fail (Conflict) unless the question is at it."""
-        at = self._now(at)
-        return await self._question(session_id, question_id, _QA.APPROVE, actor, at, None, version)
-
-    async def reject_question(
-        self,
-        session_id: str,
-        question_id: str,
-        reason: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        version: int | None = None,
-    ) -> Question:
-        """pending|approved -> rejected, with a reason (required)."""
-        at = self._now(at)
-        patch = questions.reject_patch(reason)
-        return await self._question(session_id, question_id, _QA.REJECT, actor, at, patch, version)
-
-    async def merge_question(
-        self,
-        session_id: str,
-        question_id: str,
-        into: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        """pending|approved -> merged into another question of the session, not merged."""
-        at = self._now(at)
-        keys.check_id("question", into)
-        change, guard = questions.merge_plan(question_id, into, actor=actor, at=at)
-        return questions.load(await self._apply(session_id, change, guards=[guard]), session_id)
-
-    async def requeue_question(
-        self,
-        session_id: str,
-        question_id: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        reason: str | None = None,
-    ) -> Question:
-        """approved -> pending: hand the question back to the moderators."""
-        at = self._now(at)
-        patch = questions.requeue_patch(reason)
-        return await self._question(session_id, question_id, _QA.REQUEUE, actor, at, patch)
-
-    async def restore_question(
-        self, session_id: str, question_id: str, *, actor: str, at: datetime | None = None
-    ) -> Question:
-        """Undo a reject or a merge: back to pending."""
-        at = self._now(at)
-        patch = questions.RESTORE_PATCH
-        return await self._question(session_id, question_id, _QA.RESTORE, actor, at, patch)
-
-    async def edit_question(
-        self,
-        session_id: str,
-        question_id: str,
-        display_text: str | None,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        version: int | None = None,
-    ) -> Question:
-        """Set the text shown to the expert (None: back to the original text)."""
-        at = self._now(at)
-        patch = questions.edit_patch(display_text)
-        return await self._question(session_id, question_id, _QA.EDIT, actor, at, patch, version)
-
-    async def star_question(
-        self,
-        session_id: str,
-        question_id: str,
-        starred: bool,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        at = self._now(at)
-        patch = {"starred": starred}
-        return await self._question(session_id, question_id, _QA.STAR, actor, at, patch)
-
-    async def set_question_priority(
-        self,
-        session_id: str,
-        question_id: str,
-        priority: int,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        at = self._now(at)
-        patch = questions.priority_patch(priority)
-        return await self._question(session_id, question_id, _QA.PRIORITIZE, actor, at, patch)
-
-    async def set_question_tags(
-        self,
-        session_id: str,
-        question_id: str,
-        tags: list[str],
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        at = self._now(at)
-        patch = questions.tags_patch(tags)
-        return await self._question(session_id, question_id, _QA.TAG, actor, at, patch)
-
-    async def set_question_note(
-        self,
-        session_id: str,
-        question_id: str,
-        note: str | None,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        at = self._now(at)
-        patch = questions.note_patch(note)
-        return await self._question(session_id, question_id, _QA.NOTE, actor, at, patch)
-
-    async def set_question_likes(
-        self, session_id: str, likes: Mapping[str, int], *, actor: str, at: datetime | None = None
-    ) -> list[str]:
-        """Like counts read on X, by question id, in one step: one ``question.metrics``
-        per count that changed, versions kept. The ids of the questions updated."""
-        at = self._now(at)
-        changes = [questions.likes_change(q, n, actor=actor, at=at) for q, n in likes.items()]
-        for change in changes:
-            keys.check_id("question", change.entity_id)
-        done = await self._run(session_id, changes) if changes else []
-        return [c.entity_id for c, raw in zip(changes, done, strict=True) if raw]
-
-    # -- answers -----------------------------------------------------------------------
-
-    async def create_answer(
-        self, session_id: str, draft: AnswerDraft, *, expert_id: str, at: datetime | None = None
-    ) -> Answer:
-        """A draft answer to one or more approved questions (``answer.drafted``)."""
-        at = self._now(at)
-        answer = answers.drafted(
-            draft,
-            answer_id=answers.new_answer_id(),
-            session_id=session_id,
-            expert_id=expert_id,
-            at=at,
-        )
-        for qid in answer.question_ids:
-            keys.check_id("question", qid)
-        steps: list[Step] = [
-            questions.MACHINE.guard(qid, QuestionAction.ANSWER) for qid in answer.question_ids
-        ]
-        record = answer.model_dump(mode="json")
-        steps.append(Create("answer", record, EventKind.ANSWER_DRAFTED, expert_id, at))
-        await self._run(session_id, steps)
-        return answer
-
-    async def get_answer(self, session_id: str, answer_id: str) -> Answer:
-        raw = await self._get(keys.answer(session_id, answer_id), "answer", answer_id)
-        return Answer.model_validate_json(raw)
-
-    async def list_answers(
-        self, session_id: str, status: AnswerStatus | None = None
-    ) -> list[Answer]:
-        statuses = [status] if status is not None else list(AnswerStatus)
-        raws = await self._list(
-            [keys.answer_index(session_id, s.value) for s in statuses],
-            lambda i: keys.answer(session_id, i),
-            0,
-            None,
-        )
-        return [Answer.model_validate_json(raw) for raw in raws]
-
-    async def _answer(
-        self,
-        session_id: str,
-        answer_id: str,
-        action: AnswerAction,
-        actor: str,
-        at: datetime,
-        patch: Record | None = None,
-        version: int | None = None,
-    ) -> Answer:
-        change = answers.change(
-            answer_id, action, actor=actor, at=at, patch=patch, expected_version=version
-        )
-        return Answer.model_validate_json(await self._apply(session_id, change))
-
-    async def edit_answer(
-        self,
-        session_id: str,
-        answer_id: str,
-        text: str,
-        parts: list[str] | None = None,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        version: int | None = None,
-    ) -> Answer:
-        """Replace a draft's text and thread parts (draft only)."""
-        at = self._now(at)
-        patch = answers.edit_patch(text, parts)
-        return await self._answer(session_id, answer_id, _AA.EDIT, actor, at, patch, version)
-
-    async def submit_answer(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """draft -> awaiting_approval if the session requires approval, else -> queued."""
-        at = self._now(at)
-        session = await self.get_session(session_id)
-        needs = session.options.require_answer_approval
-        return await self._answer(
-            session_id, answer_id, _AA.SUBMIT if needs else _AA.QUEUE, actor, at
-        )
-
-    async def approve_answer(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """awaiting_approval -> queued."""
-        at = self._now(at)
-        return await self._answer(session_id, answer_id, _AA.APPROVE, actor, at)
-
-    async def return_answer(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """awaiting_approval -> draft (the approver sends it back to the expert)."""
-        at = self._now(at)
-        return await self._answer(session_id, answer_id, _AA.RETURN, actor, at)
-
-    async def withdraw_answer(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """queued -> draft, before publishing starts."""
-        at = self._now(at)
-        return await self._answer(session_id, answer_id, _AA.WITHDRAW, actor, at)
-
-    async def start_publishing(
-        self,
-        session_id: str,
-        answer_id: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-        parts: Sequence[Record] | None = None,
-        version: int | None = None,
-    ) -> Answer:
-        """queued -> publishing: the publisher claims the answer (exactly one wins).
-
-        ``parts``: the planned thread (the outbox, see :func:`answers.claim_patch`), written
-        in the same step as the claim and its ``answer.publishing`` event. ``version``: fail
-        (Conflict) unless the answer is at it (withdrawn or re-queued since it was read).
-        """
-        at = self._now(at)
-        patch = answers.claim_patch(parts) if parts is not None else None
-        return await self._answer(session_id, answer_id, _AA.PUBLISH, actor, at, patch, version)
-
-    async def record_part_posted(
-        self,
-        session_id: str,
-        answer_id: str,
-        index: int,
-        tweet_id: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Answer:
-        """Part ``index`` (0-based) of the thread was posted as ``tweet_id``."""
-        at = self._now(at)
-        patch = answers.post_part_patch(index, tweet_id)
-        return await self._answer(session_id, answer_id, _AA.POST_PART, actor, at, patch)
-
-    async def mark_published(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """publishing -> published; its still-approved questions become answered."""
-        at = self._now(at)
-        answer = await self.get_answer(session_id, answer_id)
-        change = answers.change(
-            answer_id,
-            AnswerAction.PUBLISHED,
-            actor=actor,
-            at=at,
-            patch={"error": None},
-            expected_version=answer.version,
-        )
-        answered = [
-            questions.change(
-                qid,
-                QuestionAction.ANSWER,
-                actor=actor,
-                at=at,
-                patch={"answer_id": answer_id},
-                optional=True,
-            )
-            for qid in answer.question_ids
-        ]
-        return Answer.model_validate_json(await self._apply(session_id, change, *answered))
-
-    async def mark_failed(
-        self, session_id: str, answer_id: str, error: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """publishing -> failed, keeping the parts already posted."""
-        at = self._now(at)
-        patch = answers.fail_patch(error)
-        return await self._answer(session_id, answer_id, _AA.FAIL, actor, at, patch)
-
-    async def retry_answer(
-        self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
-    ) -> Answer:
-        """failed -> queued."""
-        at = self._now(at)
-        return await self._answer(session_id, answer_id, _AA.RETRY, actor, at)
 
     # -- events ------------------------------------------------------------------------
 
@@ -737,40 +274,6 @@ class Store:
             automod=await AutomodStore(self._redis).get(session_id),
             intake=await IntakeStore(self._redis).setting(session_id),
         )
-
-
-def _failure(reason: str, item: Step, raw: str) -> Exception:
-    """The error for a refused step (see the return values of lua/step.lua)."""
-    what = f"{item.entity} {item.entity_id}"
-    if reason == "missing":
-        return NotFound(item.entity, item.entity_id)
-    if reason == "exists":
-        return _Exists(raw)
-    record = _loads(raw)
-    if reason == "status" and not isinstance(item, Create):
-        return _ILLEGAL[item.entity](record, item.action)
-    if reason == "version" and isinstance(item, Change):
-        by = record.get("decided_by") or record.get("updated_by")
-        return Conflict(
-            f"{what} was changed meanwhile{f' by {by}' if by else ''} (it is "
-            f"{record.get('status')}, version {record.get('version')}, not "
-            f"{item.expected_version}); reload and retry"
-        )
-    if reason == "fence" and isinstance(item, Change):
-        return Conflict(
-            f"stale scheduler lease: fence {item.fence} is below {record.get('fence')} "
-            f"already recorded on {what}"
-        )
-    return InvalidInput(f"{what} has no such part to change")
-
-
-def _loads(raw: str) -> Record:
-    value = json.loads(raw)
-    return value if isinstance(value, dict) else {}
-
-
-def _strs(values: Any) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _stream_entries(reply: Any) -> list[tuple[str, Mapping[str, str]]]:

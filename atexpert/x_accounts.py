@@ -29,6 +29,7 @@ import aiohttp
 import tweepy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
+from atexpert import keys, lua
 from atexpert.clock import Clock
 from atexpert.errors import AtexpertError, Conflict, InvalidInput, NotFound
 from atexpert.redis_conn import RedisClient
@@ -45,8 +46,6 @@ from atexpert.xclient import (
 
 log = logging.getLogger(__name__)
 
-PREFIX = "ama:{x}:"
-ACCOUNTS = PREFIX + "accounts"
 STATE_TTL = timedelta(minutes=10)
 REFRESH_MARGIN = timedelta(minutes=5)
 REFUSED = frozenset({400})  # invalid_request/invalid_grant: the refresh token is dead
@@ -54,20 +53,11 @@ LOCK_TTL = timedelta(seconds=90)  # longer than a token call may take (60 s time
 HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
 # Replace the record only if it is still what we read (compare-and-set).
-_CAS = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-_SAVE = "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('SADD', KEYS[2], ARGV[2])"
-_DELETE = "redis.call('SREM', KEYS[2], ARGV[1]) return redis.call('DEL', KEYS[1])"
+_CAS = lua.script(__name__, "x_accounts_cas.lua")
+_SAVE = lua.script(__name__, "x_accounts_save.lua")
+_DELETE = lua.script(__name__, "x_accounts_delete.lua")
 # Release a lock only if we still hold it.
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+_UNLOCK = lua.script(__name__, "x_accounts_unlock.lua")
 
 
 class OAuthFailed(AtexpertError):
@@ -124,10 +114,6 @@ class _Pending(BaseModel):
     actor: str
 
 
-def _account_key(handle: str) -> str:
-    return PREFIX + "account:" + handle.lower()
-
-
 class XAccountStore:
     """Host accounts and their OAuth 2.0 user tokens in Redis."""
 
@@ -159,9 +145,7 @@ class XAccountStore:
             handle_hint=hint,
             actor=actor,
         )
-        await self.redis.set(
-            PREFIX + "pkce:" + start.state, pending.model_dump_json(), px=_ms(STATE_TTL)
-        )
+        await self.redis.set(keys.x_pkce(start.state), pending.model_dump_json(), px=_ms(STATE_TTL))
         return start.url
 
     async def complete(self, state: str, code: str) -> XAccount:
@@ -169,7 +153,7 @@ class XAccountStore:
 
         ``state`` is single use; an unknown, expired or reused one is :class:`OAuthFailed`.
         """
-        raw = await self.redis.getdel(PREFIX + "pkce:" + state) if state else None
+        raw = await self.redis.getdel(keys.x_pkce(state)) if state else None
         if raw is None:
             raise OAuthFailed(
                 "this authorization is unknown, expired or already used; start connecting again"
@@ -200,7 +184,7 @@ class XAccountStore:
     async def cancel(self, state: str) -> None:
         """Forget a pending authorization (the admin declined on X)."""
         if state:
-            await self.redis.delete(PREFIX + "pkce:" + state)
+            await self.redis.delete(keys.x_pkce(state))
 
     async def _whoami(self, access_token: str) -> tuple[str, str, str | None]:
         """The authorizing account's user id, handle and display name."""
@@ -248,16 +232,16 @@ class XAccountStore:
         )
 
     async def _save(self, record: _Record) -> None:
-        key, member = _account_key(record.handle), record.handle.lower()
-        await self.redis.eval(_SAVE, 2, key, ACCOUNTS, record.dumps(), member)
+        key, member = keys.x_account(record.handle), record.handle.lower()
+        await self.redis.eval(_SAVE, 2, key, keys.X_ACCOUNTS, record.dumps(), member)
 
     # -- reading -------------------------------------------------------------------
 
     async def list_accounts(self) -> list[XAccount]:
-        handles = sorted(await self.redis.smembers(ACCOUNTS))
+        handles = sorted(await self.redis.smembers(keys.X_ACCOUNTS))
         out = []
         for handle in handles:
-            raw = await self.redis.get(_account_key(str(handle)))
+            raw = await self.redis.get(keys.x_account(str(handle)))
             if raw is not None:
                 out.append(_Record.model_validate_json(raw).public())
         return out
@@ -268,13 +252,15 @@ class XAccountStore:
     async def delete(self, handle: str, actor: str) -> None:
         """Disconnect: forget the account's tokens. :class:`NotFound` when not connected."""
         name = normalize_handle(handle)
-        deleted: Any = await self.redis.eval(_DELETE, 2, _account_key(name), ACCOUNTS, name.lower())
+        deleted: Any = await self.redis.eval(
+            _DELETE, 2, keys.x_account(name), keys.X_ACCOUNTS, name.lower()
+        )
         if not deleted:
             raise _not_connected(name)
         log.info("disconnected X account @%s by %s", name, actor)
 
     async def _load(self, handle: str) -> tuple[_Record, str]:
-        raw = await self.redis.get(_account_key(handle))
+        raw = await self.redis.get(keys.x_account(handle))
         if raw is None:
             raise _not_connected(handle)
         return _Record.model_validate_json(raw), str(raw)
@@ -301,7 +287,7 @@ class XAccountStore:
         the token has expired.
         """
         name = normalize_handle(handle)
-        lock = PREFIX + "refresh:" + name.lower()
+        lock = keys.x_refresh_lock(name)
         deadline = time.monotonic() + LOCK_TTL.total_seconds() + 5
         while True:
             record, _ = await self._load(name)
@@ -370,7 +356,7 @@ class XAccountStore:
         return record.access_token.get_secret_value()
 
     async def _cas(self, handle: str, old: str, new: _Record) -> bool:
-        done: Any = await self.redis.eval(_CAS, 1, _account_key(handle), old, new.dumps())
+        done: Any = await self.redis.eval(_CAS, 1, keys.x_account(handle), old, new.dumps())
         return bool(done)
 
 

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from atexpert import keys
 from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import AutomodStore, automod_key
+from atexpert.automod_store import AutomodStore
 from atexpert.errors import Conflict, NotFound
 from atexpert.events import EventKind
-from atexpert.intake_state import IntakeMode, IntakeStore, mode_key
+from atexpert.intake_state import IntakeMode, IntakeStore
 from atexpert.sessions import HostAccount, SessionFields
 from atexpert.store import Store
 from tests.support.api_world import ApiWorld, bearer
@@ -58,7 +59,7 @@ async def test_a_config_change_is_logged_in_the_same_step_and_a_refused_one_is_n
     # No session: nothing written at all, not even a stream.
     with pytest.raises(NotFound):
         await automod.put("s_gone", raid, actor="mia", at=T0)
-    assert await redis.exists(automod_key("s_gone"), "ama:{s_gone}:events") == 0
+    assert await redis.exists(keys.automod("s_gone"), "ama:{s_gone}:events") == 0
     assert await store.replay(sid) == await store.snapshot(sid)
 
 
@@ -76,7 +77,7 @@ async def test_choosing_the_intake_mode_is_logged(redis: RedisClient) -> None:
     assert (await store.replay(sid)).intake == chosen == await intake.setting(sid)
     with pytest.raises(NotFound):
         await intake.set_mode("s_gone", IntakeMode.STREAM, actor="root", at=T0)
-    assert await redis.exists(mode_key("s_gone"), "ama:{s_gone}:events") == 0
+    assert await redis.exists(keys.intake("s_gone", "config"), "ama:{s_gone}:events") == 0
 
 
 async def test_the_api_logs_who_changed_what(world: ApiWorld) -> None:

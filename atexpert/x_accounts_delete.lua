@@ -1,0 +1,1 @@
+redis.call('SREM', KEYS[2], ARGV[1]) return redis.call('DEL', KEYS[1])
