@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from atexpert import __version__
 from atexpert.cli_export import add_export_commands
 from atexpert.clock import SystemClock
+from atexpert.commands import SESSION_COMMANDS, Caller, NoInput, execute
 from atexpert.demo import print_demo, seed_demo
 from atexpert.emulator import add_emulator_command
 from atexpert.emulator.demo import demo_emulator
@@ -47,6 +48,7 @@ from atexpert.staff_store import StaffStore, UnknownUser, UsernameTaken
 from atexpert.store import Store
 
 CLI_ACTOR = "cli"
+OPERATOR = Caller(CLI_ACTOR)
 
 Run = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -243,19 +245,18 @@ async def run_session_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_session_action(args: argparse.Namespace, settings: Settings) -> int:
+    """The CLI adapter of the session lifecycle commands (as the operator)."""
+
     async def work(redis: RedisClient) -> int:
         store = Store(redis)
         sid, now = args.session_id, SystemClock().now()
-        if args.action == "start":
-            if (await store.get_session(sid)).status is SessionStatus.DRAFT:
-                await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
-            session = await store.start_session(sid, actor=CLI_ACTOR, at=now)
-        elif args.action == "schedule":
-            session = await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
-        elif args.action == "close":
-            session = await store.close_session(sid, actor=CLI_ACTOR, at=now)
-        else:
-            session = await store.archive_session(sid, actor=CLI_ACTOR, at=now)
+        names = [args.action]
+        if args.action == "start" and (await store.get_session(sid)).status is SessionStatus.DRAFT:
+            names.insert(0, "schedule")
+        for name in names:
+            session = await execute(
+                SESSION_COMMANDS[name], store, OPERATOR, sid, "", NoInput(), at=now
+            )
         print(session_line(session))
         return 0
 

@@ -1,0 +1,332 @@
+"""The command layer: every write action, declared once.
+
+A :class:`Command` names its input model (with the limits :mod:`atexpert.questions` and
+:mod:`atexpert.answers` define), the staff :class:`~atexpert.staff.Action` it needs, the
+session states it is allowed in and the store step it runs. HTTP endpoints, websocket
+messages and CLI commands are thin adapters: they authenticate, read the input, call
+:func:`execute` and render the result; the errors are the domain's (``forbidden``,
+``not_found``, ``illegal_transition``, ``conflict``, ``invalid_input``), which each
+adapter maps the same way.
+
+Requeue ("hand back") needs :attr:`~atexpert.staff.Action.QUESTION_HAND_BACK`, held by
+moderators, experts and admins, over every adapter: an expert hands an approved question
+back to the moderators, and a moderator sends one back to the queue with the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from atexpert.answers import MAX_PARTS, Answer, AnswerDraft
+from atexpert.answers import MAX_TEXT as MAX_ANSWER_TEXT
+from atexpert.errors import FieldError, Forbidden, IllegalTransition, InvalidInput
+from atexpert.questions import (
+    MAX_NOTE,
+    MAX_PRIORITY,
+    MAX_REASON,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TEXT,
+    Question,
+)
+from atexpert.sessions import Session, SessionStatus, SessionUpdate
+from atexpert.staff import Action, StaffUser, can
+from atexpert.store import Store
+
+I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the input model
+R = TypeVar("R")
+
+ANY_STATE = frozenset(SessionStatus)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a command: a staff user, or the operator (the CLI, with the database's
+    own credentials), who may do everything."""
+
+    name: str
+    user: StaffUser | None = None
+
+    @classmethod
+    def staff(cls, user: StaffUser) -> Caller:
+        return cls(user.username, user)
+
+    @property
+    def operator(self) -> bool:
+        return self.user is None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a step acts on: the session, the record's id in it, who and when."""
+
+    session: Session
+    id: str
+    caller: Caller
+    at: datetime
+    version: int | None
+
+    @property
+    def actor(self) -> str:
+        """How the caller appears in the event log."""
+        return self.caller.name
+
+
+Step = Callable[[Store, Target, I], Awaitable[R]]
+
+
+@dataclass(frozen=True)
+class Command(Generic[I, R]):
+    name: str
+    input: type[I]
+    permission: Action
+    step: Step[I, R]
+    #: The session statuses the command is allowed in.
+    states: frozenset[SessionStatus] = ANY_STATE
+    #: Whether the command honours ``version`` (act only on that version, else conflict).
+    versioned: bool = False
+
+
+async def authorize(
+    command: Command[Any, Any], store: Store, caller: Caller, session_id: str
+) -> Session:
+    """The session, if ``caller`` may run ``command`` on it in its current state.
+
+    Adapters authorize before they validate the input: a caller who may not act learns
+    nothing about the input's rules."""
+    session = await store.get_session(session_id)
+    if not caller.operator and not can(caller.user, command.permission, session):
+        raise Forbidden(f"you may not do {command.permission.value} here")
+    if session.status not in command.states:
+        raise IllegalTransition("session", session.id, session.status.value, command.name)
+    return session
+
+
+async def perform(
+    command: Command[I, R],
+    store: Store,
+    caller: Caller,
+    session: Session,
+    target_id: str,
+    payload: I,
+    *,
+    at: datetime,
+    version: int | None = None,
+) -> R:
+    """Run the store step of an authorized command (``version`` only if it honours one)."""
+    target = Target(session, target_id, caller, at, version if command.versioned else None)
+    return await command.step(store, target, payload)
+
+
+async def execute(
+    command: Command[I, R],
+    store: Store,
+    caller: Caller,
+    session_id: str,
+    target_id: str,
+    payload: I,
+    *,
+    at: datetime,
+    version: int | None = None,
+) -> R:
+    """:func:`authorize`, then :func:`perform`."""
+    session = await authorize(command, store, caller, session_id)
+    return await perform(
+        command, store, caller, session, target_id, payload, at=at, version=version
+    )
+
+
+def parse_input(command: Command[I, Any], raw: Mapping[str, Any]) -> I:
+    """``raw`` validated by the command's input model (InvalidInput names the fields)."""
+    try:
+        return command.input.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = [
+            FieldError(tuple(e["loc"]), e["msg"], e["type"])
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise InvalidInput("the input did not validate", errors) from None
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+class NoInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON)
+    ]
+
+
+class HandBack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=MAX_REASON, description="Why, for the moderators (optional)"
+    )
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)] | None = (
+        Field(description="Text shown to the expert; null restores the original")
+    )
+
+
+class Star(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starred: bool
+
+
+class Priority(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY)
+
+
+class Tags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG)]] = Field(
+        max_length=MAX_TAGS
+    )
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None
+
+
+# -- question commands -------------------------------------------------------------------
+
+QuestionCommandName = Literal[
+    "approve", "reject", "merge", "requeue", "restore", "edit", "star", "priority", "tags", "note"
+]
+
+_MODERATE = Action.QUESTION_MODERATE
+
+
+def _step(method: Callable[..., Awaitable[R]], field: str | None = None) -> Step[Any, R]:
+    """The step calling the store's ``method`` with the session id, the target's id (when
+    the command acts on a record of the session), the input's ``field`` (if any), the
+    actor, the time and, for a versioned command, the version."""
+
+    async def step(store: Store, t: Target, body: BaseModel) -> R:
+        ids = (t.session.id, t.id) if t.id else (t.session.id,)
+        args = (getattr(body, field),) if field is not None else ()
+        guard = {"version": t.version} if t.version is not None else {}
+        return await method(store, *ids, *args, actor=t.actor, at=t.at, **guard)
+
+    return step
+
+
+async def _requeue(store: Store, t: Target, body: HandBack) -> Question:
+    return await store.requeue_question(
+        t.session.id, t.id, actor=t.actor, at=t.at, reason=body.reason
+    )
+
+
+QuestionCommand = Command[Any, Question]
+
+QUESTION_COMMANDS: dict[str, QuestionCommand] = {
+    c.name: c
+    for c in (
+        Command("approve", NoInput, _MODERATE, _step(Store.approve_question), versioned=True),
+        Command(
+            "reject", Reject, _MODERATE, _step(Store.reject_question, "reason"), versioned=True
+        ),
+        Command("merge", Merge, _MODERATE, _step(Store.merge_question, "into")),
+        Command("requeue", HandBack, Action.QUESTION_HAND_BACK, _requeue),
+        Command("restore", NoInput, _MODERATE, _step(Store.restore_question)),
+        Command(
+            "edit", Edit, _MODERATE, _step(Store.edit_question, "display_text"), versioned=True
+        ),
+        Command("star", Star, _MODERATE, _step(Store.star_question, "starred")),
+        Command("priority", Priority, _MODERATE, _step(Store.set_question_priority, "priority")),
+        Command("tags", Tags, _MODERATE, _step(Store.set_question_tags, "tags")),
+        Command("note", Note, _MODERATE, _step(Store.set_question_note, "note")),
+    )
+}
+assert set(QUESTION_COMMANDS) == set(get_args(QuestionCommandName))
+
+
+# -- answer commands ---------------------------------------------------------------------
+
+AnswerText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ANSWER_TEXT)]
+
+
+class AnswerEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: AnswerText
+    parts: list[AnswerText] | None = Field(default=None, min_length=1, max_length=MAX_PARTS)
+
+
+async def _draft(store: Store, t: Target, draft: AnswerDraft) -> Answer:
+    expert_id = t.caller.user.id if t.caller.user is not None else t.caller.name
+    return await store.create_answer(t.session.id, draft, expert_id=expert_id, at=t.at)
+
+
+async def _edit_answer(store: Store, t: Target, body: AnswerEdit) -> Answer:
+    return await store.edit_answer(
+        t.session.id, t.id, body.text, body.parts, actor=t.actor, at=t.at, version=t.version
+    )
+
+
+AnswerCommand = Command[Any, Answer]
+_WRITE, _APPROVE = Action.ANSWER_WRITE, Action.ANSWER_APPROVE
+
+ANSWER_COMMANDS: dict[str, AnswerCommand] = {
+    c.name: c
+    for c in (
+        Command("create", AnswerDraft, _WRITE, _draft),
+        Command("edit", AnswerEdit, _WRITE, _edit_answer, versioned=True),
+        Command("submit", NoInput, _WRITE, _step(Store.submit_answer)),
+        Command("withdraw", NoInput, _WRITE, _step(Store.withdraw_answer)),
+        Command("approve", NoInput, _APPROVE, _step(Store.approve_answer)),
+        Command("return", NoInput, _APPROVE, _step(Store.return_answer)),
+        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer)),
+    )
+}
+
+
+# -- session commands --------------------------------------------------------------------
+
+
+async def _update(store: Store, t: Target, changes: SessionUpdate) -> Session:
+    return await store.update_session(t.session.id, changes, actor=t.actor, at=t.at)
+
+
+SessionCommand = Command[Any, Session]
+_LIFECYCLE = Action.SESSION_LIFECYCLE
+
+SESSION_COMMANDS: dict[str, SessionCommand] = {
+    c.name: c
+    for c in (
+        Command("update", SessionUpdate, Action.SESSION_UPDATE, _update),
+        Command("schedule", NoInput, _LIFECYCLE, _step(Store.schedule_session)),
+        Command("unschedule", NoInput, _LIFECYCLE, _step(Store.unschedule_session)),
+        Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),
+        Command("close", NoInput, _LIFECYCLE, _step(Store.close_session)),
+        Command("archive", NoInput, _LIFECYCLE, _step(Store.archive_session)),
+    )
+}

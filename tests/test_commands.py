@@ -1,0 +1,297 @@
+"""Adapter equivalence: every command offered by more than one adapter (HTTP, the live
+websocket, the CLI), run by every role through each adapter against a fresh world, has the
+same outcome: success or the same error code, the same events written, the same record.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from atexpert.app import create_app
+from atexpert.cli import main
+from atexpert.clock import ManualClock, SystemClock
+from atexpert.commands import QUESTION_COMMANDS, SESSION_COMMANDS
+from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.questions import MAX_NOTE, MAX_TAGS
+from atexpert.sessions import SessionFields
+from atexpert.store import Store
+from tests.test_api_support import FAST_HASHER, PASSWORD, bearer, incoming, session_body
+from tests.test_api_support import settings as app_settings
+
+with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+#: The app's (manual) clock; now, since the CLI runs on the real one.
+NOW = SystemClock().now().replace(microsecond=0)
+ROLES = ("anonymous", "outsider", "expert", "moderator", "admin")
+#: The live console each role opens (an outsider tries the expert one).
+CONSOLE = {"outsider": "expert", "expert": "expert", "moderator": "moderator", "admin": "admin"}
+#: A refused websocket handshake, as the HTTP API's error codes.
+CLOSE_CODES = {4401: "not_authenticated", 4403: "forbidden"}
+
+
+WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids"})
+
+
+@dataclass
+class World:
+    """A live session with one user per role and a pending, an approved and a rejected
+    question (each action has a target it is legal on); a draft session for the CLI."""
+
+    client: TestClient
+    store: Store
+    tokens: dict[str, str] = field(default_factory=dict)
+    sid: str = ""
+    draft: str = ""
+    qids: dict[str, str] = field(default_factory=dict)
+
+    def call(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        return self.client.portal.call(functools.partial(fn, *args, **kw))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None
+    events: tuple[str, ...]
+    record: dict[str, Any] | None
+
+
+@pytest.fixture(scope="module")
+def app_client(redis_url: str) -> Iterator[TestClient]:
+    app = create_app(
+        app_settings().model_copy(update={"redis_url": redis_url}),
+        clock=ManualClock(NOW),
+        password_hasher=FAST_HASHER,
+        run_scheduler=False,
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def fresh_world(client: TestClient, redis_url: str) -> World:
+    with redis.Redis.from_url(redis_url) as sync:
+        sync.flushall()
+    services = client.app.state.services  # type: ignore[attr-defined]
+    w = World(client, services.store)
+    users = {}
+    for role in ("outsider", "expert", "moderator", "admin"):
+        user = w.call(services.staff.create_user, role, PASSWORD, is_admin=role == "admin")
+        users[role] = user
+        w.tokens[role] = w.call(services.staff.create_token, user.id, "tests")[1]
+    fields = SessionFields.model_validate(
+        session_body(
+            scheduled_start=(NOW + timedelta(hours=1)).isoformat(),
+            scheduled_end=(NOW + timedelta(hours=2)).isoformat(),
+            moderator_ids=[users["moderator"].id],
+            expert_ids=[users["expert"].id],
+        )
+    )
+    w.sid = w.call(w.store.create_session, fields, actor="seed", at=NOW).id
+    w.draft = w.call(w.store.create_session, fields, actor="seed", at=NOW).id
+    w.call(w.store.schedule_session, w.sid, actor="seed", at=NOW)
+    w.call(w.store.start_session, w.sid, actor="seed", at=NOW)
+    for n, status in enumerate(("pending", "approved", "rejected")):
+        question, _ = w.call(w.store.add_question, w.sid, incoming(n), at=NOW)
+        w.qids[status] = question.id
+    w.call(w.store.approve_question, w.sid, w.qids["approved"], actor="seed", at=NOW)
+    w.call(w.store.reject_question, w.sid, w.qids["rejected"], "spam", actor="seed", at=NOW)
+    return w
+
+
+def event_kinds(w: World, sid: str, after: str) -> tuple[str, ...]:
+    return tuple(e.kind.value for e in w.call(w.store.read_events, sid, after))
+
+
+def comparable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what differs between two fresh worlds (ids, times of the CLI)."""
+    return {k: v for k, v in record.items() if k not in WORLD_IDS and "_at" not in k}
+
+
+# -- question commands: HTTP and the websocket --------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionCase:
+    action: str
+    target: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+    label: str = ""
+
+    def __str__(self) -> str:
+        extra = f"-v{self.version}" if self.version else ""
+        return f"{self.action}-{self.target}{extra}" + (f"-{self.label}" if self.label else "")
+
+
+QUESTION_CASES = [
+    QuestionCase("approve", "pending"),
+    QuestionCase("approve", "pending", version=1),
+    QuestionCase("approve", "pending", version=9),  # stale: conflict
+    QuestionCase("approve", "rejected"),  # illegal transition
+    QuestionCase("reject", "pending", {"reason": "off topic"}),
+    QuestionCase("reject", "pending", {}, label="no-reason"),
+    QuestionCase("reject", "approved", {"reason": "off topic"}, version=9),
+    QuestionCase("merge", "pending", {"into": "approved"}),
+    QuestionCase("requeue", "approved", {"reason": "needs context"}),
+    QuestionCase("requeue", "pending"),
+    QuestionCase("restore", "rejected"),
+    QuestionCase("edit", "pending", {"display_text": "How do wings lift?"}),
+    QuestionCase("edit", "pending", {"display_text": "How do wings lift?"}, version=9),
+    QuestionCase("star", "pending", {"starred": True}),
+    QuestionCase("priority", "pending", {"priority": 5}),
+    QuestionCase("tags", "pending", {"tags": ["wings"]}),
+    QuestionCase("tags", "pending", {"tags": ["x"] * (MAX_TAGS + 1)}, label="too-many"),
+    QuestionCase("note", "pending", {"note": "ask about flaps"}),
+    QuestionCase("note", "pending", {"note": "x" * (MAX_NOTE + 1)}, label="too-long"),
+    QuestionCase("note", "pending", {"note": "hi", "colour": "red"}, label="unknown-field"),
+]
+
+
+def _payload(w: World, case: QuestionCase) -> dict[str, Any]:
+    """The case's input, with a target status named by ``into`` resolved to its id."""
+    into = case.payload.get("into")
+    return {**case.payload, "into": w.qids[into]} if into else case.payload
+
+
+def via_http(w: World, case: QuestionCase, role: str) -> Outcome:
+    qid = w.qids[case.target]
+    after = w.call(w.store.last_event_id, w.sid)
+    headers = bearer(w.tokens[role]) if role != "anonymous" else {}
+    params = {"version": case.version} if case.version else None
+    path = f"/api/sessions/{w.sid}/questions/{qid}/{case.action}"
+    command = QUESTION_COMMANDS[case.action]
+    body = _payload(w, case) if command.input.model_fields or case.payload else None
+    r = w.client.post(path, json=body, params=params, headers=headers)
+    error = None if r.status_code == 200 else r.json()["error"]
+    return _outcome(w, qid, after, error)
+
+
+def via_websocket(w: World, case: QuestionCase, role: str) -> Outcome:
+    qid = w.qids[case.target]
+    after = w.call(w.store.last_event_id, w.sid)
+    protocols = [SUBPROTOCOL] + ([BEARER_PREFIX + w.tokens[role]] if role != "anonymous" else [])
+    message = {"type": "question", "request_id": "r1", "action": case.action, "question_id": qid}
+    message |= _payload(w, case) | ({"version": case.version} if case.version else {})
+    path = f"/ws/sessions/{w.sid}/{CONSOLE.get(role, 'moderator')}"
+    try:
+        with w.client.websocket_connect(path, subprotocols=protocols) as ws:
+            ws.send_json(message)
+            reply = ws.receive_json()
+            while reply.get("request_id") != "r1":
+                reply = ws.receive_json()
+    except WebSocketDisconnect as closed:
+        return _outcome(w, qid, after, CLOSE_CODES[closed.code])
+    error = None if reply["type"] == "ack" else reply["code"]
+    return _outcome(w, qid, after, error)
+
+
+def _outcome(w: World, qid: str, after: str, error: str | None) -> Outcome:
+    record = w.call(w.store.get_question, w.sid, qid).model_dump(mode="json")
+    return Outcome(error, event_kinds(w, w.sid, after), comparable(record))
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", QUESTION_CASES, ids=str)
+def test_question_commands_have_one_outcome_over_http_and_the_websocket(
+    app_client: TestClient, redis_url: str, case: QuestionCase, role: str
+) -> None:
+    http = via_http(fresh_world(app_client, redis_url), case, role)
+    live = via_websocket(fresh_world(app_client, redis_url), case, role)
+    assert live == http
+
+
+def test_the_outcomes_are_the_product_rules(app_client: TestClient, redis_url: str) -> None:
+    """A few rows of the table spelled out, so an adapter-wide regression shows too."""
+    expected = {
+        ("requeue-approved", "expert"): None,  # experts hand back: QUESTION_HAND_BACK
+        ("requeue-approved", "moderator"): None,
+        ("approve-pending", "expert"): "forbidden",
+        ("approve-pending", "anonymous"): "not_authenticated",
+        ("approve-pending", "outsider"): "forbidden",
+        ("approve-pending-v9", "moderator"): "conflict",
+        ("edit-pending-v9", "admin"): "conflict",  # edit honours version everywhere
+        ("approve-rejected", "moderator"): "illegal_transition",
+        ("reject-pending-no-reason", "moderator"): "invalid_input",
+        ("reject-pending-no-reason", "outsider"): "forbidden",  # authorized before validated
+        ("note-pending-too-long", "admin"): "invalid_input",
+        ("tags-pending", "moderator"): None,
+        ("note-pending", "admin"): None,
+    }
+    by_name = {str(c): c for c in QUESTION_CASES}
+    for (name, role), error in expected.items():
+        for adapter in (via_http, via_websocket):
+            outcome = adapter(fresh_world(app_client, redis_url), by_name[name], role)
+            assert outcome.error == error, (name, role, adapter.__name__)
+            assert bool(outcome.events) is (error is None), (name, role, adapter.__name__)
+
+
+# -- session lifecycle: HTTP (as an admin) and the CLI (as the operator) --------------------
+
+SESSION_CASES = [
+    ("schedule", "draft", ()),
+    ("archive", "draft", ()),
+    ("close", "live", ()),
+    ("close", "draft", ()),  # illegal transition
+    ("schedule", "live", ()),  # illegal transition
+    ("start", "scheduled", ("schedule",)),
+]
+
+
+def _session_target(w: World, state: str, before: tuple[str, ...]) -> str:
+    sid = w.sid if state == "live" else w.draft
+    for name in before:
+        w.call(getattr(w.store, f"{name}_session"), sid, actor="seed", at=NOW)
+    return sid
+
+
+@pytest.fixture
+def cli_env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+
+
+@pytest.mark.parametrize(("action", "state", "before"), SESSION_CASES)
+def test_session_commands_have_one_outcome_over_http_and_the_cli(
+    app_client: TestClient,
+    redis_url: str,
+    cli_env: None,
+    capsys: pytest.CaptureFixture[str],
+    action: str,
+    state: str,
+    before: tuple[str, ...],
+) -> None:
+    assert action in SESSION_COMMANDS
+    w = fresh_world(app_client, redis_url)
+    sid = _session_target(w, state, before)
+    after = w.call(w.store.last_event_id, sid)
+    r = w.client.post(f"/api/sessions/{sid}/{action}", headers=bearer(w.tokens["admin"]))
+    http_error = r.json().get("message", "").replace(sid, "SID")
+    http_events = event_kinds(w, sid, after)
+    http_record = w.call(w.store.get_session, sid).model_dump(mode="json")
+
+    w = fresh_world(app_client, redis_url)
+    sid = _session_target(w, state, before)
+    after = w.call(w.store.last_event_id, sid)
+    capsys.readouterr()
+    code = main(["session", action, sid])
+    err = capsys.readouterr().err
+    assert (code == 0) is (r.status_code == 200), err
+    assert (code == 0) is (r.status_code == 200)
+    if code:
+        assert http_error in err.replace(sid, "SID")
+    assert event_kinds(w, sid, after) == http_events
+    record = w.call(w.store.get_session, sid).model_dump(mode="json")
+    assert (record["updated_by"], http_record["updated_by"]) == (
+        ("cli", "admin") if code == 0 else ("seed", "seed")
+    )
+    assert comparable(record) | {"updated_by": ""} == comparable(http_record) | {"updated_by": ""}
