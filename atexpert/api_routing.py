@@ -22,7 +22,8 @@ from starlette.routing import Route
 from atexpert.api_errors import ApiError, invalid_input
 from atexpert.auth import CookieSigner, Principal, authenticate, authenticate_optional
 from atexpert.clock import Clock
-from atexpert.commands import Caller, Command, NoInput, authorize, perform
+from atexpert.commands import Caller, Command, NoInput, Stores, authorize, perform
+from atexpert.invitation_store import InvitationStore
 from atexpert.sessions import Session
 from atexpert.settings import Settings
 from atexpert.staff import Action, SessionMembership, StaffUser, can
@@ -53,6 +54,11 @@ class Services:
     staff: StaffStore
     signer: CookieSigner
     clock: Clock
+
+    @property
+    def stores(self) -> Stores:
+        """What the commands write to."""
+        return Stores(self.store, InvitationStore(self.redis, clock=self.clock))
 
 
 @dataclass
@@ -122,7 +128,14 @@ class Call:
         payload = self.body_or_none if self.body_or_none is not None else command.input()
         version = self.query(IfVersion).version if command.versioned else None
         return await perform(
-            command, store, caller, session, target_id, payload, at=self.now(), version=version
+            command,
+            self.services.stores,
+            caller,
+            session,
+            target_id,
+            payload,
+            at=self.now(),
+            version=version,
         )
 
     def query(self, model: type[M]) -> M:
@@ -172,12 +185,25 @@ def endpoint(
     public: bool = False,
     query: type[BaseModel] | None = None,
     errors: tuple[tuple[int, str], ...] = (),
+    command: bool = False,
 ) -> Callable[[Handler], Endpoint]:
-    """Decorator turning an async handler into an :class:`Endpoint`."""
+    """Decorator turning an async handler into an :class:`Endpoint` (``command``: one
+    that runs a command with :meth:`Call.run`, which refuses a bad body once authorized)."""
 
     def wrap(handler: Handler) -> Endpoint:
         return Endpoint(
-            method, path, handler, summary, tag, body, response, status, public, query, errors
+            method,
+            path,
+            handler,
+            summary,
+            tag,
+            body,
+            response,
+            status,
+            public,
+            query,
+            errors,
+            command,
         )
 
     return wrap

@@ -3,10 +3,12 @@
 A :class:`Command` names its input model (with the limits :mod:`atexpert.questions` and
 :mod:`atexpert.answers` define), the staff :class:`~atexpert.staff.Action` it needs, the
 session states it is allowed in and the store step it runs. HTTP endpoints, websocket
-messages and CLI commands are thin adapters: they authenticate, read the input, call
-:func:`execute` and render the result; the errors are the domain's (``forbidden``,
-``not_found``, ``illegal_transition``, ``conflict``, ``invalid_input``), which each
-adapter maps the same way.
+messages and CLI commands are thin adapters: they authenticate, :func:`authorize` (the
+permission, then the session's state), read the input, :func:`perform` the step and render
+the result. The errors are the domain's (``forbidden``, ``not_found``, ``session_closed``,
+``illegal_transition``, ``conflict``, ``invalid_input``), which each adapter maps the same
+way: an HTTP status and ``error`` code, a websocket ``error`` frame with that code, a CLI
+exit status 1 with the message.
 
 Requeue ("hand back") needs :attr:`~atexpert.staff.Action.QUESTION_HAND_BACK`, held by
 moderators, experts and admins, over every adapter: an expert hands an approved question
@@ -22,9 +24,12 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from atexpert import invitations
 from atexpert.answers import MAX_PARTS, Answer, AnswerDraft
 from atexpert.answers import MAX_TEXT as MAX_ANSWER_TEXT
-from atexpert.errors import FieldError, Forbidden, IllegalTransition, InvalidInput
+from atexpert.errors import FieldError, Forbidden, InvalidInput, SessionClosed
+from atexpert.invitation_store import InvitationStore
+from atexpert.invitations import DEFAULT_HOURS, Hours, Invitation, takes_staff
 from atexpert.questions import (
     MAX_NOTE,
     MAX_PRIORITY,
@@ -34,7 +39,7 @@ from atexpert.questions import (
     MAX_TEXT,
     Question,
 )
-from atexpert.sessions import Session, SessionStatus, SessionUpdate
+from atexpert.sessions import Role, Session, SessionStatus, SessionUpdate
 from atexpert.staff import Action, StaffUser, can
 from atexpert.store import Store
 
@@ -77,11 +82,21 @@ class Target:
         return self.caller.name
 
 
-Step = Callable[[Store, Target, I], Awaitable[R]]
+@dataclass(frozen=True)
+class Stores:
+    """What the steps write to."""
+
+    store: Store
+    invitations: InvitationStore
+
+
+Step = Callable[[Stores, Target, I], Awaitable[R]]
 
 
 @dataclass(frozen=True)
 class Command(Generic[I, R]):
+    """One write action: its input, permission, session states and store step."""
+
     name: str
     input: type[I]
     permission: Action
@@ -90,6 +105,8 @@ class Command(Generic[I, R]):
     states: frozenset[SessionStatus] = ANY_STATE
     #: Whether the command honours ``version`` (act only on that version, else conflict).
     versioned: bool = False
+    #: Why it is refused in another state (after "session <id> is <status>: ").
+    refusal: str = "not now"
 
 
 async def authorize(
@@ -103,13 +120,14 @@ async def authorize(
     if not caller.operator and not can(caller.user, command.permission, session):
         raise Forbidden(f"you may not do {command.permission.value} here")
     if session.status not in command.states:
-        raise IllegalTransition("session", session.id, session.status.value, command.name)
+        status = session.status.value
+        raise SessionClosed(f"session {session.id} is {status}: {command.refusal}")
     return session
 
 
 async def perform(
     command: Command[I, R],
-    store: Store,
+    stores: Stores,
     caller: Caller,
     session: Session,
     target_id: str,
@@ -120,12 +138,12 @@ async def perform(
 ) -> R:
     """Run the store step of an authorized command (``version`` only if it honours one)."""
     target = Target(session, target_id, caller, at, version if command.versioned else None)
-    return await command.step(store, target, payload)
+    return await command.step(stores, target, payload)
 
 
 async def execute(
     command: Command[I, R],
-    store: Store,
+    stores: Stores,
     caller: Caller,
     session_id: str,
     target_id: str,
@@ -135,9 +153,9 @@ async def execute(
     version: int | None = None,
 ) -> R:
     """:func:`authorize`, then :func:`perform`."""
-    session = await authorize(command, store, caller, session_id)
+    session = await authorize(command, stores.store, caller, session_id)
     return await perform(
-        command, store, caller, session, target_id, payload, at=at, version=version
+        command, stores, caller, session, target_id, payload, at=at, version=version
     )
 
 
@@ -230,17 +248,17 @@ def _step(method: Callable[..., Awaitable[R]], field: str | None = None) -> Step
     the command acts on a record of the session), the input's ``field`` (if any), the
     actor, the time and, for a versioned command, the version."""
 
-    async def step(store: Store, t: Target, body: BaseModel) -> R:
+    async def step(s: Stores, t: Target, body: BaseModel) -> R:
         ids = (t.session.id, t.id) if t.id else (t.session.id,)
         args = (getattr(body, field),) if field is not None else ()
         guard = {"version": t.version} if t.version is not None else {}
-        return await method(store, *ids, *args, actor=t.actor, at=t.at, **guard)
+        return await method(s.store, *ids, *args, actor=t.actor, at=t.at, **guard)
 
     return step
 
 
-async def _requeue(store: Store, t: Target, body: HandBack) -> Question:
-    return await store.requeue_question(
+async def _requeue(s: Stores, t: Target, body: HandBack) -> Question:
+    return await s.store.requeue_question(
         t.session.id, t.id, actor=t.actor, at=t.at, reason=body.reason
     )
 
@@ -281,13 +299,13 @@ class AnswerEdit(BaseModel):
     parts: list[AnswerText] | None = Field(default=None, min_length=1, max_length=MAX_PARTS)
 
 
-async def _draft(store: Store, t: Target, draft: AnswerDraft) -> Answer:
+async def _draft(s: Stores, t: Target, draft: AnswerDraft) -> Answer:
     expert_id = t.caller.user.id if t.caller.user is not None else t.caller.name
-    return await store.create_answer(t.session.id, draft, expert_id=expert_id, at=t.at)
+    return await s.store.create_answer(t.session.id, draft, expert_id=expert_id, at=t.at)
 
 
-async def _edit_answer(store: Store, t: Target, body: AnswerEdit) -> Answer:
-    return await store.edit_answer(
+async def _edit_answer(s: Stores, t: Target, body: AnswerEdit) -> Answer:
+    return await s.store.edit_answer(
         t.session.id, t.id, body.text, body.parts, actor=t.actor, at=t.at, version=t.version
     )
 
@@ -312,8 +330,8 @@ ANSWER_COMMANDS: dict[str, AnswerCommand] = {
 # -- session commands --------------------------------------------------------------------
 
 
-async def _update(store: Store, t: Target, changes: SessionUpdate) -> Session:
-    return await store.update_session(t.session.id, changes, actor=t.actor, at=t.at)
+async def _update(s: Stores, t: Target, changes: SessionUpdate) -> Session:
+    return await s.store.update_session(t.session.id, changes, actor=t.actor, at=t.at)
 
 
 SessionCommand = Command[Any, Session]
@@ -328,5 +346,46 @@ SESSION_COMMANDS: dict[str, SessionCommand] = {
         Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),
         Command("close", NoInput, _LIFECYCLE, _step(Store.close_session)),
         Command("archive", NoInput, _LIFECYCLE, _step(Store.archive_session)),
+    )
+}
+
+
+# -- invitation commands -----------------------------------------------------------------
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    note: invitations.Note | None = None
+    expires_in_hours: Hours = DEFAULT_HOURS
+
+
+async def _invite(s: Stores, t: Target, body: InvitationCreate) -> tuple[Invitation, str]:
+    """A pending invitation and its secret (for the link, shown once)."""
+    return await s.invitations.create(
+        t.session.id, body.role, note=body.note, hours=body.expires_in_hours, actor=t.actor
+    )
+
+
+async def _uninvite(s: Stores, t: Target, _: NoInput) -> None:
+    await s.invitations.revoke(t.session.id, t.id, actor=t.actor)
+
+
+InvitationCommand = Command[Any, Any]
+TAKES_STAFF = frozenset(status for status in SessionStatus if takes_staff(status))
+
+INVITATION_COMMANDS: dict[str, InvitationCommand] = {
+    c.name: c
+    for c in (
+        Command(
+            "invite",
+            InvitationCreate,
+            Action.SESSION_ASSIGN,
+            _invite,
+            states=TAKES_STAFF,
+            refusal="it takes no new staff",
+        ),
+        Command("uninvite", NoInput, Action.SESSION_ASSIGN, _uninvite),
     )
 }

@@ -343,7 +343,7 @@ async def _question(
     payload = parse_input(command, cmd.payload)
     return await perform(
         command,
-        services.store,
+        services.stores,
         caller,
         session,
         cmd.question_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,10 +18,11 @@ import redis
 from atexpert.app import create_app
 from atexpert.cli import main
 from atexpert.clock import ManualClock, SystemClock
-from atexpert.commands import QUESTION_COMMANDS, SESSION_COMMANDS
+from atexpert.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
+from atexpert.invitation_store import InvitationStore
 from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
 from atexpert.questions import MAX_NOTE, MAX_TAGS
-from atexpert.sessions import SessionFields
+from atexpert.sessions import Role, SessionFields
 from atexpert.store import Store
 from tests.test_api_support import FAST_HASHER, PASSWORD, bearer, incoming, session_body
 from tests.test_api_support import settings as app_settings
@@ -254,18 +255,28 @@ def _session_target(w: World, state: str, before: tuple[str, ...]) -> str:
     return sid
 
 
+Cli = Callable[..., tuple[int, str]]
+
+
 @pytest.fixture
-def cli_env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Runs ``atexpert ARGS...`` in-process on the test Redis: exit code and stderr."""
     monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
     monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+
+    def run(*argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    return run
 
 
 @pytest.mark.parametrize(("action", "state", "before"), SESSION_CASES)
 def test_session_commands_have_one_outcome_over_http_and_the_cli(
     app_client: TestClient,
     redis_url: str,
-    cli_env: None,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     action: str,
     state: str,
     before: tuple[str, ...],
@@ -282,9 +293,7 @@ def test_session_commands_have_one_outcome_over_http_and_the_cli(
     w = fresh_world(app_client, redis_url)
     sid = _session_target(w, state, before)
     after = w.call(w.store.last_event_id, sid)
-    capsys.readouterr()
-    code = main(["session", action, sid])
-    err = capsys.readouterr().err
+    code, err = cli("session", action, sid)
     assert (code == 0) is (r.status_code == 200), err
     assert (code == 0) is (r.status_code == 200)
     if code:
@@ -295,3 +304,58 @@ def test_session_commands_have_one_outcome_over_http_and_the_cli(
         ("cli", "admin") if code == 0 else ("seed", "seed")
     )
     assert comparable(record) | {"updated_by": ""} == comparable(http_record) | {"updated_by": ""}
+
+
+# -- invitations: HTTP (as an admin) and the CLI (as the operator) --------------------------
+
+INVITATION_CASES = [
+    ("invite", "live"),
+    ("invite", "closed"),  # a closed session takes no new staff
+    ("uninvite", "pending"),
+    ("uninvite", "unknown"),
+]
+
+
+def _invitation_world(app_client: TestClient, redis_url: str, state: str) -> tuple[World, str]:
+    """A fresh world and the invitation id the case acts on (or a session's)."""
+    w = fresh_world(app_client, redis_url)
+    if state == "closed":
+        w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
+    invitations = InvitationStore(w.client.app.state.services.redis)  # type: ignore[attr-defined]
+    if state == "pending":
+        made, _ = w.call(invitations.create, w.sid, Role.EXPERT, note=None, hours=24, actor="x")
+        return w, made.id
+    return w, "inv_0123456789ab"
+
+
+def _invitations(w: World) -> list[tuple[str, str | None, str]]:
+    invitations = InvitationStore(w.client.app.state.services.redis)  # type: ignore[attr-defined]
+    return [(i.role.value, i.note, i.status.value) for i in w.call(invitations.pending, w.sid)]
+
+
+@pytest.mark.parametrize(("action", "state"), INVITATION_CASES)
+def test_invitation_commands_have_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, action: str, state: str
+) -> None:
+    assert action in INVITATION_COMMANDS
+    w, iid = _invitation_world(app_client, redis_url, state)
+    headers = bearer(w.tokens["admin"])
+    base = f"/api/sessions/{w.sid}/invitations"
+    if action == "invite":
+        r = w.client.post(base, json={"role": "moderator", "note": "Dr. Ada"}, headers=headers)
+    else:
+        r = w.client.delete(f"{base}/{iid}", headers=headers)
+    http_ok = r.status_code in (201, 204)
+    http_error = "" if http_ok else r.json()["message"].replace(w.sid, "SID")
+    http_left = _invitations(w)
+    if state == "closed":
+        assert (r.status_code, r.json()["error"]) == (409, "session_closed")
+
+    w, iid = _invitation_world(app_client, redis_url, state)
+    if action == "invite":
+        code, err = cli("session", "invite", w.sid, "--role", "moderator", "--note", "Dr. Ada")
+    else:
+        code, err = cli("session", "uninvite", w.sid, iid)
+    assert (code == 0) is http_ok, err
+    assert http_error in err.replace(w.sid, "SID")
+    assert _invitations(w) == http_left
