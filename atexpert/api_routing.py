@@ -58,7 +58,7 @@ class Services:
     @property
     def stores(self) -> Stores:
         """What the commands write to."""
-        return Stores(self.store, InvitationStore(self.redis, clock=self.clock))
+        return Stores(self.store, self.staff, InvitationStore(self.redis, clock=self.clock))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Call, Endpoint, command_endpoint, command_endpoints, endpoint
@@ -18,13 +18,6 @@ class SessionListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: SessionStatus | None = None
-
-
-class RoleAssignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: str = Field(min_length=1, max_length=64)
-    role: Role
 
 
 @endpoint(
@@ -103,21 +96,14 @@ LIFECYCLE = command_endpoints(
 )
 
 
-@endpoint(
-    "POST",
+assign_role = command_endpoint(
+    SESSION_COMMANDS["assign"],
     ONE + "/roles",
+    name="assign_role",
     summary="Make a staff user moderator or expert (admin)",
     tag=TAG,
-    body=RoleAssignment,
     response=Session,
 )
-async def assign_role(call: Call) -> Session:
-    session = await call.session(Action.SESSION_ASSIGN)
-    body = call.body(RoleAssignment)
-    await _check_staff(call, "user_id", [body.user_id])
-    return await call.services.store.assign_role(
-        session.id, body.user_id, body.role, actor=call.actor, at=call.now()
-    )
 
 
 @endpoint(
@@ -142,8 +128,7 @@ async def _check_staff(call: Call, field: str, user_ids: list[str]) -> None:
     """422 unless every id is a staff user (roles only go to existing accounts)."""
     for i, user_id in enumerate(user_ids):
         if await call.services.staff.get_user(user_id) is None:
-            loc = ["body", field, i] if field.endswith("_ids") else ["body", field]
-            detail = [{"loc": loc, "msg": "no such staff user", "type": "ref"}]
+            detail = [{"loc": ["body", field, i], "msg": "no such staff user", "type": "ref"}]
             raise ApiError(422, "invalid_input", f"no staff user with id {user_id!r}", detail)
 
 

@@ -31,6 +31,7 @@ from atexpert.commands import (
     Caller,
     InvitationCreate,
     NoInput,
+    RoleAssignment,
     Stores,
     execute,
 )
@@ -56,6 +57,7 @@ from atexpert.store import Store
 
 CLI_ACTOR = "cli"
 OPERATOR = Caller(CLI_ACTOR)
+ASSIGN = SESSION_COMMANDS["assign"]
 
 Run = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -273,15 +275,14 @@ async def run_session_assign(args: argparse.Namespace, settings: Settings) -> in
         raise CliError("name at least one --moderator or --expert")
 
     async def work(redis: RedisClient) -> int:
-        staff, store = StaffStore(redis), Store(redis)
-        session = await store.get_session(args.session_id)
+        stores = _stores(redis)
+        session = await stores.store.get_session(args.session_id)
         for role, username in wanted:
-            user = await staff.get_by_username(username)
+            user = await stores.staff.get_by_username(username)
             if user is None:
                 raise CliError(f"no staff user named {username!r}")
-            session = await store.assign_role(
-                session.id, user.id, role, actor=CLI_ACTOR, at=SystemClock().now()
-            )
+            body, now = RoleAssignment(user_id=user.id, role=role), SystemClock().now()
+            session = await execute(ASSIGN, stores, OPERATOR, session.id, "", body, at=now)
             print(f"{user.username} is now {role.value} of {session.id}")
         return 0
 
@@ -308,7 +309,7 @@ def checked_note(text: str | None) -> str | None:
 
 
 def _stores(redis: RedisClient) -> Stores:
-    return Stores(Store(redis), InvitationStore(redis))
+    return Stores(Store(redis), StaffStore(redis), InvitationStore(redis))
 
 
 async def with_invitations(

@@ -41,6 +41,7 @@ from atexpert.questions import (
 )
 from atexpert.sessions import Role, Session, SessionStatus, SessionUpdate
 from atexpert.staff import Action, StaffUser, can
+from atexpert.staff_store import StaffStore
 from atexpert.store import Store
 
 I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the input model
@@ -87,6 +88,7 @@ class Stores:
     """What the steps write to."""
 
     store: Store
+    staff: StaffStore
     invitations: InvitationStore
 
 
@@ -334,6 +336,22 @@ async def _update(s: Stores, t: Target, changes: SessionUpdate) -> Session:
     return await s.store.update_session(t.session.id, changes, actor=t.actor, at=t.at)
 
 
+class RoleAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=64)
+    role: Role
+
+
+async def _assign(s: Stores, t: Target, body: RoleAssignment) -> Session:
+    """Roles only go to existing staff accounts."""
+    if await s.staff.get_user(body.user_id) is None:
+        field = FieldError(("user_id",), "no such staff user", "ref")
+        raise InvalidInput(f"no staff user with id {body.user_id!r}", [field])
+    sid = t.session.id
+    return await s.store.assign_role(sid, body.user_id, body.role, actor=t.actor, at=t.at)
+
+
 SessionCommand = Command[Any, Session]
 _LIFECYCLE = Action.SESSION_LIFECYCLE
 
@@ -341,6 +359,7 @@ SESSION_COMMANDS: dict[str, SessionCommand] = {
     c.name: c
     for c in (
         Command("update", SessionUpdate, Action.SESSION_UPDATE, _update),
+        Command("assign", RoleAssignment, Action.SESSION_ASSIGN, _assign),
         Command("schedule", NoInput, _LIFECYCLE, _step(Store.schedule_session)),
         Command("unschedule", NoInput, _LIFECYCLE, _step(Store.unschedule_session)),
         Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),

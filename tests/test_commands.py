@@ -23,6 +23,7 @@ from atexpert.invitation_store import InvitationStore
 from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
 from atexpert.questions import MAX_NOTE, MAX_TAGS
 from atexpert.sessions import Role, SessionFields
+from atexpert.staff_store import StaffStore
 from atexpert.store import Store
 from tests.test_api_support import FAST_HASHER, PASSWORD, bearer, incoming, session_body
 from tests.test_api_support import settings as app_settings
@@ -51,6 +52,8 @@ class World:
 
     client: TestClient
     store: Store
+    staff: StaffStore
+    invitations: InvitationStore
     tokens: dict[str, str] = field(default_factory=dict)
     sid: str = ""
     draft: str = ""
@@ -83,7 +86,8 @@ def fresh_world(client: TestClient, redis_url: str) -> World:
     with redis.Redis.from_url(redis_url) as sync:
         sync.flushall()
     services = client.app.state.services  # type: ignore[attr-defined]
-    w = World(client, services.store)
+    invitations = InvitationStore(services.redis, clock=services.clock)
+    w = World(client, services.store, services.staff, invitations)
     users = {}
     for role in ("outsider", "expert", "moderator", "admin"):
         user = w.call(services.staff.create_user, role, PASSWORD, is_admin=role == "admin")
@@ -321,16 +325,14 @@ def _invitation_world(app_client: TestClient, redis_url: str, state: str) -> tup
     w = fresh_world(app_client, redis_url)
     if state == "closed":
         w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
-    invitations = InvitationStore(w.client.app.state.services.redis)  # type: ignore[attr-defined]
     if state == "pending":
-        made, _ = w.call(invitations.create, w.sid, Role.EXPERT, note=None, hours=24, actor="x")
+        made, _ = w.call(w.invitations.create, w.sid, Role.EXPERT, note=None, hours=24, actor="x")
         return w, made.id
     return w, "inv_0123456789ab"
 
 
 def _invitations(w: World) -> list[tuple[str, str | None, str]]:
-    invitations = InvitationStore(w.client.app.state.services.redis)  # type: ignore[attr-defined]
-    return [(i.role.value, i.note, i.status.value) for i in w.call(invitations.pending, w.sid)]
+    return [(i.role.value, i.note, i.status.value) for i in w.call(w.invitations.pending, w.sid)]
 
 
 @pytest.mark.parametrize(("action", "state"), INVITATION_CASES)
@@ -359,3 +361,48 @@ def test_invitation_commands_have_one_outcome_over_http_and_the_cli(
     assert (code == 0) is http_ok, err
     assert http_error in err.replace(w.sid, "SID")
     assert _invitations(w) == http_left
+
+
+@pytest.mark.parametrize("state", ["live", "closed"])
+def test_role_assignment_has_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, state: str
+) -> None:
+    outcomes = []
+    for adapter in ("http", "cli"):
+        w = fresh_world(app_client, redis_url)
+        if state == "closed":
+            w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
+        after = w.call(w.store.last_event_id, w.sid)
+        outsider = w.call(w.staff.get_by_username, "outsider")
+        if adapter == "http":
+            body = {"user_id": outsider.id, "role": "moderator"}
+            r = w.client.post(
+                f"/api/sessions/{w.sid}/roles", json=body, headers=bearer(w.tokens["admin"])
+            )
+            error = None if r.status_code == 200 else r.json()["message"]
+        else:
+            code, err = cli("session", "assign", w.sid, "--moderator", "outsider")
+            error = None if code == 0 else err
+        session = w.call(w.store.get_session, w.sid)
+        message = None if error is None else error.replace(w.sid, "SID").replace(outsider.id, "U")
+        outcomes.append(
+            (message, event_kinds(w, w.sid, after), outsider.id in session.moderator_ids)
+        )
+    (http_error, *http_rest), (cli_error, *cli_rest) = outcomes
+    assert http_rest == cli_rest
+    if state == "live":
+        assert http_error is None and cli_error is None
+    else:  # a closed session takes no new staff
+        assert http_error is not None and cli_error is not None and http_error in cli_error
+
+
+def test_a_role_goes_only_to_an_existing_account_and_only_an_admin_learns_why(
+    app_client: TestClient, redis_url: str
+) -> None:
+    w = fresh_world(app_client, redis_url)
+    path, body = f"/api/sessions/{w.sid}/roles", {"user_id": "nope", "role": "expert"}
+    r = w.client.post(path, json=body, headers=bearer(w.tokens["admin"]))
+    assert (r.status_code, r.json()["error"]) == (422, "invalid_input")
+    assert r.json()["detail"][0]["loc"] == ["body", "user_id"]
+    r = w.client.post(path, json={"role": "pilot"}, headers=bearer(w.tokens["expert"]))
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
