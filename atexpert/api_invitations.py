@@ -9,15 +9,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from atexpert.api_errors import ApiError
-from atexpert.api_routing import Call, Endpoint, endpoint
+from atexpert.api_routing import Call, Endpoint, command_endpoint, endpoint
 from atexpert.auth import Principal, cookie_secure, log_in
+from atexpert.commands import INVITATION_COMMANDS, InvitationCreate
 from atexpert.invitation_store import ClaimResult, InvitationStore
 from atexpert.invitations import (
-    DEFAULT_HOURS,
-    Hours,
     Invitation,
     InvitationStatus,
-    Note,
     console_path,
     invitation_url,
     takes_staff,
@@ -30,14 +28,6 @@ TAG = "invitations"
 ONE_SESSION = "/api/sessions/{session_id}/invitations"
 ONE_LINK = "/api/invitations/{secret}"
 GONE = ((410, "The invitation was used, revoked or has expired"),)
-
-
-class InvitationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-    note: Note | None = None
-    expires_in_hours: Hours = DEFAULT_HOURS
 
 
 class InvitationCreated(BaseModel):
@@ -113,14 +103,10 @@ def _gone(status: InvitationStatus | ClaimResult) -> ApiError:
     body=InvitationCreate,
     response=InvitationCreated,
     status=201,
+    command=True,
 )
 async def create_invitation(call: Call) -> InvitationCreated:
-    session = await call.session(Action.SESSION_ASSIGN)
-    _check_takes_staff(session)
-    body = call.body(InvitationCreate)
-    invitation, secret = await _store(call).create(
-        session.id, body.role, note=body.note, hours=body.expires_in_hours, actor=call.actor
-    )
+    invitation, secret = await call.run(INVITATION_COMMANDS["invite"])
     url = invitation_url(call.services.settings.public_base_url, secret)
     return InvitationCreated(invitation=invitation, url=url)
 
@@ -137,15 +123,16 @@ async def list_invitations(call: Call) -> list[Invitation]:
     return await _store(call).pending(session.id)
 
 
-@endpoint(
-    "DELETE",
+revoke_invitation = command_endpoint(
+    INVITATION_COMMANDS["uninvite"],
     ONE_SESSION + "/{invitation_id}",
+    method="DELETE",
+    name="revoke_invitation",
     summary="Revoke a pending invitation (admin)",
     tag=TAG,
+    response=None,
+    id_param="invitation_id",
 )
-async def revoke_invitation(call: Call) -> None:
-    session = await call.session(Action.SESSION_ASSIGN)
-    await _store(call).revoke(session.id, call.path("invitation_id"), actor=call.actor)
 
 
 @endpoint(

@@ -3,11 +3,13 @@
 The same declarations build the Starlette routes and the OpenAPI document, so the two
 cannot drift apart. The wrapper authenticates first (401 before any body parsing), then
 reads the body (capped, JSON only) and validates it with the endpoint's pydantic model.
+Write actions are :mod:`atexpert.commands` run by :func:`command_endpoint`: those refuse
+an invalid body only once the caller is authorized (403 first), like the websocket.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +22,8 @@ from starlette.routing import Route
 from atexpert.api_errors import ApiError, invalid_input
 from atexpert.auth import CookieSigner, Principal, authenticate, authenticate_optional
 from atexpert.clock import Clock
+from atexpert.commands import Caller, Command, NoInput, Stores, authorize, perform
+from atexpert.invitation_store import InvitationStore
 from atexpert.sessions import Session
 from atexpert.settings import Settings
 from atexpert.staff import Action, SessionMembership, StaffUser, can
@@ -29,6 +33,7 @@ from atexpert.store import Store
 MAX_BODY_BYTES = 64 * 1024
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 
 class IfVersion(BaseModel):
@@ -50,6 +55,11 @@ class Services:
     signer: CookieSigner
     clock: Clock
 
+    @property
+    def stores(self) -> Stores:
+        """What the commands write to."""
+        return Stores(self.store, self.staff, InvitationStore(self.redis, clock=self.clock))
+
 
 @dataclass
 class Call:
@@ -60,6 +70,8 @@ class Call:
     principal_or_none: Principal | None
     body_or_none: BaseModel | None
     params: BaseModel | None = None
+    #: An invalid body of a command endpoint, raised once the caller is authorized.
+    body_error: ApiError | None = None
     #: Scratch response: headers (cookies) a handler sets here are copied to the reply.
     response: Response = field(default_factory=Response)
 
@@ -106,6 +118,26 @@ class Call:
     def now(self) -> datetime:
         return self.services.clock.now()
 
+    async def run(self, command: Command[Any, R], target_id: str = "") -> R:
+        """Run ``command`` on the ``session_id`` session as the caller: authorize, then
+        take the body as its input and ``?version=`` as its guard when it honours one."""
+        store, caller = self.services.store, Caller.staff(self.principal.user)
+        session = await authorize(command, store, caller, self.path("session_id"))
+        if self.body_error is not None:
+            raise self.body_error
+        payload = self.body_or_none if self.body_or_none is not None else command.input()
+        version = self.query(IfVersion).version if command.versioned else None
+        return await perform(
+            command,
+            self.services.stores,
+            caller,
+            session,
+            target_id,
+            payload,
+            at=self.now(),
+            version=version,
+        )
+
     def query(self, model: type[M]) -> M:
         """The query parameters, validated by ``model`` (once; 422 on bad or unknown ones)."""
         if not isinstance(self.params, model):
@@ -133,6 +165,8 @@ class Endpoint:
     query: type[BaseModel] | None = None
     #: Error statuses of this endpoint beyond the usual ones, documented in OpenAPI.
     errors: tuple[tuple[int, str], ...] = ()
+    #: A command endpoint: an invalid body is refused only after authorization.
+    command: bool = False
 
     @property
     def name(self) -> str:
@@ -151,15 +185,80 @@ def endpoint(
     public: bool = False,
     query: type[BaseModel] | None = None,
     errors: tuple[tuple[int, str], ...] = (),
+    command: bool = False,
 ) -> Callable[[Handler], Endpoint]:
-    """Decorator turning an async handler into an :class:`Endpoint`."""
+    """Decorator turning an async handler into an :class:`Endpoint` (``command``: one
+    that runs a command with :meth:`Call.run`, which refuses a bad body once authorized)."""
 
     def wrap(handler: Handler) -> Endpoint:
         return Endpoint(
-            method, path, handler, summary, tag, body, response, status, public, query, errors
+            method,
+            path,
+            handler,
+            summary,
+            tag,
+            body,
+            response,
+            status,
+            public,
+            query,
+            errors,
+            command,
         )
 
     return wrap
+
+
+def command_endpoint(
+    command: Command[Any, Any],
+    path: str,
+    *,
+    name: str,
+    summary: str,
+    tag: str,
+    response: Any,
+    id_param: str | None = None,
+    method: str = "POST",
+    status: int = 200,
+) -> Endpoint:
+    """The HTTP adapter of ``command``: its input is the body (none for :class:`NoInput`),
+    ``?version=`` its guard when it honours one; ``id_param`` names the target's id."""
+
+    async def handler(call: Call) -> Any:
+        return await call.run(command, call.path(id_param) if id_param else "")
+
+    handler.__name__ = handler.__qualname__ = name
+    body = None if command.input is NoInput else command.input
+    query = IfVersion if command.versioned else None
+    return Endpoint(
+        method, path, handler, summary, tag, body, response, status, query=query, command=True
+    )
+
+
+def command_endpoints(
+    commands: Mapping[str, Command[Any, Any]],
+    summaries: Mapping[str, str],
+    base: str,
+    *,
+    tag: str,
+    response: Any,
+    id_param: str | None = None,
+    suffix: str = "",
+) -> list[Endpoint]:
+    """``POST <base>/<name>`` for each command named in ``summaries``, in that order
+    (handler names: the command's name and ``suffix``)."""
+    return [
+        command_endpoint(
+            commands[name],
+            f"{base}/{name}",
+            name=name + suffix,
+            summary=summary,
+            tag=tag,
+            response=response,
+            id_param=id_param,
+        )
+        for name, summary in summaries.items()
+    ]
 
 
 async def read_body(request: Request) -> bytes:
@@ -202,14 +301,16 @@ def to_route(ep: Endpoint) -> Route:
         principal = None
         if not ep.public:
             principal = await authenticate(request, services.staff, services.signer)
-        body = None
+        body, body_error = None, None
         if ep.body is not None:
             raw = await read_body(request)
             try:
                 body = ep.body.model_validate_json(raw)
             except ValidationError as exc:
-                raise invalid_input(exc, "body") from exc
-        call = Call(request, services, principal, body)
+                if not ep.command:
+                    raise invalid_input(exc, "body") from exc
+                body_error = invalid_input(exc, "body")
+        call = Call(request, services, principal, body, body_error=body_error)
         if ep.query is not None:
             call.query(ep.query)  # validate early: 422 on unknown/bad parameters
         return _render(ep, adapter, await ep.handler(call), call)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
 from atexpert.api_errors import ApiError
-from atexpert.api_routing import Call, Endpoint, endpoint
-from atexpert.sessions import Role, Session, SessionFields, SessionStatus, SessionUpdate
+from atexpert.api_routing import Call, Endpoint, command_endpoint, command_endpoints, endpoint
+from atexpert.commands import SESSION_COMMANDS
+from atexpert.sessions import Role, Session, SessionFields, SessionStatus
 from atexpert.staff import Action, Grants, StaffUser, can, grants
 from atexpert.views import Json, project, reader_of
 
@@ -19,13 +20,6 @@ class SessionListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: SessionStatus | None = None
-
-
-class RoleAssignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: str = Field(min_length=1, max_length=64)
-    role: Role
 
 
 @endpoint(
@@ -85,83 +79,41 @@ async def session_grants(call: Call) -> Grants:
     return grants(call.principal.user, session)
 
 
-@endpoint(
-    "PATCH",
+update_session = command_endpoint(
+    SESSION_COMMANDS["update"],
     ONE,
+    method="PATCH",
+    name="update_session",
     summary="Change fields of a draft or scheduled session (admin)",
     tag=TAG,
-    body=SessionUpdate,
     response=Session,
 )
-async def update_session(call: Call) -> Session:
-    session = await call.session(Action.SESSION_UPDATE)
-    changes = call.body(SessionUpdate)
-    return await call.services.store.update_session(
-        session.id, changes, actor=call.actor, at=call.now()
-    )
 
 
-async def _lifecycle(call: Call) -> str:
-    return (await call.session(Action.SESSION_LIFECYCLE)).id
-
-
-@endpoint(
-    "POST", ONE + "/schedule", summary="draft -> scheduled (admin)", tag=TAG, response=Session
-)
-async def schedule_session(call: Call) -> Session:
-    sid = await _lifecycle(call)
-    return await call.services.store.schedule_session(sid, actor=call.actor, at=call.now())
-
-
-@endpoint(
-    "POST", ONE + "/unschedule", summary="scheduled -> draft (admin)", tag=TAG, response=Session
-)
-async def unschedule_session(call: Call) -> Session:
-    sid = await _lifecycle(call)
-    return await call.services.store.unschedule_session(sid, actor=call.actor, at=call.now())
-
-
-@endpoint(
-    "POST", ONE + "/start", summary="scheduled -> live, now (admin)", tag=TAG, response=Session
-)
-async def start_session(call: Call) -> Session:
-    sid = await _lifecycle(call)
-    return await call.services.store.start_session(sid, actor=call.actor, at=call.now())
-
-
-@endpoint("POST", ONE + "/close", summary="live -> closed, now (admin)", tag=TAG, response=Session)
-async def close_session(call: Call) -> Session:
-    sid = await _lifecycle(call)
-    return await call.services.store.close_session(sid, actor=call.actor, at=call.now())
-
-
-@endpoint(
-    "POST",
-    ONE + "/archive",
-    summary="closed or draft -> archived (admin)",
+LIFECYCLE = command_endpoints(
+    SESSION_COMMANDS,
+    {
+        "schedule": "draft -> scheduled (admin)",
+        "unschedule": "scheduled -> draft (admin)",
+        "start": "scheduled -> live, now (admin)",
+        "close": "live -> closed, now (admin)",
+        "archive": "closed or draft -> archived (admin)",
+    },
+    ONE,
     tag=TAG,
     response=Session,
+    suffix="_session",
 )
-async def archive_session(call: Call) -> Session:
-    sid = await _lifecycle(call)
-    return await call.services.store.archive_session(sid, actor=call.actor, at=call.now())
 
 
-@endpoint(
-    "POST",
+assign_role = command_endpoint(
+    SESSION_COMMANDS["assign"],
     ONE + "/roles",
+    name="assign_role",
     summary="Make a staff user moderator or expert (admin)",
     tag=TAG,
-    body=RoleAssignment,
     response=Session,
 )
-async def assign_role(call: Call) -> Session:
-    session = await call.session(Action.SESSION_ASSIGN)
-    body = call.body(RoleAssignment)
-    await _check_staff(call, "user_id", [body.user_id])
-    return await call.services.store.assign_role(
-        session.id, body.user_id, body.role, actor=call.actor, at=call.now()
-    )
 
 
 @endpoint(
@@ -186,8 +138,7 @@ async def _check_staff(call: Call, field: str, user_ids: list[str]) -> None:
     """422 unless every id is a staff user (roles only go to existing accounts)."""
     for i, user_id in enumerate(user_ids):
         if await call.services.staff.get_user(user_id) is None:
-            loc = ["body", field, i] if field.endswith("_ids") else ["body", field]
-            detail = [{"loc": loc, "msg": "no such staff user", "type": "ref"}]
+            detail = [{"loc": ["body", field, i], "msg": "no such staff user", "type": "ref"}]
             raise ApiError(422, "invalid_input", f"no staff user with id {user_id!r}", detail)
 
 
@@ -197,11 +148,7 @@ ENDPOINTS: list[Endpoint] = [
     show_session,
     session_grants,
     update_session,
-    schedule_session,
-    unschedule_session,
-    start_session,
-    close_session,
-    archive_session,
+    *LIFECYCLE,
     assign_role,
     revoke_role,
 ]

@@ -25,6 +25,16 @@ from redis.exceptions import RedisError
 from atexpert import __version__
 from atexpert.cli_export import add_export_commands
 from atexpert.clock import SystemClock
+from atexpert.commands import (
+    INVITATION_COMMANDS,
+    SESSION_COMMANDS,
+    Caller,
+    InvitationCreate,
+    NoInput,
+    RoleAssignment,
+    Stores,
+    execute,
+)
 from atexpert.demo import print_demo, seed_demo
 from atexpert.emulator import add_emulator_command
 from atexpert.emulator.demo import demo_emulator
@@ -37,7 +47,6 @@ from atexpert.invitations import (
     Invitation,
     Note,
     invitation_url,
-    takes_staff,
 )
 from atexpert.redis_conn import RedisClient, RedisRuntime, RedisUnavailable
 from atexpert.redis_embedded import EmbeddedRedisError
@@ -47,6 +56,8 @@ from atexpert.staff_store import StaffStore, UnknownUser, UsernameTaken
 from atexpert.store import Store
 
 CLI_ACTOR = "cli"
+OPERATOR = Caller(CLI_ACTOR)
+ASSIGN = SESSION_COMMANDS["assign"]
 
 Run = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -243,19 +254,15 @@ async def run_session_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_session_action(args: argparse.Namespace, settings: Settings) -> int:
+    """The CLI adapter of the session lifecycle commands (as the operator)."""
+
     async def work(redis: RedisClient) -> int:
-        store = Store(redis)
-        sid, now = args.session_id, SystemClock().now()
-        if args.action == "start":
-            if (await store.get_session(sid)).status is SessionStatus.DRAFT:
-                await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
-            session = await store.start_session(sid, actor=CLI_ACTOR, at=now)
-        elif args.action == "schedule":
-            session = await store.schedule_session(sid, actor=CLI_ACTOR, at=now)
-        elif args.action == "close":
-            session = await store.close_session(sid, actor=CLI_ACTOR, at=now)
-        else:
-            session = await store.archive_session(sid, actor=CLI_ACTOR, at=now)
+        stores, sid, now = _stores(redis), args.session_id, SystemClock().now()
+        draft = (await stores.store.get_session(sid)).status is SessionStatus.DRAFT
+        first = ["schedule"] if args.action == "start" and draft else []  # then start
+        for name in [*first, args.action]:
+            command = SESSION_COMMANDS[name]
+            session = await execute(command, stores, OPERATOR, sid, "", NoInput(), at=now)
         print(session_line(session))
         return 0
 
@@ -268,15 +275,14 @@ async def run_session_assign(args: argparse.Namespace, settings: Settings) -> in
         raise CliError("name at least one --moderator or --expert")
 
     async def work(redis: RedisClient) -> int:
-        staff, store = StaffStore(redis), Store(redis)
-        session = await store.get_session(args.session_id)
+        stores = _stores(redis)
+        session = await stores.store.get_session(args.session_id)
         for role, username in wanted:
-            user = await staff.get_by_username(username)
+            user = await stores.staff.get_by_username(username)
             if user is None:
                 raise CliError(f"no staff user named {username!r}")
-            session = await store.assign_role(
-                session.id, user.id, role, actor=CLI_ACTOR, at=SystemClock().now()
-            )
+            body, now = RoleAssignment(user_id=user.id, role=role), SystemClock().now()
+            session = await execute(ASSIGN, stores, OPERATOR, session.id, "", body, at=now)
             print(f"{user.username} is now {role.value} of {session.id}")
         return 0
 
@@ -302,15 +308,20 @@ def checked_note(text: str | None) -> str | None:
         raise CliError(f"--note: {exc.errors()[0]['msg']}") from None
 
 
+def _stores(redis: RedisClient) -> Stores:
+    return Stores(Store(redis), StaffStore(redis), InvitationStore(redis))
+
+
 async def with_invitations(
     settings: Settings,
     session_id: str,
-    work: Callable[[InvitationStore, Session], Awaitable[None]],
+    work: Callable[[Stores, Session], Awaitable[None]],
 ) -> int:
     """Run ``work`` on the invitations of the session ``session_id`` (which must exist)."""
 
     async def run(redis: RedisClient) -> int:
-        await work(InvitationStore(redis), await Store(redis).get_session(session_id))
+        stores = _stores(redis)
+        await work(stores, await stores.store.get_session(session_id))
         return 0
 
     return await with_redis(settings, run)
@@ -321,13 +332,12 @@ async def run_session_invite(args: argparse.Namespace, settings: Settings) -> in
         raise CliError(f"--hours is {MIN_HOURS} to {MAX_HOURS} (got {args.hours})")
     note = checked_note(args.note)
 
-    async def work(invitations: InvitationStore, session: Session) -> None:
-        if not takes_staff(session.status):
-            status = session.status.value
-            raise CliError(f"session {session.id} is {status}: it takes no new staff")
-        invitation, secret = await invitations.create(
-            session.id, Role(args.role), note=note, hours=args.hours, actor=CLI_ACTOR
-        )
+    body = InvitationCreate(role=Role(args.role), note=note, expires_in_hours=args.hours)
+
+    async def work(stores: Stores, session: Session) -> None:
+        invite = INVITATION_COMMANDS["invite"]
+        now = SystemClock().now()
+        invitation, secret = await execute(invite, stores, OPERATOR, session.id, "", body, at=now)
         print(invitation_url(settings.public_base_url, secret))
         print(invitation_line(invitation, session.time_zone))
 
@@ -335,16 +345,18 @@ async def run_session_invite(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def run_session_invitations(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(invitations: InvitationStore, session: Session) -> None:
-        for invitation in await invitations.pending(session.id):
+    async def work(stores: Stores, session: Session) -> None:
+        for invitation in await stores.invitations.pending(session.id):
             print(invitation_line(invitation, session.time_zone))
 
     return await with_invitations(settings, args.session_id, work)
 
 
 async def run_session_uninvite(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(invitations: InvitationStore, session: Session) -> None:
-        await invitations.revoke(session.id, args.invitation_id, actor=CLI_ACTOR)
+    async def work(stores: Stores, session: Session) -> None:
+        uninvite, iid = INVITATION_COMMANDS["uninvite"], args.invitation_id
+        now = SystemClock().now()
+        await execute(uninvite, stores, OPERATOR, session.id, iid, NoInput(), at=now)
         print(f"revoked invitation {args.invitation_id} of {session.id}")
 
     return await with_invitations(settings, args.session_id, work)

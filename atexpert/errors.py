@@ -65,6 +65,12 @@ class IllegalTransition(Conflict):
         self.at = at
 
 
+class SessionClosed(Conflict):
+    """An action the session's status no longer (or not yet) allows."""
+
+    code = "session_closed"
+
+
 class Forbidden(AtexpertError):
     code = "forbidden"
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
@@ -23,7 +22,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from atexpert.api_errors import ApiError
 from atexpert.api_routing import Services
 from atexpert.auth import Principal, authenticate
-from atexpert.errors import AtexpertError, InvalidInput, NotFound
+from atexpert.commands import QUESTION_COMMANDS, Caller, authorize, parse_input, perform
+from atexpert.errors import AtexpertError, Forbidden, InvalidInput, NotFound
 from atexpert.events import Record
 from atexpert.live_hub import LiveConfig, LiveHub, SessionFeed
 from atexpert.live_protocol import (
@@ -39,11 +39,11 @@ from atexpert.live_protocol import (
     error_frame,
     parse_client_message,
 )
-from atexpert.live_views import PUBLIC_SESSION_STATUSES, LiveRole, View
+from atexpert.live_views import PUBLIC_SESSION_STATUSES, LiveRole, View, view_record
 from atexpert.questions import Question
 from atexpert.sessions import Session
 from atexpert.staff import Action, StaffUser, can
-from atexpert.store import STREAM_ID, Store
+from atexpert.store import STREAM_ID
 
 log = logging.getLogger("atexpert.live")
 
@@ -312,14 +312,15 @@ async def _handle(
 ) -> str:
     """Run one command; its ``ack`` frame (errors raise :class:`BadMessage`)."""
     rid = command.request_id
-    session = Session.model_validate(feed.session)
-    if not conn.staff or not can(conn.user, Action.QUESTION_MODERATE, session):
+    if conn.user is None or (isinstance(command, ClaimCommand) and not conn.staff):
         raise BadMessage("forbidden", f"the {conn.role} console may not do this", request_id=rid)
     try:
         if isinstance(command, ClaimCommand):
+            session = Session.model_validate(feed.session)
+            if not can(conn.user, Action.QUESTION_MODERATE, session):
+                raise Forbidden(f"you may not do {Action.QUESTION_MODERATE.value} here")
             return await _claim(conn, feed, command)
-        assert conn.user is not None
-        question = await _question(services.store, session.id, command, conn.user.username)
+        question = await _question(services, conn.user, feed.session_id, command)
     except InvalidInput as exc:
         fields = [e.as_dict() for e in exc.errors]
         raise BadMessage(exc.code, exc.message, request_id=rid, fields=fields) from None
@@ -328,7 +329,28 @@ async def _handle(
     except (RedisError, OSError) as exc:
         log.warning("live: %s failed: %s", command.type, exc)
         raise BadMessage("unavailable", "storage unavailable; retry", request_id=rid) from None
-    return ack_frame(rid, record=question.model_dump(mode="json"))
+    seen = view_record(conn.view, "question", question.model_dump(mode="json"))
+    return ack_frame(rid, record=seen) if seen is not None else ack_frame(rid)
+
+
+async def _question(
+    services: Services, user: StaffUser, session_id: str, cmd: QuestionCommand
+) -> Question:
+    """The websocket adapter of the question commands."""
+    command = QUESTION_COMMANDS[cmd.action]
+    caller = Caller.staff(user)
+    session = await authorize(command, services.store, caller, session_id)
+    payload = parse_input(command, cmd.payload)
+    return await perform(
+        command,
+        services.stores,
+        caller,
+        session,
+        cmd.question_id,
+        payload,
+        at=services.clock.now(),
+        version=cmd.version,
+    )
 
 
 async def _claim(conn: Connection, feed: SessionFeed, cmd: ClaimCommand) -> str:
@@ -346,41 +368,6 @@ async def _claim(conn: Connection, feed: SessionFeed, cmd: ClaimCommand) -> str:
             request_id=cmd.request_id,
         )
     return ack_frame(cmd.request_id, claimed=cmd.question_id)
-
-
-def _need(value: Any, name: str) -> Any:
-    if value is None:
-        raise InvalidInput.field((name,), f"{name} is required for this action")
-    return value
-
-
-async def _question(store: Store, sid: str, cmd: QuestionCommand, actor: str) -> Question:
-    qid, version = cmd.question_id, cmd.version
-    match cmd.action:
-        case "approve":
-            return await store.approve_question(sid, qid, actor=actor, version=version)
-        case "reject":
-            reason = _need(cmd.reason, "reason")
-            return await store.reject_question(sid, qid, reason, actor=actor, version=version)
-        case "merge":
-            return await store.merge_question(sid, qid, _need(cmd.into, "into"), actor=actor)
-        case "requeue":
-            return await store.requeue_question(sid, qid, actor=actor, reason=cmd.reason)
-        case "restore":
-            return await store.restore_question(sid, qid, actor=actor)
-        case "edit":
-            return await store.edit_question(
-                sid, qid, cmd.display_text, actor=actor, version=version
-            )
-        case "star":
-            return await store.star_question(sid, qid, _need(cmd.starred, "starred"), actor=actor)
-        case "priority":
-            priority = _need(cmd.priority, "priority")
-            return await store.set_question_priority(sid, qid, priority, actor=actor)
-        case "tags":
-            return await store.set_question_tags(sid, qid, _need(cmd.tags, "tags"), actor=actor)
-        case "note":
-            return await store.set_question_note(sid, qid, cmd.note, actor=actor)
 
 
 def live_routes() -> list[BaseRoute]:

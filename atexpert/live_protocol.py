@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from atexpert.commands import QuestionCommandName
 from atexpert.events import dumps
 
 Json = dict[str, Any]
@@ -53,35 +54,22 @@ class Pong(BaseModel):
 
 
 class QuestionCommand(BaseModel):
-    """A moderator's action on one question (the same rules as the HTTP API)."""
+    """An action on one question: the envelope of a question command of
+    :mod:`atexpert.commands`; the other fields are its input, validated (with the limits
+    the domain names) by that command's input model when it runs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     type: Literal["question"]
     request_id: RequestId
-    action: Literal[
-        "approve",
-        "reject",
-        "merge",
-        "requeue",
-        "restore",
-        "edit",
-        "star",
-        "priority",
-        "tags",
-        "note",
-    ]
+    action: QuestionCommandName
     question_id: QuestionId
     version: int | None = Field(default=None, ge=1)
-    reason: str | None = Field(default=None, max_length=500)
-    into: QuestionId | None = None
-    display_text: str | None = Field(default=None, max_length=25_000)
-    starred: bool | None = None
-    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    tags: list[Annotated[str, StringConstraints(max_length=50)]] | None = Field(
-        default=None, max_length=20
-    )
-    note: str | None = Field(default=None, max_length=2_000)
+
+    @property
+    def payload(self) -> Json:
+        """The command's input: every field beyond the envelope."""
+        return dict(self.model_extra or {})
 
 
 class ClaimCommand(BaseModel):

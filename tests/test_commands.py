@@ -1,0 +1,340 @@
+"""Adapter equivalence: every command offered by more than one adapter (HTTP, the live
+websocket, the CLI), run by every role through each adapter against a fresh world, has the
+same outcome: success or the same error code, the same events written, the same record.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from atexpert.cli import main
+from atexpert.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
+from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.questions import MAX_NOTE, MAX_TAGS
+from atexpert.sessions import Role
+from tests.support.api_world import bearer
+
+with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+ROLES = ("anonymous", "outsider", "expert", "moderator", "admin")
+#: The live console each role opens (an outsider tries the expert one).
+CONSOLE = {"outsider": "expert", "expert": "expert", "moderator": "moderator", "admin": "admin"}
+#: A refused websocket handshake, as the HTTP API's error codes.
+CLOSE_CODES = {4401: "not_authenticated", 4403: "forbidden"}
+
+
+from tests.support.command_world import NOW, CommandWorld, fresh_world  # noqa: E402
+
+WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None
+    events: tuple[str, ...]
+    record: dict[str, Any] | None
+
+
+def event_kinds(w: CommandWorld, sid: str, after: str) -> tuple[str, ...]:
+    return tuple(e.kind.value for e in w.call(w.store.read_events, sid, after))
+
+
+def comparable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what differs between two fresh worlds (ids, times of the CLI)."""
+    return {k: v for k, v in record.items() if k not in WORLD_IDS and "_at" not in k}
+
+
+# -- question commands: HTTP and the websocket --------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionCase:
+    action: str
+    target: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+    label: str = ""
+
+    def __str__(self) -> str:
+        extra = f"-v{self.version}" if self.version else ""
+        return f"{self.action}-{self.target}{extra}" + (f"-{self.label}" if self.label else "")
+
+
+QUESTION_CASES = [
+    QuestionCase("approve", "pending"),
+    QuestionCase("approve", "pending", version=1),
+    QuestionCase("approve", "pending", version=9),  # stale: conflict
+    QuestionCase("approve", "rejected"),  # illegal transition
+    QuestionCase("reject", "pending", {"reason": "off topic"}),
+    QuestionCase("reject", "pending", {}, label="no-reason"),
+    QuestionCase("reject", "approved", {"reason": "off topic"}, version=9),
+    QuestionCase("merge", "pending", {"into": "approved"}),
+    QuestionCase("requeue", "approved", {"reason": "needs context"}),
+    QuestionCase("requeue", "pending"),
+    QuestionCase("restore", "rejected"),
+    QuestionCase("edit", "pending", {"display_text": "How do wings lift?"}),
+    QuestionCase("edit", "pending", {"display_text": "How do wings lift?"}, version=9),
+    QuestionCase("star", "pending", {"starred": True}),
+    QuestionCase("priority", "pending", {"priority": 5}),
+    QuestionCase("tags", "pending", {"tags": ["wings"]}),
+    QuestionCase("tags", "pending", {"tags": ["x"] * (MAX_TAGS + 1)}, label="too-many"),
+    QuestionCase("note", "pending", {"note": "ask about flaps"}),
+    QuestionCase("note", "pending", {"note": "x" * (MAX_NOTE + 1)}, label="too-long"),
+    QuestionCase("note", "pending", {"note": "hi", "colour": "red"}, label="unknown-field"),
+]
+
+
+def _payload(w: CommandWorld, case: QuestionCase) -> dict[str, Any]:
+    """The case's input, with a target status named by ``into`` resolved to its id."""
+    into = case.payload.get("into")
+    return {**case.payload, "into": w.qids[into]} if into else case.payload
+
+
+def via_http(w: CommandWorld, case: QuestionCase, role: str) -> Outcome:
+    qid = w.qids[case.target]
+    after = w.call(w.store.last_event_id, w.sid)
+    headers = bearer(w.tokens[role]) if role != "anonymous" else {}
+    params = {"version": case.version} if case.version else None
+    path = f"/api/sessions/{w.sid}/questions/{qid}/{case.action}"
+    command = QUESTION_COMMANDS[case.action]
+    body = _payload(w, case) if command.input.model_fields or case.payload else None
+    r = w.client.post(path, json=body, params=params, headers=headers)
+    error = None if r.status_code == 200 else r.json()["error"]
+    return _outcome(w, qid, after, error)
+
+
+def via_websocket(w: CommandWorld, case: QuestionCase, role: str) -> Outcome:
+    qid = w.qids[case.target]
+    after = w.call(w.store.last_event_id, w.sid)
+    protocols = [SUBPROTOCOL] + ([BEARER_PREFIX + w.tokens[role]] if role != "anonymous" else [])
+    message = {"type": "question", "request_id": "r1", "action": case.action, "question_id": qid}
+    message |= _payload(w, case) | ({"version": case.version} if case.version else {})
+    path = f"/ws/sessions/{w.sid}/{CONSOLE.get(role, 'moderator')}"
+    try:
+        with w.client.websocket_connect(path, subprotocols=protocols) as ws:
+            ws.send_json(message)
+            reply = ws.receive_json()
+            while reply.get("request_id") != "r1":
+                reply = ws.receive_json()
+    except WebSocketDisconnect as closed:
+        return _outcome(w, qid, after, CLOSE_CODES[closed.code])
+    error = None if reply["type"] == "ack" else reply["code"]
+    return _outcome(w, qid, after, error)
+
+
+def _outcome(w: CommandWorld, qid: str, after: str, error: str | None) -> Outcome:
+    record = w.call(w.store.get_question, w.sid, qid).model_dump(mode="json")
+    return Outcome(error, event_kinds(w, w.sid, after), comparable(record))
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", QUESTION_CASES, ids=str)
+def test_question_commands_have_one_outcome_over_http_and_the_websocket(
+    app_client: TestClient, redis_url: str, case: QuestionCase, role: str
+) -> None:
+    http = via_http(fresh_world(app_client, redis_url), case, role)
+    live = via_websocket(fresh_world(app_client, redis_url), case, role)
+    assert live == http
+
+
+def test_the_outcomes_are_the_product_rules(app_client: TestClient, redis_url: str) -> None:
+    """A few rows of the table spelled out, so an adapter-wide regression shows too."""
+    expected = {
+        ("requeue-approved", "expert"): None,  # experts hand back: QUESTION_HAND_BACK
+        ("requeue-approved", "moderator"): None,
+        ("approve-pending", "expert"): "forbidden",
+        ("approve-pending", "anonymous"): "not_authenticated",
+        ("approve-pending", "outsider"): "forbidden",
+        ("approve-pending-v9", "moderator"): "conflict",
+        ("edit-pending-v9", "admin"): "conflict",  # edit honours version everywhere
+        ("approve-rejected", "moderator"): "illegal_transition",
+        ("reject-pending-no-reason", "moderator"): "invalid_input",
+        ("reject-pending-no-reason", "outsider"): "forbidden",  # authorized before validated
+        ("note-pending-too-long", "admin"): "invalid_input",
+        ("tags-pending", "moderator"): None,
+        ("note-pending", "admin"): None,
+    }
+    by_name = {str(c): c for c in QUESTION_CASES}
+    for (name, role), error in expected.items():
+        for adapter in (via_http, via_websocket):
+            outcome = adapter(fresh_world(app_client, redis_url), by_name[name], role)
+            assert outcome.error == error, (name, role, adapter.__name__)
+            assert bool(outcome.events) is (error is None), (name, role, adapter.__name__)
+
+
+# -- session lifecycle: HTTP (as an admin) and the CLI (as the operator) --------------------
+
+SESSION_CASES = [
+    ("schedule", "draft", ()),
+    ("archive", "draft", ()),
+    ("close", "live", ()),
+    ("close", "draft", ()),  # illegal transition
+    ("schedule", "live", ()),  # illegal transition
+    ("start", "scheduled", ("schedule",)),
+]
+
+
+def _session_target(w: CommandWorld, state: str, before: tuple[str, ...]) -> str:
+    sid = w.sid if state == "live" else w.draft
+    for name in before:
+        w.call(getattr(w.store, f"{name}_session"), sid, actor="seed", at=NOW)
+    return sid
+
+
+Cli = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Runs ``atexpert ARGS...`` in-process on the test Redis: exit code and stderr."""
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+
+    def run(*argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    return run
+
+
+@pytest.mark.parametrize(("action", "state", "before"), SESSION_CASES)
+def test_session_commands_have_one_outcome_over_http_and_the_cli(
+    app_client: TestClient,
+    redis_url: str,
+    cli: Cli,
+    action: str,
+    state: str,
+    before: tuple[str, ...],
+) -> None:
+    assert action in SESSION_COMMANDS
+    w = fresh_world(app_client, redis_url)
+    sid = _session_target(w, state, before)
+    after = w.call(w.store.last_event_id, sid)
+    r = w.client.post(f"/api/sessions/{sid}/{action}", headers=bearer(w.tokens["admin"]))
+    http_error = r.json().get("message", "").replace(sid, "SID")
+    http_events = event_kinds(w, sid, after)
+    http_record = w.call(w.store.get_session, sid).model_dump(mode="json")
+
+    w = fresh_world(app_client, redis_url)
+    sid = _session_target(w, state, before)
+    after = w.call(w.store.last_event_id, sid)
+    code, err = cli("session", action, sid)
+    assert (code == 0) is (r.status_code == 200), err
+    assert (code == 0) is (r.status_code == 200)
+    if code:
+        assert http_error in err.replace(sid, "SID")
+    assert event_kinds(w, sid, after) == http_events
+    record = w.call(w.store.get_session, sid).model_dump(mode="json")
+    assert (record["updated_by"], http_record["updated_by"]) == (
+        ("cli", "admin") if code == 0 else ("seed", "seed")
+    )
+    assert comparable(record) | {"updated_by": ""} == comparable(http_record) | {"updated_by": ""}
+
+
+# -- invitations: HTTP (as an admin) and the CLI (as the operator) --------------------------
+
+INVITATION_CASES = [
+    ("invite", "live"),
+    ("invite", "closed"),  # a closed session takes no new staff
+    ("uninvite", "pending"),
+    ("uninvite", "unknown"),
+]
+
+
+def _invitation_world(
+    app_client: TestClient, redis_url: str, state: str
+) -> tuple[CommandWorld, str]:
+    """A fresh world and the invitation id the case acts on (or a session's)."""
+    w = fresh_world(app_client, redis_url)
+    if state == "closed":
+        w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
+    if state == "pending":
+        made, _ = w.call(w.invitations.create, w.sid, Role.EXPERT, note=None, hours=24, actor="x")
+        return w, made.id
+    return w, "inv_0123456789ab"
+
+
+def _invitations(w: CommandWorld) -> list[tuple[str, str | None, str]]:
+    return [(i.role.value, i.note, i.status.value) for i in w.call(w.invitations.pending, w.sid)]
+
+
+@pytest.mark.parametrize(("action", "state"), INVITATION_CASES)
+def test_invitation_commands_have_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, action: str, state: str
+) -> None:
+    assert action in INVITATION_COMMANDS
+    w, iid = _invitation_world(app_client, redis_url, state)
+    headers = bearer(w.tokens["admin"])
+    base = f"/api/sessions/{w.sid}/invitations"
+    if action == "invite":
+        r = w.client.post(base, json={"role": "moderator", "note": "Dr. Ada"}, headers=headers)
+    else:
+        r = w.client.delete(f"{base}/{iid}", headers=headers)
+    http_ok = r.status_code in (201, 204)
+    http_error = "" if http_ok else r.json()["message"].replace(w.sid, "SID")
+    http_left = _invitations(w)
+    if state == "closed":
+        assert (r.status_code, r.json()["error"]) == (409, "session_closed")
+
+    w, iid = _invitation_world(app_client, redis_url, state)
+    if action == "invite":
+        code, err = cli("session", "invite", w.sid, "--role", "moderator", "--note", "Dr. Ada")
+    else:
+        code, err = cli("session", "uninvite", w.sid, iid)
+    assert (code == 0) is http_ok, err
+    assert http_error in err.replace(w.sid, "SID")
+    assert _invitations(w) == http_left
+
+
+@pytest.mark.parametrize("state", ["live", "closed"])
+def test_role_assignment_has_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, state: str
+) -> None:
+    outcomes = []
+    for adapter in ("http", "cli"):
+        w = fresh_world(app_client, redis_url)
+        if state == "closed":
+            w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
+        after = w.call(w.store.last_event_id, w.sid)
+        outsider = w.call(w.staff.get_by_username, "outsider")
+        if adapter == "http":
+            body = {"user_id": outsider.id, "role": "moderator"}
+            r = w.client.post(
+                f"/api/sessions/{w.sid}/roles", json=body, headers=bearer(w.tokens["admin"])
+            )
+            error = None if r.status_code == 200 else r.json()["message"]
+        else:
+            code, err = cli("session", "assign", w.sid, "--moderator", "outsider")
+            error = None if code == 0 else err
+        session = w.call(w.store.get_session, w.sid)
+        message = None if error is None else error.replace(w.sid, "SID").replace(outsider.id, "U")
+        outcomes.append(
+            (message, event_kinds(w, w.sid, after), outsider.id in session.moderator_ids)
+        )
+    (http_error, *http_rest), (cli_error, *cli_rest) = outcomes
+    assert http_rest == cli_rest
+    if state == "live":
+        assert http_error is None and cli_error is None
+    else:  # a closed session takes no new staff
+        assert http_error is not None and cli_error is not None and http_error in cli_error
+
+
+def test_a_role_goes_only_to_an_existing_account_and_only_an_admin_learns_why(
+    app_client: TestClient, redis_url: str
+) -> None:
+    w = fresh_world(app_client, redis_url)
+    path, body = f"/api/sessions/{w.sid}/roles", {"user_id": "nope", "role": "expert"}
+    r = w.client.post(path, json=body, headers=bearer(w.tokens["admin"]))
+    assert (r.status_code, r.json()["error"]) == (422, "invalid_input")
+    assert r.json()["detail"][0]["loc"] == ["body", "user_id"]
+    r = w.client.post(path, json={"role": "pilot"}, headers=bearer(w.tokens["expert"]))
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
