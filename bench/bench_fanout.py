@@ -42,11 +42,11 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atexpert.questions import Author, IncomingQuestion  # noqa: E402
-from atexpert.redis_embedded import EmbeddedRedis  # noqa: E402
-from atexpert.sessions import HostAccount, SessionFields  # noqa: E402
-from atexpert.staff_store import StaffStore  # noqa: E402
-from atexpert.store import Store  # noqa: E402
+from atexpert.domain.questions import Author, IncomingQuestion  # noqa: E402
+from atexpert.domain.sessions import HostAccount, SessionFields  # noqa: E402
+from atexpert.store.redis_embedded import EmbeddedRedis  # noqa: E402
+from atexpert.store.staff import StaffStore  # noqa: E402
+from atexpert.store.store import Store  # noqa: E402
 
 MARK = "ts="
 LATENCY_DELIVERIES_S, LATENCY_EVENTS = 2000, 10  # a light load: ~2000 frames/s in all
@@ -314,7 +314,7 @@ async def run_system(kind: str, sizes: list[int], redis_url: str, pipe: Connecti
     env = {**os.environ, "ATEXPERT_REDIS_URL": redis_url, "ATEXPERT_LIVE_SEND_QUEUE": "5000"}
     if kind == "atexpert":
         cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", "atexpert.app:create_app",
+            sys.executable, "-m", "uvicorn", "--factory", "atexpert.web.app:create_app",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             "--ws-per-message-deflate", "false", "--backlog", "4096",
         ]  # fmt: skip

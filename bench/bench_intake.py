@@ -2,7 +2,7 @@
 
 The emulator runs in a process of its own, Redis is an embedded redis-server (or the
 server at ``ATEXPERT_BENCH_REDIS_URL``, which is FLUSHALLed), and this process runs the
-real intake (:class:`atexpert.intake_stream.StreamIntake`: tweepy's async stream client,
+real intake (:class:`atexpert.intake.stream.StreamIntake`: tweepy's async stream client,
 the store's atomic step per question) plus a light load generator. Two phases:
 
 - latency: one post per request at ``--rate`` posts/s (default 200) for ``--seconds``;
@@ -41,17 +41,17 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atexpert import keys
+from atexpert.domain.sessions import HostAccount, SessionFields
 from atexpert.emulator import EmulatorServer
-from atexpert.intake import Ingestor, IntakeSettings, target_of
-from atexpert.intake_state import IntakeStore
-from atexpert.intake_stream import StreamIntake, stream_factory
-from atexpert.intake_x import XReader
-from atexpert.meter import Meter
-from atexpert.sessions import HostAccount, SessionFields
+from atexpert.intake.poll import Ingestor, IntakeSettings, target_of
+from atexpert.intake.stream import StreamIntake, stream_factory
+from atexpert.intake.x_reads import XReader
 from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store import keys
+from atexpert.store.intake_state import IntakeStore
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 
 THROUGHPUT_TARGET = 2_000
 P99_TARGET_MS = 100.0
@@ -74,7 +74,7 @@ async def redis_client() -> AsyncIterator[Redis]:
         yield client
         await client.aclose()
         return
-    from atexpert.redis_embedded import EmbeddedRedis
+    from atexpert.store.redis_embedded import EmbeddedRedis
 
     with (
         tempfile.TemporaryDirectory(prefix="atx-bench-") as tmp,

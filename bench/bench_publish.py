@@ -45,19 +45,19 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atexpert.answers import AnswerDraft, AnswerStatus
+from atexpert.domain.answers import AnswerDraft, AnswerStatus
+from atexpert.domain.publish_plan import thread_texts
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.domain.splitter import Numbering, SplitOptions
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.publish_plan import thread_texts
-from atexpert.publish_x import OwnPost, Posted, Poster, TweepyPoster
-from atexpert.publisher import PublishConfig, SessionPublisher
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.redis_embedded import EmbeddedRedis
-from atexpert.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.publish.publisher import PublishConfig, SessionPublisher
+from atexpert.publish.x_posts import OwnPost, Posted, Poster, TweepyPoster
 from atexpert.settings import Settings
-from atexpert.splitter import Numbering, SplitOptions
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store.redis_embedded import EmbeddedRedis
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
 
 SENTENCE = "Answer {n} explains one more thing about the cabin, sentence {k} of the answer."
 

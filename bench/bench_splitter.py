@@ -1,6 +1,6 @@
 """Splitter latency: is ``preview`` fast enough to run on every keystroke of the console?
 
-Times ``atexpert.splitter.preview`` (median of several runs) on typical answers in French
+Times ``atexpert.domain.splitter.preview`` (median of several runs) on typical answers in French
 and English, with numbering and a signature, and on adversarial inputs: a 10,000-character
 word, a dotted run that makes twitter-text's own URL regex quadratic, emoji sequences.
 
@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from atexpert.splitter import Numbering, SplitOptions, preview
+from atexpert.domain.splitter import Numbering, SplitOptions, preview
 
 FRENCH = (
     "Bonne question\u00a0! L'A350 utilise 53\u202f% de matériaux composites. Pourquoi\u00a0? "

@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.redis_embedded import EmbeddedRedis
-from atexpert.sessions import SessionFields
-from atexpert.store import Store
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import SessionFields
+from atexpert.store.redis_embedded import EmbeddedRedis
+from atexpert.store.store import Store
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 TEXT = ("Will the next Airbus fly on hydrogen, and when could passengers board it? " * 4)[:280]

@@ -1,7 +1,7 @@
 """Shared fixtures: real Redis servers (standalone and a 3-master cluster) and clients.
 
 Clients are created with ``decode_responses=True``: every reply is ``str`` (the app's
-:func:`atexpert.redis_conn.connect` does the same).
+:func:`atexpert.store.redis_conn.connect` does the same).
 
 ``ATEXPERT_TEST_REDIS_URL`` points the standalone fixtures at an existing Redis and
 ``ATEXPERT_TEST_REDIS_CLUSTER_URL`` the cluster ones at an existing cluster (a seed
@@ -19,8 +19,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from atexpert.redis_conn import RedisClient
-from atexpert.redis_embedded import RedisBinaryNotFound, find_redis_server
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.redis_embedded import RedisBinaryNotFound, find_redis_server
 from tests.support.redis_fixtures import RedisFactory, start_cluster, start_standalone
 
 

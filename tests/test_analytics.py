@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from atexpert.analytics import answer_times, compute, per_minute, percentile
-from atexpert.costs import CallKind
-from atexpert.exports import read_all_events
-from atexpert.meter import Meter
-from atexpert.redis_conn import RedisClient
-from atexpert.store import Store
-from atexpert.views import Audience
+from atexpert.domain.costs import CallKind
+from atexpert.domain.views import Audience
+from atexpert.recap.analytics import answer_times, compute, per_minute, percentile
+from atexpert.recap.exports import read_all_events
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.x.meter import Meter
 from tests.support.seeded_session import (
     PROFANITY,
     T0,

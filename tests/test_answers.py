@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from atexpert import answers
-from atexpert.answers import AnswerAction as A
-from atexpert.answers import AnswerStatus as S
-from atexpert.errors import IllegalTransition, InvalidInput
-from atexpert.events import apply_patch
+from atexpert.domain import answers
+from atexpert.domain.answers import AnswerAction as A
+from atexpert.domain.answers import AnswerStatus as S
+from atexpert.domain.errors import IllegalTransition, InvalidInput
+from atexpert.domain.events import apply_patch
 
 AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from atexpert.auth import CSRF_HEADER
+from atexpert.web.auth import CSRF_HEADER
 from tests.support.api_world import PASSWORD, Api, ApiWorld, bearer, incoming, session_body
 
 pytest_plugins = ("tests.support.api_world",)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atexpert.api_routing import MAX_BODY_BYTES
+from atexpert.web.api_routing import MAX_BODY_BYTES
 from tests.support.api_world import ApiWorld, bearer, session_body
 
 pytest_plugins = ("tests.support.api_world",)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from atexpert import api_answers, api_invitations, api_questions, api_sessions, api_staff
+from atexpert.web import api_answers, api_invitations, api_questions, api_sessions, api_staff
 from tests.support.api_world import ROLES, ApiWorld, bearer, incoming, session_body
 
 pytest_plugins = ("tests.support.api_world",)

@@ -11,15 +11,15 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from atexpert.app import create_app
-from atexpert.auth import CSRF_HEADER
-from atexpert.clock import ManualClock
-from atexpert.demo import seed_demo
+from atexpert.cli.demo import seed_demo
+from atexpert.domain.clock import ManualClock
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.emulator.demo import demo_emulator
 from atexpert.settings import Settings
-from atexpert.x_accounts import XAccountStore
+from atexpert.web.app import create_app
+from atexpert.web.auth import CSRF_HEADER
+from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import BASE, FAST_HASHER, PASSWORD, Api, bearer
 from tests.support.emulator_fixtures import control, server
 from tests.support.x_oauth import authorize_in_browser, brand, emulator_settings, query_of

@@ -15,12 +15,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.routing import Route, WebSocketRoute
 
-from atexpert import pages
-from atexpert.api_routing import Services
-from atexpert.app import ENDPOINTS, create_app
-from atexpert.auth import CSRF_HEADER
-from atexpert.clock import ManualClock
-from atexpert.sessions import SessionFields, SessionStatus
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.sessions import SessionFields, SessionStatus
+from atexpert.web import pages
+from atexpert.web.api_routing import Services
+from atexpert.web.app import ENDPOINTS, create_app
+from atexpert.web.auth import CSRF_HEADER
 from tests.support.api_world import FAST_HASHER, PASSWORD, T0, Api, session_body, settings
 
 pytest_plugins = ("tests.support.api_world",)

@@ -8,8 +8,8 @@ import warnings
 import pytest
 import redis
 
-from atexpert.app import create_app
-from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.web.app import create_app
 from tests.support.api_world import FAST_HASHER, PASSWORD, bearer, session_body, settings
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works

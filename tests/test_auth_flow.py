@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import httpx
 
-from atexpert.api_staff import MAX_LOGIN_FAILURES
-from atexpert.auth import COOKIE_NAME, CSRF_HEADER
+from atexpert.web.api_staff import MAX_LOGIN_FAILURES
+from atexpert.web.auth import COOKIE_NAME, CSRF_HEADER
 from tests.support.api_world import PASSWORD, Api, bearer
 
 pytest_plugins = ("tests.support.api_world",)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from atexpert.clock import ManualClock
-from atexpert.staff_store import StaffStore, UsernameTaken
+from atexpert.domain.clock import ManualClock
+from atexpert.store.staff import StaffStore, UsernameTaken
 from tests.support.redis_fixtures import RedisClient
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from atexpert.automod import Context, Decision, PastQuestion, comparable, evaluate
-from atexpert.automod_config import AutomodConfig, Outcome, Rule
-from atexpert.questions import MAX_REASON, Author, Question
+from atexpert.domain.automod import Context, Decision, PastQuestion, comparable, evaluate
+from atexpert.domain.automod_config import AutomodConfig, Outcome, Rule
+from atexpert.domain.questions import MAX_REASON, Author, Question
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 DEFAULTS = AutomodConfig()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from atexpert.auth import CSRF_HEADER
+from atexpert.web.auth import CSRF_HEADER
 from tests.support.api_world import Api, ApiWorld, bearer
 
 pytest_plugins = ("tests.support.api_world",)

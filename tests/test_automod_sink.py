@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import HOLD_TAG, AutomodSink, AutomodStore
-from atexpert.clock import ManualClock
-from atexpert.errors import Conflict
-from atexpert.intake import Ingestor
-from atexpert.intake_posts import Target
-from atexpert.intake_state import IntakeStore
-from atexpert.questions import Author, IncomingQuestion, Question, QuestionStatus
-from atexpert.sessions import SessionFields
-from atexpert.store import Store
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.errors import Conflict
+from atexpert.domain.questions import Author, IncomingQuestion, Question, QuestionStatus
+from atexpert.domain.sessions import SessionFields
+from atexpert.intake.poll import Ingestor
+from atexpert.intake.posts import Target
+from atexpert.store.automod import HOLD_TAG, AutomodSink, AutomodStore
+from atexpert.store.intake_state import IntakeStore
+from atexpert.store.store import Store
 from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atexpert.automod_words import PROFANITY, find, normalize, words
+from atexpert.domain.automod_words import PROFANITY, find, normalize, words
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from atexpert.app import create_app
 from atexpert.settings import Settings
+from atexpert.web.app import create_app
 from tests.support.browser_fixtures import (
     FAST_HASHER,
     Browser,

@@ -8,11 +8,11 @@ import re
 
 import redis.asyncio as aioredis
 
-from atexpert.intake_likes import LikesRefresh
-from atexpert.intake_x import XReader
-from atexpert.meter import Meter
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.intake.likes import LikesRefresh
+from atexpert.intake.x_reads import XReader
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 from tests.support.browser_fixtures import BrowserWorld, expect, in_thread
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server

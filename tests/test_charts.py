@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from atexpert import charts
-from atexpert.analytics import MinuteCount
-from atexpert.api_recap import arrivals
+from atexpert.recap import charts
+from atexpert.recap.analytics import MinuteCount
+from atexpert.web.api_recap import arrivals
 
 SVG = "{http://www.w3.org/2000/svg}"
 

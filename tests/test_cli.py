@@ -24,8 +24,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from atexpert.cli import main
-from atexpert.invitation_store import InvitationStore
+from atexpert.cli.main import main
+from atexpert.store.invitations import InvitationStore
 
 REPO = Path(__file__).resolve().parents[1]
 #: 1 May of next year: always ahead of the wall clock, always summer time (CEST) in Paris.
@@ -199,12 +199,12 @@ def test_demo_seeds_a_live_session(env: str, capsys: pytest.CaptureFixture[str])
 def test_subprocess_round_trip(env: str) -> None:
     environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
     ok = subprocess.run(
-        [sys.executable, "-m", "atexpert.cli", "user", "add", "ops", "--password-stdin"],
+        [sys.executable, "-m", "atexpert.cli.main", "user", "add", "ops", "--password-stdin"],
         input="pw-123456\n", capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0 and "created staff user ops" in ok.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "atexpert.cli", "session", "show", "s_missing"],
+        [sys.executable, "-m", "atexpert.cli.main", "session", "show", "s_missing"],
         capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 1
@@ -221,7 +221,7 @@ def test_serve_answers_http_and_stops_on_sigterm(env: str) -> None:
     port = _free_port()
     environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "atexpert.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "atexpert.cli.main", "serve", "--port", str(port)],
         cwd=REPO, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

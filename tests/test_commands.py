@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from atexpert.cli import main
-from atexpert.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
-from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
-from atexpert.questions import MAX_NOTE, MAX_TAGS
-from atexpert.sessions import Role
+from atexpert.cli.main import main
+from atexpert.domain.questions import MAX_NOTE, MAX_TAGS
+from atexpert.domain.sessions import Role
+from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.web.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
 from tests.support.api_world import bearer
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works

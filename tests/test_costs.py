@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from atexpert.costs import (
+from atexpert.domain.costs import (
     DEFAULT_RATE_CARD,
     CallKind,
     RateCard,

@@ -22,7 +22,7 @@ import pytest
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.settings import Settings
-from atexpert.xclient import OAuth1Token, make_client
+from atexpert.x.client import OAuth1Token, make_client
 from tests.support import emulator_fixtures, xspec
 from tests.support.conformance_world import ConformanceWorld, seed_conformance_world
 

@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from atexpert import exports
-from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import AutomodStore
-from atexpert.errors import Conflict, InvalidInput
-from atexpert.intake_state import IntakeMode, IntakeStore
-from atexpert.redis_conn import RedisClient
-from atexpert.store import Store
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.errors import Conflict, InvalidInput
+from atexpert.recap import exports
+from atexpert.store.automod import AutomodStore
+from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
 from tests.support.seeded_session import PROFANITY, TEXT_101, TEXT_102, at, seed_session
 
 

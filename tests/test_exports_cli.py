@@ -13,7 +13,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from atexpert import cli
+from atexpert.cli import main as cli
 from tests.support.seeded_session import TEXT_101, seed_session
 
 

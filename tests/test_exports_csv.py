@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atexpert import exports
-from atexpert.costs import Spend
-from atexpert.questions import Author, Question
-from atexpert.sessions import HostAccount, SessionFields, new_session
-from atexpert.store import SessionSnapshot
+from atexpert.domain.costs import Spend
+from atexpert.domain.questions import Author, Question
+from atexpert.domain.sessions import HostAccount, SessionFields, new_session
+from atexpert.recap import exports
+from atexpert.store.store import SessionSnapshot
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SESSION = new_session(

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from atexpert.clock import ManualClock
-from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
-from atexpert.intake_state import IntakeMode, IntakeState
-from atexpert.sessions import HostAccount, SessionFields
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.sessions import HostAccount, SessionFields
+from atexpert.intake.poll import Ingestor, IntakeSettings, PollIntake, target_of
+from atexpert.store.intake_state import IntakeMode, IntakeState
 from tests.support import emulator_fixtures
 from tests.support.intake_world import FAST, IntakeWorld
 from tests.support.intake_world import world as world

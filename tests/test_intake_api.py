@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from atexpert.costs import CallKind
-from atexpert.intake_state import IntakeStore
-from atexpert.meter import Meter
+from atexpert.domain.costs import CallKind
+from atexpert.store.intake_state import IntakeStore
+from atexpert.x.meter import Meter
 from tests.support.api_world import Api, ApiWorld, bearer
 
 pytest_plugins = ("tests.support.api_world",)

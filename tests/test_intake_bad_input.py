@@ -23,17 +23,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from atexpert.intake import Ingestor, PollIntake, target_of
-from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
-from atexpert.intake_stream import StreamIntake, stream_factory
-from atexpert.intake_x import XReader
-from atexpert.meter import Meter
-from atexpert.questions import MAX_TEXT
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, Session, SessionFields
+from atexpert.domain.questions import MAX_TEXT
+from atexpert.domain.sessions import HostAccount, Session, SessionFields
+from atexpert.intake.poll import Ingestor, PollIntake, target_of
+from atexpert.intake.stream import StreamIntake, stream_factory
+from atexpert.intake.x_reads import XReader
 from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store.intake_state import IntakeMode, IntakeState, IntakeStore
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 from tests.support.intake_world import FAST
 from tests.support.waiting import wait_for
 

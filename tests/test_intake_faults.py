@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from atexpert.intake import PollIntake
-from atexpert.intake_state import IntakeMode, IntakeState, IntakeStore
-from atexpert.scheduler import Lease
+from atexpert.intake.poll import PollIntake
+from atexpert.store.intake_state import IntakeMode, IntakeState, IntakeStore
+from atexpert.store.scheduler import Lease
 from tests.support import emulator_fixtures
 from tests.support.intake_world import IntakeWorld
 from tests.support.intake_world import world as world

@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from atexpert.costs import CallKind
-from atexpert.events import EventKind
-from atexpert.intake_likes import LikesRefresh
-from atexpert.intake_service import IntakeService
-from atexpert.intake_state import IntakeMode
-from atexpert.live_views import View, event_message
-from atexpert.questions import Author, IncomingQuestion
+from atexpert.domain.costs import CallKind
+from atexpert.domain.events import EventKind
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.intake.likes import LikesRefresh
+from atexpert.live.views import View, event_message
+from atexpert.store.intake_state import IntakeMode
+from atexpert.web.intake_service import IntakeService
 from tests.support import emulator_fixtures
 from tests.support.intake_world import FAST, IntakeWorld
 from tests.support.intake_world import world as world

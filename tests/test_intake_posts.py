@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atexpert.intake import opening_cursor, search_query
-from atexpert.intake_posts import (
+from atexpert.intake.poll import opening_cursor, search_query
+from atexpert.intake.posts import (
     Accepted,
     Skip,
     Skipped,

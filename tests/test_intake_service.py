@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import SecretStr
 
-from atexpert.app import create_app
+from atexpert.domain.sessions import HostAccount, SessionFields
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.intake import IntakeSettings
-from atexpert.intake_service import IntakeService, intake_hook, receiving
-from atexpert.intake_state import IntakeMode, IntakeState
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, SessionFields
+from atexpert.intake.poll import IntakeSettings
 from atexpert.settings import Settings
+from atexpert.store.intake_state import IntakeMode, IntakeState
+from atexpert.store.redis_conn import RedisClient
+from atexpert.web.app import create_app
+from atexpert.web.intake_service import IntakeService, intake_hook, receiving
 from tests.support import emulator_fixtures
 from tests.support.intake_world import FAST, IntakeWorld
 from tests.support.intake_world import world as world

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from atexpert.auth import COOKIE_NAME, CSRF_HEADER
-from atexpert.clock import ManualClock
-from atexpert.errors import Conflict, NotFound
-from atexpert.invitation_store import InvitationStore
-from atexpert.invitations import MAX_HOURS, InvitationStatus, new_invitation
-from atexpert.sessions import Role
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.errors import Conflict, NotFound
+from atexpert.domain.invitations import MAX_HOURS, InvitationStatus, new_invitation
+from atexpert.domain.sessions import Role
+from atexpert.store.invitations import InvitationStore
+from atexpert.web.auth import COOKIE_NAME, CSRF_HEADER
 from tests.support.api_world import PASSWORD, Api, ApiWorld, bearer
 from tests.support.redis_fixtures import RedisClient, RedisFactory
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from atexpert.live_hub import LiveConfig, LiveHub
-from atexpert.live_views import View
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, Session, SessionFields, SessionUpdate
-from atexpert.store import Store
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import HostAccount, Session, SessionFields, SessionUpdate
+from atexpert.live.hub import LiveConfig, LiveHub
+from atexpert.live.views import View
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
 
 
 @dataclass(eq=False)

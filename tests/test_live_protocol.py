@@ -1,6 +1,6 @@
 """The live websocket protocol, end to end: real uvicorn processes, real Redis, real clients.
 
-Two app processes (uvicorn running ``atexpert.app:create_app``, separate OS processes) share
+Two app processes (uvicorn running ``atexpert.web.app:create_app``, separate OS processes) share
 the standalone test Redis; tests produce events through the Store and watch what websocket
 clients of each role receive.
 """
@@ -27,11 +27,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from atexpert.answers import AnswerDraft
-from atexpert.auth import COOKIE_NAME, CookieSigner
-from atexpert.errors import Conflict
-from atexpert.sessions import HostAccount, Role, SessionFields
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.errors import Conflict
+from atexpert.domain.sessions import HostAccount, Role, SessionFields
 from atexpert.settings import Settings
+from atexpert.web.auth import COOKIE_NAME, CookieSigner
 from tests.support.live_world import T0, LiveWorld
 from tests.support.live_world import world as world
 
@@ -73,7 +73,7 @@ def start_server(redis_url: str) -> Server:
     port = free_port()
     env = {**os.environ, **SERVER_ENV, "ATEXPERT_REDIS_URL": redis_url}
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "atexpert.app:create_app",
+        sys.executable, "-m", "uvicorn", "--factory", "atexpert.web.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         "--ws-per-message-deflate", "false", "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atexpert.live_protocol import (
+from atexpert.live.protocol import (
     BadMessage,
     ClaimCommand,
     Pong,
@@ -12,7 +12,7 @@ from atexpert.live_protocol import (
     TokenBucket,
     parse_client_message,
 )
-from atexpert.live_views import View, event_message, snapshot_message, view_record
+from atexpert.live.views import View, event_message, snapshot_message, view_record
 
 QUESTION = {
     "id": "q_1",

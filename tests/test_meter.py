@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from atexpert.clock import ManualClock
-from atexpert.costs import CallKind, RateCard
-from atexpert.meter import Meter
-from atexpert.redis_conn import RedisClient
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.costs import CallKind, RateCard
+from atexpert.store.redis_conn import RedisClient
+from atexpert.x.meter import Meter
 from tests.support.redis_fixtures import RedisFactory
 
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from atexpert.app import create_app
-from atexpert.clock import ManualClock
-from atexpert.pages import FRONTEND, PAGES, content_security_policy
-from atexpert.publish_plan import plan
-from atexpert.sessions import SessionFields
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.publish_plan import plan
+from atexpert.domain.sessions import SessionFields
+from atexpert.web.app import create_app
+from atexpert.web.pages import FRONTEND, PAGES, content_security_policy
 from tests.support.api_world import (
     BASE,
     FAST_HASHER,
@@ -106,7 +106,7 @@ def test_csp_names_the_websocket_origin_and_nothing_unsafe(base: str | None, con
     "path",
     [
         "/static/js/nope.js",
-        "/static/js/../../atexpert/app.py",
+        "/static/js/../../atexpert/web/app.py",
         "/static/js/%2e%2e/%2e%2e/pyproject.toml",
         "/static/../pyproject.toml",
         "/static/pyproject.toml",

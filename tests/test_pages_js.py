@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from atexpert.pages import FRONTEND
+from atexpert.web.pages import FRONTEND
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")

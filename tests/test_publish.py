@@ -10,15 +10,15 @@ from dataclasses import replace
 import pytest
 import tweepy
 
-from atexpert.answers import AnswerStatus
-from atexpert.costs import CallKind
+from atexpert.domain.answers import AnswerStatus
+from atexpert.domain.costs import CallKind
+from atexpert.domain.events import EventKind
+from atexpert.domain.sessions import Session, SessionOptions
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.events import EventKind
-from atexpert.publish_outbox import Outbox
-from atexpert.publish_service import PublishService, tweepy_posters
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import Session, SessionOptions
+from atexpert.publish.outbox import Outbox
 from atexpert.settings import Settings
+from atexpert.store.redis_conn import RedisClient
+from atexpert.web.publish_service import PublishService, tweepy_posters
 from tests.support import emulator_fixtures
 from tests.support.publish_world import FAST, LONG_ANSWER, PublishWorld, make_world
 from tests.support.waiting import wait_for

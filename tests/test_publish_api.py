@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from atexpert.answers import AnswerDraft, AnswerStatus
+from atexpert.domain.answers import AnswerDraft, AnswerStatus
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.meter import Meter
-from atexpert.publish_x import TweepyPoster
-from atexpert.publisher import SessionPublisher
+from atexpert.publish.publisher import SessionPublisher
+from atexpert.publish.x_posts import TweepyPoster
 from atexpert.settings import Settings
-from atexpert.xclient import async_client
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 from tests.support import emulator_fixtures
 from tests.support.api_world import ApiWorld, bearer
 from tests.support.publish_world import FAST

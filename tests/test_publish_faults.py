@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from atexpert.answers import AnswerStatus
+from atexpert.domain.answers import AnswerStatus
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.publish_outbox import Outbox
-from atexpert.redis_conn import RedisClient
+from atexpert.publish.outbox import Outbox
 from atexpert.settings import Settings
+from atexpert.store.redis_conn import RedisClient
 from tests.support import emulator_fixtures
 from tests.support.publish_world import FAST, LONG_ANSWER, PublishWorld, make_world
 from tests.support.waiting import wait_for

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atexpert import announce, twittertext
-from atexpert.announce import Moment
-from atexpert.answers import Answer, AnswerPart
-from atexpert.publish_plan import Route, can_reply, plan, quote
-from atexpert.publish_x import same_text
-from atexpert.questions import Author, Question
-from atexpert.sessions import HostAccount, Session, SessionOptions
+from atexpert.domain import announce, twittertext
+from atexpert.domain.announce import Moment
+from atexpert.domain.answers import Answer, AnswerPart
+from atexpert.domain.publish_plan import Route, can_reply, plan, quote
+from atexpert.domain.questions import Author, Question
+from atexpert.domain.sessions import HostAccount, Session, SessionOptions
+from atexpert.publish.x_posts import same_text
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

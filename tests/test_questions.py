@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from atexpert import questions
-from atexpert.errors import IllegalTransition, InvalidInput
-from atexpert.questions import QuestionAction as A
-from atexpert.questions import QuestionStatus as S
+from atexpert.domain import questions
+from atexpert.domain.errors import IllegalTransition, InvalidInput
+from atexpert.domain.questions import QuestionAction as A
+from atexpert.domain.questions import QuestionStatus as S
 
 AT = datetime(2026, 11, 26, 10, 2, tzinfo=UTC)
 ANNOTATE = [A.STAR, A.PRIORITIZE, A.TAG, A.NOTE]

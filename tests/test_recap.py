@@ -13,11 +13,12 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from atexpert import announce, recap, twittertext
-from atexpert.announce import Moment
-from atexpert.sessions import HostAccount, SessionFields, new_session
+from atexpert.domain import announce, twittertext
+from atexpert.domain.announce import Moment
+from atexpert.domain.sessions import HostAccount, SessionFields, new_session
+from atexpert.recap import summary as recap
 from atexpert.settings import Settings
-from atexpert.store import Store
+from atexpert.store.store import Store
 from tests.support.recap_web import Links, recap_app
 from tests.support.seeded_session import T0, TEXT_101, seed_session
 

@@ -12,12 +12,12 @@ from pydantic import SecretStr
 
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
-from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
-from atexpert.intake_state import IntakeMode, IntakeStore
-from atexpert.intake_x import XReader
-from atexpert.redis_conn import RedisClient
+from atexpert.intake.poll import Ingestor, IntakeSettings, PollIntake, target_of
+from atexpert.intake.x_reads import XReader
 from atexpert.settings import Settings
-from atexpert.xclient import async_client
+from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.redis_conn import RedisClient
+from atexpert.x.client import async_client
 from tests.support import emulator_fixtures
 from tests.support.publish_world import LONG_ANSWER, PublishWorld, make_world
 from tests.support.recap_web import Links, recap_app

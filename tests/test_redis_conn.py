@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from atexpert.redis_conn import RedisRuntime, RedisUnavailable, connect, ping
-from atexpert.redis_embedded import DataDirInUse, EmbeddedRedis
 from atexpert.settings import Settings
+from atexpert.store.redis_conn import RedisRuntime, RedisUnavailable, connect, ping
+from atexpert.store.redis_embedded import DataDirInUse, EmbeddedRedis
 
 
 async def test_connect_to_a_standalone_server(redis_url: str) -> None:

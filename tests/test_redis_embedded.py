@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from atexpert.redis_embedded import (
+from atexpert.store.redis_embedded import (
     DataDirInUse,
     EmbeddedRedis,
     EmbeddedRedisError,
@@ -76,7 +76,7 @@ def test_server_orphaned_by_a_killed_app_is_replaced_without_data_loss(
         "import sys, time\n"
         "from pathlib import Path\n"
         "import redis\n"
-        "from atexpert.redis_embedded import EmbeddedRedis\n"
+        "from atexpert.store.redis_embedded import EmbeddedRedis\n"
         "e = EmbeddedRedis(Path(sys.argv[1])); e.start()\n"
         "redis.Redis.from_url(e.url).set('written', 'before crash')\n"
         "print('ready', flush=True)\n"

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from atexpert.answers import AnswerDraft
-from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import AutomodStore
-from atexpert.errors import AtexpertError
-from atexpert.events import EventKind
-from atexpert.intake_state import IntakeMode, IntakeStore
-from atexpert.live_hub import LiveHub, SessionFeed
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.sessions import Role, SessionFields, SessionUpdate
-from atexpert.store import SessionSnapshot, Store
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.errors import AtexpertError
+from atexpert.domain.events import EventKind
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import Role, SessionFields, SessionUpdate
+from atexpert.live.hub import LiveHub, SessionFeed
+from atexpert.store.automod import AutomodStore
+from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.store import SessionSnapshot, Store
 from tests.support.redis_fixtures import RedisClient
 from tests.support.waiting import wait_for
 
@@ -183,7 +183,7 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
 
 
 async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from atexpert import store as store_module
+    from atexpert.store import store as store_module
 
     monkeypatch.setattr(store_module, "REPLAY_CHUNK", 7)
     store = Store(redis)

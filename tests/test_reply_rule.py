@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from atexpert import twittertext
+from atexpert.domain import twittertext
+from atexpert.domain.publish_plan import can_reply
+from atexpert.domain.questions import Author, IncomingQuestion, received
+from atexpert.domain.sessions import HostAccount, Session
 from atexpert.emulator.posting import NOT_SUMMONED, Draft, create, inject
 from atexpert.emulator.problems import XError
 from atexpert.emulator.state import State
-from atexpert.intake_posts import Accepted, Skip, Skipped, Target, classify
-from atexpert.publish_plan import can_reply
-from atexpert.questions import Author, IncomingQuestion, received
-from atexpert.sessions import HostAccount, Session
+from atexpert.intake.posts import Accepted, Skip, Skipped, Target, classify
 
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
 EXTRACT_YML = CONFORMANCE / "extract.yml"

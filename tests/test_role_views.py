@@ -19,15 +19,15 @@ from typing import Any
 import redis
 from starlette.routing import Route
 
-from atexpert import views
-from atexpert.answers import Answer
-from atexpert.app import create_app
-from atexpert.clock import ManualClock
-from atexpert.live_protocol import BEARER_PREFIX, SUBPROTOCOL
-from atexpert.questions import Question
-from atexpert.sessions import Session, SessionFields
-from atexpert.staff import StaffUser
-from atexpert.views import Audience, audience_of, project
+from atexpert.domain import views
+from atexpert.domain.answers import Answer
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.questions import Question
+from atexpert.domain.sessions import Session, SessionFields
+from atexpert.domain.staff import StaffUser
+from atexpert.domain.views import Audience, audience_of, project
+from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.web.app import create_app
 from tests.support.api_world import FAST_HASHER, T0, bearer, session_body, settings
 from tests.support.planted_world import (
     EXTRA_QUERIES,

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from atexpert import keys
-from atexpert.clock import ManualClock, is_ambiguous, local_to_utc, utc_to_local
-from atexpert.errors import Conflict, InvalidInput
-from atexpert.events import Event, EventKind
-from atexpert.redis_conn import RedisClient
-from atexpert.scheduler import Lease, Scheduler, TickReport
-from atexpert.sessions import HostAccount, SessionFields, SessionStatus
-from atexpert.store import Store
+from atexpert.domain.clock import ManualClock, is_ambiguous, local_to_utc, utc_to_local
+from atexpert.domain.errors import Conflict, InvalidInput
+from atexpert.domain.events import Event, EventKind
+from atexpert.domain.sessions import HostAccount, SessionFields, SessionStatus
+from atexpert.store import keys
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.scheduler import Lease, Scheduler, TickReport
+from atexpert.store.store import Store
 
 RedisFactory = Callable[[], Awaitable[RedisClient]]
 

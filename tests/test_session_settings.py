@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from atexpert import keys
-from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import AutomodStore
-from atexpert.errors import Conflict, NotFound
-from atexpert.events import EventKind
-from atexpert.intake_state import IntakeMode, IntakeStore
-from atexpert.sessions import HostAccount, SessionFields
-from atexpert.store import Store
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.errors import Conflict, NotFound
+from atexpert.domain.events import EventKind
+from atexpert.domain.sessions import HostAccount, SessionFields
+from atexpert.store import keys
+from atexpert.store.automod import AutomodStore
+from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.store import Store
 from tests.support.api_world import ApiWorld, bearer
 from tests.support.redis_fixtures import RedisClient
 

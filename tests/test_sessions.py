@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from atexpert import sessions
-from atexpert.errors import IllegalTransition, InvalidInput
-from atexpert.sessions import Role, SessionFields, SessionUpdate
-from atexpert.sessions import SessionAction as A
-from atexpert.sessions import SessionStatus as S
+from atexpert.domain import sessions
+from atexpert.domain.errors import IllegalTransition, InvalidInput
+from atexpert.domain.sessions import Role, SessionFields, SessionUpdate
+from atexpert.domain.sessions import SessionAction as A
+from atexpert.domain.sessions import SessionStatus as S
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from atexpert import twittertext
-from atexpert.splitter import (
+from atexpert.domain import twittertext
+from atexpert.domain.splitter import (
     MAX_TEXT_LENGTH,
     Numbering,
     Part,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from atexpert.splitter import _entities
+from atexpert.domain.splitter import _entities
 
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
 EXTRACT_YML = CONFORMANCE / "extract.yml"

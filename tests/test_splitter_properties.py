@@ -9,8 +9,8 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atexpert import twittertext
-from atexpert.splitter import Numbering, Part, SplitOptions, preview, rebuild
+from atexpert.domain import twittertext
+from atexpert.domain.splitter import Numbering, Part, SplitOptions, preview, rebuild
 
 NO_BREAK = "\u00a0\u2007\u202f"
 CLOSING = set("?!:;»" + NO_BREAK)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from atexpert import keys
-from atexpert.answers import AnswerDraft, AnswerStatus
-from atexpert.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from atexpert.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.sessions import Role, SessionFields, SessionStatus, SessionUpdate
-from atexpert.store import Store
+from atexpert.domain.answers import AnswerDraft, AnswerStatus
+from atexpert.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
+from atexpert.domain.sessions import Role, SessionFields, SessionStatus, SessionUpdate
+from atexpert.store import keys
+from atexpert.store.store import Store
 from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -370,7 +370,7 @@ async def test_read_events_resumes_after_an_id(redis: RedisClient) -> None:
 
 
 async def test_default_time_comes_from_the_clock(redis: RedisClient) -> None:
-    from atexpert.clock import ManualClock
+    from atexpert.domain.clock import ManualClock
 
     clock = ManualClock(T0 + timedelta(minutes=7))
     store = Store(redis, clock=clock)

@@ -10,11 +10,11 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from atexpert.answers import AnswerDraft
-from atexpert.errors import Conflict, IllegalTransition
-from atexpert.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.sessions import SessionFields
-from atexpert.store import Store
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.errors import Conflict, IllegalTransition
+from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
+from atexpert.domain.sessions import SessionFields
+from atexpert.store.store import Store
 from tests.support.redis_fixtures import RedisClient
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -9,11 +9,11 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atexpert import questions
-from atexpert.errors import AtexpertError, IllegalTransition
-from atexpert.questions import Author, IncomingQuestion, QuestionAction, QuestionStatus
-from atexpert.sessions import SessionFields
-from atexpert.store import Store
+from atexpert.domain import questions
+from atexpert.domain.errors import AtexpertError, IllegalTransition
+from atexpert.domain.questions import Author, IncomingQuestion, QuestionAction, QuestionStatus
+from atexpert.domain.sessions import SessionFields
+from atexpert.store.store import Store
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 N = 3

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from atexpert.tasks import stop_task
+from atexpert.web.tasks import stop_task
 
 
 async def test_a_task_that_obeys_ends_on_its_own() -> None:

@@ -1,7 +1,7 @@
-"""Product code reads the time only through the injected clock (``atexpert.clock``).
+"""Product code reads the time only through the injected clock (``atexpert.domain.clock``).
 
 A scan of the source: no call of ``datetime.now()``, ``time.time()`` and the like outside
-``atexpert/clock.py``. Monotonic timers (``time.monotonic()``, the event loop's time) for
+``atexpert/domain/clock.py``. Monotonic timers (``time.monotonic()``, the event loop's time) for
 timeouts and backoff are fine. The X emulator (``atexpert/emulator``) plays X, not the
 product, and keeps its own clock (``atexpert/emulator/state.py``).
 """
@@ -59,7 +59,7 @@ def test_product_code_reads_the_time_only_through_the_clock() -> None:
         for line, what in wall_clock_reads(path.read_text(encoding="utf-8"))
     ]
     assert not offenders, (
-        "read the time through the injected clock (atexpert.clock.Clock: take a `clock` "
+        "read the time through the injected clock (atexpert.domain.clock.Clock: take a `clock` "
         "and call clock.now()), not directly:\n" + "\n".join(offenders)
     )
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
 from twitter_text.config import config as library_configs
 
-from atexpert import twittertext
-from atexpert.twittertext import Config
+from atexpert.domain import twittertext
+from atexpert.domain.twittertext import Config
 
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
 VALIDATE_YML = CONFORMANCE / "validate.yml"

@@ -1,4 +1,4 @@
-"""Hashtags and @mentions of atexpert.twittertext against twitter-text's conformance suite.
+"""Hashtags and @mentions of atexpert.domain.twittertext against twitter-text's conformance suite.
 
 Reads ../shared/conformance/twitter-text/extract.yml at test time (beside the repo in CI);
 every test skips with the reason when it is absent.
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from atexpert import twittertext
+from atexpert.domain import twittertext
 
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
 EXTRACT_YML = CONFORMANCE / "extract.yml"

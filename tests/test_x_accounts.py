@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from atexpert.clock import ManualClock
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.errors import Conflict, InvalidInput, NotFound
+from atexpert.domain.sessions import HostAccount, Session, SessionFields, SessionOptions
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from atexpert.errors import Conflict, InvalidInput, NotFound
-from atexpert.publish_service import tweepy_posters
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, Session, SessionFields, SessionOptions
 from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.x_accounts import OAuthFailed, XAccountStore
-from atexpert.xclient import XAuthError, async_client, refresh_user_token
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.web.publish_service import tweepy_posters
+from atexpert.x.accounts import OAuthFailed, XAccountStore
+from atexpert.x.client import XAuthError, async_client, refresh_user_token
 from tests.support import emulator_fixtures
 from tests.support.redis_fixtures import RedisFactory
 from tests.support.x_oauth import authorize_in_browser, emulator_settings, query_of

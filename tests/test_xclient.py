@@ -1,4 +1,4 @@
-"""atexpert.xclient routes tweepy's hardcoded X origin to a configurable base URL.
+"""atexpert.x.client routes tweepy's hardcoded X origin to a configurable base URL.
 
 These tests use a tiny local echo server (real HTTP via uvicorn), so they hold without
 the emulator: every request must reach it, with tweepy's path, query, auth header and
@@ -32,7 +32,7 @@ from starlette.routing import Route
 from yarl import URL
 
 from atexpert.settings import Settings
-from atexpert.xclient import (
+from atexpert.x.client import (
     X_ORIGIN,
     OAuth1Token,
     RoutingAdapter,

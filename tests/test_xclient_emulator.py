@@ -1,5 +1,5 @@
 """The real tweepy clients (async, as the app uses them; sync where noted) against the
-emulator over real HTTP, through atexpert.xclient: every endpoint atexpert uses and its
+emulator over real HTTP, through atexpert.x.client: every endpoint atexpert uses and its
 error paths, as a user of the X API would see them.
 """
 
@@ -18,7 +18,7 @@ from tweepy.asynchronous import AsyncClient, AsyncPaginator
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.settings import Settings
-from atexpert.xclient import (
+from atexpert.x.client import (
     AuthorizationRequest,
     OAuth1Token,
     StreamingClient,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from atexpert.domain.twittertext import parse as parse_text
+from atexpert.domain.twittertext import summons, url_spans, weighted_length
 from atexpert.emulator import meter
 from atexpert.emulator.problems import body_problem, forbidden
 from atexpert.emulator.state import Account, Post, State
-from atexpert.twittertext import parse as parse_text
-from atexpert.twittertext import summons, url_spans, weighted_length
 
 NOT_SUMMONED = "You can only reply to or quote posts where you are mentioned or are the author."
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from atexpert.domain.twittertext import extract_hashtags, extract_mentions, url_spans
 from atexpert.emulator.params import View
 from atexpert.emulator.state import Account, Post, State, iso
-from atexpert.twittertext import extract_hashtags, extract_mentions, url_spans
 
 _ALIASES = {  # the 2025 spec renamed tweet -> post; answer in the caller's vocabulary
     "referenced_posts": "referenced_tweets",

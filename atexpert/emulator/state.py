@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from atexpert.domain.twittertext import extract_hashtags, extract_mentions, url_spans
 from atexpert.emulator.ids import Snowflake
 from atexpert.emulator.query import Node, words
-from atexpert.twittertext import extract_hashtags, extract_mentions, url_spans
 
 
 class Clock:

@@ -18,14 +18,14 @@ from argon2 import PasswordHasher
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from atexpert.answers import AnswerDraft
-from atexpert.api_routing import Services
-from atexpert.app import create_app
-from atexpert.clock import ManualClock
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.sessions import SessionFields
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import SessionFields
+from atexpert.domain.staff import StaffUser
 from atexpert.settings import Settings
-from atexpert.staff import StaffUser
+from atexpert.web.api_routing import Services
+from atexpert.web.app import create_app
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

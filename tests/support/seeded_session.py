@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from atexpert.answers import AnswerDraft
-from atexpert.costs import CallKind
-from atexpert.meter import Meter
-from atexpert.questions import Author, IncomingQuestion
-from atexpert.redis_conn import RedisClient
-from atexpert.sessions import HostAccount, SessionFields, SessionOptions
-from atexpert.store import Store
+from atexpert.domain.answers import AnswerDraft
+from atexpert.domain.costs import CallKind
+from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import Store
+from atexpert.x.meter import Meter
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 TEXT_101 = 'Pourquoi l\'A350 est-il « si » silencieux, même au décollage ?\nEt "pourquoi" ?'

@@ -1,0 +1,1 @@
+"""The ``atexpert`` command line and the demo wiring."""

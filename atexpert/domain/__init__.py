@@ -1,0 +1,1 @@
+"""The domain: pydantic models, state machines, X's text rules; pure, no I/O."""

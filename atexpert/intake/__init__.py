@@ -1,0 +1,1 @@
+"""Intake: public posts on X become pending questions, none lost, none twice."""

@@ -1,0 +1,379 @@
+"""Filtered-stream intake: the app's one stream connection serves every stream-mode session.
+
+Each session has one rule (its hashtags, no retweets, not the host's posts) tagged with
+the session id; a delivered post goes to the sessions whose tags match.
+
+No gap is left: on every (re)connect, and whenever a session's rule is (re)added, the
+session gets a *catch-up* (recent search since its cursor). While a catch-up is pending
+the stream stores questions but does not move the cursor; when it completes the cursor
+moves to the newest post seen by either. A crash anywhere leaves the cursor behind, so
+the next catch-up reads those posts again (the store dedupes by tweet id).
+
+Lines are parsed by us (``on_data``), not by tweepy: a line that is not JSON, or a post
+missing fields, is logged and skipped. Delivered lines are queued and stored in batches
+so a burst costs a few Redis round trips per batch, not per post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import tweepy
+
+from atexpert.domain.costs import CallKind
+from atexpert.intake.poll import (
+    Ingestor,
+    IntakeClosed,
+    IntakeSettings,
+    PollIntake,
+    search_query,
+)
+from atexpert.intake.posts import (
+    EXPANSIONS,
+    TWEET_FIELDS,
+    USER_FIELDS,
+    Target,
+    Users,
+    newer,
+    read_page,
+)
+from atexpert.intake.x_reads import XFailure, XReader, call_x, sleep_or_stop
+from atexpert.store.intake_state import IntakeMode, IntakeState
+from atexpert.store.scheduler import Lease
+from atexpert.x.client import StreamingClient
+from atexpert.x.meter import Meter
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+class _Stream(StreamingClient):
+    """tweepy's async stream, handing raw lines and connection events to the intake."""
+
+    def __init__(self, bearer_token: str, *, owner: StreamIntake, **kwargs: Any) -> None:
+        super().__init__(bearer_token, **kwargs)
+        self.owner = owner
+
+    async def on_connect(self) -> None:
+        self.owner.connected()
+
+    async def on_data(self, raw_data: bytes) -> None:
+        self.owner.lines.put_nowait(raw_data)
+
+    async def on_request_error(self, status_code: int) -> None:
+        await self.owner.failed(f"stream: HTTP {status_code}")
+
+    async def on_connection_error(self) -> None:
+        await self.owner.failed("stream: connection error or stall")
+
+    async def on_closed(self, resp: Any) -> None:
+        log.info("stream closed by X; reconnecting")
+
+    async def on_exception(self, exception: Exception) -> None:
+        log.error("stream stopped on %r; restarting", exception)
+
+
+StreamFactory = Callable[["StreamIntake"], StreamingClient]
+
+
+def stream_factory(bearer_token: str, base_url: str, **kwargs: Any) -> StreamFactory:
+    """Makes the stream client for a :class:`StreamIntake` (kwargs go to tweepy)."""
+
+    def make(owner: StreamIntake) -> StreamingClient:
+        return _Stream(bearer_token, base_url=base_url, owner=owner, **kwargs)
+
+    return make
+
+
+@dataclass
+class _Served:
+    """One session taken in by the stream, and its catch-up (a recent-search poll)."""
+
+    target: Target
+    poll: PollIntake = field(repr=False)
+    paused: bool = False
+    #: Catch-up generation requested / completed; pending while they differ.
+    wanted: int = 0
+    done: int = 0
+    #: Newest id the stream stored while a catch-up was pending.
+    stream_newest: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.wanted != self.done
+
+
+class StreamIntake:
+    """The filtered stream for every session served, with rules, catch-ups and budgets."""
+
+    def __init__(
+        self,
+        make_stream: StreamFactory,
+        reader: XReader,
+        ingestor: Ingestor,
+        meter: Meter,
+        settings: IntakeSettings,
+        *,
+        lease: Lease | None = None,
+    ) -> None:
+        self.make_stream = make_stream
+        self.reader = reader
+        self.ingestor = ingestor
+        self.state = ingestor.state
+        self.meter = meter
+        self.settings = settings
+        self.lease = lease
+        self.served: dict[str, _Served] = {}
+        self.connects = 0
+        self.lines: asyncio.Queue[bytes] = asyncio.Queue()
+        self._catchup = asyncio.Event()
+        self._stream: StreamingClient | None = None
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def serve(self, target: Target, opens_at: datetime | None = None) -> None:
+        """Take ``target``'s session in (its rule is added on the next rule sync)."""
+        if target.session_id not in self.served:
+            poll = PollIntake(
+                target,
+                IntakeMode.SEARCH,
+                self.reader,
+                self.ingestor,
+                self.meter,
+                self.settings,
+                opens_at=opens_at,
+                keep_units=self.settings.stream_budget_margin,
+            )
+            self.served[target.session_id] = _Served(target, poll)
+
+    @property
+    def _floor(self) -> int:
+        """Below this many posts of budget left, a session's rule is removed."""
+        return max(self.settings.stream_budget_margin, 1)
+
+    def caught_up(self, session_id: str) -> bool:
+        """No catch-up is pending for the session (it is served and unpaused)."""
+        served = self.served.get(session_id)
+        return served is not None and not served.pending and not served.paused
+
+    def drop(self, session_id: str) -> None:
+        self.served.pop(session_id, None)
+
+    def _want_catchup(self, served: _Served) -> None:
+        served.wanted += 1
+        self._catchup.set()
+
+    def connected(self) -> None:
+        """A (re)connect: whatever was posted while down comes from search."""
+        self.connects += 1
+        for served in self.served.values():
+            if not served.paused:
+                self._want_catchup(served)
+
+    async def failed(self, message: str) -> None:
+        log.warning("intake stream: %s", message)
+        now = self.ingestor.clock.now()
+        for sid in list(self.served):
+            await self.state.count(sid, {"errors": 1})
+            await self.state.set_status(sid, last_error=message, last_error_at=now)
+
+    # -- rules -------------------------------------------------------------------------
+
+    async def sync_rules(self) -> None:
+        """Make the app's rules exactly one per served, unpaused session."""
+        for served in self.served.values():
+            room = await self.meter.headroom(served.target.session_id, CallKind.SEARCH_READ)
+            served.paused = room is not None and room < self._floor
+        wanted = {(search_query(s.target), sid) for sid, s in self.served.items() if not s.paused}
+        stream = self._client()
+        body = await call_x(self.meter, "stream_rules_get", stream.get_rules())
+        have: dict[tuple[str, str], str] = {}
+        rules = body.get("data") if isinstance(body, dict) else None
+        for rule in rules if isinstance(rules, list) else []:
+            if isinstance(rule, dict):
+                have[(str(rule.get("value")), str(rule.get("tag") or ""))] = str(rule.get("id"))
+        stale = [rid for key, rid in have.items() if key not in wanted]
+        if stale:
+            await call_x(self.meter, "stream_rules_post", stream.delete_rules(stale))
+        fresh = [tweepy.StreamRule(value, tag) for value, tag in wanted if (value, tag) not in have]
+        if fresh:
+            await call_x(self.meter, "stream_rules_post", stream.add_rules(fresh))
+            for rule in fresh:
+                self._want_catchup(self.served[rule.tag])
+        # Said once X has the rules: "paused" means no post of the session comes any more.
+        for sid, served in self.served.items():
+            if served.paused:
+                budget = await self.meter.budget(sid)
+                await self.state.set_status(
+                    sid,
+                    state=IntakeState.PAUSED_BUDGET,
+                    paused_reason=f"budget ${budget} reached: stream rule removed",
+                )
+            else:
+                await self.state.set_status(sid, state=IntakeState.RUNNING, paused_reason=None)
+
+    def _client(self) -> StreamingClient:
+        if self._stream is None:
+            self._stream = self.make_stream(self)
+            self._stream.return_type = aiohttp.ClientResponse  # parsed by call_x
+        return self._stream
+
+    # -- delivered posts ---------------------------------------------------------------
+
+    async def _drain(self) -> list[bytes]:
+        batch = [await self.lines.get()]
+        while len(batch) < BATCH and not self.lines.empty():
+            batch.append(self.lines.get_nowait())
+        return batch
+
+    def _parse(self, batch: list[bytes]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
+        """Posts of a batch of lines per served session (bad lines logged, skipped)."""
+        out: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+        for raw in batch:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                log.warning("intake stream: a line is not JSON, skipped: %r", raw[:200])
+                continue
+            page = read_page(body)
+            if not page.posts:
+                log.info("intake stream: line without a post: %s", raw[:300])
+                continue
+            for tag in dict.fromkeys(page.tags):
+                if tag in self.served:
+                    posts, users = out.setdefault(tag, ([], {}))
+                    posts.extend(page.posts)
+                    users.update(page.users)
+        return out
+
+    async def _store(self, sid: str, posts: list[Any], users: Users) -> None:
+        served = self.served.get(sid)
+        if served is None:
+            return
+        try:
+            await self.meter.record(sid, CallKind.SEARCH_READ, len(posts))
+            await self.ingestor.ingest(served.target, posts, users)
+        except IntakeClosed:
+            log.info("intake stream: session %s closed; dropping it", sid)
+            self.drop(sid)
+            return
+        except Exception:
+            log.exception("intake stream: storing posts of %s failed; catching up", sid)
+            self._want_catchup(served)
+            return
+        ids = [p.get("id") for p in posts if isinstance(p, dict) and isinstance(p.get("id"), str)]
+        newest: str | None = None
+        for tweet_id in ids:
+            newest = newer(newest, tweet_id)
+        if served.pending:
+            served.stream_newest = newer(served.stream_newest, newest)
+        elif newest is not None:
+            await self.state.advance(sid, newest)
+        room = await self.meter.headroom(sid, CallKind.SEARCH_READ)
+        if room is not None and room < self._floor:
+            await self.sync_rules()
+
+    async def consume(self, stop: asyncio.Event) -> None:
+        """Store delivered posts until stopped; a failure is logged and caught up on."""
+        while not stop.is_set():
+            batch = await self._drain()
+            for sid, (posts, users) in self._parse(batch).items():
+                try:
+                    await self._store(sid, posts, users)
+                except Exception:
+                    log.exception("intake stream: after storing posts of %s", sid)
+                    if sid in self.served:
+                        self._want_catchup(self.served[sid])
+
+    # -- catch-up ----------------------------------------------------------------------
+
+    async def catch_up(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            await self._catchup.wait()
+            self._catchup.clear()
+            for sid, served in list(self.served.items()):
+                if not served.pending or served.paused:
+                    continue
+                generation = served.wanted
+                try:
+                    await served.poll.poll_once()
+                except IntakeClosed:
+                    self.drop(sid)
+                    continue
+                except Exception as exc:  # X, Redis or budget: retry later
+                    if isinstance(exc, XFailure):
+                        wait = self.settings.backoff.delay(
+                            exc, attempt, self.ingestor.clock.now().timestamp()
+                        )
+                    else:
+                        wait = self.settings.poll_interval_seconds
+                    attempt += 1
+                    log.warning("intake %s: catch-up failed: %s; retry in %.1fs", sid, exc, wait)
+                    with contextlib.suppress(Exception):
+                        await self.state.set_status(
+                            sid,
+                            last_error=f"catch-up: {exc}"[:500],
+                            last_error_at=self.ingestor.clock.now(),
+                        )
+                    if await sleep_or_stop(stop, wait):
+                        return
+                    self._catchup.set()
+                    continue
+                attempt = 0
+                if served.stream_newest is not None:
+                    await self.state.advance(sid, served.stream_newest)
+                if served.wanted == generation:
+                    served.done = generation
+                    served.stream_newest = None
+                else:
+                    self._catchup.set()
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Hold the stream lease, keep rules in sync and the stream connected until stopped."""
+        stream: StreamingClient | None = None
+        tasks = [
+            asyncio.create_task(self.consume(stop)),
+            asyncio.create_task(self.catch_up(stop)),
+        ]
+        try:
+            while not stop.is_set():
+                if self.lease is None or await self.lease.acquire() is not None:
+                    try:
+                        await self.sync_rules()
+                    except XFailure as exc:
+                        await self.failed(f"rules: {exc}")
+                    except Exception:
+                        log.exception("intake stream: rule sync failed; retrying")
+                    stream = self._client()
+                    if stream.task is None or stream.task.done():
+                        stream.filter(
+                            tweet_fields=list(TWEET_FIELDS),
+                            expansions=list(EXPANSIONS),
+                            user_fields=list(USER_FIELDS),
+                        )
+                elif stream is not None:
+                    await stream.close()
+                    stream = None
+                if await sleep_or_stop(stop, self.settings.poll_interval_seconds):
+                    break
+        finally:
+            if self._stream is not None:
+                await self._stream.close()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self.lease is not None:
+                await self.lease.release()

@@ -1,0 +1,1 @@
+"""The live feed of a session for the consoles: fold, presence, claims, views."""

@@ -1,0 +1,116 @@
+"""What each live role receives: snapshots and events through the role's view (pure).
+
+Three views, computed once per event and shared by every client of the view; what each
+sees of a record is :mod:`atexpert.domain.views`' projection for its audience:
+
+* ``staff`` (moderator and admin consoles): every record as stored, and the settings.
+* ``expert``: the expert's projection (no private note or reject reason, no settings).
+* ``public``: the public's projection.
+
+A view returns ``None`` when the record is invisible to it. An event is sent to a view only
+when the view of the record changed, so an event that touches nothing a role may see (a
+moderator note, a pending question) never reaches it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from atexpert.domain.events import Entity, Record, Setting
+from atexpert.domain.views import ACTOR_READERS, Audience, project
+from atexpert.domain.views import PUBLIC_SESSION_STATUSES as PUBLIC_SESSION_STATUSES
+from atexpert.domain.views import Json as Json
+
+
+class View(StrEnum):
+    STAFF = "staff"
+    EXPERT = "expert"
+    PUBLIC = "public"
+
+    @property
+    def audience(self) -> Audience:
+        """Staff consoles (moderator, admin) see what a moderator sees."""
+        return Audience.MODERATOR if self is View.STAFF else Audience(self.value)
+
+
+class LiveRole(StrEnum):
+    """The endpoint a client connects to."""
+
+    MODERATOR = "moderator"
+    EXPERT = "expert"
+    ADMIN = "admin"
+    PUBLIC = "public"
+
+    @property
+    def view(self) -> View:
+        return _ROLE_VIEW[self]
+
+
+_ROLE_VIEW = {
+    LiveRole.MODERATOR: View.STAFF,
+    LiveRole.ADMIN: View.STAFF,
+    LiveRole.EXPERT: View.EXPERT,
+    LiveRole.PUBLIC: View.PUBLIC,
+}
+
+
+def view_record(view: View, entity: Entity | Setting, record: Record | None) -> Json | None:
+    """``record`` as ``view`` sees it, or None when it must not see it at all."""
+    return project(view.audience, entity, record)
+
+
+def event_message(
+    view: View,
+    event_id: str,
+    event: Json,
+    entity: Entity | Setting,
+    entity_id: str,
+    before: Record | None,
+    after: Record | None,
+) -> Json | None:
+    """The ``event`` message for ``view``, or None when the view saw no change.
+
+    ``event`` holds the stream entry's kind, actor and at; ``record`` is the whole record
+    after the event as the view sees it (``null``: drop it, it left the view).
+    """
+    seen = view_record(view, entity, after)
+    if view is not View.STAFF and seen == view_record(view, entity, before):
+        return None
+    message: Json = {
+        "type": "event",
+        "id": event_id,
+        "kind": event["kind"],
+        "entity": entity,
+        "entity_id": entity_id,
+        "at": event["at"],
+        "record": seen,
+    }
+    if view.audience in ACTOR_READERS:
+        message["actor"] = event["actor"]
+    return message
+
+
+def snapshot_message(
+    view: View,
+    last_event_id: str,
+    session: Record | None,
+    questions: list[Record],
+    answers: list[Record],
+) -> Json:
+    """The state ``view`` sees, as of the event ``last_event_id`` (lists in arrival order)."""
+    return {
+        "type": "snapshot",
+        "last_event_id": last_event_id,
+        "session": view_record(view, "session", session),
+        "questions": _visible(view, "question", questions),
+        "answers": _visible(view, "answer", answers),
+    }
+
+
+def _visible(view: View, entity: Entity, records: list[Record]) -> list[Json]:
+    out: list[Json] = []
+    for record in records:
+        seen = view_record(view, entity, record)
+        if seen is not None:
+            out.append(seen)
+    return out

@@ -1,0 +1,1 @@
+"""Publishing: approved answers become reply threads on X."""

@@ -1,0 +1,1 @@
+"""After a session: the public recap, analytics, charts, exports and import."""

@@ -1,0 +1,349 @@
+"""Exports of a session (JSON, CSV, Markdown) and the import of a JSON export.
+
+The JSON export carries the session's whole event log plus the records and settings
+(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics.
+Import checks that the log replays to exactly the records and settings carried, then
+writes, in ONE Lua step under the session's hash tag, the events into a fresh stream (same
+entry ids, so the audit trail is kept as it was), the records, their status indexes, the
+settings and the meter; it refuses a session id that already exists.
+Exporting an imported session gives the same document again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from atexpert.domain import sessions
+from atexpert.domain.answers import Answer
+from atexpert.domain.costs import CallKind, Spend
+from atexpert.domain.errors import Conflict, InvalidInput
+from atexpert.domain.events import (
+    Event,
+    Record,
+    SessionState,
+    dumps,
+    event_fields,
+    invalid_input,
+    replay,
+)
+from atexpert.domain.questions import Question
+from atexpert.domain.sessions import Session, SessionStatus
+from atexpert.domain.views import Audience
+from atexpert.recap.analytics import Analytics, compute
+from atexpert.recap.summary import post_url
+from atexpert.store import keys, lua
+from atexpert.store.automod import StoredConfig
+from atexpert.store.intake_state import IntakeSetting
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import SessionSnapshot, Store
+from atexpert.x.meter import Meter, to_micro
+
+Format = Literal["json", "csv", "md"]
+CSV_BOM = "\ufeff"
+#: Spreadsheets run cells starting with these as formulas: such cells get a leading "'".
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+#: A live session would need its publisher outbox and intake cursors, which stay behind.
+IMPORTABLE = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
+_MD_SPECIAL = frozenset("\\`*_[]<>|")
+#: What makes a line a heading, list item or quote: the start of the line, then the marker.
+_MD_LINE_START = re.compile(r"^(\s*\d*)([#+\-=.)])")
+
+_IMPORT_LUA = lua.script(__name__, "exports_import.lua")
+
+
+class SpendExport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by_kind_usd: dict[CallKind, Decimal] = {}
+    counts: dict[CallKind, int] = {}
+
+
+class SessionExport(BaseModel):
+    """Everything needed to rebuild the session in another atexpert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["atexpert.session-export"] = "atexpert.session-export"
+    version: Literal[1] = 1
+    session: Session
+    questions: list[Question]
+    answers: list[Answer]
+    automod: StoredConfig = StoredConfig()
+    intake: IntakeSetting = IntakeSetting()
+    events: list[Event]
+    spend: SpendExport
+    analytics: Analytics
+
+
+async def read_all_events(store: Store, session_id: str) -> list[Event]:
+    out: list[Event] = []
+    after = "0-0"
+    while chunk := await store.read_events(session_id, after, count=1000):
+        out.extend(chunk)
+        after = chunk[-1].id
+    return out
+
+
+async def export_session(store: Store, redis: RedisClient, session_id: str) -> SessionExport:
+    snapshot = await store.snapshot(session_id)
+    events = await read_all_events(store, session_id)
+    spend = await Meter(redis).spend(session_id)
+    return build_export(snapshot, events, spend)
+
+
+def build_export(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend) -> SessionExport:
+    return SessionExport(
+        session=snapshot.session,
+        questions=sorted(snapshot.questions.values(), key=lambda q: (q.received_at, q.id)),
+        answers=sorted(snapshot.answers.values(), key=lambda a: (a.created_at, a.id)),
+        automod=snapshot.automod,
+        intake=snapshot.intake,
+        events=list(events),
+        spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
+        analytics=compute(snapshot, events, spend, Audience.ADMIN),
+    )
+
+
+def to_json(doc: SessionExport) -> str:
+    return doc.model_dump_json(indent=2) + "\n"
+
+
+# -- CSV -----------------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "question_id",
+    "question_url",
+    "received_at",
+    "author_handle",
+    "author_name",
+    "text",
+    "display_text",
+    "likes",
+    "status",
+    "decided_by",
+    "decided_at",
+    "reason",
+    "merged_into",
+    "answer_id",
+    "answer_status",
+    "expert",
+    "answer_text",
+    "answer_tweet_ids",
+]
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def to_csv(doc: SessionExport) -> str:
+    """One row per question, RFC 4180 (CRLF, quoted as needed), UTF-8 BOM first so
+    spreadsheet apps read the accents right."""
+    answers = {a.id: a for a in doc.answers}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for q in doc.questions:
+        a = answers.get(q.answer_id or "")
+        row = [
+            q.id,
+            q.url,
+            q.received_at.isoformat(),
+            q.author.handle,
+            q.author.name,
+            q.text,
+            q.display_text,
+            q.likes,
+            q.status.value,
+            q.decided_by,
+            q.decided_at.isoformat() if q.decided_at else None,
+            q.reject_reason,
+            q.merged_into,
+            q.answer_id,
+            a.status.value if a else None,
+            a.expert_id if a else None,
+            a.text if a else None,
+            " ".join(a.posted_tweet_ids) if a else None,
+        ]
+        writer.writerow([_cell(v) for v in row])
+    return CSV_BOM + out.getvalue()
+
+
+# -- Markdown --------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Inline text that Markdown shows as is: no emphasis, link, HTML or table cell break,
+    and no heading, list or quote when it starts a line."""
+    out = "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
+    out = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
+    return out.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + _md(line) if line else ">" for line in text.splitlines() or [""])
+
+
+def to_markdown(doc: SessionExport) -> str:
+    s = doc.session
+    handle = s.host_account.handle
+    questions = {q.id: q for q in doc.questions}
+    lines = [f"# {_md(s.title)}", "", f"{_md(' '.join(s.hashtags))} · @{_md(handle)}", ""]
+    c = doc.analytics.counts
+    lines += [
+        f"Questions: {c.received} received, {c.approved_total} approved, {c.answered} "
+        f"answered, {c.rejected} rejected, {c.merged} merged.",
+        "",
+        "## Answers",
+        "",
+    ]
+    for a in doc.answers:
+        lines.append(f"### {_md(a.id)} ({a.status.value}, {_md(a.expert_id)})")
+        for qid in a.question_ids:
+            q = questions.get(qid)
+            if q is not None:
+                lines += ["", f"[@{_md(q.author.handle)}]({q.url}):", "", _quote(q.shown_text)]
+        lines += ["", _quote(a.text), ""]
+        for i, tid in enumerate(a.posted_tweet_ids, 1):
+            lines.append(f"- [post {i}]({post_url(handle, tid)})")
+        lines.append("")
+    lines += [
+        "## Questions",
+        "",
+        "| question | author | status | by | reason |",
+        "|---|---|---|---|---|",
+    ]
+    for q in doc.questions:
+        cells = [f"[{q.id}]({q.url})", "@" + q.author.handle, q.status.value]
+        cells += [q.decided_by or "", q.reject_reason or ""]
+        lines.append("| " + " | ".join(_md(x) if i else x for i, x in enumerate(cells)) + " |")
+    lines += ["", "## Audit trail", "", "| event | time | actor | kind | entity |"]
+    lines.append("|---|---|---|---|---|")
+    for e in doc.events:
+        cells = [e.id, e.at.isoformat(), e.actor, e.kind.value, e.entity_id]
+        lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render(doc: SessionExport, fmt: Format) -> str:
+    if fmt == "csv":
+        return to_csv(doc)
+    if fmt == "md":
+        return to_markdown(doc)
+    return to_json(doc)
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def parse_export(raw: str | bytes) -> SessionExport:
+    """A JSON export, validated (InvalidInput with field details otherwise)."""
+    try:
+        doc = SessionExport.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid_input(exc, "not an atexpert session export") from None
+    check_consistent(doc)
+    return doc
+
+
+def check_consistent(doc: SessionExport) -> SessionSnapshot:
+    """The snapshot the event log replays to; InvalidInput unless it is the one carried."""
+    sid = doc.session.id
+    keys.check_id("session", sid)
+    if doc.session.status not in IMPORTABLE:
+        raise InvalidInput.field(
+            ("session", "status"),
+            "only a closed or archived session can be imported (nothing would publish or "
+            "ingest it again)",
+        )
+    if any(e.session_id != sid for e in doc.events):
+        raise InvalidInput.field(("events",), "every event must belong to the exported session")
+    ids = [e.id for e in doc.events]
+    if len(set(ids)) != len(ids) or any(not i for i in ids):
+        raise InvalidInput.field(("events",), "event ids must be present and unique")
+    try:
+        state = replay(doc.events)
+        replayed = SessionSnapshot.of(state)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InvalidInput.field(("events",), f"the event log does not replay: {exc}") from None
+    carried = SessionSnapshot(
+        session=doc.session,
+        questions={q.id: q for q in doc.questions},
+        answers={a.id: a for a in doc.answers},
+        automod=doc.automod,
+        intake=doc.intake,
+    )
+    if replayed != carried:
+        raise InvalidInput.field(
+            ("events",),
+            "the event log does not rebuild the session, questions, answers and settings",
+        )
+    return replayed
+
+
+async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
+    """Recreate the exported session here (events, records, indexes, meter), atomically."""
+    check_consistent(doc)
+    sid = doc.session.id
+    state = replay(doc.events)
+    slots = {k: i for i, k in enumerate([keys.events(sid), keys.session(sid), keys.meter(sid)], 1)}
+
+    def ref(key: str) -> int:
+        return slots.setdefault(key, len(slots) + 1)
+
+    events = []
+    for e in doc.events:
+        fields = event_fields(e.kind, e.entity_id, e.actor, e.at, e.data, e.fence)
+        events.append([e.id, [*fields, "v", str(e.version)]])
+    records: list[list[object]] = [[2, dumps(state.session)]]
+    index: list[list[object]] = []
+    for qid, q in state.questions.items():
+        records.append([ref(keys.question(sid, qid)), dumps(q)])
+        score = keys.ms(Question.model_validate({**q, "session_id": sid}).received_at)
+        index.append([ref(keys.question_index(sid, str(q["status"]))), score, qid])
+    for aid, a in state.answers.items():
+        records.append([ref(keys.answer(sid, aid)), dumps(a)])
+        score = keys.ms(Answer.model_validate(a).created_at)
+        index.append([ref(keys.answer_index(sid, str(a["status"]))), score, aid])
+    meter: list[list[object]] = []
+    for kind, usd in doc.spend.by_kind_usd.items():
+        meter.append(["usd:" + kind.value, to_micro(usd)])
+    for kind, n in doc.spend.counts.items():
+        meter.append(["n:" + kind.value, n])
+    settings = [
+        [ref(key), name, value]
+        for key, fields in _setting_hashes(sid, state)
+        for name, value in fields.items()
+    ]
+    payload = json.dumps(
+        {"events": events, "records": records, "index": index, "meter": meter, "settings": settings}
+    )
+    script = redis.register_script(_IMPORT_LUA)
+    reply = await script(keys=list(slots), args=[payload])
+    if reply != "ok":
+        raise Conflict(f"session {sid} already exists here; nothing was imported")
+    session = doc.session
+    await redis.zadd(keys.GLOBAL_SESSIONS, {sid: keys.ms(session.created_at)})
+    due = sessions.due_at(session)
+    if due is not None:
+        await redis.zadd(keys.GLOBAL_DUE, {sid: keys.ms(due)})
+    return session
+
+
+def _setting_hashes(sid: str, state: SessionState) -> list[tuple[str, Record]]:
+    """The settings' hashes as their stores write them (see atexpert.store.session_settings)."""
+    out: list[tuple[str, Record]] = []
+    if state.automod is not None:
+        out.append((keys.automod(sid), {**state.automod, "config": dumps(state.automod["config"])}))
+    if state.intake is not None:
+        out.append((keys.intake(sid, "config"), state.intake))
+    return out

@@ -1,0 +1,144 @@
+"""The public recap of a closed session: every published answer with its questions (pure).
+
+Each item is one published answer, in publishing order: the questions it answers (with the
+askers whose questions were merged into them) and each post of its reply thread, linked to
+X as ``https://x.com/<handle>/status/<id>``. Approved questions left unanswered are listed
+apart, for the page to show with a note. An answer's questions are shown only when the
+public may see them (:mod:`atexpert.domain.views`): one rejected while the answer was queued is not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from atexpert.domain.answers import AnswerStatus
+from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.sessions import SessionStatus
+from atexpert.domain.views import Audience, sees_status
+from atexpert.store.store import SessionSnapshot
+
+#: Statuses whose recap is public.
+RECAP_STATUSES = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
+
+
+def post_url(handle: str, tweet_id: str) -> str:
+    return f"https://x.com/{handle}/status/{tweet_id}"
+
+
+def recap_url(public_base_url: str, session_id: str) -> str:
+    """Where the recap of ``session_id`` is published (the link to share)."""
+    return public_base_url.rstrip("/") + "/recap/" + session_id
+
+
+class Asker(BaseModel):
+    handle: str
+    url: str
+    text: str
+
+
+class RecapQuestion(BaseModel):
+    id: str
+    handle: str
+    text: str
+    url: str
+    merged: list[Asker]
+
+
+class RecapPost(BaseModel):
+    text: str
+    url: str | None
+
+
+class RecapItem(BaseModel):
+    answer_id: str
+    questions: list[RecapQuestion]
+    posts: list[RecapPost]
+    published_at: datetime
+
+
+class Recap(BaseModel):
+    session_id: str
+    title: str
+    description: str
+    language: str
+    hashtags: list[str]
+    host_handle: str
+    started_at: datetime | None
+    closed_at: datetime | None
+    items: list[RecapItem]
+    unanswered: list[RecapQuestion]
+
+
+def merged_into(snapshot: SessionSnapshot) -> dict[str, list[Question]]:
+    """Merged questions by the question they ended up in (following chains of merges)."""
+    out: dict[str, list[Question]] = {}
+    for q in snapshot.questions.values():
+        if q.status is not QuestionStatus.MERGED or q.merged_into is None:
+            continue
+        target, seen = q.merged_into, {q.id}
+        while (nxt := snapshot.questions.get(target)) is not None and nxt.merged_into:
+            if nxt.status is not QuestionStatus.MERGED or target in seen:
+                break
+            seen.add(target)
+            target = nxt.merged_into
+        out.setdefault(target, []).append(q)
+    for group in out.values():
+        group.sort(key=lambda q: (q.received_at, q.id))
+    return out
+
+
+def _question(q: Question, merged: dict[str, list[Question]]) -> RecapQuestion:
+    return RecapQuestion(
+        id=q.id,
+        handle=q.author.handle,
+        text=q.shown_text,
+        url=q.url,
+        merged=[
+            Asker(handle=m.author.handle, url=m.url, text=m.text) for m in merged.get(q.id, [])
+        ],
+    )
+
+
+def build(snapshot: SessionSnapshot) -> Recap:
+    """The recap view model of ``snapshot`` (any status; the page shows closed ones)."""
+    session = snapshot.session
+    handle = session.host_account.handle
+    merged = merged_into(snapshot)
+    published = sorted(
+        (a for a in snapshot.answers.values() if a.status is AnswerStatus.PUBLISHED),
+        key=lambda a: (a.updated_at, a.id),
+    )
+    items = [
+        RecapItem(
+            answer_id=a.id,
+            questions=[
+                _question(q, merged)
+                for q in (snapshot.questions.get(qid) for qid in a.question_ids)
+                if q is not None and sees_status(Audience.PUBLIC, "question", q.status)
+            ],
+            posts=[
+                RecapPost(text=p.text, url=post_url(handle, p.tweet_id) if p.tweet_id else None)
+                for p in a.parts
+            ],
+            published_at=a.updated_at,
+        )
+        for a in published
+    ]
+    waiting = sorted(
+        (q for q in snapshot.questions.values() if q.status is QuestionStatus.APPROVED),
+        key=lambda q: (q.received_at, q.id),
+    )
+    return Recap(
+        session_id=session.id,
+        title=session.title,
+        description=session.description,
+        language=session.language,
+        hashtags=list(session.hashtags),
+        host_handle=handle,
+        started_at=session.started_at,
+        closed_at=session.closed_at,
+        items=items,
+        unanswered=[_question(q, merged) for q in waiting],
+    )

@@ -1,0 +1,1 @@
+"""The Starlette app: JSON API, pages, websocket, and the workers it runs."""

@@ -1,0 +1,159 @@
+"""The web app: ``create_app()`` builds the Starlette application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from atexpert import __version__
+from atexpert.domain.clock import Clock, SystemClock
+from atexpert.live.hub import LiveConfig, LiveHub
+from atexpert.settings import Settings
+from atexpert.store.redis_conn import RedisClient, RedisRuntime, ping
+from atexpert.store.scheduler import Lease, Scheduler
+from atexpert.store.staff import StaffStore
+from atexpert.store.store import Store
+from atexpert.web import (
+    api_answers,
+    api_automod,
+    api_intake,
+    api_invitations,
+    api_publish,
+    api_questions,
+    api_recap,
+    api_sessions,
+    api_staff,
+    api_x,
+    pages,
+)
+from atexpert.web.api_errors import exception_handlers
+from atexpert.web.api_recap import recap_routes
+from atexpert.web.api_routing import Endpoint, Services, to_route
+from atexpert.web.auth import CookieSigner
+from atexpert.web.live import live_routes
+from atexpert.web.openapi import openapi_document
+from atexpert.web.pages import page_routes
+from atexpert.web.tasks import stop_task
+
+#: Runs beside the app: entered once the services exist, left on shutdown.
+LifespanHook = Callable[[Services], AbstractAsyncContextManager[object]]
+
+ENDPOINTS: list[Endpoint] = [
+    *api_staff.ENDPOINTS,
+    *api_sessions.ENDPOINTS,
+    *api_questions.ENDPOINTS,
+    *api_answers.ENDPOINTS,
+    *api_intake.ENDPOINTS,
+    *api_automod.ENDPOINTS,
+    *api_publish.ENDPOINTS,
+    *api_x.ENDPOINTS,
+    *api_invitations.ENDPOINTS,
+]
+#: Listed in /openapi.json; served as routes of their own modules.
+DOCUMENTED_ELSEWHERE: list[Endpoint] = [*pages.ENDPOINTS, *api_recap.ENDPOINTS]
+
+
+async def index(request: Request) -> Response:
+    """Where to go from here."""
+    return JSONResponse(
+        {
+            "name": "atexpert",
+            "version": __version__,
+            "consoles": {"login": "/login", "admin": "/admin", "public": "/live"},
+            "openapi": "/openapi.json",
+            "live": "/ws/sessions/{session_id}/{role}",
+        }
+    )
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive (no dependency checked)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: Redis answers PING."""
+    services: Services = request.app.state.services
+    if await ping(services.redis):
+        return JSONResponse({"status": "ok", "redis": "ok"})
+    return JSONResponse({"status": "unavailable", "redis": "unreachable"}, status_code=503)
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: RedisClient | None = None,
+    clock: Clock | None = None,
+    password_hasher: PasswordHasher | None = None,
+    run_scheduler: bool = True,
+    live_config: LiveConfig | None = None,
+    lifespan_hooks: Sequence[LifespanHook] = (),
+) -> Starlette:
+    """The app: JSON API, live websockets, health checks and ``/openapi.json``.
+
+    With ``redis`` given it is used as is (and not closed); otherwise the lifespan opens a
+    :class:`RedisRuntime` from ``settings`` (embedded Redis or URL). The lifespan also runs
+    the live hub, unless ``run_scheduler`` is false the session scheduler, and then each
+    of ``lifespan_hooks`` (background workers such as intake or publishing), left in reverse
+    order on shutdown.
+    """
+    settings = settings or Settings()
+    the_clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            client = redis
+            if client is None:
+                runtime = await stack.enter_async_context(RedisRuntime(settings))
+                client = runtime.client
+            store = Store(client, clock=the_clock)
+            app.state.services = Services(
+                settings=settings,
+                redis=client,
+                store=store,
+                staff=StaffStore(client, clock=the_clock, hasher=password_hasher),
+                signer=CookieSigner(settings),
+                clock=the_clock,
+            )
+            hub = app.state.live_hub = LiveHub(client, live_config)
+            await hub.start()
+            stack.push_async_callback(hub.stop)
+            if run_scheduler:
+                lease = Lease(client, ttl=timedelta(seconds=settings.scheduler_lease_seconds))
+                interval = timedelta(seconds=settings.scheduler_interval_seconds)
+                scheduler = app.state.scheduler = Scheduler(
+                    store, lease, the_clock, interval=interval
+                )
+                stop = asyncio.Event()
+                task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
+                stack.push_async_callback(stop_task, task, stop, timeout=5)
+            for hook in lifespan_hooks:
+                await stack.enter_async_context(hook(app.state.services))
+            yield
+
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *(to_route(ep) for ep in ENDPOINTS),
+        *live_routes(),
+        *page_routes(settings),  # the consoles, and their two JSON endpoints
+        *recap_routes(settings),  # recap page, analytics page, exports and import
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
+    app.state.openapi = openapi_document([*ENDPOINTS, *DOCUMENTED_ELSEWHERE], server_url="/")
+    return app

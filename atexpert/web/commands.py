@@ -1,0 +1,408 @@
+"""The command layer: every write action, declared once.
+
+A :class:`Command` names its input model (with the limits :mod:`atexpert.domain.questions` and
+:mod:`atexpert.domain.answers` define), the staff :class:`~atexpert.domain.staff.Action` it needs,
+the
+session states it is allowed in and the store step it runs. HTTP endpoints, websocket
+messages and CLI commands are thin adapters: they authenticate, :func:`authorize` (the
+permission, then the session's state), read the input, :func:`perform` the step and render
+the result. The errors are the domain's (``forbidden``, ``not_found``, ``session_closed``,
+``illegal_transition``, ``conflict``, ``invalid_input``), which each adapter maps the same
+way: an HTTP status and ``error`` code, a websocket ``error`` frame with that code, a CLI
+exit status 1 with the message.
+
+Requeue ("hand back") needs :attr:`~atexpert.domain.staff.Action.QUESTION_HAND_BACK`, held by
+moderators, experts and admins, over every adapter: an expert hands an approved question
+back to the moderators, and a moderator sends one back to the queue with the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from atexpert.domain import invitations
+from atexpert.domain.answers import MAX_PARTS, Answer, AnswerDraft
+from atexpert.domain.answers import MAX_TEXT as MAX_ANSWER_TEXT
+from atexpert.domain.errors import FieldError, Forbidden, InvalidInput, SessionClosed
+from atexpert.domain.invitations import DEFAULT_HOURS, Hours, Invitation, takes_staff
+from atexpert.domain.questions import (
+    MAX_NOTE,
+    MAX_PRIORITY,
+    MAX_REASON,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TEXT,
+    Question,
+    QuestionCommandName,
+)
+from atexpert.domain.sessions import Role, Session, SessionStatus, SessionUpdate
+from atexpert.domain.staff import Action, StaffUser, can
+from atexpert.store.invitations import InvitationStore
+from atexpert.store.staff import StaffStore
+from atexpert.store.store import Store
+
+I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the input model
+R = TypeVar("R")
+
+ANY_STATE = frozenset(SessionStatus)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a command: a staff user, or the operator (the CLI, with the database's
+    own credentials), who may do everything."""
+
+    name: str
+    user: StaffUser | None = None
+
+    @classmethod
+    def staff(cls, user: StaffUser) -> Caller:
+        return cls(user.username, user)
+
+    @property
+    def operator(self) -> bool:
+        return self.user is None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a step acts on: the session, the record's id in it, who and when."""
+
+    session: Session
+    id: str
+    caller: Caller
+    at: datetime
+    version: int | None
+
+    @property
+    def actor(self) -> str:
+        """How the caller appears in the event log."""
+        return self.caller.name
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the steps write to."""
+
+    store: Store
+    staff: StaffStore
+    invitations: InvitationStore
+
+
+Step = Callable[[Stores, Target, I], Awaitable[R]]
+
+
+@dataclass(frozen=True)
+class Command(Generic[I, R]):
+    """One write action: its input, permission, session states and store step."""
+
+    name: str
+    input: type[I]
+    permission: Action
+    step: Step[I, R]
+    #: The session statuses the command is allowed in.
+    states: frozenset[SessionStatus] = ANY_STATE
+    #: Whether the command honours ``version`` (act only on that version, else conflict).
+    versioned: bool = False
+    #: Why it is refused in another state (after "session <id> is <status>: ").
+    refusal: str = "not now"
+
+
+async def authorize(
+    command: Command[Any, Any], store: Store, caller: Caller, session_id: str
+) -> Session:
+    """The session, if ``caller`` may run ``command`` on it in its current state.
+
+    Adapters authorize before they validate the input: a caller who may not act learns
+    nothing about the input's rules."""
+    session = await store.get_session(session_id)
+    if not caller.operator and not can(caller.user, command.permission, session):
+        raise Forbidden(f"you may not do {command.permission.value} here")
+    if session.status not in command.states:
+        status = session.status.value
+        raise SessionClosed(f"session {session.id} is {status}: {command.refusal}")
+    return session
+
+
+async def perform(
+    command: Command[I, R],
+    stores: Stores,
+    caller: Caller,
+    session: Session,
+    target_id: str,
+    payload: I,
+    *,
+    at: datetime,
+    version: int | None = None,
+) -> R:
+    """Run the store step of an authorized command (``version`` only if it honours one)."""
+    target = Target(session, target_id, caller, at, version if command.versioned else None)
+    return await command.step(stores, target, payload)
+
+
+async def execute(
+    command: Command[I, R],
+    stores: Stores,
+    caller: Caller,
+    session_id: str,
+    target_id: str,
+    payload: I,
+    *,
+    at: datetime,
+    version: int | None = None,
+) -> R:
+    """:func:`authorize`, then :func:`perform`."""
+    session = await authorize(command, stores.store, caller, session_id)
+    return await perform(
+        command, stores, caller, session, target_id, payload, at=at, version=version
+    )
+
+
+def parse_input(command: Command[I, Any], raw: Mapping[str, Any]) -> I:
+    """``raw`` validated by the command's input model (InvalidInput names the fields)."""
+    try:
+        return command.input.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = [
+            FieldError(tuple(e["loc"]), e["msg"], e["type"])
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise InvalidInput("the input did not validate", errors) from None
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+class NoInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON)
+    ]
+
+
+class HandBack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=MAX_REASON, description="Why, for the moderators (optional)"
+    )
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)] | None = (
+        Field(description="Text shown to the expert; null restores the original")
+    )
+
+
+class Star(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starred: bool
+
+
+class Priority(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY)
+
+
+class Tags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG)]] = Field(
+        max_length=MAX_TAGS
+    )
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None
+
+
+# -- question commands -------------------------------------------------------------------
+
+_MODERATE = Action.QUESTION_MODERATE
+
+
+def _step(method: Callable[..., Awaitable[R]], field: str | None = None) -> Step[Any, R]:
+    """The step calling the store's ``method`` with the session id, the target's id (when
+    the command acts on a record of the session), the input's ``field`` (if any), the
+    actor, the time and, for a versioned command, the version."""
+
+    async def step(s: Stores, t: Target, body: BaseModel) -> R:
+        ids = (t.session.id, t.id) if t.id else (t.session.id,)
+        args = (getattr(body, field),) if field is not None else ()
+        guard = {"version": t.version} if t.version is not None else {}
+        return await method(s.store, *ids, *args, actor=t.actor, at=t.at, **guard)
+
+    return step
+
+
+async def _requeue(s: Stores, t: Target, body: HandBack) -> Question:
+    return await s.store.requeue_question(
+        t.session.id, t.id, actor=t.actor, at=t.at, reason=body.reason
+    )
+
+
+QuestionCommand = Command[Any, Question]
+
+QUESTION_COMMANDS: dict[str, QuestionCommand] = {
+    c.name: c
+    for c in (
+        Command("approve", NoInput, _MODERATE, _step(Store.approve_question), versioned=True),
+        Command(
+            "reject", Reject, _MODERATE, _step(Store.reject_question, "reason"), versioned=True
+        ),
+        Command("merge", Merge, _MODERATE, _step(Store.merge_question, "into")),
+        Command("requeue", HandBack, Action.QUESTION_HAND_BACK, _requeue),
+        Command("restore", NoInput, _MODERATE, _step(Store.restore_question)),
+        Command(
+            "edit", Edit, _MODERATE, _step(Store.edit_question, "display_text"), versioned=True
+        ),
+        Command("star", Star, _MODERATE, _step(Store.star_question, "starred")),
+        Command("priority", Priority, _MODERATE, _step(Store.set_question_priority, "priority")),
+        Command("tags", Tags, _MODERATE, _step(Store.set_question_tags, "tags")),
+        Command("note", Note, _MODERATE, _step(Store.set_question_note, "note")),
+    )
+}
+assert set(QUESTION_COMMANDS) == set(get_args(QuestionCommandName))
+
+
+# -- answer commands ---------------------------------------------------------------------
+
+AnswerText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ANSWER_TEXT)]
+
+
+class AnswerEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: AnswerText
+    parts: list[AnswerText] | None = Field(default=None, min_length=1, max_length=MAX_PARTS)
+
+
+async def _draft(s: Stores, t: Target, draft: AnswerDraft) -> Answer:
+    expert_id = t.caller.user.id if t.caller.user is not None else t.caller.name
+    return await s.store.create_answer(t.session.id, draft, expert_id=expert_id, at=t.at)
+
+
+async def _edit_answer(s: Stores, t: Target, body: AnswerEdit) -> Answer:
+    return await s.store.edit_answer(
+        t.session.id, t.id, body.text, body.parts, actor=t.actor, at=t.at, version=t.version
+    )
+
+
+AnswerCommand = Command[Any, Answer]
+_WRITE, _APPROVE = Action.ANSWER_WRITE, Action.ANSWER_APPROVE
+
+ANSWER_COMMANDS: dict[str, AnswerCommand] = {
+    c.name: c
+    for c in (
+        Command("create", AnswerDraft, _WRITE, _draft),
+        Command("edit", AnswerEdit, _WRITE, _edit_answer, versioned=True),
+        Command("submit", NoInput, _WRITE, _step(Store.submit_answer)),
+        Command("withdraw", NoInput, _WRITE, _step(Store.withdraw_answer)),
+        Command("approve", NoInput, _APPROVE, _step(Store.approve_answer)),
+        Command("return", NoInput, _APPROVE, _step(Store.return_answer)),
+        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer)),
+    )
+}
+
+
+# -- session commands --------------------------------------------------------------------
+
+
+async def _update(s: Stores, t: Target, changes: SessionUpdate) -> Session:
+    return await s.store.update_session(t.session.id, changes, actor=t.actor, at=t.at)
+
+
+class RoleAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=64)
+    role: Role
+
+
+async def _assign(s: Stores, t: Target, body: RoleAssignment) -> Session:
+    """Roles only go to existing staff accounts."""
+    if await s.staff.get_user(body.user_id) is None:
+        field = FieldError(("user_id",), "no such staff user", "ref")
+        raise InvalidInput(f"no staff user with id {body.user_id!r}", [field])
+    sid = t.session.id
+    return await s.store.assign_role(sid, body.user_id, body.role, actor=t.actor, at=t.at)
+
+
+SessionCommand = Command[Any, Session]
+_LIFECYCLE = Action.SESSION_LIFECYCLE
+
+SESSION_COMMANDS: dict[str, SessionCommand] = {
+    c.name: c
+    for c in (
+        Command("update", SessionUpdate, Action.SESSION_UPDATE, _update),
+        Command("assign", RoleAssignment, Action.SESSION_ASSIGN, _assign),
+        Command("schedule", NoInput, _LIFECYCLE, _step(Store.schedule_session)),
+        Command("unschedule", NoInput, _LIFECYCLE, _step(Store.unschedule_session)),
+        Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),
+        Command("close", NoInput, _LIFECYCLE, _step(Store.close_session)),
+        Command("archive", NoInput, _LIFECYCLE, _step(Store.archive_session)),
+    )
+}
+
+
+# -- invitation commands -----------------------------------------------------------------
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    note: invitations.Note | None = None
+    expires_in_hours: Hours = DEFAULT_HOURS
+
+
+async def _invite(s: Stores, t: Target, body: InvitationCreate) -> tuple[Invitation, str]:
+    """A pending invitation and its secret (for the link, shown once)."""
+    return await s.invitations.create(
+        t.session.id, body.role, note=body.note, hours=body.expires_in_hours, actor=t.actor
+    )
+
+
+async def _uninvite(s: Stores, t: Target, _: NoInput) -> None:
+    await s.invitations.revoke(t.session.id, t.id, actor=t.actor)
+
+
+InvitationCommand = Command[Any, Any]
+TAKES_STAFF = frozenset(status for status in SessionStatus if takes_staff(status))
+
+INVITATION_COMMANDS: dict[str, InvitationCommand] = {
+    c.name: c
+    for c in (
+        Command(
+            "invite",
+            InvitationCreate,
+            Action.SESSION_ASSIGN,
+            _invite,
+            states=TAKES_STAFF,
+            refusal="it takes no new staff",
+        ),
+        Command("uninvite", NoInput, Action.SESSION_ASSIGN, _uninvite),
+    )
+}

@@ -1,0 +1,378 @@
+"""Websocket endpoints of the live consoles: ``/ws/sessions/{session_id}/{role}``.
+
+See ``docs/live-protocol.md``. The app mounts :func:`live_routes` and runs a
+:class:`~atexpert.live.hub.LiveHub` in its lifespan as ``app.state.live_hub``, next to the
+API's ``app.state.services``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from atexpert.domain.errors import AtexpertError, Forbidden, InvalidInput, NotFound
+from atexpert.domain.events import Record
+from atexpert.domain.questions import Question
+from atexpert.domain.sessions import Session
+from atexpert.domain.staff import Action, StaffUser, can
+from atexpert.live.hub import LiveConfig, LiveHub, SessionFeed
+from atexpert.live.protocol import (
+    BEARER_PREFIX,
+    SUBPROTOCOL,
+    BadMessage,
+    ClaimCommand,
+    Close,
+    Pong,
+    QuestionCommand,
+    TokenBucket,
+    ack_frame,
+    error_frame,
+    parse_client_message,
+)
+from atexpert.live.views import PUBLIC_SESSION_STATUSES, LiveRole, View, view_record
+from atexpert.store.store import STREAM_ID
+from atexpert.web.api_errors import ApiError
+from atexpert.web.api_routing import Services
+from atexpert.web.auth import Principal, authenticate
+from atexpert.web.commands import QUESTION_COMMANDS, Caller, authorize, parse_input, perform
+
+log = logging.getLogger("atexpert.live")
+
+PATH = "/ws/sessions/{session_id}/{role}"
+MAX_REASON = 120  # a close frame's reason is at most 123 bytes
+STAFF_ROLES = frozenset({LiveRole.MODERATOR, LiveRole.ADMIN})
+
+
+def allowed(role: LiveRole, user: StaffUser | None, session: Session) -> bool:
+    """Whether ``user`` may hold the ``role`` endpoint of ``session`` open."""
+    if role is LiveRole.PUBLIC:
+        return session.status.value in PUBLIC_SESSION_STATUSES
+    if role is LiveRole.ADMIN:
+        return user is not None and user.is_admin
+    needed = Action.QUESTION_READ_ALL if role is LiveRole.MODERATOR else Action.ANSWER_WRITE
+    return can(user, needed, session)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Connection:
+    """One client: a bounded send queue fed by the hub, drained by its own sender task."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        role: LiveRole,
+        user: StaffUser | None,
+        config: LiveConfig,
+    ) -> None:
+        self.id = secrets.token_hex(8)
+        self.ws = ws
+        self.role = role
+        self.user = user
+        self.config = config
+        self.queue: asyncio.Queue[str] = asyncio.Queue(config.send_queue)
+        self.closing: Close | None = None
+        self.kicked = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.last_seen = loop.time()
+        self.bucket = TokenBucket(config.rate_per_s, config.burst)
+        self.strikes = TokenBucket(config.max_strikes / 600, config.max_strikes)
+
+    @property
+    def view(self) -> View:
+        return self.role.view
+
+    @property
+    def staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def member(self) -> Record:
+        assert self.user is not None
+        return {"user_id": self.user.id, "username": self.user.username, "role": self.role.value}
+
+    def deliver(self, frame: str) -> None:
+        if self.closing is not None:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.kick(Close.TOO_SLOW)
+
+    def kick(self, why: Close) -> None:
+        if self.closing is None:
+            self.closing = why
+            self.kicked.set()
+
+    def session_changed(self, session: Session) -> None:
+        if not allowed(self.role, self.user, session):
+            self.kick(Close.NOT_FOUND if self.role is LiveRole.PUBLIC else Close.FORBIDDEN)
+
+    def heartbeat(self, now: float, ping: str) -> None:
+        if now - self.last_seen > self.config.heartbeat_timeout_s:
+            self.kick(Close.HEARTBEAT)
+        else:
+            self.deliver(ping)
+
+    async def send_all(self, first: list[str]) -> None:
+        with contextlib.suppress(WebSocketDisconnect):  # the receiver sees it too
+            for frame in first:
+                await self.ws.send_text(frame)
+            while True:
+                await self.ws.send_text(await self.queue.get())
+
+    def strike(self, now: float) -> None:
+        if not self.strikes.take(now):
+            self.kick(Close.ABUSE)
+
+
+async def _deny(ws: WebSocket, no: _Denied) -> None:
+    """Refuse a client. A foreign page gets no upgrade at all (HTTP 403 with a JSON body,
+    where the server supports denial responses); anyone else gets the upgrade closed at
+    once with a 44xx code and the reason, which a browser script can read."""
+    if no.status == 403 and no.code == "origin_refused":
+        if "websocket.http.response" in ws.scope.get("extensions", {}):
+            body = {"error": no.code, "message": no.message}
+            return await ws.send_denial_response(JSONResponse(body, status_code=403))
+        return await ws.close(no.close.code, no.message)
+    await ws.accept(_subprotocol(ws))
+    await ws.close(no.close.code, no.message[:MAX_REASON])
+
+
+def _subprotocol(ws: WebSocket) -> str | None:
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    return SUBPROTOCOL if SUBPROTOCOL in (p.strip() for p in offered.split(",")) else None
+
+
+def _bearer(ws: WebSocket) -> str | None:
+    offered = ws.headers.get("sec-websocket-protocol", "")
+    for item in (p.strip() for p in offered.split(",")):
+        if item.startswith(BEARER_PREFIX):
+            return item[len(BEARER_PREFIX) :]
+    return None
+
+
+async def _principal(ws: WebSocket, services: Services) -> Principal:
+    """Authenticate like the HTTP API (cookie or bearer token; a token may come as the
+    ``bearer.<token>`` subprotocol). A websocket handshake is a GET: no CSRF token; the
+    Origin check stands in for it."""
+    headers = [(k, v) for k, v in ws.scope["headers"] if k != b"authorization"]
+    token = _bearer(ws)
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode("latin-1")))
+    else:
+        headers.extend((k, v) for k, v in ws.scope["headers"] if k == b"authorization")
+    request = Request({**ws.scope, "type": "http", "method": "GET", "headers": headers})
+    return await authenticate(request, services.staff, services.signer)
+
+
+class _Denied(Exception):
+    def __init__(self, status: int, code: str, message: str, close: Close) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.close = status, code, message, close
+
+
+async def live_endpoint(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    hub: LiveHub = ws.app.state.live_hub
+    after = ws.query_params.get("after")
+    try:
+        if after is not None and STREAM_ID.fullmatch(after) is None:
+            raise _Denied(400, "invalid_after", Close.BAD_RESUME.reason, Close.BAD_RESUME)
+        async with hub.handshakes:  # bounds the Redis work of a reconnection storm
+            role, user, feed = await _admit(ws, services, hub)
+    except _Denied as no:
+        return await _deny(ws, no)
+    except (RedisError, OSError) as exc:
+        log.warning("live: handshake failed: %s", exc)
+        reason = Close.UNAVAILABLE.reason
+        return await _deny(ws, _Denied(503, "unavailable", reason, Close.UNAVAILABLE))
+    await ws.accept(_subprotocol(ws))
+    await _serve(ws, Connection(ws, role, user, hub.config), feed, hub, services, after)
+
+
+async def _admit(
+    ws: WebSocket, services: Services, hub: LiveHub
+) -> tuple[LiveRole, StaffUser | None, SessionFeed]:
+    """Who connects to which console; :class:`_Denied` says why not."""
+    try:
+        role = LiveRole(ws.path_params["role"])
+    except ValueError:
+        roles = ", ".join(r.value for r in LiveRole)
+        raise _Denied(404, "not_found", f"role is one of {roles}", Close.NOT_FOUND) from None
+    user: StaffUser | None = None
+    if role is not LiveRole.PUBLIC:
+        origin = ws.headers.get("origin")
+        origins = {
+            origin_of(services.settings.public_base_url),
+            *map(origin_of, hub.config.allowed_origins),
+        }
+        if origin is not None and origin.lower() not in origins:
+            raise _Denied(403, "origin_refused", f"origin {origin} is not allowed", Close.FORBIDDEN)
+        try:
+            principal = await _principal(ws, services)
+        except ApiError as exc:
+            close = Close.UNAUTHENTICATED if exc.status == 401 else Close.FORBIDDEN
+            raise _Denied(exc.status, exc.code, exc.message, close) from None
+        if principal.via == "cookie" and origin is None:
+            reason = "a cookie login needs an Origin header"
+            raise _Denied(403, "origin_refused", reason, Close.FORBIDDEN)
+        user = principal.user
+    try:
+        feed = await hub.feed(ws.path_params["session_id"])
+    except NotFound:
+        raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND) from None
+    if not allowed(role, user, Session.model_validate(feed.session)):
+        if role is LiveRole.PUBLIC:
+            raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND)
+        reason = f"you may not open the {role} console"
+        raise _Denied(403, "forbidden", reason, Close.FORBIDDEN)
+    return role, user, feed
+
+
+async def _serve(
+    ws: WebSocket,
+    conn: Connection,
+    feed: SessionFeed,
+    hub: LiveHub,
+    services: Services,
+    after: str | None,
+) -> None:
+    first = hub.attach(feed, conn, after)
+    sender = asyncio.create_task(conn.send_all(first))
+    receiver = asyncio.create_task(_receive(conn, feed, services))
+    kicked = asyncio.create_task(conn.kicked.wait())
+    try:
+        if conn.role is LiveRole.MODERATOR:  # the admin endpoint watches, unlisted
+            await feed.presence.join(conn.id, conn.member, hub.config.heartbeat_timeout_s)
+        await asyncio.wait({sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.detach(feed, conn)
+        for task in (sender, receiver, kicked):
+            task.cancel()
+        # wait, not gather: a cancel of this task then surfaces as itself, not as the
+        # CancelledError of a child (which anyio's cancel scopes would not recognize)
+        await asyncio.wait((sender, receiver, kicked))
+        for task in (sender, receiver, kicked):  # retrieved, so none goes unreported
+            if not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "live: %s client of %s: %r", conn.role, feed.session_id, task.exception()
+                )
+        if conn.staff:
+            with contextlib.suppress(Exception):
+                await feed.presence.leave(conn.id)
+    if conn.closing is not None:
+        log.info(
+            "live: closing %s client of %s: %s", conn.role, feed.session_id, conn.closing.value
+        )
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                ws.close(conn.closing.code, conn.closing.reason), hub.config.close_timeout_s
+            )
+
+
+async def _receive(conn: Connection, feed: SessionFeed, services: Services) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await conn.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        now = conn.last_seen = loop.time()
+        text = message.get("text")
+        if text is None:
+            text = (message.get("bytes") or b"").decode("utf-8", "replace")
+        try:
+            if not conn.bucket.take(now):
+                raise BadMessage("rate_limited", f"at most {conn.config.rate_per_s:g} messages/s")
+            command = parse_client_message(text, conn.config.max_message_bytes)
+            if not isinstance(command, Pong):
+                conn.deliver(await _handle(conn, feed, services, command))
+        except BadMessage as exc:
+            conn.deliver(error_frame(exc))
+            conn.strike(now)
+
+
+async def _handle(
+    conn: Connection,
+    feed: SessionFeed,
+    services: Services,
+    command: QuestionCommand | ClaimCommand,
+) -> str:
+    """Run one command; its ``ack`` frame (errors raise :class:`BadMessage`)."""
+    rid = command.request_id
+    if conn.user is None or (isinstance(command, ClaimCommand) and not conn.staff):
+        raise BadMessage("forbidden", f"the {conn.role} console may not do this", request_id=rid)
+    try:
+        if isinstance(command, ClaimCommand):
+            session = Session.model_validate(feed.session)
+            if not can(conn.user, Action.QUESTION_MODERATE, session):
+                raise Forbidden(f"you may not do {Action.QUESTION_MODERATE.value} here")
+            return await _claim(conn, feed, command)
+        question = await _question(services, conn.user, feed.session_id, command)
+    except InvalidInput as exc:
+        fields = [e.as_dict() for e in exc.errors]
+        raise BadMessage(exc.code, exc.message, request_id=rid, fields=fields) from None
+    except AtexpertError as exc:
+        raise BadMessage(exc.code, exc.message, request_id=rid) from None
+    except (RedisError, OSError) as exc:
+        log.warning("live: %s failed: %s", command.type, exc)
+        raise BadMessage("unavailable", "storage unavailable; retry", request_id=rid) from None
+    seen = view_record(conn.view, "question", question.model_dump(mode="json"))
+    return ack_frame(rid, record=seen) if seen is not None else ack_frame(rid)
+
+
+async def _question(
+    services: Services, user: StaffUser, session_id: str, cmd: QuestionCommand
+) -> Question:
+    """The websocket adapter of the question commands."""
+    command = QUESTION_COMMANDS[cmd.action]
+    caller = Caller.staff(user)
+    session = await authorize(command, services.store, caller, session_id)
+    payload = parse_input(command, cmd.payload)
+    return await perform(
+        command,
+        services.stores,
+        caller,
+        session,
+        cmd.question_id,
+        payload,
+        at=services.clock.now(),
+        version=cmd.version,
+    )
+
+
+async def _claim(conn: Connection, feed: SessionFeed, cmd: ClaimCommand) -> str:
+    if cmd.type == "release":
+        return ack_frame(
+            cmd.request_id, released=await feed.presence.release(conn.member, cmd.question_id)
+        )
+    holder = await feed.presence.claim(
+        conn.id, conn.member, cmd.question_id, conn.config.claim_ttl_s
+    )
+    if holder is not None:
+        raise BadMessage(
+            "claimed",
+            f"{holder['username']} is handling {cmd.question_id}",
+            request_id=cmd.request_id,
+        )
+    return ack_frame(cmd.request_id, claimed=cmd.question_id)
+
+
+def live_routes() -> list[BaseRoute]:
+    """The websocket routes; they use ``app.state.services`` and ``app.state.live_hub``."""
+    return [WebSocketRoute(PATH, live_endpoint, name="live")]
+
+
+__all__ = ["LiveConfig", "LiveHub", "live_routes"]
