@@ -18,6 +18,8 @@ from atexpert.domain.sessions import Role
 from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
 from atexpert.web.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
 from tests.support.api_world import bearer
+from tests.support.command_world import NOW, CommandWorld, fresh_world
+from tests.support.command_world import app_client as app_client
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
     warnings.simplefilter("ignore")
@@ -30,8 +32,6 @@ CONSOLE = {"outsider": "expert", "expert": "expert", "moderator": "moderator", "
 #: A refused websocket handshake, as the HTTP API's error codes.
 CLOSE_CODES = {4401: "not_authenticated", 4403: "forbidden"}
 
-
-from tests.support.command_world import NOW, CommandWorld, fresh_world  # noqa: E402
 
 WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids"})
 
