@@ -5,8 +5,9 @@ same outcome: success or the same error code, the same events written, the same 
 
 from __future__ import annotations
 
+import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,11 +16,18 @@ import pytest
 from atexpert.cli.main import main
 from atexpert.domain.questions import MAX_NOTE, MAX_TAGS
 from atexpert.domain.sessions import Role
+from atexpert.domain.staff import can
 from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
-from atexpert.web.commands import INVITATION_COMMANDS, QUESTION_COMMANDS, SESSION_COMMANDS
-from tests.support.api_world import bearer
-from tests.support.command_world import NOW, CommandWorld, fresh_world
-from tests.support.command_world import app_client as app_client
+from atexpert.web.commands import (
+    ADD_QUESTION,
+    INVITATION_COMMANDS,
+    QUESTION_COMMANDS,
+    SESSION_COMMANDS,
+    Command,
+)
+from atexpert.web.setting_commands import SETTING_COMMANDS
+from atexpert.web.staff_commands import USER_COMMANDS
+from tests.support.api_world import bearer, incoming
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
     warnings.simplefilter("ignore")
@@ -31,6 +39,15 @@ ROLES = ("anonymous", "outsider", "expert", "moderator", "admin")
 CONSOLE = {"outsider": "expert", "expert": "expert", "moderator": "moderator", "admin": "admin"}
 #: A refused websocket handshake, as the HTTP API's error codes.
 CLOSE_CODES = {4401: "not_authenticated", 4403: "forbidden"}
+
+
+from tests.support.command_world import NOW, CommandWorld, command_app, fresh_world  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def app_client(redis_url: str) -> Iterator[TestClient]:
+    with command_app(redis_url) as client:
+        yield client
 
 
 WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids"})
@@ -338,3 +355,135 @@ def test_a_role_goes_only_to_an_existing_account_and_only_an_admin_learns_why(
     assert r.json()["detail"][0]["loc"] == ["body", "user_id"]
     r = w.client.post(path, json={"role": "pilot"}, headers=bearer(w.tokens["expert"]))
     assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+
+
+# -- commands offered by HTTP alone: the outcome is the declaration's, for every role -------
+
+
+@dataclass(frozen=True)
+class HttpCase:
+    """A command's HTTP request (``{sid}``, ``{expert}``: the session's and the expert's
+    ids); ``session``: the command acts on the live session (else it is global)."""
+
+    command: Command[Any, Any]
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    bad_body: dict[str, Any] | None = None
+    session: bool = True
+
+    def __str__(self) -> str:
+        return self.command.name
+
+
+HTTP_CASES = [
+    HttpCase(SETTING_COMMANDS["automod"], "PUT", "/api/sessions/{sid}/automod", {}, {"x": 1}),
+    HttpCase(
+        SETTING_COMMANDS["raid"], "PUT", "/api/sessions/{sid}/automod/raid", {"raid_mode": True}, {}
+    ),
+    HttpCase(
+        SETTING_COMMANDS["intake_mode"],
+        "PUT",
+        "/api/sessions/{sid}/intake/mode",
+        {"mode": "search"},
+        {"mode": "carrier pigeon"},
+    ),
+    HttpCase(
+        SETTING_COMMANDS["budget"],
+        "PUT",
+        "/api/sessions/{sid}/budget",
+        {"budget_usd": "5"},
+        {"budget_usd": "-1"},
+    ),
+    HttpCase(
+        SESSION_COMMANDS["revoke"], "DELETE", "/api/sessions/{sid}/roles/expert/{expert}", None
+    ),
+    HttpCase(
+        ADD_QUESTION,
+        "POST",
+        "/api/sessions/{sid}/questions",
+        incoming(9).model_dump(mode="json"),
+        {"tweet_id": "1"},
+    ),
+    HttpCase(
+        USER_COMMANDS["add"],
+        "POST",
+        "/api/users",
+        {"username": "ada", "password": "long enough"},
+        {"username": "ada"},
+        session=False,
+    ),
+]
+
+
+def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[str | None, bool]:
+    """The error code (None on success) and whether the call changed anything (an event,
+    a user, the budget)."""
+    expert = w.call(w.staff.get_by_username, "expert")
+    path = case.path.format(sid=w.sid, expert=expert.id)
+    headers = bearer(w.tokens[role]) if role != "anonymous" else {}
+    after = w.call(w.store.last_event_id, w.sid)
+    users = len(w.call(w.staff.list_users))
+    r = w.client.request(case.method, path, json=body, headers=headers)
+    error = None if r.status_code < 300 else r.json()["error"]
+    spend = w.client.get(f"/api/sessions/{w.sid}/spend", headers=bearer(w.tokens["admin"]))
+    changed = (
+        bool(event_kinds(w, w.sid, after))
+        or len(w.call(w.staff.list_users)) != users
+        or spend.json()["budget_usd"] is not None
+    )
+    return error, changed
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", HTTP_CASES, ids=str)
+def test_http_commands_follow_their_declaration(
+    app_client: TestClient, redis_url: str, case: HttpCase, role: str
+) -> None:
+    """Allowed exactly when the declared permission is held (on the session, or globally);
+    an invalid input is refused only once the caller is allowed."""
+    w = fresh_world(app_client, redis_url)
+    user = w.call(w.staff.get_by_username, role) if role != "anonymous" else None
+    session = w.call(w.store.get_session, w.sid) if case.session else None
+    allowed = user is not None and can(user, case.command.permission, session)
+    refused = "not_authenticated" if user is None else "forbidden"
+    error, changed = _http_case(w, case, role, case.body)
+    assert error == (None if allowed else refused)
+    assert changed is allowed
+    if case.bad_body is not None:
+        error, changed = _http_case(fresh_world(app_client, redis_url), case, role, case.bad_body)
+        assert (error, changed) == ("invalid_input" if allowed else refused, False)
+
+
+# -- staff users: HTTP (as an admin) and the CLI (as the operator) --------------------------
+
+
+@pytest.mark.parametrize("username", ["ada", "expert"])  # "expert" is taken
+def test_user_add_has_one_outcome_over_http_and_the_cli(
+    app_client: TestClient,
+    redis_url: str,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    username: str,
+) -> None:
+    outcomes = []
+    for adapter in ("http", "cli"):
+        w = fresh_world(app_client, redis_url)
+        if adapter == "http":
+            body = {"username": username, "password": "long enough", "display_name": "Ada L."}
+            r = w.client.post("/api/users", json=body, headers=bearer(w.tokens["admin"]))
+            error = None if r.status_code == 201 else r.json()["message"]
+        else:
+            monkeypatch.setattr("sys.stdin", io.StringIO("long enough\n"))
+            code, err = cli("user", "add", username, "--display-name", "Ada L.", "--password-stdin")
+            error = None if code == 0 else err
+        user = w.call(w.staff.get_by_username, username)
+        outcomes.append(
+            (error, (user.display_name, user.is_admin), len(w.call(w.staff.list_users)))
+        )
+    (http_error, *http_rest), (cli_error, *cli_rest) = outcomes
+    assert http_rest == cli_rest
+    if username == "ada":
+        assert http_error is None and cli_error is None
+    else:
+        assert http_error is not None and cli_error is not None and http_error in cli_error

@@ -32,6 +32,11 @@ def normalize_username(raw: str) -> str | None:
     return name if re.fullmatch(USERNAME_RE, name) else None
 
 
+def invalid_username(raw: str) -> str:
+    """Why ``raw`` is refused as a username."""
+    return f"invalid username {raw!r}: 2-32 of a-z 0-9 _ . -"
+
+
 class StaffUser(BaseModel):
     """A staff account as stored. ``password_hash`` never leaves the server."""
 

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from atexpert.domain.clock import Clock, SystemClock
-from atexpert.domain.staff import ApiToken, StaffUser, normalize_username
+from atexpert.domain.staff import ApiToken, StaffUser, invalid_username, normalize_username
 from atexpert.store import keys, lua
 
 RedisClient = Redis | RedisCluster
@@ -90,7 +90,7 @@ class StaffStore:
     ) -> StaffUser:
         name = normalize_username(username)
         if name is None:
-            raise ValueError(f"invalid username {username!r}: 2-32 of a-z 0-9 _ . -")
+            raise ValueError(invalid_username(username))
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         user = StaffUser(
             id=secrets.token_hex(8),

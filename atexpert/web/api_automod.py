@@ -10,29 +10,20 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from atexpert.domain.automod import Context, Decision, evaluate
 from atexpert.domain.automod_config import AutomodConfig
-from atexpert.domain.errors import Conflict
 from atexpert.domain.questions import MAX_TEXT, Author, Question
 from atexpert.domain.staff import Action
 from atexpert.store.automod import AutomodStore, StoredConfig
-from atexpert.web.api_routing import Call, Endpoint, endpoint
+from atexpert.web.api_routing import Call, Endpoint, IfVersion, endpoint
+from atexpert.web.setting_commands import SETTING_COMMANDS, RaidIn
 
 TAG = "automod"
 ONE = "/api/sessions/{session_id}/automod"
-RAID_RETRIES = 5
 
 
-class VersionQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VersionQuery(IfVersion):
     version: int | None = Field(
         default=None, ge=0, description="Replace only if still at this version (0: never set)"
     )
-
-
-class RaidIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    raid_mode: bool
 
 
 class CheckIn(BaseModel):
@@ -64,15 +55,10 @@ async def get_automod(call: Call) -> StoredConfig:
     body=AutomodConfig,
     query=VersionQuery,
     response=StoredConfig,
+    command=True,
 )
 async def put_automod(call: Call) -> StoredConfig:
-    session = await call.session(Action.QUESTION_MODERATE)
-    expected = call.query(VersionQuery).version
-    store = AutomodStore(call.services.redis)
-    config = call.body(AutomodConfig)
-    return await store.put(
-        session.id, config, actor=call.actor, at=call.now(), expected_version=expected
-    )
+    return await call.run(SETTING_COMMANDS["automod"], guard=VersionQuery)
 
 
 @endpoint(
@@ -82,25 +68,10 @@ async def put_automod(call: Call) -> StoredConfig:
     tag=TAG,
     body=RaidIn,
     response=StoredConfig,
+    command=True,
 )
 async def set_raid_mode(call: Call) -> StoredConfig:
-    session = await call.session(Action.QUESTION_MODERATE)
-    store = AutomodStore(call.services.redis)
-    raid = call.body(RaidIn).raid_mode
-    for _ in range(RAID_RETRIES):
-        current = await store.get(session.id)
-        config = current.config.model_copy(update={"raid_mode": raid})
-        try:
-            return await store.put(
-                session.id,
-                config,
-                actor=call.actor,
-                at=call.now(),
-                expected_version=current.version,
-            )
-        except Conflict:
-            continue
-    raise Conflict("the automod config keeps changing; try again")
+    return await call.run(SETTING_COMMANDS["raid"])
 
 
 @endpoint(

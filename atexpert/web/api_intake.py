@@ -5,33 +5,14 @@ Mounted by adding ``*api_intake.ENDPOINTS`` to ``atexpert.web.app.ENDPOINTS``.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
-
 from atexpert.domain.staff import Action
-from atexpert.store.intake_state import IntakeMode, IntakeStatus, IntakeStore
+from atexpert.store.intake_state import IntakeStatus, IntakeStore
 from atexpert.web.api_routing import Call, Endpoint, endpoint
+from atexpert.web.setting_commands import SETTING_COMMANDS, BudgetIn, IntakeModeIn
 from atexpert.x.meter import EndpointLimits, Meter, SpendReport
 
 TAG = "intake"
 ONE = "/api/sessions/{session_id}"
-Usd = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=6)]
-
-
-class IntakeModeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: IntakeMode = Field(description="mentions (default), stream or search")
-
-
-class BudgetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    budget_usd: Usd | None = Field(
-        description="Most the session may spend on X reads, in USD; null removes the budget"
-    )
 
 
 @endpoint("GET", ONE + "/intake", summary="Intake status", tag=TAG, response=IntakeStatus)
@@ -49,13 +30,10 @@ async def intake_status(call: Call) -> IntakeStatus:
     tag=TAG,
     body=IntakeModeIn,
     response=IntakeStatus,
+    command=True,
 )
 async def set_intake_mode(call: Call) -> IntakeStatus:
-    session = await call.session(Action.SESSION_UPDATE)
-    state = IntakeStore(call.services.redis)
-    mode = call.body(IntakeModeIn).mode
-    await state.set_mode(session.id, mode, actor=call.actor, at=call.now())
-    return await state.status(session.id)
+    return await call.run(SETTING_COMMANDS["intake_mode"])
 
 
 @endpoint("GET", ONE + "/spend", summary="X spend of the session", tag=TAG, response=SpendReport)
@@ -71,12 +49,10 @@ async def session_spend(call: Call) -> SpendReport:
     tag=TAG,
     body=BudgetIn,
     response=SpendReport,
+    command=True,
 )
 async def set_budget(call: Call) -> SpendReport:
-    session = await call.session(Action.SESSION_UPDATE)
-    meter = Meter(call.services.redis)
-    await meter.set_budget(session.id, call.body(BudgetIn).budget_usd)
-    return await meter.report(session.id)
+    return await call.run(SETTING_COMMANDS["budget"])
 
 
 @endpoint(

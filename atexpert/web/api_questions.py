@@ -28,7 +28,7 @@ from atexpert.domain.views import (
 )
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, command_endpoints, endpoint
-from atexpert.web.commands import QUESTION_COMMANDS
+from atexpert.web.commands import ADD_QUESTION, QUESTION_COMMANDS, QuestionAdded
 
 TAG = "questions"
 ALL = "/api/sessions/{session_id}/questions"
@@ -41,11 +41,6 @@ class QuestionListQuery(BaseModel):
     status: QuestionStatus | None = None
     offset: int = Field(default=0, ge=0, le=1_000_000)
     limit: int = Field(default=200, ge=1, le=1000)
-
-
-class QuestionAdded(BaseModel):
-    question: Question
-    created: bool = Field(description="False when the tweet had already been received")
 
 
 def _forbidden() -> ApiError:
@@ -93,12 +88,10 @@ async def list_questions(call: Call) -> JSONResponse:
     body=IncomingQuestion,
     response=QuestionAdded,
     status=201,
+    command=True,
 )
 async def add_question(call: Call) -> QuestionAdded:
-    session = await call.session(Action.QUESTION_CREATE)
-    incoming = call.body(IncomingQuestion)
-    question, created = await call.services.store.add_question(session.id, incoming, at=call.now())
-    return QuestionAdded(question=question, created=created)
+    return await call.run(ADD_QUESTION)
 
 
 @endpoint("GET", ONE, summary="One question, as the caller may see it", tag=TAG, response=Question)

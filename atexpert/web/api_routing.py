@@ -28,7 +28,15 @@ from atexpert.store.staff import RedisClient, StaffStore
 from atexpert.store.store import Store
 from atexpert.web.api_errors import ApiError, invalid_input
 from atexpert.web.auth import CookieSigner, Principal, authenticate, authenticate_optional
-from atexpert.web.commands import Caller, Command, NoInput, Stores, authorize, perform
+from atexpert.web.commands import (
+    Caller,
+    Command,
+    NoInput,
+    Stores,
+    authorize,
+    authorize_global,
+    perform,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -58,7 +66,8 @@ class Services:
     @property
     def stores(self) -> Stores:
         """What the commands write to."""
-        return Stores(self.store, self.staff, InvitationStore(self.redis, clock=self.clock))
+        invitations = InvitationStore(self.redis, clock=self.clock)
+        return Stores(self.store, self.staff, invitations, self.redis)
 
 
 @dataclass
@@ -118,15 +127,30 @@ class Call:
     def now(self) -> datetime:
         return self.services.clock.now()
 
-    async def run(self, command: Command[Any, R], target_id: str = "") -> R:
-        """Run ``command`` on the ``session_id`` session as the caller: authorize, then
-        take the body as its input and ``?version=`` as its guard when it honours one."""
-        store, caller = self.services.store, Caller.staff(self.principal.user)
-        session = await authorize(command, store, caller, self.path("session_id"))
+    async def run(
+        self,
+        command: Command[Any, R],
+        target_id: str = "",
+        *,
+        read: Callable[[], BaseModel] | None = None,
+        guard: type[IfVersion] = IfVersion,
+    ) -> R:
+        """Run ``command`` as the caller: authorize (on the ``session_id`` session unless it
+        is global), then take the body (or what ``read`` makes of the request) as its input
+        and the ``guard`` query's version when it honours one."""
+        caller = Caller.staff(self.principal.user)
+        session = None
+        if command.states is None:
+            authorize_global(command, caller)
+        else:
+            session = await authorize(command, self.services.store, caller, self.path("session_id"))
         if self.body_error is not None:
             raise self.body_error
-        payload = self.body_or_none if self.body_or_none is not None else command.input()
-        version = self.query(IfVersion).version if command.versioned else None
+        if read is not None:
+            payload = read()
+        else:
+            payload = self.body_or_none if self.body_or_none is not None else command.input()
+        version = self.query(guard).version if command.versioned else None
         return await perform(
             command,
             self.services.stores,

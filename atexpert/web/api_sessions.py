@@ -10,7 +10,7 @@ from atexpert.domain.staff import Action, Grants, StaffUser, can, grants
 from atexpert.domain.views import Json, project, reader_of
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, command_endpoint, command_endpoints, endpoint
-from atexpert.web.commands import SESSION_COMMANDS
+from atexpert.web.commands import SESSION_COMMANDS, RoleRevocation
 
 TAG = "sessions"
 ONE = "/api/sessions/{session_id}"
@@ -124,14 +124,14 @@ assign_role = command_endpoint(
     response=Session,
 )
 async def revoke_role(call: Call) -> Session:
-    session = await call.session(Action.SESSION_ASSIGN)
-    raw_role = call.path("role")
-    if raw_role not in {r.value for r in Role}:
-        detail = [{"loc": ["path", "role"], "msg": "expert or moderator", "type": "enum"}]
-        raise ApiError(422, "invalid_input", f"unknown role {raw_role!r}", detail)
-    return await call.services.store.revoke_role(
-        session.id, call.path("user_id"), Role(raw_role), actor=call.actor, at=call.now()
-    )
+    def read() -> RoleRevocation:
+        raw_role = call.path("role")
+        if raw_role not in {r.value for r in Role}:
+            detail = [{"loc": ["path", "role"], "msg": "expert or moderator", "type": "enum"}]
+            raise ApiError(422, "invalid_input", f"unknown role {raw_role!r}", detail)
+        return RoleRevocation(user_id=call.path("user_id"), role=Role(raw_role))
+
+    return await call.run(SESSION_COMMANDS["revoke"], read=read)
 
 
 async def _check_staff(call: Call, field: str, user_ids: list[str]) -> None:

@@ -10,16 +10,14 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from atexpert.domain.staff import (
     Action,
     ApiToken,
-    DisplayName,
     Password,
     StaffUserOut,
     TokenName,
-    Username,
 )
-from atexpert.store.staff import UsernameTaken
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, endpoint
 from atexpert.web.auth import cookie_secure, log_in, log_out
+from atexpert.web.staff_commands import USER_COMMANDS, UserCreate
 
 TAG = "staff"
 #: Failed logins allowed per username in a window, before 429s until the window ends.
@@ -43,15 +41,6 @@ class MeOut(BaseModel):
     user: StaffUserOut
     auth: Literal["cookie", "token"]
     csrf_token: str | None = None
-
-
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: Username
-    password: Password
-    display_name: DisplayName | None = None
-    is_admin: bool = False
 
 
 class PasswordChange(BaseModel):
@@ -151,17 +140,10 @@ async def list_users(call: Call) -> list[StaffUserOut]:
     body=UserCreate,
     response=StaffUserOut,
     status=201,
+    command=True,
 )
 async def create_user(call: Call) -> StaffUserOut:
-    call.require(Action.STAFF_MANAGE)
-    body = call.body(UserCreate)
-    try:
-        user = await call.services.staff.create_user(
-            body.username, body.password, display_name=body.display_name, is_admin=body.is_admin
-        )
-    except UsernameTaken as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
-    return StaffUserOut.of(user)
+    return StaffUserOut.of(await call.run(USER_COMMANDS["add"]))
 
 
 @endpoint(

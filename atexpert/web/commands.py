@@ -11,6 +11,9 @@ the result. The errors are the domain's (``forbidden``, ``not_found``, ``session
 way: an HTTP status and ``error`` code, a websocket ``error`` frame with that code, a CLI
 exit status 1 with the message.
 
+The settings of a session are in :mod:`atexpert.web.setting_commands`, staff users (global
+commands, acting on no session: :data:`GLOBAL`) in :mod:`atexpert.web.staff_commands`.
+
 Requeue ("hand back") needs :attr:`~atexpert.domain.staff.Action.QUESTION_HAND_BACK`, held by
 moderators, experts and admins, over every adapter: an expert hands an approved question
 back to the moderators, and a moderator sends one back to the queue with the same rule.
@@ -37,12 +40,14 @@ from atexpert.domain.questions import (
     MAX_TAG,
     MAX_TAGS,
     MAX_TEXT,
+    IncomingQuestion,
     Question,
     QuestionCommandName,
 )
 from atexpert.domain.sessions import Role, Session, SessionStatus, SessionUpdate
 from atexpert.domain.staff import Action, StaffUser, can
 from atexpert.store.invitations import InvitationStore
+from atexpert.store.redis_conn import RedisClient
 from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
 
@@ -50,6 +55,8 @@ I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the input model
 R = TypeVar("R")
 
 ANY_STATE = frozenset(SessionStatus)
+#: The "states" of a command that acts on no session.
+GLOBAL = None
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,21 @@ class Caller:
 
 @dataclass(frozen=True)
 class Target:
-    """What a step acts on: the session, the record's id in it, who and when."""
+    """What a step acts on: the session (None for a global command), the record's id in
+    it, who and when."""
 
-    session: Session
+    scope: Session | None
     id: str
     caller: Caller
     at: datetime
     version: int | None
+
+    @property
+    def session(self) -> Session:
+        """The session a session command acts on."""
+        if self.scope is None:
+            raise TypeError("a global command acts on no session")
+        return self.scope
 
     @property
     def actor(self) -> str:
@@ -92,6 +107,8 @@ class Stores:
     store: Store
     staff: StaffStore
     invitations: InvitationStore
+    #: For the settings' stores (auto-moderation, intake, the X meter).
+    redis: RedisClient
 
 
 Step = Callable[[Stores, Target, I], Awaitable[R]]
@@ -105,8 +122,9 @@ class Command(Generic[I, R]):
     input: type[I]
     permission: Action
     step: Step[I, R]
-    #: The session statuses the command is allowed in.
-    states: frozenset[SessionStatus] = ANY_STATE
+    #: The session statuses the command is allowed in; :data:`GLOBAL`: it acts on no
+    #: session (staff users), see :func:`authorize_global`.
+    states: frozenset[SessionStatus] | None = ANY_STATE
     #: Whether the command honours ``version`` (act only on that version, else conflict).
     versioned: bool = False
     #: Why it is refused in another state (after "session <id> is <status>: ").
@@ -120,6 +138,7 @@ async def authorize(
 
     Adapters authorize before they validate the input: a caller who may not act learns
     nothing about the input's rules."""
+    assert command.states is not None, f"{command.name} acts on no session"
     session = await store.get_session(session_id)
     if not caller.operator and not can(caller.user, command.permission, session):
         raise Forbidden(f"you may not do {command.permission.value} here")
@@ -129,11 +148,19 @@ async def authorize(
     return session
 
 
+def authorize_global(command: Command[Any, Any], caller: Caller) -> None:
+    """Whether ``caller`` may run ``command``, a :data:`GLOBAL` one (its permission on no
+    session)."""
+    assert command.states is None, f"{command.name} acts on a session"
+    if not caller.operator and not can(caller.user, command.permission, None):
+        raise Forbidden(f"you may not do {command.permission.value} here")
+
+
 async def perform(
     command: Command[I, R],
     stores: Stores,
     caller: Caller,
-    session: Session,
+    session: Session | None,
     target_id: str,
     payload: I,
     *,
@@ -156,8 +183,13 @@ async def execute(
     at: datetime,
     version: int | None = None,
 ) -> R:
-    """:func:`authorize`, then :func:`perform`."""
-    session = await authorize(command, stores.store, caller, session_id)
+    """:func:`authorize` (:func:`authorize_global` for a :data:`GLOBAL` command, whose
+    ``session_id`` is ignored), then :func:`perform`."""
+    session = None
+    if command.states is None:
+        authorize_global(command, caller)
+    else:
+        session = await authorize(command, stores.store, caller, session_id)
     return await perform(
         command, stores, caller, session, target_id, payload, at=at, version=version
     )
@@ -287,6 +319,20 @@ QUESTION_COMMANDS: dict[str, QuestionCommand] = {
 assert set(QUESTION_COMMANDS) == set(get_args(QuestionCommandName))
 
 
+class QuestionAdded(BaseModel):
+    question: Question
+    created: bool = Field(description="False when the tweet had already been received")
+
+
+async def _add(s: Stores, t: Target, incoming: IncomingQuestion) -> QuestionAdded:
+    question, created = await s.store.add_question(t.session.id, incoming, at=t.at)
+    return QuestionAdded(question=question, created=created)
+
+
+#: Staff add a question by hand, as if tweeted (not a websocket action).
+ADD_QUESTION = Command("add", IncomingQuestion, Action.QUESTION_CREATE, _add)
+
+
 # -- answer commands ---------------------------------------------------------------------
 
 AnswerText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ANSWER_TEXT)]
@@ -350,6 +396,18 @@ async def _assign(s: Stores, t: Target, body: RoleAssignment) -> Session:
     return await s.store.assign_role(sid, body.user_id, body.role, actor=t.actor, at=t.at)
 
 
+class RoleRevocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    role: Role
+
+
+async def _revoke(s: Stores, t: Target, body: RoleRevocation) -> Session:
+    sid = t.session.id
+    return await s.store.revoke_role(sid, body.user_id, body.role, actor=t.actor, at=t.at)
+
+
 SessionCommand = Command[Any, Session]
 _LIFECYCLE = Action.SESSION_LIFECYCLE
 
@@ -358,6 +416,7 @@ SESSION_COMMANDS: dict[str, SessionCommand] = {
     for c in (
         Command("update", SessionUpdate, Action.SESSION_UPDATE, _update),
         Command("assign", RoleAssignment, Action.SESSION_ASSIGN, _assign),
+        Command("revoke", RoleRevocation, Action.SESSION_ASSIGN, _revoke),
         Command("schedule", NoInput, _LIFECYCLE, _step(Store.schedule_session)),
         Command("unschedule", NoInput, _LIFECYCLE, _step(Store.unschedule_session)),
         Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),

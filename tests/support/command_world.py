@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import redis
 
 from atexpert.domain.clock import ManualClock, SystemClock
@@ -49,8 +49,9 @@ class CommandWorld:
         return self.client.portal.call(functools.partial(fn, *args, **kw))
 
 
-@pytest.fixture(scope="module")
-def app_client(redis_url: str) -> Iterator[TestClient]:
+@contextmanager
+def command_app(redis_url: str) -> Iterator[TestClient]:
+    """The app of the command worlds, on a frozen clock, served to a test client."""
     app = create_app(
         app_settings().model_copy(update={"redis_url": redis_url}),
         clock=ManualClock(NOW),
