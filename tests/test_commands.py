@@ -28,6 +28,7 @@ from atexpert.web.commands import (
 from atexpert.web.setting_commands import SETTING_COMMANDS
 from atexpert.web.staff_commands import USER_COMMANDS
 from tests.support.api_world import bearer, incoming
+from tests.support.command_world import NOW, CommandWorld, command_app, fresh_world
 
 with warnings.catch_warnings():  # starlette nags about httpx; its TestClient still works
     warnings.simplefilter("ignore")
@@ -39,9 +40,6 @@ ROLES = ("anonymous", "outsider", "expert", "moderator", "admin")
 CONSOLE = {"outsider": "expert", "expert": "expert", "moderator": "moderator", "admin": "admin"}
 #: A refused websocket handshake, as the HTTP API's error codes.
 CLOSE_CODES = {4401: "not_authenticated", 4403: "forbidden"}
-
-
-from tests.support.command_world import NOW, CommandWorld, command_app, fresh_world  # noqa: E402
 
 
 @pytest.fixture(scope="module")
