@@ -1,7 +1,7 @@
 """The ``atexpert`` command line: serve, staff users, sessions, invitations and the demo.
 
 Errors print one line on stderr and exit with status 1 (2 for usage errors, from
-argparse); never a traceback.
+argparse, and for serving with an unfit secret key); never a traceback.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from atexpert import __version__
-from atexpert.cli.demo import print_demo, seed_demo
+from atexpert.cli.demo import print_demo, seed_demo, with_secret_key
 from atexpert.cli.export import add_export_commands
 from atexpert.domain.clock import SystemClock
 from atexpert.domain.errors import AtexpertError
@@ -101,6 +101,9 @@ async def serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if (problem := settings.secret_key_problem()) is not None:
+        fail(problem)
+        return 2
     async with RedisRuntime(settings):  # fail here, in one line, if Redis is unusable
         pass
     await serve(
@@ -437,7 +440,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         # A fresh data dir, removed on exit: the emulator's state and, unless a Redis URL is
         # configured, the embedded Redis.
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="atexpert-demo-"))
-        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        settings = with_secret_key(settings.model_copy(update={"data_dir": Path(data_dir)}))
         settings = await stack.enter_async_context(demo_emulator(settings))
         async with RedisRuntime(settings) as runtime:
             seed = await seed_demo(settings, runtime.client, SystemClock().now())
