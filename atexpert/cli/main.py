@@ -88,16 +88,12 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from atexpert.web.app import create_app
+    from atexpert.web.serving import server_config
     from atexpert.web.workers import background_hooks
 
     settings = bound(settings, host, port)
     app = create_app(settings, lifespan_hooks=background_hooks())
-    # Each live event is serialized once for all clients: per-message compression would
-    # redo that work per client and frame.
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", ws_per_message_deflate=False
-    )
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(server_config(app, host, port, log_level="info")).serve()
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
