@@ -45,7 +45,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         try:
             await super().send(message)
         finally:
-            self.writable.clear()
+            if not self.disconnected:  # else stay set: nothing may wait on a lost connection
+                self.writable.clear()
 
     async def run_asgi(self) -> None:
         await super().run_asgi()
