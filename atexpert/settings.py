@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SECRET_KEY = "change-me"
+MIN_SECRET_KEY_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -24,8 +27,9 @@ class Settings(BaseSettings):
         default=Path("data"), description="Where the embedded Redis keeps its socket and AOF."
     )
     secret_key: SecretStr = Field(
-        default=SecretStr("change-me"),
-        description="Signs session cookies and CSRF tokens. Set a long random value in production.",
+        default=SecretStr(DEFAULT_SECRET_KEY),
+        description="Signs the login cookies (itsdangerous). `atexpert serve` needs 32+ random "
+        "characters.",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public URL of the web app (links, OAuth)."
@@ -54,3 +58,17 @@ class Settings(BaseSettings):
     scheduler_lease_seconds: float = Field(
         default=10.0, gt=0, le=600, description="Scheduler lease time-to-live (one leader at once)."
     )
+
+    def secret_key_problem(self) -> str | None:
+        """Why :attr:`secret_key` is unfit to serve with (default, too short); None if fit."""
+        key = self.secret_key.get_secret_value()
+        if key == DEFAULT_SECRET_KEY:
+            what = f"is the default {DEFAULT_SECRET_KEY!r}"
+        elif len(key) < MIN_SECRET_KEY_CHARS:
+            what = f"is too short ({len(key)} characters)"
+        else:
+            return None
+        return (
+            f"ATEXPERT_SECRET_KEY {what}: set {MIN_SECRET_KEY_CHARS} or more random characters, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )

@@ -317,6 +317,7 @@ async def run_system(kind: str, sizes: list[int], redis_url: str, pipe: Connecti
             sys.executable, "-m", "uvicorn", "--factory", "atexpert.web.app:create_app",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             "--ws-per-message-deflate", "false", "--backlog", "4096",
+            "--ws", "atexpert.web.serving:WebSocketProtocol",  # as `atexpert serve` does
         ]  # fmt: skip
         url = f"ws://127.0.0.1:{port}/ws/sessions/{session.id}/expert"
         headers = {"Authorization": f"Bearer {token}"}

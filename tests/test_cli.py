@@ -23,11 +23,15 @@ import httpx
 import pytest
 import redis
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
+from atexpert.cli.demo import with_secret_key
 from atexpert.cli.main import main
+from atexpert.settings import Settings
 from atexpert.store.invitations import InvitationStore
 
 REPO = Path(__file__).resolve().parents[1]
+SECRET_KEY = "cli-test-secret-" + "k" * 32
 #: 1 May of next year: always ahead of the wall clock, always summer time (CEST) in Paris.
 YEAR = datetime.now(UTC).year + 1
 DAY = f"{YEAR}-05-01"
@@ -40,6 +44,7 @@ def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         client.flushall()
     monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
     monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    monkeypatch.setenv("ATEXPERT_SECRET_KEY", SECRET_KEY)
     yield redis_url
 
 
@@ -245,8 +250,44 @@ def test_serve_refuses_an_unreachable_redis(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("ATEXPERT_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("ATEXPERT_SECRET_KEY", SECRET_KEY)
     code, _, err = run(capsys, "serve", "--port", "0")
     assert_one_line_error(code, err, "cannot reach Redis")
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        (None, "is the default 'change-me'"),
+        ("change-me", "is the default 'change-me'"),
+        ("", "is too short (0 characters)"),
+        ("x" * 31, "is too short (31 characters)"),
+    ],
+)
+def test_serve_refuses_the_default_or_a_short_secret_key(
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    key: str | None,
+    says: str,
+) -> None:
+    if key is None:
+        monkeypatch.delenv("ATEXPERT_SECRET_KEY")
+    else:
+        monkeypatch.setenv("ATEXPERT_SECRET_KEY", key)
+    code, out, err = run(capsys, "serve", "--port", "0")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"atexpert: error: ATEXPERT_SECRET_KEY {says}: set 32 or more")
+    assert "secrets.token_urlsafe(32)" in err
+
+
+def test_the_demo_makes_its_own_secret_key() -> None:
+    made = [with_secret_key(Settings(secret_key=SecretStr(k))) for k in ("change-me", "short")]
+    assert all(s.secret_key_problem() is None for s in made)
+    assert len({s.secret_key.get_secret_value() for s in made}) == 2  # random
+    fit = Settings(secret_key=SecretStr(SECRET_KEY))
+    assert with_secret_key(fit) is fit
 
 
 def test_internal_errors_are_one_line_unless_debug(capsys: pytest.CaptureFixture[str]) -> None:

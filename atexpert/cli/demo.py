@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import SecretStr
+
 from atexpert.domain.clock import SystemClock
 from atexpert.domain.errors import AtexpertError
 from atexpert.domain.sessions import HostAccount, Session, SessionFields
@@ -41,6 +43,13 @@ QUESTIONS = [
 
 class DemoError(AtexpertError):
     code = "demo"
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """``settings`` with a fresh random secret key, unless a fit one is configured."""
+    if settings.secret_key_problem() is None:
+        return settings
+    return settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(32))})
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 users, sessions and exports have their own modules (:mod:`atexpert.cli.users`, ...).
 
 Errors print one line on stderr and exit with status 1 (2 for usage errors, from
-argparse); never a traceback.
+argparse, and for serving with an unfit secret key); never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from atexpert import __version__
 from atexpert.cli.common import CliError, Run, SubParsers
-from atexpert.cli.demo import print_demo, seed_demo
+from atexpert.cli.demo import print_demo, seed_demo, with_secret_key
 from atexpert.cli.export import add_export_commands
 from atexpert.cli.sessions import add_session_commands
 from atexpert.cli.users import add_user_commands
@@ -50,19 +50,18 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from atexpert.web.app import create_app
+    from atexpert.web.serving import server_config
     from atexpert.web.workers import background_hooks
 
     settings = bound(settings, host, port)
     app = create_app(settings, lifespan_hooks=background_hooks())
-    # Each live event is serialized once for all clients: per-message compression would
-    # redo that work per client and frame.
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", ws_per_message_deflate=False
-    )
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(server_config(app, host, port, log_level="info")).serve()
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if (problem := settings.secret_key_problem()) is not None:
+        fail(problem)
+        return 2
     async with RedisRuntime(settings):  # fail here, in one line, if Redis is unusable
         pass
     await serve(
@@ -81,7 +80,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         # A fresh data dir, removed on exit: the emulator's state and, unless a Redis URL is
         # configured, the embedded Redis.
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="atexpert-demo-"))
-        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        settings = with_secret_key(settings.model_copy(update={"data_dir": Path(data_dir)}))
         settings = await stack.enter_async_context(demo_emulator(settings))
         async with RedisRuntime(settings) as runtime:
             seed = await seed_demo(settings, runtime.client, SystemClock().now())

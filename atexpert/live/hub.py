@@ -115,7 +115,12 @@ class LiveConfig(BaseSettings):
     window: int = Field(default=10_000, ge=1, description="Events kept for resuming clients.")
     idle_s: float = Field(default=30.0, ge=0, description="Keep a feed this long without clients.")
     claim_ttl_s: float = Field(default=60.0, gt=0, description="Lifetime of a soft claim.")
-    close_timeout_s: float = Field(default=5.0, gt=0, description="Wait for a close frame.")
+    close_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A closed client has this long to read what is still buffered for it "
+        "and the close frame; then its connection is reset.",
+    )
     handshakes: int = Field(default=16, ge=1, description="Handshakes checked at once.")
 
 
@@ -156,8 +161,9 @@ class SessionFeed:
         try:
             await self._load()
         except BaseException as exc:
-            if not self.ready.done():
-                self.ready.set_exception(exc)
+            self.ready.set_exception(exc)  # LiveHub.feed hands it to the waiting clients
+            if isinstance(exc, Exception):
+                return  # not raised again: asyncio would log it as never retrieved
             raise
         self.ready.set_result(None)
         while not self._stopping.is_set():

@@ -41,6 +41,7 @@ from atexpert.web.auth import CookieSigner
 from atexpert.web.live import live_routes
 from atexpert.web.openapi import openapi_document
 from atexpert.web.pages import page_routes
+from atexpert.web.serving import CLOSE_TIMEOUT_STATE
 from atexpert.web.tasks import stop_task
 
 #: Runs beside the app: entered once the services exist, left on shutdown.
@@ -113,7 +114,7 @@ def create_app(
     the_clock = clock or SystemClock()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, float]]:
         async with AsyncExitStack() as stack:
             client = redis
             if client is None:
@@ -142,7 +143,8 @@ def create_app(
                 stack.push_async_callback(stop_task, task, stop, timeout=5)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(app.state.services))
-            yield
+            # the server's websocket protocol resets dropped clients after this timeout
+            yield {CLOSE_TIMEOUT_STATE: hub.config.close_timeout_s}
 
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),

@@ -49,6 +49,7 @@ log = logging.getLogger("atexpert.live")
 
 PATH = "/ws/sessions/{session_id}/{role}"
 MAX_REASON = 120  # a close frame's reason is at most 123 bytes
+MAX_LOGGED_PATH = 200
 STAFF_ROLES = frozenset({LiveRole.MODERATOR, LiveRole.ADMIN})
 
 
@@ -141,7 +142,10 @@ class Connection:
 async def _deny(ws: WebSocket, no: _Denied) -> None:
     """Refuse a client. A foreign page gets no upgrade at all (HTTP 403 with a JSON body,
     where the server supports denial responses); anyone else gets the upgrade closed at
-    once with a 44xx code and the reason, which a browser script can read."""
+    once with a 44xx code and the reason, which a browser script can read. Either way, one
+    line in the log."""
+    path = ws.url.path[:MAX_LOGGED_PATH]
+    log.info("live: refused %r: %s %s", path, no.close.code, no.message[:MAX_REASON])
     if no.status == 403 and no.code == "origin_refused":
         if "websocket.http.response" in ws.scope.get("extensions", {}):
             body = {"error": no.code, "message": no.message}

@@ -36,6 +36,7 @@ from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
 from atexpert.web.app import create_app
 from atexpert.x.client import async_client
+from tests.support.app_server import wait_started
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
@@ -92,11 +93,7 @@ class ThreadServer:
 
     def start(self) -> None:
         self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the app server did not start")
-            time.sleep(0.01)
+        wait_started(self.server, self.thread)
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -41,6 +41,18 @@ class LiveWorld:
         question, _ = await self.store.add_question(self.session_id, incoming)
         return question.id
 
+    async def draft(self) -> str:
+        """A new draft session (its public endpoint refuses clients): its id."""
+        now = datetime.now(UTC)
+        fields = SessionFields(
+            title="Not yet",
+            hashtags=["Soon"],
+            host_account=HostAccount(handle="Airbus"),
+            scheduled_start=now + timedelta(days=30),
+            scheduled_end=now + timedelta(days=31),
+        )
+        return (await self.store.create_session(fields, actor="root")).id
+
 
 @pytest.fixture
 async def world(redis_standalone: aioredis.Redis) -> AsyncIterator[LiveWorld]:
