@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,12 +60,12 @@ async def test_outdated_hash_is_upgraded(redis: RedisClient, clock: ManualClock)
 async def test_tokens_roundtrip_and_revoke(store: StaffStore) -> None:
     user = await store.create_user("bot", "password1")
     token, secret = await store.create_token(user.id, "ci")
-    assert (await store.user_for_token(secret)) == user
+    assert (await store.token_owner(secret)) == (token, user)
     assert [t.name for t in await store.list_tokens(user.id)] == ["ci"]
-    assert await store.user_for_token(secret + "x") is None
-    assert await store.user_for_token("not-a-token") is None
+    assert await store.token_owner(secret + "x") is None
+    assert await store.token_owner("not-a-token") is None
     assert await store.revoke_token(user.id, token.id)
-    assert await store.user_for_token(secret) is None
+    assert await store.token_owner(secret) is None
     assert not await store.revoke_token(user.id, token.id)
     assert await store.list_tokens(user.id) == []
 
@@ -78,3 +79,27 @@ async def test_login_sessions_expire(store: StaffStore, clock: ManualClock) -> N
     sid2, _ = await store.create_login(user.id, timedelta(hours=1))
     await store.delete_login(sid2)
     assert await store.get_login(sid2) is None
+
+
+async def test_ending_logins_keeps_the_one_asked_and_the_other_users(store: StaffStore) -> None:
+    erin = await store.create_user("erin", "password1")
+    frank = await store.create_user("frank", "password1")
+    here, _ = await store.create_login(erin.id, timedelta(hours=1))
+    there, _ = await store.create_login(erin.id, timedelta(hours=1))
+    his, _ = await store.create_login(frank.id, timedelta(hours=1))
+    await store.end_logins(erin.id, keep=here)
+    assert await store.get_login(here) is not None and await store.get_login(his) is not None
+    assert await store.get_login(there) is None
+    await store.end_logins(erin.id)
+    assert await store.get_login(here) is None
+
+
+async def test_two_admins_disabling_each_other_at_once_leave_one_active(
+    store: StaffStore,
+) -> None:
+    ids = [(await store.create_user(n, "password1", is_admin=True)).id for n in ("gil", "hal")]
+    outcomes = await asyncio.gather(
+        *(store.set_disabled(i, True) for i in ids), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "StaffUser"]
+    assert len([u for u in await store.list_users() if u.active]) == 1

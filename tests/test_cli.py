@@ -399,3 +399,31 @@ def test_uninvite_refuses_an_accepted_invitation(
     asyncio.run(accept())
     code, _, err = run(capsys, "session", "uninvite", sid, inv_id)
     assert_one_line_error(code, err, f"invitation {inv_id} was accepted already")
+
+
+def test_user_disable_enable_delete(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("root", "mia"):
+        flags = ["--admin"] if name == "root" else []
+        assert (
+            run(
+                capsys,
+                "user",
+                "add",
+                name,
+                *flags,
+                "--password-stdin",
+                stdin="a long enough passphrase\n",
+            )[0]
+            == 0
+        )
+    code, out, _ = run(capsys, "user", "disable", "MIA")
+    assert code == 0 and "disabled staff user mia" in out
+    assert "mia  mia (disabled)" in run(capsys, "user", "list")[1]
+    code, out, _ = run(capsys, "user", "enable", "mia")
+    assert code == 0 and "(disabled)" not in run(capsys, "user", "list")[1]
+    code, _, err = run(capsys, "user", "disable", "root")
+    assert_one_line_error(code, err, "at least one active admin")
+    code, out, _ = run(capsys, "user", "delete", "mia")
+    assert code == 0 and "mia" not in run(capsys, "user", "list")[1]
+    code, _, err = run(capsys, "user", "enable", "mia")
+    assert_one_line_error(code, err, "no staff user named 'mia'")

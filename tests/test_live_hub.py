@@ -36,6 +36,9 @@ class Listener:
     def heartbeat(self, now: float, ping: str) -> None:
         self.deliver(ping)
 
+    def revoked(self, identity: str) -> None:
+        self.deliver(json.dumps({"type": "revoked", "identity": identity}))
+
     async def wait_for(self, pred: Any) -> dict[str, Any]:
         async with asyncio.timeout(10):
             while True:

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.errors import Conflict
-from atexpert.domain.sessions import Role
+from atexpert.domain.sessions import HostAccount, Role, SessionFields, SessionUpdate
 from atexpert.settings import Settings
 from atexpert.web.auth import COOKIE_NAME, CookieSigner
 from tests.support.live_world import LiveWorld
@@ -611,3 +611,130 @@ async def test_moderators_hear_of_a_config_change_live_experts_and_public_do_not
     await w.store.close_session(w.session_id, actor="root")
     for outside in (eve, public):
         assert (await outside.recv())["kind"] == "session.closed"
+
+
+# -- revoked credentials -------------------------------------------------------------------
+
+#: How soon a revocation must close the sockets opened with what it revokes.
+CLOSE_WITHIN_S = 1.0
+
+
+async def closed_with(client: Client, within: float = CLOSE_WITHIN_S) -> tuple[int, str]:
+    """Close code and reason of ``client``, closed by the server within ``within`` s."""
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(within):
+            while True:
+                await client.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def log_in(http: httpx.AsyncClient, user: str) -> tuple[str, str]:
+    """A login over HTTP: the Cookie header and the CSRF token."""
+    r = await http.post("/api/login", json={"username": user, "password": "password-1"})
+    assert r.status_code == 200, r.text
+    return f"{COOKIE_NAME}={r.cookies[COOKIE_NAME]}", r.json()["csrf_token"]
+
+
+async def still_open(world: LiveWorld, *clients: Client) -> None:
+    """Each of ``clients`` hears of the next question approval."""
+    qid = await world.ask()
+    await world.store.approve_question(world.session_id, qid, actor="root")
+    for client in clients:
+        await client.until(is_event("question.approved", qid))
+
+
+async def test_logout_and_token_revocation_close_those_sockets_only(
+    servers: tuple[Server, Server], world: LiveWorld
+) -> None:
+    """Revoked through process B, closed on process A within a second, with 4401."""
+    a, b = servers
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{b.port}") as http:
+        cookie, csrf = await log_in(http, "mia")
+        by_cookie = await open_client(a, world, "moderator", additional_headers={"Cookie": cookie})
+        by_token = await open_client(a, world, "moderator", "mia")
+        max_ = await open_client(a, world, "moderator", "max")
+        eve = await open_client(a, world, "expert", "eve")
+        for c in (by_cookie, by_token, max_, eve):
+            assert (await c.recv())["type"] == "snapshot"
+
+        r = await http.post("/api/logout", headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+        assert r.status_code == 204
+        code, reason = await closed_with(by_cookie)
+        assert code == 4401 and "revoked" in reason
+        await still_open(world, by_token, max_, eve)  # the same user's token stays good
+
+        [token] = await world.staff.list_tokens(world.users["max"].id)
+        max_auth = {"Authorization": f"Bearer {world.tokens['max']}"}
+        r = await http.delete(f"/api/me/tokens/{token.id}", headers=max_auth)
+        assert r.status_code == 204
+        assert (await closed_with(max_))[0] == 4401
+        await still_open(world, by_token, eve)
+
+
+async def test_a_password_change_or_a_disabled_user_closes_their_sockets(
+    servers: tuple[Server, Server], world: LiveWorld
+) -> None:
+    a, b = servers
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{b.port}") as http:
+        here, csrf = await log_in(http, "mia")
+        elsewhere, _ = await log_in(http, "mia")
+        kept = await open_client(a, world, "moderator", additional_headers={"Cookie": here})
+        ended = await open_client(b, world, "moderator", additional_headers={"Cookie": elsewhere})
+        by_token = await open_client(b, world, "moderator", "mia")
+        max_ = await open_client(a, world, "moderator", "max")
+        for c in (kept, ended, by_token, max_):
+            assert (await c.recv())["type"] == "snapshot"
+
+        change = {"current_password": "password-1", "new_password": "a brand new passphrase"}
+        r = await http.post(
+            "/api/me/password", json=change, headers={"Cookie": here, "X-CSRF-Token": csrf}
+        )
+        assert r.status_code == 204, r.text
+        assert (await closed_with(ended))[0] == 4401
+        await still_open(world, kept, by_token, max_)
+
+        root = {"Authorization": f"Bearer {world.tokens['root']}"}
+        r = await http.post(f"/api/users/{world.users['mia'].id}/disable", headers=root)
+        assert r.status_code == 200, r.text
+        for client in (kept, by_token):
+            assert (await closed_with(client))[0] == 4401
+        assert await refused_with(a, world, "moderator", user="mia") == (
+            4401,
+            "the API token is unknown or revoked",
+        )
+        await still_open(world, max_)
+
+
+async def test_a_role_removed_closes_that_users_socket_on_that_session_only(
+    servers: tuple[Server, Server], world: LiveWorld
+) -> None:
+    a = servers[0]
+    other = await world.store.create_session(
+        SessionFields(
+            title="Ask Airbus again",
+            hashtags=["AskAirbus"],
+            host_account=HostAccount(handle="Airbus"),
+            moderator_ids=[world.users["max"].id],
+            scheduled_start=datetime.now(UTC) + timedelta(days=30),
+            scheduled_end=datetime.now(UTC) + timedelta(days=31),
+        ),
+        actor="root",
+    )
+    here = await open_client(a, world, "moderator", "max")
+    there_ws = await connect(
+        a.url(other.id, "moderator"),
+        subprotocols=["atexpert.v1", f"bearer.{world.tokens['max']}"],  # type: ignore[list-item]
+        origin=ORIGIN,  # type: ignore[arg-type]
+    )
+    world.clients.append(there_ws)
+    there, mia = Client(there_ws), await open_client(a, world, "moderator", "mia")
+    for c in (here, there, mia):
+        assert (await c.recv())["type"] == "snapshot"
+    await world.store.revoke_role(
+        world.session_id, world.users["max"].id, Role.MODERATOR, actor="root"
+    )
+    assert (await closed_with(here))[0] == 4403
+    await still_open(world, mia)
+    await world.store.update_session(other.id, SessionUpdate(title="Still here"), actor="root")
+    assert (await there.until(is_event("session.updated")))["record"]["title"] == "Still here"

@@ -1,4 +1,5 @@
-"""``atexpert user``: create staff users, give them API tokens, list them."""
+"""``atexpert user``: create staff users, give them API tokens, list, disable, enable and
+delete them."""
 
 from __future__ import annotations
 
@@ -54,12 +55,17 @@ async def run_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return await with_redis(settings, work)
 
 
+async def named_user(staff: StaffStore, username: str) -> StaffUser:
+    user = await staff.get_by_username(username)
+    if user is None:
+        raise CliError(f"no staff user named {username!r}")
+    return user
+
+
 async def run_user_token(args: argparse.Namespace, settings: Settings) -> int:
     async def work(redis: RedisClient) -> int:
         staff = StaffStore(redis)
-        user = await staff.get_by_username(args.username)
-        if user is None:
-            raise CliError(f"no staff user named {args.username!r}")
+        user = await named_user(staff, args.username)
         _, secret = await staff.create_token(user.id, args.name)
         print(secret)
         return 0
@@ -70,8 +76,24 @@ async def run_user_token(args: argparse.Namespace, settings: Settings) -> int:
 async def run_user_list(args: argparse.Namespace, settings: Settings) -> int:
     async def work(redis: RedisClient) -> int:
         for user in await StaffStore(redis).list_users():
-            flag = " (admin)" if user.is_admin else ""
+            flag = (" (admin)" if user.is_admin else "") + (" (disabled)" if user.disabled else "")
             print(f"{user.id}  {user.username}  {user.display_name}{flag}")
+        return 0
+
+    return await with_redis(settings, work)
+
+
+async def run_user_state(args: argparse.Namespace, settings: Settings) -> int:
+    """``disable``, ``enable`` or ``delete`` a staff user (see ``StaffStore``)."""
+
+    async def work(redis: RedisClient) -> int:
+        staff = StaffStore(redis)
+        user = await named_user(staff, args.username)
+        if args.user_command == "delete":  # the last admin: Conflict, exit status 1
+            await staff.delete_user(user.id)
+        else:
+            await staff.set_disabled(user.id, args.user_command == "disable")
+        print(f"{args.user_command}d staff user {user.username}")
         return 0
 
     return await with_redis(settings, work)
@@ -91,3 +113,11 @@ def add_user_commands(sub: SubParsers) -> None:
     token.add_argument("--name", default="cli", help="a label for the token")
     token.set_defaults(run=run_user_token)
     users.add_parser("list", help="list staff users").set_defaults(run=run_user_list)
+    for name, what in [
+        ("disable", "disable a staff user: no login, no token, websockets closed"),
+        ("enable", "enable a disabled staff user"),
+        ("delete", "delete a staff user (the event logs keep the name, no one can reuse it)"),
+    ]:
+        state = users.add_parser(name, help=what)
+        state.add_argument("username")
+        state.set_defaults(run=run_user_state)

@@ -38,7 +38,12 @@ def invalid_username(raw: str) -> str:
 
 
 class StaffUser(BaseModel):
-    """A staff account as stored. ``password_hash`` never leaves the server."""
+    """A staff account as stored. ``password_hash`` never leaves the server.
+
+    A disabled account can neither log in nor use its tokens. A deleted one is a tombstone:
+    disabled for good, its password hash and tokens gone, its id and username kept, so the
+    event logs (whose ``actor`` is a username) stay unambiguous and no one reuses the name.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,6 +53,12 @@ class StaffUser(BaseModel):
     password_hash: str
     is_admin: bool = False
     created_at: datetime
+    disabled: bool = False
+    deleted_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.disabled and self.deleted_at is None
 
 
 class StaffUserOut(BaseModel):
@@ -60,6 +71,7 @@ class StaffUserOut(BaseModel):
     display_name: str
     is_admin: bool
     created_at: datetime
+    disabled: bool = False
 
     @classmethod
     def of(cls, user: StaffUser) -> StaffUserOut:
@@ -69,6 +81,7 @@ class StaffUserOut(BaseModel):
             display_name=user.display_name,
             is_admin=user.is_admin,
             created_at=user.created_at,
+            disabled=user.disabled,
         )
 
 

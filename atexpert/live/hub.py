@@ -10,6 +10,10 @@ Every process runs its own feeds from the same stream: no sticky load balancing 
 The feed also tails ``ama:{s}:live``, a short stream of ephemeral moderator notices
 (presence, soft claims), whose current state sits in two hashes with per-entry deadlines;
 see :mod:`atexpert.live.presence`.
+
+The hub also tails ``ama:{staff}:revoked``, where logging out, revoking a token, ending a
+user's logins and disabling or deleting a user announce the identities they revoke: each
+process closes its clients opened with one of them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from atexpert.store import keys
 from atexpert.store.automod import StoredConfig
 from atexpert.store.intake_state import IntakeSetting
 from atexpert.store.redis_conn import RedisClient
+from atexpert.store.staff import REVOCATIONS
 from atexpert.store.store import Store
 
 log = logging.getLogger("atexpert.live")
@@ -74,6 +79,9 @@ class Subscriber(Protocol):
 
     def heartbeat(self, now: float, ping: str) -> None:
         """Send ``ping``; give up on a client silent for too long (``now``: loop time)."""
+
+    def revoked(self, identity: str) -> None:
+        """``identity`` (``login:<sha256>``, ``token:<id>``, ``user:<id>``) was revoked."""
 
 
 def normalize(entity: str, record: Record) -> Record:
@@ -337,15 +345,20 @@ class LiveHub:
         self.feeds: dict[str, SessionFeed] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._revocations: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name="live-heartbeat")
+        self._revocations = asyncio.create_task(self._follow_revocations(), name="live-revoked")
 
     async def stop(self) -> None:
         self._stopping.set()
         if self._ticker is not None:
             await self._ticker
+        if self._revocations is not None:
+            self._revocations.cancel()
+            await asyncio.wait({self._revocations}, timeout=BLOCK_MS / 1000 + 1)
         for handle in self._idle.values():
             handle.cancel()
         feeds, self.feeds = list(self.feeds.values()), {}
@@ -384,6 +397,31 @@ class LiveHub:
         if not feed.subscribers and self.feeds.get(feed.session_id) is feed:
             del self.feeds[feed.session_id]
             asyncio.get_running_loop().create_task(feed.stop())
+
+    async def _follow_revocations(self) -> None:
+        """Close the clients of every identity revoked from now on, by any process."""
+        position: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if position is None:
+                    last: Any = await self.redis.xrevrange(REVOCATIONS, count=1)
+                    position = str(last[0][0]) if last else "0-0"
+                reply = await self.redis.xread(
+                    {REVOCATIONS: position}, count=READ_COUNT, block=BLOCK_MS
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("live revocations: %s; retrying", exc)
+                await asyncio.sleep(RETRY_S)
+                continue
+            for _, entry_id, fields in stream_entries(reply):
+                position = entry_id
+                self.revoke(str(fields.get("identity", "")))
+
+    def revoke(self, identity: str) -> None:
+        """Tell every client of this process that ``identity`` was revoked."""
+        for feed in list(self.feeds.values()):
+            for sub in list(feed.subscribers):
+                sub.revoked(identity)
 
     async def _tick(self) -> None:
         """Heartbeats: ping every client, renew this process's presence entries."""

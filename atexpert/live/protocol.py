@@ -29,6 +29,7 @@ class Close(StrEnum):
     TOO_SLOW = "4008 too slow: the send queue is full"
     BAD_RESUME = "4400 invalid after: an event id looks like 1732612345678-0"
     UNAUTHENTICATED = "4401 log in or send an API token"
+    REVOKED = "4401 the login, token or account was revoked"
     FORBIDDEN = "4403 forbidden"
     NOT_FOUND = "4404 no such session"
     ABUSE = "4429 too many rejected messages"

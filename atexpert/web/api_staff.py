@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -14,10 +15,13 @@ from atexpert.domain.staff import (
     StaffUserOut,
     TokenName,
 )
+from atexpert.store.staff import UnknownUser
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, endpoint
 from atexpert.web.auth import cookie_secure, log_in, log_out
 from atexpert.web.staff_commands import USER_COMMANDS, UserCreate
+
+R = TypeVar("R")
 
 TAG = "staff"
 #: Failed logins allowed per username in a window, before 429s until the window ends.
@@ -48,6 +52,16 @@ class PasswordChange(BaseModel):
 
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     new_password: Password
+    #: Also revoke every API token of the user (the other login sessions end anyway).
+    revoke_tokens: bool = False
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_password: Password
+    #: Also revoke every API token of the user (every login session ends anyway).
+    revoke_tokens: bool = False
 
 
 class TokenCreate(BaseModel):
@@ -69,6 +83,7 @@ class TokenCreated(BaseModel):
     body=LoginIn,
     response=LoginOut,
     public=True,
+    errors=((403, "The account is disabled"),),
 )
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
@@ -78,6 +93,8 @@ async def login(call: Call) -> LoginOut:
     if user is None:
         await services.staff.note_login_failure(body.username, LOGIN_FAILURE_WINDOW)
         raise ApiError(401, "invalid_credentials", "wrong username or password")
+    if not user.active:
+        raise ApiError(403, "account_disabled", "this account is disabled")
     await services.staff.clear_login_failures(body.username)
     secure = cookie_secure(call.request, services.settings)
     session = await log_in(
@@ -109,7 +126,8 @@ async def _check_throttle(call: Call, username: str) -> None:
 @endpoint(
     "POST",
     "/api/me/password",
-    summary="Change the caller's password (the current one is required)",
+    summary="Change the caller's password (the current one is required); ends the "
+    "caller's other login sessions",
     tag=TAG,
     body=PasswordChange,
 )
@@ -122,6 +140,9 @@ async def change_password(call: Call) -> None:
         detail = [{"loc": ["body", "current_password"], "msg": "wrong password", "type": "auth"}]
         raise ApiError(422, "invalid_input", "the current password is wrong", detail)
     await staff.set_password(user.id, body.new_password)
+    await staff.end_logins(user.id, keep=call.principal.sid)
+    if body.revoke_tokens:
+        await staff.revoke_tokens(user.id)
 
 
 @endpoint(
@@ -144,6 +165,61 @@ async def list_users(call: Call) -> list[StaffUserOut]:
 )
 async def create_user(call: Call) -> StaffUserOut:
     return StaffUserOut.of(await call.run(USER_COMMANDS["add"]))
+
+
+@endpoint(
+    "POST",
+    "/api/users/{user_id}/password",
+    summary="Reset a staff user's password (admin); ends all their login sessions",
+    tag=TAG,
+    body=PasswordReset,
+)
+async def reset_password(call: Call) -> None:
+    call.require(Action.STAFF_MANAGE)
+    body, staff, user_id = call.body(PasswordReset), call.services.staff, call.path("user_id")
+    await _known(staff.set_password(user_id, body.new_password))
+    await staff.end_logins(user_id)
+    if body.revoke_tokens:
+        await staff.revoke_tokens(user_id)
+
+
+def _switch(action: Literal["disable", "enable"], summary: str) -> Endpoint:
+    """``POST /api/users/{user_id}/<action>``."""
+
+    async def handler(call: Call) -> StaffUserOut:
+        call.require(Action.STAFF_MANAGE)
+        disabled = action == "disable"
+        user = await _known(call.services.staff.set_disabled(call.path("user_id"), disabled))
+        return StaffUserOut.of(user)
+
+    handler.__name__ = handler.__qualname__ = f"{action}_user"
+    path = "/api/users/{user_id}/" + action
+    return endpoint("POST", path, summary=summary, tag=TAG, response=StaffUserOut)(handler)
+
+
+disable_user = _switch(
+    "disable", "Disable a staff user (admin): no login, no token, websockets closed"
+)
+enable_user = _switch("enable", "Enable a disabled staff user (admin)")
+
+
+@endpoint(
+    "DELETE",
+    "/api/users/{user_id}",
+    summary="Delete a staff user (admin); the event logs keep their name",
+    tag=TAG,
+)
+async def delete_user(call: Call) -> None:
+    call.require(Action.STAFF_MANAGE)
+    await _known(call.services.staff.delete_user(call.path("user_id")))
+
+
+async def _known(step: Awaitable[R]) -> R:
+    """``step``'s result; a 404 for no such user."""
+    try:
+        return await step
+    except UnknownUser as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
 
 
 @endpoint(
@@ -187,6 +263,10 @@ ENDPOINTS: list[Endpoint] = [
     change_password,
     list_users,
     create_user,
+    reset_password,
+    disable_user,
+    enable_user,
+    delete_user,
     list_tokens,
     create_token,
     revoke_token,

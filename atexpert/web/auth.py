@@ -19,7 +19,13 @@ from starlette.responses import Response
 
 from atexpert.domain.staff import StaffUser
 from atexpert.settings import Settings
-from atexpert.store.staff import LoginSession, StaffStore
+from atexpert.store.staff import (
+    LoginSession,
+    StaffStore,
+    login_identity,
+    token_identity,
+    user_identity,
+)
 from atexpert.web.api_errors import ApiError
 
 COOKIE_NAME = "atexpert_session"
@@ -36,10 +42,19 @@ class Principal:
     via: Literal["cookie", "token"]
     login: LoginSession | None = None
     sid: str | None = None
+    token_id: str | None = None
 
     @property
     def csrf_token(self) -> str | None:
         return self.login.csrf if self.login is not None else None
+
+    @property
+    def identities(self) -> frozenset[str]:
+        """What a revocation may name to end what this caller opened (its websockets)."""
+        own = login_identity(self.sid) if self.sid is not None else None
+        if self.token_id is not None:
+            own = token_identity(self.token_id)
+        return frozenset({user_identity(self.user.id), *([own] if own else [])})
 
 
 class CookieSigner:
@@ -78,23 +93,23 @@ async def authenticate(
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise unauthorized("invalid_token", "Authorization must be 'Bearer <token>'")
-        user = await staff.user_for_token(secret.strip())
-        if user is None:
+        owned = await staff.token_owner(secret.strip())
+        if owned is None:
             raise unauthorized("invalid_token", "the API token is unknown or revoked")
-        return Principal(user=user, via="token")
+        return Principal(user=owned[1], via="token", token_id=owned[0].id)
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie is None:
         raise unauthorized("not_authenticated", "log in or send an API token")
     sid = signer.unsign(cookie)
     login = await staff.get_login(sid) if sid is not None else None
-    user = await staff.get_user(login.user_id) if login is not None else None
-    if sid is None or login is None or user is None:
+    owner = await staff.get_user(login.user_id) if login is not None else None
+    if sid is None or login is None or owner is None or not owner.active:
         raise unauthorized("invalid_session", "the login session is invalid or expired")
     if request.scope.get("method", "GET") not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), login.csrf.encode()):
             raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
-    return Principal(user=user, via="cookie", login=login, sid=sid)
+    return Principal(user=owner, via="cookie", login=login, sid=sid)
 
 
 async def authenticate_optional(

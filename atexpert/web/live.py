@@ -77,11 +77,14 @@ class Connection:
         role: LiveRole,
         user: StaffUser | None,
         config: LiveConfig,
+        identities: frozenset[str] = frozenset(),
     ) -> None:
         self.id = secrets.token_hex(8)
         self.ws = ws
         self.role = role
         self.user = user
+        #: What revokes this client's credentials: its login or token, its user.
+        self.identities = identities
         self.config = config
         self.queue: asyncio.Queue[str] = asyncio.Queue(config.send_queue)
         self.closing: Close | None = None
@@ -120,6 +123,10 @@ class Connection:
     def session_changed(self, session: Session) -> None:
         if not allowed(self.role, self.user, session):
             self.kick(Close.NOT_FOUND if self.role is LiveRole.PUBLIC else Close.FORBIDDEN)
+
+    def revoked(self, identity: str) -> None:
+        if identity in self.identities:
+            self.kick(Close.REVOKED)
 
     def heartbeat(self, now: float, ping: str) -> None:
         if now - self.last_seen > self.config.heartbeat_timeout_s:
@@ -196,7 +203,7 @@ async def live_endpoint(ws: WebSocket) -> None:
         if after is not None and STREAM_ID.fullmatch(after) is None:
             raise _Denied(400, "invalid_after", Close.BAD_RESUME.reason, Close.BAD_RESUME)
         async with hub.handshakes:  # bounds the Redis work of a reconnection storm
-            role, user, feed = await _admit(ws, services, hub)
+            role, principal, feed = await _admit(ws, services, hub)
     except _Denied as no:
         return await _deny(ws, no)
     except (RedisError, OSError) as exc:
@@ -204,19 +211,23 @@ async def live_endpoint(ws: WebSocket) -> None:
         reason = Close.UNAVAILABLE.reason
         return await _deny(ws, _Denied(503, "unavailable", reason, Close.UNAVAILABLE))
     await ws.accept(_subprotocol(ws))
-    await _serve(ws, Connection(ws, role, user, hub.config), feed, hub, services, after)
+    user, identities = (
+        (None, frozenset[str]()) if principal is None else (principal.user, principal.identities)
+    )
+    conn = Connection(ws, role, user, hub.config, identities)
+    await _serve(ws, conn, feed, hub, services, after)
 
 
 async def _admit(
     ws: WebSocket, services: Services, hub: LiveHub
-) -> tuple[LiveRole, StaffUser | None, SessionFeed]:
+) -> tuple[LiveRole, Principal | None, SessionFeed]:
     """Who connects to which console; :class:`_Denied` says why not."""
     try:
         role = LiveRole(ws.path_params["role"])
     except ValueError:
         roles = ", ".join(r.value for r in LiveRole)
         raise _Denied(404, "not_found", f"role is one of {roles}", Close.NOT_FOUND) from None
-    user: StaffUser | None = None
+    principal: Principal | None = None
     if role is not LiveRole.PUBLIC:
         origin = ws.headers.get("origin")
         origins = {
@@ -233,17 +244,17 @@ async def _admit(
         if principal.via == "cookie" and origin is None:
             reason = "a cookie login needs an Origin header"
             raise _Denied(403, "origin_refused", reason, Close.FORBIDDEN)
-        user = principal.user
     try:
         feed = await hub.feed(ws.path_params["session_id"])
     except NotFound:
         raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND) from None
+    user = principal.user if principal is not None else None
     if not allowed(role, user, Session.model_validate(feed.session)):
         if role is LiveRole.PUBLIC:
             raise _Denied(404, "not_found", "no such session", Close.NOT_FOUND)
         reason = f"you may not open the {role} console"
         raise _Denied(403, "forbidden", reason, Close.FORBIDDEN)
-    return role, user, feed
+    return role, principal, feed
 
 
 async def _serve(
@@ -255,6 +266,8 @@ async def _serve(
     after: str | None,
 ) -> None:
     first = hub.attach(feed, conn, after)
+    if conn.identities and not await _still_valid(ws, services):
+        conn.kick(Close.REVOKED)  # revoked between the handshake and the attach
     sender = asyncio.create_task(conn.send_all(first))
     receiver = asyncio.create_task(_receive(conn, feed, services))
     kicked = asyncio.create_task(conn.kicked.wait())
@@ -285,6 +298,18 @@ async def _serve(
             await asyncio.wait_for(
                 ws.close(conn.closing.code, conn.closing.reason), hub.config.close_timeout_s
             )
+
+
+async def _still_valid(ws: WebSocket, services: Services) -> bool:
+    """Whether the client's credentials still hold (checked again once it is attached, so
+    a revocation can't slip in unnoticed); True when Redis can't tell."""
+    try:
+        await _principal(ws, services)
+    except ApiError:
+        return False
+    except (RedisError, OSError):
+        return True
+    return True
 
 
 async def _receive(conn: Connection, feed: SessionFeed, services: Services) -> None:
