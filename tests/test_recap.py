@@ -105,6 +105,27 @@ async def test_recap_in_english_and_only_once_closed(
     assert r.status_code == 404 and "when the session closes" in r.text
 
 
+async def test_a_draft_recap_is_the_page_of_an_unknown_session(
+    web: Web, redis_standalone: aioredis.Redis
+) -> None:
+    fields = SessionFields(
+        title="Secret launch of the A390",
+        description="Not announced yet",
+        hashtags=["#A390Reveal"],
+        host_account=HostAccount(handle="AirbusSecret"),
+        scheduled_start=T0,
+        scheduled_end=T0 + timedelta(hours=1),
+    )
+    draft = await Store(redis_standalone).create_session(fields, actor="root")
+    unknown = await web.client.get("/recap/s_nope")
+    r = await web.client.get(f"/recap/{draft.id}")
+    assert r.status_code == unknown.status_code == 404
+    assert r.content == unknown.content
+    assert r.headers == unknown.headers
+    for secret in ("A390", "Secret", "Not announced", "AirbusSecret"):
+        assert secret not in r.text
+
+
 async def test_merged_chains_end_under_the_surviving_question(
     redis_standalone: aioredis.Redis,
 ) -> None:

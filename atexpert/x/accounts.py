@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ import aiohttp
 import tweepy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
+from atexpert.domain import twittertext
 from atexpert.domain.clock import Clock
 from atexpert.domain.errors import AtexpertError, Conflict, InvalidInput, NotFound
 from atexpert.domain.sessions import Session
@@ -50,7 +50,6 @@ STATE_TTL = timedelta(minutes=10)
 REFRESH_MARGIN = timedelta(minutes=5)
 REFUSED = frozenset({400})  # invalid_request/invalid_grant: the refresh token is dead
 LOCK_TTL = timedelta(seconds=90)  # longer than a token call may take (60 s timeout)
-HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
 # Replace the record only if it is still what we read (compare-and-set).
 _CAS = lua.script(__name__, "accounts_cas.lua")
@@ -68,10 +67,10 @@ class OAuthFailed(AtexpertError):
 
 def normalize_handle(raw: str, field: str = "handle") -> str:
     """``@Airbus`` -> ``Airbus``; :class:`InvalidInput` when it is no X handle."""
-    m = HANDLE.fullmatch(raw.strip())
-    if m is None:
-        raise InvalidInput.field((field,), "an X handle is 1-15 letters, digits or underscores")
-    return m.group(1)
+    handle = twittertext.username(raw)
+    if handle is None:
+        raise InvalidInput.field((field,), twittertext.HANDLE_RULE)
+    return handle
 
 
 class XAccount(BaseModel):
