@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         default=SecretStr("change-me"),
         description="Signs session cookies and CSRF tokens. Set a long random value in production.",
     )
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="Former secret keys, comma-separated: the X tokens encrypted with them "
+        "are still read, and written again under the current key (key rotation).",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public URL of the web app (links, OAuth)."
     )
