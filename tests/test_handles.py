@@ -3,6 +3,7 @@ Markdown export in which no user-controlled string forms a link."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,18 +16,19 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import ValidationError
 
+from atexpert.cli import main as cli
 from atexpert.domain import twittertext
 from atexpert.domain.answers import Answer, AnswerPart, AnswerStatus
 from atexpert.domain.costs import Spend
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.questions import STORED, Author, Question, QuestionStatus
-from atexpert.domain.sessions import HostAccount, SessionFields, new_session
+from atexpert.domain.sessions import SessionFields, new_session
 from atexpert.intake.posts import UNKNOWN_HANDLE, author_of
 from atexpert.recap import exports
 from atexpert.store import keys
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import SessionSnapshot, Store
-from tests.support.api_world import ApiWorld, bearer
+from tests.support.api_world import ApiWorld, bearer, session_body
 from tests.support.seeded_session import seed_session
 
 pytest_plugins = ("tests.support.api_world",)
@@ -120,12 +122,28 @@ async def test_manual_add_refuses_a_bad_handle_with_field_details(
     assert (await world.api.client.get(path, headers=headers)).json() == before
 
 
-async def test_import_refuses_a_bad_handle(redis_standalone: RedisClient) -> None:
+async def test_import_refuses_a_bad_handle(
+    redis_standalone: RedisClient,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     seeded = await seed_session(redis_standalone)
     doc = await exports.export_session(Store(redis_standalone), redis_standalone, seeded.session_id)
     raw = exports.to_json(doc).replace('"handle": "ana"', f'"handle": {json.dumps(PAYLOAD)}')
     assert PAYLOAD in raw
-    with pytest.raises(InvalidInput) as info:
+    path = tmp_path / "export.json"
+    path.write_text(raw, encoding="utf-8")
+    await redis_standalone.flushall()
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    assert await asyncio.to_thread(cli.main, ["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("atexpert: error: not an atexpert session export: questions.")
+    assert f"author.handle: Value error, {twittertext.HANDLE_RULE}" in err
+    assert err.count("\n") == 1 and not await redis_standalone.keys("*")
+    with pytest.raises(InvalidInput) as info:  # over HTTP: the same check, as a 422
         exports.parse_export(raw)
     assert any(
         e.loc[-1] == "handle" and e.msg.endswith(twittertext.HANDLE_RULE) for e in info.value.errors
@@ -167,16 +185,7 @@ def assert_only_x_links(md: str, count: int | None = None) -> None:
 
 
 SESSION = new_session(
-    SessionFields(
-        title="Title",
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        scheduled_start=T0,
-        scheduled_end=T0 + timedelta(hours=1),
-    ),
-    session_id="s_md",
-    actor="root",
-    at=T0,
+    SessionFields.model_validate(session_body()), session_id="s_md", actor="root", at=T0
 )
 NASTY_TEXT = st.sampled_from(NASTY) | st.text(
     st.sampled_from("[]()<>`!*_\\|:#\n -ajvscript%"), min_size=1, max_size=40

@@ -19,6 +19,7 @@ from atexpert.domain.sessions import HostAccount, SessionFields, new_session
 from atexpert.recap import summary as recap
 from atexpert.settings import Settings
 from atexpert.store.store import Store
+from tests.support.api_world import session_body
 from tests.support.recap_web import Links, recap_app
 from tests.support.seeded_session import T0, TEXT_101, seed_session
 
@@ -108,14 +109,13 @@ async def test_recap_in_english_and_only_once_closed(
 async def test_a_draft_recap_is_the_page_of_an_unknown_session(
     web: Web, redis_standalone: aioredis.Redis
 ) -> None:
-    fields = SessionFields(
-        title="Secret launch of the A390",
-        description="Not announced yet",
-        hashtags=["#A390Reveal"],
-        host_account=HostAccount(handle="AirbusSecret"),
-        scheduled_start=T0,
-        scheduled_end=T0 + timedelta(hours=1),
-    )
+    secrets = {
+        "title": "Secret launch of the A390",
+        "description": "Not announced yet",
+        "hashtags": ["#A390Reveal"],
+        "host_account": {"handle": "AirbusSecret"},
+    }
+    fields = SessionFields.model_validate(session_body(**secrets))
     draft = await Store(redis_standalone).create_session(fields, actor="root")
     unknown = await web.client.get("/recap/s_nope")
     r = await web.client.get(f"/recap/{draft.id}")
