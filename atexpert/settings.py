@@ -28,8 +28,14 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SECRET_KEY),
-        description="Signs the login cookies (itsdangerous). `atexpert serve` needs 32+ random "
+        description="Signs the login cookies (itsdangerous) and derives the key of the X tokens "
+        "at rest. `atexpert serve` needs 32+ random "
         "characters.",
+    )
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="Former secret keys, comma-separated: the X tokens encrypted with them "
+        "are still read, and written again under the current key (key rotation).",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public URL of the web app (links, OAuth)."

@@ -19,6 +19,7 @@ from atexpert.domain.sessions import HostAccount, SessionFields, new_session
 from atexpert.recap import summary as recap
 from atexpert.settings import Settings
 from atexpert.store.store import Store
+from tests.support.api_world import session_body
 from tests.support.recap_web import Links, recap_app
 from tests.support.seeded_session import T0, TEXT_101, seed_session
 
@@ -103,6 +104,26 @@ async def test_recap_in_english_and_only_once_closed(
     live = await _seed(web, redis_standalone, "en", close=False)
     r = await web.client.get(f"/recap/{live}")
     assert r.status_code == 404 and "when the session closes" in r.text
+
+
+async def test_a_draft_recap_is_the_page_of_an_unknown_session(
+    web: Web, redis_standalone: aioredis.Redis
+) -> None:
+    secrets = {
+        "title": "Secret launch of the A390",
+        "description": "Not announced yet",
+        "hashtags": ["#A390Reveal"],
+        "host_account": {"handle": "AirbusSecret"},
+    }
+    fields = SessionFields.model_validate(session_body(**secrets))
+    draft = await Store(redis_standalone).create_session(fields, actor="root")
+    unknown = await web.client.get("/recap/s_nope")
+    r = await web.client.get(f"/recap/{draft.id}")
+    assert r.status_code == unknown.status_code == 404
+    assert r.content == unknown.content
+    assert r.headers == unknown.headers
+    for secret in ("A390", "Secret", "Not announced", "AirbusSecret"):
+        assert secret not in r.text
 
 
 async def test_merged_chains_end_under_the_surviving_question(

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from atexpert.domain import twittertext
 from atexpert.domain.automod_words import LANGUAGES, Language, normalize
 
 
@@ -74,10 +75,10 @@ def author_ref(raw: str) -> str:
     """``@Handle``/``handle`` -> ``@handle``; digits -> a user id (write ``@123`` for a handle)."""
     if re.fullmatch(r"[0-9]{1,20}", raw):
         return raw
-    match = re.fullmatch(r"@?([A-Za-z0-9_]{1,15})", raw)
-    if match is None:
+    handle = twittertext.username(raw)
+    if handle is None:
         raise ValueError("an X user id (digits) or a handle (@ and 1-15 letters, digits or _)")
-    return "@" + match.group(1).lower()
+    return "@" + handle.lower()
 
 
 def _block_entry(raw: str) -> str:

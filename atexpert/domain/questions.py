@@ -20,9 +20,19 @@ import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+)
 
+from atexpert.domain import twittertext
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import (
     Change,
@@ -105,17 +115,43 @@ _KIND = {
 _DECISIONS = (_A.APPROVE, _A.REJECT, _A.MERGE, _A.REQUEUE, _A.RESTORE)
 
 
+#: Validation context of a record read back from Redis (see :func:`load`).
+STORED = "stored"
+#: A handle's length before X's rule was checked: such stored handles still load.
+_LEGACY_HANDLE_LENGTH = range(1, 51)
+
+
 class Author(BaseModel):
-    """Snapshot of the tweet's author when the question was received."""
+    """Snapshot of the tweet's author when the question was received.
+
+    ``handle`` follows X's username rule (:data:`twittertext.USERNAME_PATTERN`; a leading
+    "@" is dropped) wherever a question enters: intake, an admin's manual add, an import.
+    A question stored before the rule was checked keeps its handle when read back (context
+    :data:`STORED`); the exports escape it, and importing it is refused.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(pattern=r"^[0-9]{1,20}$")
-    handle: str = Field(min_length=1, max_length=50)
+    handle: str = Field(
+        description="The author's X username (1-15 letters, digits or underscores; a "
+        "leading @ is dropped)",
+        json_schema_extra={"pattern": twittertext.USERNAME_PATTERN},
+    )
     name: str = Field(default="", max_length=100)
     followers: int = Field(default=0, ge=0)
     verified: bool = False
     account_created_at: AwareDatetime | None = None
+
+    @field_validator("handle")
+    @classmethod
+    def _x_username(cls, v: str, info: ValidationInfo) -> str:
+        handle = twittertext.username(v)
+        if handle is not None:
+            return handle
+        if info.context and info.context.get(STORED) and len(v) in _LEGACY_HANDLE_LENGTH:
+            return v
+        raise ValueError(twittertext.HANDLE_RULE)
 
 
 class IncomingQuestion(BaseModel):
@@ -172,7 +208,7 @@ class Question(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def url(self) -> str:
-        return f"https://x.com/{self.author.handle}/status/{self.tweet_id}"
+        return f"https://x.com/{quote(self.author.handle, safe='')}/status/{self.tweet_id}"
 
     @property
     def shown_text(self) -> str:
@@ -189,7 +225,8 @@ class Question(BaseModel):
 
 def load(raw: str, session_id: str) -> Question:
     """A question from its stored JSON, which leaves out the session id."""
-    return Question.model_validate({**json.loads(raw), "session_id": session_id})
+    record = {**json.loads(raw), "session_id": session_id}
+    return Question.model_validate(record, context={STORED: True})
 
 
 def question_id(tweet_id: str) -> str:
@@ -230,7 +267,7 @@ def likes_change(question_id: str, likes: int, *, actor: str, at: datetime) -> C
 
 
 def illegal(record: Record, action: str) -> IllegalTransition:
-    q = Question.model_validate({"session_id": "", **record})
+    q = Question.model_validate({"session_id": "", **record}, context={STORED: True})
     try:
         MACHINE.next(q.status, QuestionAction(action), q.id, by=q.decided_by, at=q.decided_at)
     except IllegalTransition as exc:

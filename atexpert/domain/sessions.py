@@ -32,11 +32,11 @@ from pydantic import (
     model_validator,
 )
 
+from atexpert.domain import twittertext
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMachine, invalid_input
 
 HASHTAG = re.compile(r"#\w{1,99}")
-HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
 
 class SessionStatus(StrEnum):
@@ -113,10 +113,10 @@ class HostAccount(BaseModel):
     @field_validator("handle")
     @classmethod
     def _handle(cls, v: str) -> str:
-        m = HANDLE.fullmatch(v.strip())
-        if m is None:
-            raise ValueError("an X handle is 1-15 letters, digits or underscores")
-        return m.group(1)
+        handle = twittertext.username(v)
+        if handle is None:
+            raise ValueError(twittertext.HANDLE_RULE)
+        return handle
 
 
 class SessionOptions(BaseModel):

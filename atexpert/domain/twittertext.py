@@ -251,6 +251,22 @@ def extract_hashtags(text: str, urls: list[tuple[int, int]] | None = None) -> li
     return [t for t in tags if not any(s < t.end and t.start < e for s, e in spans)]
 
 
+# X's username ("handle") rule, as X's API checks a username (its OpenAPI document,
+# getUsersByUsername): 1-15 ASCII letters, digits or underscores. Every handle that enters
+# (a host account, a question's author, an auto-moderation entry) is checked with it. The
+# mention rule below is twitter-text's, wider on purpose: "@" and 16-20 word characters is
+# still one mention (of nobody), so that no shorter handle is read inside it.
+USERNAME_PATTERN: Final = r"^[A-Za-z0-9_]{1,15}$"
+HANDLE_RULE: Final = "an X handle is 1-15 letters, digits or underscores"
+_HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
+
+
+def username(raw: str) -> str | None:
+    """``@Airbus`` (or `` Airbus ``) -> ``Airbus``; None when ``raw`` is no X handle."""
+    m = _HANDLE.fullmatch(raw.strip())
+    return None if m is None else m.group(1)
+
+
 # twitter-text's valid mention: after a start, "RT:" or a character that is not a word
 # character nor one of !#$%&*@; 1-20 word characters; not followed by @, an accented Latin
 # letter or "://" (e.g. not "@http://", "@user@example.com" or "@aliceìnheiro").

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atexpert.domain import twittertext
 from atexpert.emulator import posting
 from atexpert.emulator.core import Emulator
 from atexpert.emulator.faults import Faults
@@ -22,7 +23,7 @@ from atexpert.emulator.ratelimit import RateLimiter
 from atexpert.emulator.render import public_metrics
 from atexpert.emulator.state import Account, State
 
-_USERNAME = r"^[A-Za-z0-9_]{1,15}$"
+_USERNAME = twittertext.USERNAME_PATTERN
 _ID = r"^[0-9]{1,19}$"
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_SCOPES = (

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from atexpert.domain import twittertext
 from atexpert.emulator import meter
 from atexpert.emulator.core import ANY, USER, Call, endpoint, x_json
 from atexpert.emulator.paging import page
@@ -16,7 +17,7 @@ from atexpert.emulator.problems import not_found_error
 from atexpert.emulator.render import posts_body, user_json
 from atexpert.emulator.state import Account
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+_USERNAME = re.compile(twittertext.USERNAME_PATTERN)
 _ID = re.compile(r"^[0-9]{1,19}$")
 _USER_VIEW = ("user.fields", "expansions", "tweet.fields", "post.fields")
 

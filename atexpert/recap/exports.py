@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -55,6 +56,10 @@ IMPORTABLE = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
 _MD_SPECIAL = frozenset("\\`*_[]<>|")
 #: What makes a line a heading, list item or quote: the start of the line, then the marker.
 _MD_LINE_START = re.compile(r"^(\s*\d*)([#+\-=.)])")
+#: The only links the Markdown export writes: to posts on X.
+_LINK_ORIGIN = "https://x.com/"
+#: What a link target keeps as is (with letters, digits and "_.-~"); the rest is encoded.
+_URL_SAFE = "/:%"
 
 _IMPORT_LUA = lua.script(__name__, "exports_import.lua")
 
@@ -189,6 +194,14 @@ def _md(text: str) -> str:
     return out.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
+def _link(text: str, url: str) -> str:
+    """A Markdown link to a post on X: its text escaped, its target percent-encoded (nothing
+    in it can end the link or start another); any other target is left out, text only."""
+    if not url.startswith(_LINK_ORIGIN):
+        return _md(text)
+    return f"[{_md(text)}]({quote(url, safe=_URL_SAFE)})"
+
+
 def _quote(text: str) -> str:
     return "\n".join("> " + _md(line) if line else ">" for line in text.splitlines() or [""])
 
@@ -211,10 +224,10 @@ def to_markdown(doc: SessionExport) -> str:
         for qid in a.question_ids:
             q = questions.get(qid)
             if q is not None:
-                lines += ["", f"[@{_md(q.author.handle)}]({q.url}):", "", _quote(q.shown_text)]
+                lines += ["", _link("@" + q.author.handle, q.url) + ":", "", _quote(q.shown_text)]
         lines += ["", _quote(a.text), ""]
         for i, tid in enumerate(a.posted_tweet_ids, 1):
-            lines.append(f"- [post {i}]({post_url(handle, tid)})")
+            lines.append(f"- {_link(f'post {i}', post_url(handle, tid))}")
         lines.append("")
     lines += [
         "## Questions",
@@ -223,9 +236,8 @@ def to_markdown(doc: SessionExport) -> str:
         "|---|---|---|---|---|",
     ]
     for q in doc.questions:
-        cells = [f"[{q.id}]({q.url})", "@" + q.author.handle, q.status.value]
-        cells += [q.decided_by or "", q.reject_reason or ""]
-        lines.append("| " + " | ".join(_md(x) if i else x for i, x in enumerate(cells)) + " |")
+        cells = ["@" + q.author.handle, q.status.value, q.decided_by or "", q.reject_reason or ""]
+        lines.append("| " + " | ".join([_link(q.id, q.url), *map(_md, cells)]) + " |")
     lines += ["", "## Audit trail", "", "| event | time | actor | kind | entity |"]
     lines.append("|---|---|---|---|---|")
     for e in doc.events:

@@ -3,6 +3,7 @@
 ::
 
     GET  /recap/{session_id}                 public HTML, no JavaScript, in the session's language
+                                             (a draft answers the 404 of an unknown id)
     GET  /sessions/{session_id}/analytics    staff HTML with SVG charts (admin, its staff)
     GET  /api/sessions/{session_id}/analytics         the figures as JSON (same people)
     GET  /api/sessions/{session_id}/export?format=…   json | csv | md (admin)
@@ -28,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from atexpert.domain.errors import NotFound
 from atexpert.domain.sessions import Session
 from atexpert.domain.staff import Action, StaffUser, can
-from atexpert.domain.views import REASON_READERS, Audience, reader_of
+from atexpert.domain.views import REASON_READERS, Audience, reader_of, sees_status
 from atexpert.recap import charts, exports
 from atexpert.recap import summary as recap
 from atexpert.recap.analytics import Analytics, MinuteCount, compute
@@ -397,14 +398,20 @@ def _html(text: str, status: int, headers: dict[str, str]) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers=headers)
 
 
+def _not_found(headers: dict[str, str]) -> Response:
+    return _html(_page("en", "Not found", ["<h1>No such session</h1>"]), 404, headers)
+
+
 def _recap_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
     async def page(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
             snapshot = await services.store.snapshot(str(request.path_params["session_id"]))
         except NotFound:
-            return _html(_page("en", "Not found", ["<h1>No such session</h1>"]), 404, headers)
+            return _not_found(headers)
         session = snapshot.session
+        if not sees_status(Audience.PUBLIC, "session", session.status):
+            return _not_found(headers)  # a draft is not public: as if there were none
         if session.status not in recap.RECAP_STATUSES:
             t = TEXT.get(session.language, TEXT["en"])
             body = [f"<h1>{escape(session.title)}</h1>", f"<p>{escape(t['not_ready'])}</p>"]
@@ -428,7 +435,7 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         try:
             session = await services.store.get_session(str(request.path_params["session_id"]))
         except NotFound:
-            return _html(_page("en", "Not found", ["<h1>No such session</h1>"]), 404, headers)
+            return _not_found(headers)
         if not can(principal.user, Action.SESSION_READ, session):
             body = ["<h1>Forbidden</h1><p>Only this session's staff see its analytics.</p>"]
             return _html(_page("en", "Forbidden", body), 403, headers)

@@ -1,4 +1,5 @@
-"""The background workers `atexpert serve` runs beside the web app: intake and publishing.
+"""The background workers `atexpert serve` runs beside the web app: intake and publishing
+(after the stored X tokens are encrypted with the current key).
 
 Both are lifespan hooks for :func:`atexpert.web.app.create_app`. Each takes a Redis lease per
 session, so any number of app processes can run them: one process works on a session at a
@@ -41,6 +42,14 @@ async def publishing(services: Services) -> AsyncIterator[PublishService]:
         await stop_task(task, stop, timeout=10)
 
 
+@asynccontextmanager
+async def sealed_x_tokens(services: Services) -> AsyncIterator[None]:
+    """Encrypt, with the current key, the X tokens stored in clear text by an older version
+    or with a previous secret key (:mod:`atexpert.x.sealing`), once before the workers."""
+    await XAccountStore(services.redis, services.settings, services.clock).reseal_all()
+    yield
+
+
 def background_hooks() -> list[LifespanHook]:
     """Intake and publishing, as `atexpert serve` and `atexpert demo` run them."""
-    return [intake_hook(), publishing]
+    return [sealed_x_tokens, intake_hook(), publishing]

@@ -2,16 +2,20 @@
 
 Keys (one hash tag, so every operation works on Redis Cluster)::
 
-    ama:{x}:account:<handle>     account JSON (tokens included; lower-cased handle)
+    ama:{x}:account:<handle>     account JSON (tokens encrypted; lower-cased handle)
     ama:{x}:accounts             set of the connected handles (lower case)
-    ama:{x}:pkce:<state>         a pending authorization (verifier, redirect URI), 10 min
+    ama:{x}:pkce:<state>         a pending authorization (encrypted verifier, redirect URI), 10 min
     ama:{x}:refresh:<handle>     lock held while one process refreshes the tokens
 
 X rotates refresh tokens: of two processes refreshing with the same refresh token, one
 would get an error and, worse, its token would be gone. So a refresh runs under a Redis
 lock, and the stored record is replaced only if nobody changed it in the meantime.
 Tokens are secrets: they never leave this module except through :meth:`user_token`,
-and are never logged.
+are never logged, and are stored encrypted with a key derived from the secret key
+(:mod:`atexpert.x.sealing`). A record read with clear-text tokens (written by an older
+version) or tokens encrypted with a previous key is written again, encrypted with the
+current key, in the same compare-and-set step as a refresh; :meth:`XAccountStore.reseal_all`
+does it for every account when the app starts.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -29,6 +32,7 @@ import aiohttp
 import tweepy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
+from atexpert.domain import twittertext
 from atexpert.domain.clock import Clock
 from atexpert.domain.errors import AtexpertError, Conflict, InvalidInput, NotFound
 from atexpert.domain.sessions import Session
@@ -43,6 +47,7 @@ from atexpert.x.client import (
     exchange_code,
     refresh_user_token,
 )
+from atexpert.x.sealing import SealBroken, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,6 @@ STATE_TTL = timedelta(minutes=10)
 REFRESH_MARGIN = timedelta(minutes=5)
 REFUSED = frozenset({400})  # invalid_request/invalid_grant: the refresh token is dead
 LOCK_TTL = timedelta(seconds=90)  # longer than a token call may take (60 s timeout)
-HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
 # Replace the record only if it is still what we read (compare-and-set).
 _CAS = lua.script(__name__, "accounts_cas.lua")
@@ -68,10 +72,10 @@ class OAuthFailed(AtexpertError):
 
 def normalize_handle(raw: str, field: str = "handle") -> str:
     """``@Airbus`` -> ``Airbus``; :class:`InvalidInput` when it is no X handle."""
-    m = HANDLE.fullmatch(raw.strip())
-    if m is None:
-        raise InvalidInput.field((field,), "an X handle is 1-15 letters, digits or underscores")
-    return m.group(1)
+    handle = twittertext.username(raw)
+    if handle is None:
+        raise InvalidInput.field((field,), twittertext.HANDLE_RULE)
+    return handle
 
 
 class XAccount(BaseModel):
@@ -89,19 +93,32 @@ class XAccount(BaseModel):
     needs_reconnect: bool = False
 
 
+_TOKENS = ("access_token", "refresh_token")
+
+
 class _Record(XAccount):
     """A connected account as stored, with its tokens."""
 
     access_token: SecretStr
     refresh_token: SecretStr | None
 
-    def dumps(self) -> str:
+    def dumps(self, sealer: Sealer) -> str:
         data = self.model_dump(mode="json")
-        data["access_token"] = self.access_token.get_secret_value()
-        data["refresh_token"] = (
-            self.refresh_token.get_secret_value() if self.refresh_token else None
-        )
+        for field in _TOKENS:
+            token: SecretStr | None = getattr(self, field)
+            data[field] = sealer.seal(token.get_secret_value()) if token else None
         return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def loads(cls, raw: str, sealer: Sealer) -> tuple[_Record, bool]:
+        """The record, and whether its tokens must be sealed again (clear or an old key)."""
+        data = json.loads(raw)
+        stale = False
+        for field in _TOKENS:
+            if data.get(field) is not None:
+                opened = sealer.open(str(data[field]), f"the X token of @{data.get('handle')}")
+                data[field], stale = opened.value, stale or opened.stale
+        return cls.model_validate(data), stale
 
     def public(self) -> XAccount:
         return XAccount.model_validate(self.model_dump(exclude={"access_token", "refresh_token"}))
@@ -129,6 +146,7 @@ class XAccountStore:
         self.settings = settings
         self.clock = clock
         self.lock_poll = lock_poll
+        self.sealer = Sealer.of(settings)
 
     # -- connecting ----------------------------------------------------------------
 
@@ -140,7 +158,7 @@ class XAccountStore:
         hint = normalize_handle(handle_hint) if handle_hint else None
         start = authorization_request(self.settings, redirect_uri=redirect_uri)
         pending = _Pending(
-            code_verifier=start.code_verifier,
+            code_verifier=self.sealer.seal(start.code_verifier),
             redirect_uri=redirect_uri,
             handle_hint=hint,
             actor=actor,
@@ -160,10 +178,14 @@ class XAccountStore:
             )
         pending = _Pending.model_validate_json(raw)
         try:
+            verifier = self.sealer.open(pending.code_verifier, "this authorization").value
+        except SealBroken as exc:
+            raise OAuthFailed(f"{exc}; start connecting again") from None
+        try:
             tokens = await exchange_code(
                 self.settings,
                 code=code,
-                code_verifier=pending.code_verifier,
+                code_verifier=verifier,
                 redirect_uri=pending.redirect_uri,
             )
         except XAuthError as exc:
@@ -233,7 +255,7 @@ class XAccountStore:
 
     async def _save(self, record: _Record) -> None:
         key, member = keys.x_account(record.handle), record.handle.lower()
-        await self.redis.eval(_SAVE, 2, key, keys.X_ACCOUNTS, record.dumps(), member)
+        await self.redis.eval(_SAVE, 2, key, keys.X_ACCOUNTS, record.dumps(self.sealer), member)
 
     # -- reading -------------------------------------------------------------------
 
@@ -243,11 +265,31 @@ class XAccountStore:
         for handle in handles:
             raw = await self.redis.get(keys.x_account(str(handle)))
             if raw is not None:
-                out.append(_Record.model_validate_json(raw).public())
+                out.append(XAccount.model_validate_json(raw))  # the tokens stay sealed
         return out
 
     async def get(self, handle: str) -> XAccount:
-        return (await self._load(normalize_handle(handle)))[0].public()
+        name = normalize_handle(handle)
+        raw = await self.redis.get(keys.x_account(name))
+        if raw is None:
+            raise _not_connected(name)
+        return XAccount.model_validate_json(raw)
+
+    async def reseal_all(self) -> int:
+        """Seal again, with the current key, the tokens of every account stored in clear
+        text or sealed with a previous key; how many were. An account no key opens is
+        logged and left as it is (its use answers a clear 409)."""
+        done = 0
+        for handle in sorted(await self.redis.smembers(keys.X_ACCOUNTS)):
+            try:
+                done += (await self._load_resealed(str(handle)))[2]
+            except NotFound:
+                continue  # disconnected meanwhile
+            except SealBroken as exc:
+                log.warning("%s", exc.message)
+        if done:
+            log.info("encrypted the tokens of %d X account(s) with the current key", done)
+        return done
 
     async def delete(self, handle: str, actor: str) -> None:
         """Disconnect: forget the account's tokens. :class:`NotFound` when not connected."""
@@ -260,10 +302,22 @@ class XAccountStore:
         log.info("disconnected X account @%s by %s", name, actor)
 
     async def _load(self, handle: str) -> tuple[_Record, str]:
-        raw = await self.redis.get(keys.x_account(handle))
-        if raw is None:
-            raise _not_connected(handle)
-        return _Record.model_validate_json(raw), str(raw)
+        record, raw, _ = await self._load_resealed(handle)
+        return record, raw
+
+    async def _load_resealed(self, handle: str) -> tuple[_Record, str, bool]:
+        """The record, its stored JSON, and whether it was just written again because its
+        tokens were clear text or sealed with a previous key."""
+        while True:
+            raw = await self.redis.get(keys.x_account(handle))
+            if raw is None:
+                raise _not_connected(handle)
+            record, stale = _Record.loads(str(raw), self.sealer)
+            if not stale:
+                return record, str(raw), False
+            written = await self._cas(record.handle, str(raw), record)
+            if written is not None:
+                return record, written, True
 
     # -- tokens --------------------------------------------------------------------
 
@@ -355,9 +409,11 @@ class XAccountStore:
         log.warning("refreshing the token of @%s failed, will retry: %s", record.handle, why)
         return record.access_token.get_secret_value()
 
-    async def _cas(self, handle: str, old: str, new: _Record) -> bool:
-        done: Any = await self.redis.eval(_CAS, 1, keys.x_account(handle), old, new.dumps())
-        return bool(done)
+    async def _cas(self, handle: str, old: str, new: _Record) -> str | None:
+        """The JSON written, or None when the record is no longer ``old``."""
+        raw = new.dumps(self.sealer)
+        done: Any = await self.redis.eval(_CAS, 1, keys.x_account(handle), old, raw)
+        return raw if done else None
 
 
 def _ms(delta: timedelta) -> int:
