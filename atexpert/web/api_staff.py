@@ -72,6 +72,9 @@ class TokenCreated(BaseModel):
     secret: str
 
 
+THROTTLED = "Too many failed attempts; retry later"
+
+
 @endpoint(
     "POST",
     "/api/login",
@@ -80,6 +83,7 @@ class TokenCreated(BaseModel):
     body=LoginIn,
     response=LoginOut,
     public=True,
+    errors=((401, "Wrong username or password"), (429, THROTTLED)),
 )
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
@@ -123,6 +127,7 @@ async def _check_throttle(call: Call, username: str) -> None:
     summary="Change the caller's password (the current one is required)",
     tag=TAG,
     body=PasswordChange,
+    errors=((429, THROTTLED),),
 )
 async def change_password(call: Call) -> None:
     body = call.body(PasswordChange)
