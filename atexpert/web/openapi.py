@@ -41,11 +41,10 @@ def error_statuses(ep: Endpoint) -> dict[int, str]:
         errors |= _AUTH_ERRORS
     if "{" in ep.path:
         errors[404] = _NOT_FOUND
-    acts = not ep.public and ep.method != "GET"
-    if acts:
+    if not ep.public and ep.method != "GET":
         errors[409] = _CONFLICT
-    if ep.body is not None or ep.query is not None or acts:
-        errors[422] = _INVALID
+    if ep.body is not None or ep.query is not None or not ep.public:
+        errors[422] = _INVALID  # also stored data a staff read can't use (a thread's split)
     errors[503] = _UNAVAILABLE
     errors |= dict(ep.errors)
     return dict(sorted(errors.items()))
