@@ -165,7 +165,12 @@ async def show_invitation(call: Call) -> InvitationPreview:
     body=AcceptIn,
     response=AcceptOut,
     public=True,
-    errors=GONE,
+    errors=(
+        *GONE,
+        (401, "A bearer token was sent but is unknown or revoked"),
+        (403, "Logged in by cookie without the CSRF token"),
+        (409, "The username is taken"),
+    ),
 )
 async def accept_invitation(call: Call) -> AcceptOut:
     principal = await call.optional_principal()

@@ -35,7 +35,7 @@ from atexpert.recap import summary as recap
 from atexpert.recap.analytics import Analytics, MinuteCount, compute
 from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError
-from atexpert.web.api_routing import Call, Endpoint, Services, endpoint, to_route
+from atexpert.web.api_routing import BODY_ERRORS, Call, Endpoint, Services, endpoint, to_route
 from atexpert.web.auth import authenticate
 from atexpert.web.pages import security_headers
 from atexpert.x.meter import Meter
@@ -338,6 +338,8 @@ MEDIA = {
     summary="Export a session as JSON (importable), CSV or Markdown (admin)",
     tag=TAG,
     query=ExportQuery,
+    status=200,
+    media=tuple(media.split(";")[0] for media in MEDIA.values()),
 )
 async def export_session(call: Call) -> Response:
     _require_admin(call.principal.user)
@@ -359,6 +361,7 @@ async def export_session(call: Call) -> Response:
     tag=TAG,
     response=Session,
     status=201,
+    errors=BODY_ERRORS,  # it reads its own (larger) body
 )
 async def import_session(call: Call) -> Session:
     _require_admin(call.principal.user)

@@ -39,6 +39,12 @@ from atexpert.web.commands import (
 )
 
 MAX_BODY_BYTES = 64 * 1024
+#: What reading a JSON body can answer (documented for every endpoint that takes one).
+BODY_ERRORS: tuple[tuple[int, str], ...] = (
+    (400, "Malformed JSON"),
+    (413, "Body too large"),
+    (415, "Body is not application/json"),
+)
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -184,17 +190,26 @@ class Endpoint:
     tag: str
     body: type[BaseModel] | None = None
     response: Any = None
-    status: int = 200
+    #: The success status; by default 200 with a ``response`` model, else 204.
+    status: int | None = None
     public: bool = False
     query: type[BaseModel] | None = None
     #: Error statuses of this endpoint beyond the usual ones, documented in OpenAPI.
     errors: tuple[tuple[int, str], ...] = ()
     #: A command endpoint: an invalid body is refused only after authorization.
     command: bool = False
+    #: Media types of the success body of a handler that returns its own ``Response``.
+    media: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.handler.__name__
+
+    @property
+    def ok_status(self) -> int:
+        if self.status is not None:
+            return self.status
+        return 200 if self.response is not None else 204
 
 
 def endpoint(
@@ -205,11 +220,12 @@ def endpoint(
     tag: str,
     body: type[BaseModel] | None = None,
     response: Any = None,
-    status: int = 200,
+    status: int | None = None,
     public: bool = False,
     query: type[BaseModel] | None = None,
     errors: tuple[tuple[int, str], ...] = (),
     command: bool = False,
+    media: tuple[str, ...] = (),
 ) -> Callable[[Handler], Endpoint]:
     """Decorator turning an async handler into an :class:`Endpoint` (``command``: one
     that runs a command with :meth:`Call.run`, which refuses a bad body once authorized)."""
@@ -228,6 +244,7 @@ def endpoint(
             query,
             errors,
             command,
+            media,
         )
 
     return wrap
@@ -243,7 +260,7 @@ def command_endpoint(
     response: Any,
     id_param: str | None = None,
     method: str = "POST",
-    status: int = 200,
+    status: int | None = None,
 ) -> Endpoint:
     """The HTTP adapter of ``command``: its input is the body (none for :class:`NoInput`),
     ``?version=`` its guard when it honours one; ``id_param`` names the target's id."""
@@ -310,7 +327,7 @@ def _render(ep: Endpoint, adapter: TypeAdapter[Any], result: Any, call: Call) ->
         response = Response(status_code=204)
     else:
         response = Response(
-            adapter.dump_json(result), status_code=ep.status, media_type="application/json"
+            adapter.dump_json(result), status_code=ep.ok_status, media_type="application/json"
         )
     # Cookies the handler set on its scratch response (login/logout).
     response.raw_headers.extend(h for h in call.response.raw_headers if h[0] == b"set-cookie")

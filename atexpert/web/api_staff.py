@@ -75,6 +75,9 @@ class TokenCreated(BaseModel):
     secret: str
 
 
+THROTTLED = "Too many failed attempts; retry later"
+
+
 @endpoint(
     "POST",
     "/api/login",
@@ -83,7 +86,11 @@ class TokenCreated(BaseModel):
     body=LoginIn,
     response=LoginOut,
     public=True,
-    errors=((403, "The account is disabled"),),
+    errors=(
+        (401, "Wrong username or password"),
+        (403, "The account is disabled"),
+        (429, THROTTLED),
+    ),
 )
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
@@ -130,6 +137,7 @@ async def _check_throttle(call: Call, username: str) -> None:
     "caller's other login sessions",
     tag=TAG,
     body=PasswordChange,
+    errors=((429, THROTTLED),),
 )
 async def change_password(call: Call) -> None:
     body = call.body(PasswordChange)

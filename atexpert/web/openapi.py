@@ -14,24 +14,40 @@ from pydantic import BaseModel, TypeAdapter
 
 import atexpert
 from atexpert.web.api_errors import ErrorBody
-from atexpert.web.api_routing import Endpoint
+from atexpert.web.api_routing import BODY_ERRORS, Endpoint
 from atexpert.web.auth import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 
 REF = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
 
-_ERRORS = {
-    "400": "Malformed JSON",
-    "401": "Not authenticated (no, bad, expired or revoked credentials)",
-    "403": "Not allowed for this user, or missing/wrong CSRF token",
-    "404": "No such resource",
-    "409": "Conflict or illegal state transition",
-    "413": "Body too large",
-    "415": "Body is not application/json",
-    "422": "Invalid input (see detail)",
-    "503": "Redis is unavailable; retry shortly",
+_AUTH_ERRORS = {
+    401: "Not authenticated (no, bad, expired or revoked credentials)",
+    403: "Not allowed for this user, or missing/wrong CSRF token",
 }
-_PUBLIC_ERRORS = {"429": "Too many failed attempts; retry later"}
+_NOT_FOUND = "No such resource"
+_CONFLICT = "Conflict, illegal state transition, or the record is no longer at ?version="
+_INVALID = "Invalid input (see detail)"
+_UNAVAILABLE = "Redis is unavailable; retry shortly"
+
+
+def error_statuses(ep: Endpoint) -> dict[int, str]:
+    """The error statuses ``ep`` can answer, from what it declares: a body can be malformed,
+    too large or not JSON; a non-public endpoint refuses callers; a path parameter can name
+    nothing; a staff action can meet a conflicting state; and every request reads Redis."""
+    errors: dict[int, str] = {}
+    if ep.body is not None:
+        errors |= dict(BODY_ERRORS)
+    if not ep.public:
+        errors |= _AUTH_ERRORS
+    if "{" in ep.path:
+        errors[404] = _NOT_FOUND
+    if not ep.public and ep.method != "GET":
+        errors[409] = _CONFLICT
+    if ep.body is not None or ep.query is not None or not ep.public:
+        errors[422] = _INVALID  # also stored data a staff read can't use (a thread's split)
+    errors[503] = _UNAVAILABLE
+    errors |= dict(ep.errors)
+    return dict(sorted(errors.items()))
 
 
 class _Schemas:
@@ -89,15 +105,12 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     if ep.response is not None:
         content = {"schema": schemas.ref(ep.response, "serialization")}
         ok["content"] = {"application/json": content}
-    responses: dict[str, Any] = {str(ep.status if ep.response is not None else 204): ok}
+    elif ep.media:
+        ok["content"] = {media: {} for media in ep.media}
+    responses: dict[str, Any] = {str(ep.ok_status): ok}
     error = {"application/json": {"schema": schemas.ref(ErrorBody, "serialization")}}
-    errors = {**_ERRORS, **(_PUBLIC_ERRORS if ep.public else {})}
-    for status, description in errors.items():
-        if status in {"401", "403"} and ep.public:
-            continue
-        responses[status] = {"description": description, "content": error}
-    for code, description in ep.errors:
-        responses[str(code)] = {"description": description, "content": error}
+    for status, description in error_statuses(ep).items():
+        responses[str(status)] = {"description": description, "content": error}
     op["responses"] = responses
     cookie: dict[str, list[str]] = {"cookieAuth": []}
     if ep.method not in SAFE_METHODS:

@@ -153,10 +153,14 @@ class XAccountStore:
     async def begin(self, handle_hint: str | None, redirect_uri: str, actor: str) -> str:
         """Start connecting an account: the X authorize URL to send the admin to.
 
-        With ``handle_hint`` the callback only accepts that account.
+        With ``handle_hint`` the callback only accepts that account; :class:`Conflict` when
+        this server has no X app to connect with.
         """
         hint = normalize_handle(handle_hint) if handle_hint else None
-        start = authorization_request(self.settings, redirect_uri=redirect_uri)
+        try:
+            start = authorization_request(self.settings, redirect_uri=redirect_uri)
+        except XAuthError as exc:  # this server has no X app configured
+            raise Conflict(f"X accounts cannot be connected here: {exc}") from None
         pending = _Pending(
             code_verifier=self.sealer.seal(start.code_verifier),
             redirect_uri=redirect_uri,

@@ -59,9 +59,9 @@ class Api:
         return client, r.json()["csrf_token"]
 
     def new_client(self, **options: Any) -> httpx.AsyncClient:
-        """Another client of the app, closed with the fixture."""
-        transport = httpx.ASGITransport(app=self.app)
-        client = httpx.AsyncClient(transport=transport, base_url=BASE, **options)
+        """Another client of the app (``transport``: another one to it), closed with the fixture."""
+        options.setdefault("transport", httpx.ASGITransport(app=self.app))
+        client = httpx.AsyncClient(base_url=BASE, **options)
         self.others.append(client)
         return client
 
