@@ -35,6 +35,7 @@ from atexpert.domain.invitations import (
     Note,
     invitation_url,
 )
+from atexpert.domain.passwords import check_new_password
 from atexpert.domain.sessions import HostAccount, Role, Session, SessionFields, SessionStatus
 from atexpert.emulator import add_emulator_command
 from atexpert.emulator.demo import demo_emulator
@@ -93,9 +94,16 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     settings = bound(settings, host, port)
     app = create_app(settings, lifespan_hooks=background_hooks())
     # Each live event is serialized once for all clients: per-message compression would
-    # redo that work per client and frame.
+    # redo that work per client and frame. The client's address is read by the app alone,
+    # from settings.trusted_proxies (web/client_ip.py): uvicorn's own X-Forwarded-For
+    # handling (which trusts 127.0.0.1 by default) is off.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", ws_per_message_deflate=False
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ws_per_message_deflate=False,
+        proxy_headers=False,
     )
     await uvicorn.Server(config).serve()
 
@@ -121,8 +129,7 @@ def read_password(args: argparse.Namespace) -> str:
             raise CliError("the passwords differ")
     else:
         raise CliError("no terminal to prompt for a password: use --password-stdin")
-    if not 8 <= len(password) <= 256:
-        raise CliError("a password is 8 to 256 characters")
+    check_new_password(password, args.username)  # InvalidInput: one line, exit status 1
     return password
 
 

@@ -6,7 +6,8 @@ Keys:
     ama:{staff}:token:<sha256>     ApiToken JSON (the token secret itself is never stored)
     ama:{staff}:tokens:<user id>   hash token id -> sha256 of the token
     ama:{staff}:login:<sha256>     LoginSession JSON, expiring
-    ama:{staff}:fails:<username>   failed logins in the current window (expiring counter)
+
+Failed logins are counted by :mod:`atexpert.store.login_throttle`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ RedisClient = Redis | RedisCluster
 TOKEN_PREFIX = "atx_"
 
 _CREATE_USER = lua.script(__name__, "staff_create_user.lua")
-
-
-_COUNT_FAILURE = lua.script(__name__, "staff_count_failure.lua")
 
 
 class UsernameTaken(Exception):
@@ -74,7 +72,6 @@ class StaffStore:
         self._clock = clock or SystemClock()
         self._hasher = hasher or PasswordHasher()
         self._create_user = redis.register_script(_CREATE_USER)
-        self._count_failure = redis.register_script(_COUNT_FAILURE)
         # Verified against when the username is unknown, so timing does not reveal it.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
 
@@ -223,22 +220,3 @@ class StaffStore:
 
     async def delete_login(self, sid: str) -> None:
         await self._redis.delete(keys.staff(f"login:{_sha256(sid)}"))
-
-    # -- login throttling --------------------------------------------------------------
-
-    async def login_failures(self, username: str) -> int:
-        raw = await self._redis.get(_fails_key(username))
-        return int(raw) if raw is not None else 0
-
-    async def note_login_failure(self, username: str, window: timedelta) -> int:
-        """Count one failed login for ``username`` (known or not); the window starts at the
-        first failure."""
-        ttl_ms = int(window / timedelta(milliseconds=1))
-        return int(await self._count_failure(keys=[_fails_key(username)], args=[ttl_ms]))
-
-    async def clear_login_failures(self, username: str) -> None:
-        await self._redis.delete(_fails_key(username))
-
-
-def _fails_key(username: str) -> str:
-    return keys.staff("fails:" + _sha256(username.strip().lower()))
