@@ -25,7 +25,9 @@ import redis
 import redis.asyncio as aioredis
 
 from atexpert.cli.main import main
+from atexpert.domain.clock import SystemClock
 from atexpert.store.invitations import InvitationStore
+from atexpert.store.login_throttle import LoginThrottle
 
 REPO = Path(__file__).resolve().parents[1]
 #: 1 May of next year: always ahead of the wall clock, always summer time (CEST) in Paris.
@@ -91,6 +93,30 @@ def test_user_errors(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_line_error(code, err, "invalid username")
     code, _, err = run(capsys, "user", "token", "ghost")
     assert_one_line_error(code, err, "no staff user named 'ghost'")
+
+
+def test_user_throttles_lists_and_clears(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    async def fail_logins() -> None:
+        client = aioredis.Redis.from_url(env)
+        try:
+            throttle = LoginThrottle(client, SystemClock())
+            for _ in range(3):
+                assert await throttle.attempt(" Alice ", "203.0.113.66") == 0
+        finally:
+            await client.aclose()
+
+    asyncio.run(fail_logins())
+    code, out, _ = run(capsys, "user", "throttles")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2, out
+    account = next(line for line in lines if "alice from 203.0.113.66" in line)
+    assert "3 failures, not blocking" in account
+    throttle_id = account.split()[0]
+    code, out, _ = run(capsys, "user", "throttles", "--clear", throttle_id)
+    assert code == 0 and out == f"cleared {throttle_id}\n"
+    code, _, err = run(capsys, "user", "throttles", "--clear", throttle_id)
+    assert_one_line_error(code, err, f"throttle {throttle_id} not found")
+    assert len(run(capsys, "user", "throttles")[1].splitlines()) == 1
 
 
 def test_password_prompt_needs_a_terminal(env: str, capsys: pytest.CaptureFixture[str]) -> None:

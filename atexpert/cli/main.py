@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from atexpert import __version__
 from atexpert.cli.demo import print_demo, seed_demo
 from atexpert.cli.export import add_export_commands
+from atexpert.cli.throttles import add_throttles_command
 from atexpert.domain.clock import SystemClock
 from atexpert.domain.errors import AtexpertError
 from atexpert.domain.invitations import (
@@ -188,6 +189,7 @@ def add_user_commands(sub: SubParsers) -> None:
     token.add_argument("--name", default="cli", help="a label for the token")
     token.set_defaults(run=run_user_token)
     users.add_parser("list", help="list staff users").set_defaults(run=run_user_list)
+    add_throttles_command(users)
 
 
 # -- sessions ------------------------------------------------------------------------------
