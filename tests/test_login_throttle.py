@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from atexpert.domain.clock import ManualClock
 from atexpert.domain.login_throttle import ThrottlePolicy
 from atexpert.settings import Settings
+from atexpert.store.login_throttle import LoginThrottle
 from atexpert.web.client_ip import client_address
-from tests.support.api_world import BASE, PASSWORD, Api, bearer
+from tests.support.api_world import BASE, PASSWORD, T0, Api, bearer
+from tests.support.redis_fixtures import RedisClient
 
 pytest_plugins = ("tests.support.api_world",)
 
@@ -195,3 +199,29 @@ def test_client_address_rules() -> None:
     assert [str(n) for n in env.trusted_proxies] == ["10.0.0.1/32", "fd00::/8"]
     with pytest.raises(ValueError):
         Settings(trusted_proxies="10.0.0.1/8")
+
+
+# -- the store, standalone and cluster ---------------------------------------------------
+
+
+async def test_parallel_guesses_cannot_slip_through(redis: RedisClient) -> None:
+    """Attempts are counted when they start, atomically: of 20 at once, only the free ones
+    go through, and the rest are told how long to wait."""
+    throttle = LoginThrottle(redis, ManualClock(T0))
+    waits = await asyncio.gather(*(throttle.attempt("alice", ATTACKER) for _ in range(20)))
+    assert sorted(waits) == [0] * ACCOUNT_FREE + [1] * (20 - ACCOUNT_FREE)
+
+
+async def test_store_lists_refunds_and_clears(redis: RedisClient) -> None:
+    clock = ManualClock(T0)
+    throttle = LoginThrottle(redis, clock)
+    for _ in range(3):
+        assert await throttle.attempt(" Alice ", "2001:db8::1") == 0
+    await throttle.succeeded("ALICE", "2001:db8::2")  # same /64: the same client
+    [client] = await throttle.list()
+    assert (client.kind, client.username, client.client) == ("client", None, "2001:db8::/64")
+    assert client.failures == 2 and client.retry_after == 0
+    assert await throttle.clear(client.id) and await throttle.list() == []
+    assert await throttle.attempt("alice", ATTACKER) == 0
+    clock.advance(POLICY.forget)
+    assert await throttle.list() == []  # forgotten an hour after the last failure

@@ -77,7 +77,7 @@ class LoginThrottle:
     async def list(self) -> list[Throttle]:
         """The counters not yet forgotten, those blocking longest first."""
         now = keys.ms(self._clock.now())
-        found = await self._redis.zrangebyscore(keys.LOGIN_THROTTLES, now, "+inf")
+        found = await self._redis.zrangebyscore(keys.LOGIN_THROTTLES, f"({now}", "+inf")
         ids = [_text(i) for i in found if isinstance(i, bytes | str)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for i in ids:
