@@ -2,8 +2,9 @@
 
 At least :data:`MIN_LENGTH` characters (passphrases welcome, up to :data:`MAX_LENGTH`), not
 one of the common passwords shipped beside this module (``common-passwords.txt.gz``, with
-its licence), compared case-insensitively, and not containing the username. Only new
-passwords are checked: an existing one keeps working until it is changed.
+its licence), compared case-insensitively, not a run of a few characters repeated (twelve
+spaces, ``abababababab``), and not containing the username. Only new passwords are
+checked: an existing one keeps working until it is changed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from atexpert.domain.errors import InvalidInput
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
+#: Fewer different characters than this is a repetition, not a password (case-insensitive).
+MIN_DISTINCT = 5
 #: Shorter usernames are not looked for in the password (any word may contain "jo").
 MIN_USERNAME_SEARCHED = 3
 
@@ -37,6 +40,8 @@ def password_problem(password: str, username: str) -> str | None:
     lowered = password.lower()
     if lowered.strip() in common_passwords():
         return "this password is on a list of common passwords: choose another one"
+    if len(set(lowered)) < MIN_DISTINCT:
+        return f"a password has at least {MIN_DISTINCT} different characters"
     name = username.strip().lower()
     if len(name) >= MIN_USERNAME_SEARCHED and name in lowered:
         return "a password must not contain the username"
