@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "change-me"
 MIN_SECRET_KEY_CHARS = 32
@@ -64,6 +66,22 @@ class Settings(BaseSettings):
     scheduler_lease_seconds: float = Field(
         default=10.0, gt=0, le=600, description="Scheduler lease time-to-live (one leader at once)."
     )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
+        "header tells the client's address. Empty: the socket peer is the client.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        """``ATEXPERT_TRUSTED_PROXIES=10.0.0.1, 10.1.0.0/16`` (a JSON list works too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     def secret_key_problem(self) -> str | None:
         """Why :attr:`secret_key` is unfit to serve with (default, too short); None if fit."""

@@ -4,9 +4,11 @@ expert's warnings, failures with X's reason and retry."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime, timedelta
 
+from atexpert.domain.login_throttle import ThrottlePolicy
 from tests.support.browser_fixtures import BrowserWorld, expect, wait_until
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
@@ -379,6 +381,25 @@ def test_login_refuses_bad_passwords_and_foreign_redirects(world: BrowserWorld) 
     expect(page.locator("#not-admin")).to_be_visible()  # alice is not an admin
     expect(page.locator("#sessions tr")).to_have_count(1)  # but sees her session
     watched.allow("status of 401")
+    watched.assert_clean()
+
+
+def test_a_throttled_login_says_how_long_to_wait(world: BrowserWorld) -> None:
+    watched = world.page(None, "/login")
+    page = watched.page
+    page.get_by_label("Username").fill("mallory")
+    alert = page.get_by_role("alert")
+    for n in range(ThrottlePolicy().account.free):
+        page.get_by_label("Password").fill(f"guess-{n}")
+        page.get_by_role("button", name="Log in").click()
+        expect(alert).to_have_text("Wrong username or password.")
+        alert.evaluate("node => { node.textContent = ''; }")
+    page.get_by_role("button", name="Log in").click()
+    expect(alert).to_have_text(
+        re.compile(r"^Too many failed attempts from here: try again in \d+ s\.$")
+    )
+    watched.allow("status of 401")
+    watched.allow("status of 429")
     watched.assert_clean()
 
 

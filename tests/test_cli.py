@@ -27,8 +27,10 @@ from pydantic import SecretStr
 
 from atexpert.cli.demo import with_secret_key
 from atexpert.cli.main import main
+from atexpert.domain.clock import SystemClock
 from atexpert.settings import Settings
 from atexpert.store.invitations import InvitationStore
+from atexpert.store.login_throttle import LoginThrottle
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET_KEY = "cli-test-secret-" + "k" * 32
@@ -71,10 +73,10 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
 
 def test_user_add_token_and_list(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        capsys, "user", "add", "Root", "--admin", "--password-stdin", stdin="pw-123456\n"
+        capsys, "user", "add", "Root", "--admin", "--password-stdin", stdin="long-pw-123456\n"
     )
     assert code == 0 and "created admin user root" in out
-    code, out, _ = run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")
+    code, out, _ = run(capsys, "user", "add", "mia", "--password-stdin", stdin="long-pw-123456\n")
     assert code == 0 and "created staff user mia" in out
     code, out, _ = run(capsys, "user", "token", "root", "--name", "deploy")
     assert code == 0 and out.strip().startswith("atx_")
@@ -83,15 +85,43 @@ def test_user_add_token_and_list(env: str, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_user_errors(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")[0] == 0
-    code, _, err = run(capsys, "user", "add", "MIA", "--password-stdin", stdin="other-pw-1\n")
+    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="long-pw-123456\n")[0] == 0
+    code, _, err = run(capsys, "user", "add", "MIA", "--password-stdin", stdin="other-pw-123456\n")
     assert_one_line_error(code, err, "already taken")
     code, _, err = run(capsys, "user", "add", "bob", "--password-stdin", stdin="short\n")
-    assert_one_line_error(code, err, "8 to 256")
-    code, _, err = run(capsys, "user", "add", "bad name", "--password-stdin", stdin="pw-123456\n")
+    assert_one_line_error(code, err, "at least 12 characters")
+    code, _, err = run(capsys, "user", "add", "bob", "--password-stdin", stdin="bob-the-builder\n")
+    assert_one_line_error(code, err, "must not contain the username")
+    code, _, err = run(
+        capsys, "user", "add", "bad name", "--password-stdin", stdin="long-pw-123456\n"
+    )
     assert_one_line_error(code, err, "invalid username")
     code, _, err = run(capsys, "user", "token", "ghost")
     assert_one_line_error(code, err, "no staff user named 'ghost'")
+
+
+def test_user_throttles_lists_and_clears(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    async def fail_logins() -> None:
+        client = aioredis.Redis.from_url(env)
+        try:
+            throttle = LoginThrottle(client, SystemClock())
+            for _ in range(3):
+                assert await throttle.attempt(" Alice ", "203.0.113.66") == 0
+        finally:
+            await client.aclose()
+
+    asyncio.run(fail_logins())
+    code, out, _ = run(capsys, "user", "throttles")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2, out
+    account = next(line for line in lines if "alice from 203.0.113.66" in line)
+    assert "3 failures, not blocking" in account
+    throttle_id = account.split()[0]
+    code, out, _ = run(capsys, "user", "throttles", "--clear", throttle_id)
+    assert code == 0 and out == f"cleared {throttle_id}\n"
+    code, _, err = run(capsys, "user", "throttles", "--clear", throttle_id)
+    assert_one_line_error(code, err, f"throttle {throttle_id} not found")
+    assert len(run(capsys, "user", "throttles")[1].splitlines()) == 1
 
 
 def test_password_prompt_needs_a_terminal(env: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,7 +148,7 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
     shown = json.loads(out)
     assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(YEAR, 5, 1, 12, tzinfo=UTC)
     assert code == 0 and shown["language"] == "fr" and shown["time_zone"] == "Europe/Paris"
-    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="pw-123456\n")[0] == 0
+    assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="long-pw-123456\n")[0] == 0
     code, out, _ = run(capsys, "session", "assign", sid, "--moderator", "mia", "--expert", "MIA")
     assert code == 0 and out.splitlines() == [
         f"mia is now moderator of {sid}",
@@ -205,7 +235,7 @@ def test_subprocess_round_trip(env: str) -> None:
     environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
     ok = subprocess.run(
         [sys.executable, "-m", "atexpert.cli.main", "user", "add", "ops", "--password-stdin"],
-        input="pw-123456\n", capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
+        input="long-pw-123456\n", capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0 and "created staff user ops" in ok.stdout
     bad = subprocess.run(

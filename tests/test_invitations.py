@@ -334,6 +334,8 @@ async def test_bad_invitation_input_is_a_422_with_the_field(
         ({"username": "ada"}, [["body", "password"]]),
         ({**NEW_ACCOUNT, "username": "a b"}, [["body", "username"]]),
         ({**NEW_ACCOUNT, "password": "short"}, [["body", "password"]]),
+        ({**NEW_ACCOUNT, "password": "QWERTY123456"}, [["body", "password"]]),  # common
+        ({**NEW_ACCOUNT, "password": "ada-analytical"}, [["body", "password"]]),  # username
         ({**NEW_ACCOUNT, "display_name": " "}, [["body", "display_name"]]),
         ({**NEW_ACCOUNT, "is_admin": True}, [["body", "is_admin"]]),
     ],

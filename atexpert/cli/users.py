@@ -8,7 +8,9 @@ import getpass
 import sys
 
 from atexpert.cli.common import OPERATOR, CliError, SubParsers, stores_of, with_redis
+from atexpert.cli.throttles import add_throttles_command
 from atexpert.domain.clock import SystemClock
+from atexpert.domain.passwords import check_new_password
 from atexpert.domain.staff import StaffUser, invalid_username, normalize_username
 from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
@@ -26,8 +28,7 @@ def read_password(args: argparse.Namespace) -> str:
             raise CliError("the passwords differ")
     else:
         raise CliError("no terminal to prompt for a password: use --password-stdin")
-    if not 8 <= len(password) <= 256:
-        raise CliError("a password is 8 to 256 characters")
+    check_new_password(password, args.username)  # InvalidInput: one line, exit status 1
     return password
 
 
@@ -113,6 +114,7 @@ def add_user_commands(sub: SubParsers) -> None:
     token.add_argument("--name", default="cli", help="a label for the token")
     token.set_defaults(run=run_user_token)
     users.add_parser("list", help="list staff users").set_defaults(run=run_user_list)
+    add_throttles_command(users)
     for name, what in [
         ("disable", "disable a staff user: no login, no token, websockets closed"),
         ("enable", "enable a disabled staff user"),

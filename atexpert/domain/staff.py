@@ -14,6 +14,8 @@ from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from atexpert.domain.passwords import MAX_LENGTH, MIN_LENGTH
+
 USERNAME_RE = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
 
 Username = Annotated[
@@ -22,7 +24,8 @@ Username = Annotated[
     AfterValidator(str.lower),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+#: A new password: its length here, the rest of the policy in :mod:`atexpert.domain.passwords`.
+Password = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 

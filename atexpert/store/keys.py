@@ -22,7 +22,7 @@ Global, best-effort mirrors derived from the session records (``{global}`` tag):
     ama:{global}:sessions        sorted set session id -> created_at (ms)
     ama:{global}:due             sorted set session id -> next scheduler deadline (ms)
 
-Keys outside any session: ``ama:{staff}:*`` (staff_store), ``ama:{invites}:*``
+Keys outside any session: ``ama:{staff}:*`` (staff_store, login_throttle), ``ama:{invites}:*``
 (invitation_store), ``ama:{x}:*`` (x_accounts), ``ama:{meter}:limits`` (meter),
 ``ama:{lease:<name>}:*`` (scheduler). This module is the only one that builds key strings.
 """
@@ -41,6 +41,7 @@ GLOBAL_DUE = "ama:{global}:due"
 SESSION_PATTERN = "ama:{*}:session"
 METER_LIMITS = "ama:{meter}:limits"
 X_ACCOUNTS = "ama:{x}:accounts"
+LOGIN_THROTTLES = "ama:{staff}:throttles"
 
 
 def ms(at: datetime) -> int:
@@ -141,6 +142,11 @@ def publisher(session_id: str, name: str) -> str:
 def staff(name: str) -> str:
     """``usernames``, ``user:<id>``, ``token:<sha256>``, ``tokens:<id>``, ``login:...``."""
     return "ama:{staff}:" + name
+
+
+def login_throttle(throttle_id: str) -> str:
+    """A login failure counter (``a-<hash>`` per account and client, ``c-<hash>`` per client)."""
+    return "ama:{staff}:throttle:" + check_id("throttle", throttle_id)
 
 
 def invitation_link(digest: str) -> str:

@@ -10,10 +10,11 @@ Keys:
     ama:{staff}:revoked            Stream of revoked identities (``login:<sha256>``,
                                    ``token:<id>``, ``user:<id>``): each app process closes
                                    the websockets opened with them
-    ama:{staff}:fails:<username>   failed logins in the current window (expiring counter)
 
 Deleting a user leaves a tombstone (see :class:`~atexpert.domain.staff.StaffUser`): the
 lookups here treat it as absent, but its username stays taken.
+
+Failed logins are counted by :mod:`atexpert.store.login_throttle`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ CAS_TRIES = 5
 _CREATE_USER = lua.script(__name__, "staff_create_user.lua")
 
 
-_COUNT_FAILURE = lua.script(__name__, "staff_count_failure.lua")
 _UPDATE_USER = lua.script(__name__, "staff_update_user.lua")
 
 
@@ -103,7 +103,6 @@ class StaffStore:
         self._clock = clock or SystemClock()
         self._hasher = hasher or PasswordHasher()
         self._create_user = redis.register_script(_CREATE_USER)
-        self._count_failure = redis.register_script(_COUNT_FAILURE)
         self._update_user = redis.register_script(_UPDATE_USER)
         # Verified against when the username is unknown, so timing does not reveal it.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
@@ -363,26 +362,7 @@ class StaffStore:
             REVOCATIONS, {"identity": identity}, maxlen=REVOCATIONS_KEPT, approximate=True
         )
 
-    # -- login throttling --------------------------------------------------------------
-
-    async def login_failures(self, username: str) -> int:
-        raw = await self._redis.get(_fails_key(username))
-        return int(raw) if raw is not None else 0
-
-    async def note_login_failure(self, username: str, window: timedelta) -> int:
-        """Count one failed login for ``username`` (known or not); the window starts at the
-        first failure."""
-        ttl_ms = int(window / timedelta(milliseconds=1))
-        return int(await self._count_failure(keys=[_fails_key(username)], args=[ttl_ms]))
-
-    async def clear_login_failures(self, username: str) -> None:
-        await self._redis.delete(_fails_key(username))
-
 
 def _user_key(user_id: str) -> str:
     """The user's key; :class:`NotFound` for an id that can't exist (it comes from a URL)."""
     return keys.staff("user:" + keys.check_id("user", user_id))
-
-
-def _fails_key(username: str) -> str:
-    return keys.staff("fails:" + _sha256(username.strip().lower()))

@@ -22,13 +22,21 @@ class ApiError(Exception):
     """An error with an HTTP status, raised anywhere under a request."""
 
     def __init__(
-        self, status: int, code: str, message: str, detail: Sequence[dict[str, Any]] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: Sequence[dict[str, Any]] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.detail = detail
+        #: Extra response headers (``Retry-After`` of a 429).
+        self.headers = headers or {}
 
 
 class ErrorDetail(BaseModel):
@@ -82,7 +90,9 @@ _CORE_STATUS: dict[type[core_errors.AtexpertError], int] = {
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.detail)
+    response = error_response(exc.status, exc.code, exc.message, exc.detail)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from atexpert.domain.invitations import (
     invitation_url,
     takes_staff,
 )
+from atexpert.domain.passwords import check_new_password
 from atexpert.domain.sessions import Role, Session
 from atexpert.domain.staff import Action, DisplayName, Password, StaffUser, StaffUserOut, Username
 from atexpert.store.invitations import ClaimResult, InvitationStore
@@ -237,7 +238,8 @@ async def _new_account(call: Call, principal: Principal | None) -> AcceptIn | No
     if missing:
         detail = [{"loc": ["body", f], "msg": "Field required", "type": "missing"} for f in missing]
         raise ApiError(422, "invalid_input", "log in, or choose a username and a password", detail)
-    assert body.username is not None
+    assert body.username is not None and body.password is not None
+    check_new_password(body.password, body.username)
     if await call.services.staff.get_by_username(body.username) is not None:
         raise _taken(body.username)
     return body

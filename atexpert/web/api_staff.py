@@ -1,13 +1,19 @@
-"""Login, logout, ``/api/me``, staff users (admin) and the caller's API tokens."""
+"""Login, logout, ``/api/me``, staff users and login throttles (admin), the caller's tokens.
+
+Failed logins are throttled per (username, client) and per client
+(:mod:`atexpert.domain.login_throttle`): a 429 with ``Retry-After`` before the password is
+even checked, and never because of another client's failures.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import timedelta
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from atexpert.domain.login_throttle import Throttle
+from atexpert.domain.passwords import check_new_password
 from atexpert.domain.staff import (
     Action,
     ApiToken,
@@ -15,18 +21,18 @@ from atexpert.domain.staff import (
     StaffUserOut,
     TokenName,
 )
+from atexpert.store.login_throttle import LoginThrottle
 from atexpert.store.staff import UnknownUser
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, endpoint
 from atexpert.web.auth import cookie_secure, log_in, log_out
+from atexpert.web.client_ip import client_address
 from atexpert.web.staff_commands import USER_COMMANDS, UserCreate
 
 R = TypeVar("R")
 
 TAG = "staff"
-#: Failed logins allowed per username in a window, before 429s until the window ends.
-MAX_LOGIN_FAILURES = 10
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+THROTTLED = (429, "Too many failed attempts from this client: see Retry-After")
 
 
 class LoginIn(BaseModel):
@@ -75,9 +81,6 @@ class TokenCreated(BaseModel):
     secret: str
 
 
-THROTTLED = "Too many failed attempts; retry later"
-
-
 @endpoint(
     "POST",
     "/api/login",
@@ -86,23 +89,18 @@ THROTTLED = "Too many failed attempts; retry later"
     body=LoginIn,
     response=LoginOut,
     public=True,
-    errors=(
-        (401, "Wrong username or password"),
-        (403, "The account is disabled"),
-        (429, THROTTLED),
-    ),
+    errors=((401, "Wrong username or password"), (403, "The account is disabled"), THROTTLED),
 )
 async def login(call: Call) -> LoginOut:
     body = call.body(LoginIn)
     services = call.services
-    await _check_throttle(call, body.username)
+    throttle, client = await _throttle(call, body.username)
     user = await services.staff.verify_password(body.username, body.password)
     if user is None:
-        await services.staff.note_login_failure(body.username, LOGIN_FAILURE_WINDOW)
         raise ApiError(401, "invalid_credentials", "wrong username or password")
+    await throttle.succeeded(body.username, client)
     if not user.active:
         raise ApiError(403, "account_disabled", "this account is disabled")
-    await services.staff.clear_login_failures(body.username)
     secure = cookie_secure(call.request, services.settings)
     session = await log_in(
         call.request, call.response, services.staff, services.signer, user, secure=secure
@@ -124,10 +122,23 @@ async def me(call: Call) -> MeOut:
     return MeOut(user=StaffUserOut.of(p.user), auth=p.via, csrf_token=p.csrf_token)
 
 
-async def _check_throttle(call: Call, username: str) -> None:
-    if await call.services.staff.login_failures(username) >= MAX_LOGIN_FAILURES:
-        minutes = int(LOGIN_FAILURE_WINDOW.total_seconds() // 60)
-        raise ApiError(429, "too_many_attempts", f"too many failed logins: retry in {minutes} min")
+def _login_throttle(call: Call) -> LoginThrottle:
+    return LoginThrottle(call.services.redis, call.services.clock)
+
+
+async def _throttle(call: Call, username: str) -> tuple[LoginThrottle, str]:
+    """Count a password attempt of ``username`` by the caller's client, or refuse it (429)."""
+    throttle = _login_throttle(call)
+    client = client_address(call.request, call.services.settings.trusted_proxies)
+    wait = await throttle.attempt(username, client)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed attempts from this client: retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return throttle, client
 
 
 @endpoint(
@@ -137,16 +148,17 @@ async def _check_throttle(call: Call, username: str) -> None:
     "caller's other login sessions",
     tag=TAG,
     body=PasswordChange,
-    errors=((429, THROTTLED),),
+    errors=(THROTTLED,),
 )
 async def change_password(call: Call) -> None:
     body = call.body(PasswordChange)
     staff, user = call.services.staff, call.principal.user
-    await _check_throttle(call, user.username)
+    check_new_password(body.new_password, user.username, field="new_password")
+    throttle, client = await _throttle(call, user.username)
     if await staff.verify_password(user.username, body.current_password) is None:
-        await staff.note_login_failure(user.username, LOGIN_FAILURE_WINDOW)
         detail = [{"loc": ["body", "current_password"], "msg": "wrong password", "type": "auth"}]
         raise ApiError(422, "invalid_input", "the current password is wrong", detail)
+    await throttle.succeeded(user.username, client)
     await staff.set_password(user.id, body.new_password)
     await staff.end_logins(user.id, keep=call.principal.sid)
     if body.revoke_tokens:
@@ -185,6 +197,10 @@ async def create_user(call: Call) -> StaffUserOut:
 async def reset_password(call: Call) -> None:
     call.require(Action.STAFF_MANAGE)
     body, staff, user_id = call.body(PasswordReset), call.services.staff, call.path("user_id")
+    target = await staff.get_user(user_id)
+    if target is None:
+        raise ApiError(404, "not_found", f"no staff user {user_id!r}")
+    check_new_password(body.new_password, target.username, field="new_password")
     await _known(staff.set_password(user_id, body.new_password))
     await staff.end_logins(user_id)
     if body.revoke_tokens:
@@ -232,6 +248,30 @@ async def _known(step: Awaitable[R]) -> R:
 
 @endpoint(
     "GET",
+    "/api/throttles",
+    summary="List login failure counters, per account and client and per client (admin)",
+    tag=TAG,
+    response=list[Throttle],
+)
+async def list_throttles(call: Call) -> list[Throttle]:
+    call.require(Action.STAFF_MANAGE)
+    return await _login_throttle(call).list()
+
+
+@endpoint(
+    "DELETE",
+    "/api/throttles/{throttle_id}",
+    summary="Clear one login failure counter (admin)",
+    tag=TAG,
+)
+async def clear_throttle(call: Call) -> None:
+    call.require(Action.STAFF_MANAGE)
+    if not await _login_throttle(call).clear(call.path("throttle_id")):
+        raise ApiError(404, "not_found", "no such throttle")
+
+
+@endpoint(
+    "GET",
     "/api/me/tokens",
     summary="List the caller's API tokens",
     tag=TAG,
@@ -275,6 +315,8 @@ ENDPOINTS: list[Endpoint] = [
     disable_user,
     enable_user,
     delete_user,
+    list_throttles,
+    clear_throttle,
     list_tokens,
     create_token,
     revoke_token,

@@ -73,8 +73,16 @@ def server_config(app: Callable[..., Any], host: str, port: int, **options: Any)
     """uvicorn's settings for the app (``options``: any other ``uvicorn.Config`` argument).
 
     Per-message compression is off: each live event is serialized once for all clients,
-    and compression would redo that work per client and frame.
+    and compression would redo that work per client and frame. uvicorn's own
+    X-Forwarded-For handling (which trusts 127.0.0.1 by default) is off too: the app alone
+    reads the client's address, from ``settings.trusted_proxies`` (``web/client_ip.py``).
     """
     return uvicorn.Config(
-        app, host=host, port=port, ws=WebSocketProtocol, ws_per_message_deflate=False, **options
+        app,
+        host=host,
+        port=port,
+        ws=WebSocketProtocol,
+        ws_per_message_deflate=False,
+        proxy_headers=False,
+        **options,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from atexpert.domain.errors import Conflict
+from atexpert.domain.passwords import check_new_password
 from atexpert.domain.staff import Action, DisplayName, Password, StaffUser, Username
 from atexpert.store.staff import UsernameTaken
 from atexpert.web.commands import GLOBAL, Command, Stores, Target
@@ -23,6 +24,7 @@ class UserCreate(BaseModel):
 
 
 async def _add_user(s: Stores, _: Target, body: UserCreate) -> StaffUser:
+    check_new_password(body.password, body.username)
     try:
         return await s.staff.create_user(
             body.username, body.password, display_name=body.display_name, is_admin=body.is_admin

@@ -3,11 +3,13 @@
 let csrfToken = null;
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super((body && body.message) || `HTTP ${status}`);
     this.status = status;
     this.code = (body && body.error) || "http_error";
     this.detail = (body && body.detail) || null;
+    // Seconds to wait before trying again (a 429's or 503's Retry-After), or null.
+    this.retryAfter = retryAfter === null ? null : Number(retryAfter);
   }
 }
 
@@ -28,7 +30,7 @@ export async function api(method, path, body) {
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
   return data;
 }
 

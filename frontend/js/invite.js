@@ -95,7 +95,7 @@ async function signup(event) {
   event.preventDefault();
   const username = $("#su-username").value.trim();
   const password = $("#su-password").value;
-  if (!username || password.length < 8) {
+  if (!username || password.length < 12) {
     showErrors([t("invite.missing")]);
     return;
   }

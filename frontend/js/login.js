@@ -34,7 +34,9 @@ async function submit(event) {
     location.assign(nextPath());
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) error.textContent = t("login.wrong");
-    else if (err instanceof ApiError && err.status === 429) error.textContent = t("login.locked");
+    else if (err instanceof ApiError && err.status === 429) {
+      error.textContent = t("login.locked", { seconds: err.retryAfter ?? 60 });
+    }
     else error.textContent = t("error.action", { detail: err.message });
   }
 }
