@@ -407,7 +407,7 @@ HTTP_CASES = [
         USER_COMMANDS["add"],
         "POST",
         "/api/users",
-        {"username": "ada", "password": "long enough"},
+        {"username": "ada", "password": "long enough passphrase"},
         {"username": "ada"},
         session=False,
     ),
@@ -468,11 +468,15 @@ def test_user_add_has_one_outcome_over_http_and_the_cli(
     for adapter in ("http", "cli"):
         w = fresh_world(app_client, redis_url)
         if adapter == "http":
-            body = {"username": username, "password": "long enough", "display_name": "Ada L."}
+            body = {
+                "username": username,
+                "password": "long enough passphrase",
+                "display_name": "Ada L.",
+            }
             r = w.client.post("/api/users", json=body, headers=bearer(w.tokens["admin"]))
             error = None if r.status_code == 201 else r.json()["message"]
         else:
-            monkeypatch.setattr("sys.stdin", io.StringIO("long enough\n"))
+            monkeypatch.setattr("sys.stdin", io.StringIO("long enough passphrase\n"))
             code, err = cli("user", "add", username, "--display-name", "Ada L.", "--password-stdin")
             error = None if code == 0 else err
         user = w.call(w.staff.get_by_username, username)
