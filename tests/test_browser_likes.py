@@ -59,8 +59,13 @@ def test_most_liked_sort_orders_the_queue_and_follows_like_counts_live(world: Br
     expect(bravo).to_contain_text("question bravo")
     expect(bravo.locator(".likes [aria-hidden=true]")).to_have_text("♥ 40")  # what is seen
 
+    # Every count has arrived (bravo-charlie-alpha is also the order with bravo's alone), so
+    # no late re-sort moves another question under the click.
+    for count in (5, 12):
+        expect(queue.get_by_role("option", name=re.compile(rf"\b{count} likes\b"))).to_have_count(1)
     # The moderator looks at alpha; meanwhile it takes the lead on X.
     queue.get_by_role("option").filter(has_text="question alpha").click()
+    expect(queue.get_by_role("option", selected=True)).to_contain_text("question alpha")
     world.emulator.set_likes(asked["alpha"].removeprefix("q_"), 100)
     assert refresh_likes(world) == [asked["alpha"]]
     expect(texts).to_have_text([re.compile(n) for n in ("alpha", "bravo", "charlie")])
