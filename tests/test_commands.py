@@ -18,6 +18,7 @@ from atexpert.domain.questions import MAX_NOTE, MAX_TAGS
 from atexpert.domain.sessions import Role
 from atexpert.domain.staff import can
 from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
+from atexpert.store.login_throttle import LoginThrottle
 from atexpert.web.commands import (
     ADD_QUESTION,
     INVITATION_COMMANDS,
@@ -411,23 +412,36 @@ HTTP_CASES = [
         {"username": "ada"},
         session=False,
     ),
+    HttpCase(
+        USER_COMMANDS["password"],
+        "POST",
+        "/api/users/{expert}/password",
+        {"new_password": "another long passphrase", "revoke_tokens": True},
+        {"new_password": "expert-expert-2024"},  # contains the username: the policy
+        session=False,
+    ),
+    HttpCase(USER_COMMANDS["disable"], "POST", "/api/users/{expert}/disable", None, session=False),
+    HttpCase(USER_COMMANDS["delete"], "DELETE", "/api/users/{expert}", None, session=False),
 ]
 
 
 def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[str | None, bool]:
     """The error code (None on success) and whether the call changed anything (an event,
-    a user, the budget)."""
+    a user, the expert's account or tokens, the budget)."""
     expert = w.call(w.staff.get_by_username, "expert")
     path = case.path.format(sid=w.sid, expert=expert.id)
     headers = bearer(w.tokens[role]) if role != "anonymous" else {}
     after = w.call(w.store.last_event_id, w.sid)
     users = len(w.call(w.staff.list_users))
+    tokens = w.call(w.staff.list_tokens, expert.id)
     r = w.client.request(case.method, path, json=body, headers=headers)
     error = None if r.status_code < 300 else r.json()["error"]
     spend = w.client.get(f"/api/sessions/{w.sid}/spend", headers=bearer(w.tokens["admin"]))
     changed = (
         bool(event_kinds(w, w.sid, after))
         or len(w.call(w.staff.list_users)) != users
+        or w.call(w.staff.get_user, expert.id) != expert
+        or w.call(w.staff.list_tokens, expert.id) != tokens
         or spend.json()["budget_usd"] is not None
     )
     return error, changed
@@ -486,6 +500,86 @@ def test_user_add_has_one_outcome_over_http_and_the_cli(
     (http_error, *http_rest), (cli_error, *cli_rest) = outcomes
     assert http_rest == cli_rest
     if username == "ada":
+        assert http_error is None and cli_error is None
+    else:
+        assert http_error is not None and cli_error is not None and http_error in cli_error
+
+
+USER_STATE_CASES = [
+    ("disable", "expert"),
+    ("enable", "expert"),  # disabled first
+    ("delete", "expert"),
+    ("disable", "admin"),  # the last active admin: conflict
+    ("delete", "admin"),
+    ("enable", "ghost"),  # no such user
+]
+
+
+def _user_state(w: CommandWorld, username: str) -> tuple[bool, bool] | None:
+    """Whether the user is disabled and deleted (None: no such user)."""
+    user = w.call(w.staff.get_by_username, username)
+    return None if user is None else (user.disabled, user.deleted_at is not None)
+
+
+@pytest.mark.parametrize(("action", "username"), USER_STATE_CASES)
+def test_user_state_has_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, action: str, username: str
+) -> None:
+    assert action in USER_COMMANDS
+    outcomes = []
+    for adapter in ("http", "cli"):
+        w = fresh_world(app_client, redis_url)
+        user = w.call(w.staff.get_by_username, username)
+        user_id = user.id if user is not None else "ghost"
+        if action == "enable" and user is not None:
+            w.call(w.staff.set_disabled, user_id, True)
+        if adapter == "http":
+            headers = bearer(w.tokens["admin"])
+            if action == "delete":
+                r = w.client.delete(f"/api/users/{user_id}", headers=headers)
+            else:
+                r = w.client.post(f"/api/users/{user_id}/{action}", headers=headers)
+            error = None if r.status_code < 300 else r.json()["message"]
+            if user is None:
+                assert (r.status_code, r.json()["error"]) == (404, "not_found")
+            if username == "admin":
+                assert (r.status_code, r.json()["error"]) == (409, "conflict")
+        else:
+            code, err = cli("user", action, username)
+            error = None if code == 0 else err
+        outcomes.append((error, _user_state(w, username), len(w.call(w.staff.list_users))))
+    (http_error, *http_rest), (cli_error, *cli_rest) = outcomes
+    assert http_rest == cli_rest
+    assert (http_error is None) is (cli_error is None)
+    if username == "admin":
+        assert http_error is not None and cli_error is not None and http_error in cli_error
+    if username == "expert":
+        assert http_error is None
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_throttle_clear_has_one_outcome_over_http_and_the_cli(
+    app_client: TestClient, redis_url: str, cli: Cli, known: bool
+) -> None:
+    outcomes = []
+    for adapter in ("http", "cli"):
+        w = fresh_world(app_client, redis_url)
+        services = app_client.app.state.services  # type: ignore[attr-defined]
+        throttle = LoginThrottle(services.redis, services.clock)
+        assert w.call(throttle.attempt, "expert", "203.0.113.9") == 0
+        account = next(t for t in w.call(throttle.list) if t.username is not None)
+        throttle_id = account.id if known else "thr_unknown"
+        if adapter == "http":
+            r = w.client.delete(f"/api/throttles/{throttle_id}", headers=bearer(w.tokens["admin"]))
+            error = None if r.status_code == 204 else r.json()["message"]
+        else:
+            code, err = cli("user", "throttles", "--clear", throttle_id)
+            error = None if code == 0 else err
+        left = sorted((t.kind.value, t.username, t.client) for t in w.call(throttle.list))
+        outcomes.append((error, left))
+    (http_error, http_left), (cli_error, cli_left) = outcomes
+    assert http_left == cli_left and len(http_left) == (1 if known else 2)
+    if known:
         assert http_error is None and cli_error is None
     else:
         assert http_error is not None and cli_error is not None and http_error in cli_error

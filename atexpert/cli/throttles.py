@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import argparse
 
+from atexpert.cli.common import OPERATOR, stores_of
 from atexpert.domain.clock import SystemClock
-from atexpert.domain.errors import NotFound
 from atexpert.settings import Settings
 from atexpert.store.login_throttle import LoginThrottle
 from atexpert.store.redis_conn import RedisRuntime
+from atexpert.web.commands import NoInput, execute
+from atexpert.web.staff_commands import USER_COMMANDS
 
 
 async def run_user_throttles(args: argparse.Namespace, settings: Settings) -> int:
     async with RedisRuntime(settings) as runtime:
-        throttle = LoginThrottle(runtime.client, SystemClock())
+        clock = SystemClock()
         if args.clear is not None:
-            if not await throttle.clear(args.clear):
-                raise NotFound("throttle", args.clear)
+            command, stores = USER_COMMANDS["clear_throttle"], stores_of(runtime.client)
+            await execute(command, stores, OPERATOR, "", args.clear, NoInput(), at=clock.now())
             print(f"cleared {args.clear}")
             return 0
-        for t in await throttle.list():
+        for t in await LoginThrottle(runtime.client, clock).list():
             who = f"{t.username} from {t.client}" if t.username is not None else t.client
             wait = f"retry in {t.retry_after} s" if t.retry_after else "not blocking"
             print(f"{t.id}  {t.kind.value:<7}  {who}  {t.failures} failures, {wait}")

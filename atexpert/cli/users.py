@@ -15,7 +15,7 @@ from atexpert.domain.staff import StaffUser, invalid_username, normalize_usernam
 from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.staff import StaffStore
-from atexpert.web.commands import execute
+from atexpert.web.commands import NoInput, execute
 from atexpert.web.staff_commands import USER_COMMANDS, UserCreate
 
 
@@ -85,15 +85,14 @@ async def run_user_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_user_state(args: argparse.Namespace, settings: Settings) -> int:
-    """``disable``, ``enable`` or ``delete`` a staff user (see ``StaffStore``)."""
+    """``disable``, ``enable`` or ``delete`` a staff user: the command of ``USER_COMMANDS``
+    on the user's id (the last admin: Conflict, exit status 1)."""
 
     async def work(redis: RedisClient) -> int:
-        staff = StaffStore(redis)
-        user = await named_user(staff, args.username)
-        if args.user_command == "delete":  # the last admin: Conflict, exit status 1
-            await staff.delete_user(user.id)
-        else:
-            await staff.set_disabled(user.id, args.user_command == "disable")
+        user = await named_user(StaffStore(redis), args.username)
+        command = USER_COMMANDS[args.user_command]
+        now = SystemClock().now()
+        await execute(command, stores_of(redis), OPERATOR, "", user.id, NoInput(), at=now)
         print(f"{args.user_command}d staff user {user.username}")
         return 0
 

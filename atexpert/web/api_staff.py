@@ -7,8 +7,7 @@ even checked, and never because of another client's failures.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -22,14 +21,11 @@ from atexpert.domain.staff import (
     TokenName,
 )
 from atexpert.store.login_throttle import LoginThrottle
-from atexpert.store.staff import UnknownUser
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, endpoint
 from atexpert.web.auth import cookie_secure, log_in, log_out
 from atexpert.web.client_ip import client_address
-from atexpert.web.staff_commands import USER_COMMANDS, UserCreate
-
-R = TypeVar("R")
+from atexpert.web.staff_commands import USER_COMMANDS, PasswordReset, UserCreate
 
 TAG = "staff"
 THROTTLED = (429, "Too many failed attempts from this client: see Retry-After")
@@ -59,14 +55,6 @@ class PasswordChange(BaseModel):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     new_password: Password
     #: Also revoke every API token of the user (the other login sessions end anyway).
-    revoke_tokens: bool = False
-
-
-class PasswordReset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    new_password: Password
-    #: Also revoke every API token of the user (every login session ends anyway).
     revoke_tokens: bool = False
 
 
@@ -193,32 +181,24 @@ async def create_user(call: Call) -> StaffUserOut:
     summary="Reset a staff user's password (admin); ends all their login sessions",
     tag=TAG,
     body=PasswordReset,
+    command=True,
 )
 async def reset_password(call: Call) -> None:
-    call.require(Action.STAFF_MANAGE)
-    body, staff, user_id = call.body(PasswordReset), call.services.staff, call.path("user_id")
-    target = await staff.get_user(user_id)
-    if target is None:
-        raise ApiError(404, "not_found", f"no staff user {user_id!r}")
-    check_new_password(body.new_password, target.username, field="new_password")
-    await _known(staff.set_password(user_id, body.new_password))
-    await staff.end_logins(user_id)
-    if body.revoke_tokens:
-        await staff.revoke_tokens(user_id)
+    await call.run(USER_COMMANDS["password"], call.path("user_id"))
 
 
 def _switch(action: Literal["disable", "enable"], summary: str) -> Endpoint:
     """``POST /api/users/{user_id}/<action>``."""
 
     async def handler(call: Call) -> StaffUserOut:
-        call.require(Action.STAFF_MANAGE)
-        disabled = action == "disable"
-        user = await _known(call.services.staff.set_disabled(call.path("user_id"), disabled))
-        return StaffUserOut.of(user)
+        return StaffUserOut.of(await call.run(USER_COMMANDS[action], call.path("user_id")))
 
     handler.__name__ = handler.__qualname__ = f"{action}_user"
     path = "/api/users/{user_id}/" + action
-    return endpoint("POST", path, summary=summary, tag=TAG, response=StaffUserOut)(handler)
+    endpoint_of = endpoint(
+        "POST", path, summary=summary, tag=TAG, response=StaffUserOut, command=True
+    )
+    return endpoint_of(handler)
 
 
 disable_user = _switch(
@@ -232,18 +212,10 @@ enable_user = _switch("enable", "Enable a disabled staff user (admin)")
     "/api/users/{user_id}",
     summary="Delete a staff user (admin); the event logs keep their name",
     tag=TAG,
+    command=True,
 )
 async def delete_user(call: Call) -> None:
-    call.require(Action.STAFF_MANAGE)
-    await _known(call.services.staff.delete_user(call.path("user_id")))
-
-
-async def _known(step: Awaitable[R]) -> R:
-    """``step``'s result; a 404 for no such user."""
-    try:
-        return await step
-    except UnknownUser as exc:
-        raise ApiError(404, "not_found", str(exc)) from exc
+    await call.run(USER_COMMANDS["delete"], call.path("user_id"))
 
 
 @endpoint(
@@ -263,11 +235,10 @@ async def list_throttles(call: Call) -> list[Throttle]:
     "/api/throttles/{throttle_id}",
     summary="Clear one login failure counter (admin)",
     tag=TAG,
+    command=True,
 )
 async def clear_throttle(call: Call) -> None:
-    call.require(Action.STAFF_MANAGE)
-    if not await _login_throttle(call).clear(call.path("throttle_id")):
-        raise ApiError(404, "not_found", "no such throttle")
+    await call.run(USER_COMMANDS["clear_throttle"], call.path("throttle_id"))
 
 
 @endpoint(

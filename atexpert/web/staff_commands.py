@@ -1,17 +1,24 @@
-"""Staff users as commands (see :mod:`atexpert.web.commands`): global ones, tied to no
-session, authorized by :func:`~atexpert.web.commands.authorize_global`."""
+"""Staff users and login throttles as commands (see :mod:`atexpert.web.commands`): global
+ones, tied to no session, authorized by :func:`~atexpert.web.commands.authorize_global`. The
+target is the user's (or the throttle's) id: the CLI resolves a username to it first."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from atexpert.domain.errors import Conflict
+from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.passwords import check_new_password
 from atexpert.domain.staff import Action, DisplayName, Password, StaffUser, Username
-from atexpert.store.staff import UsernameTaken
-from atexpert.web.commands import GLOBAL, Command, Stores, Target
+from atexpert.store.login_throttle import LoginThrottle
+from atexpert.store.staff import UnknownUser, UsernameTaken
+from atexpert.web.commands import GLOBAL, Command, NoInput, Stores, Target
+
+R = TypeVar("R")
 
 
 class UserCreate(BaseModel):
@@ -33,6 +40,77 @@ async def _add_user(s: Stores, _: Target, body: UserCreate) -> StaffUser:
         raise Conflict(str(exc)) from exc
 
 
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_password: Password
+    #: Also revoke every API token of the user (every login session ends anyway).
+    revoke_tokens: bool = False
+
+
+def _unknown(user_id: str) -> NotFound:
+    return NotFound("staff user", user_id, f"no staff user with id {user_id!r}")
+
+
+async def _known(user_id: str, step: Awaitable[R]) -> R:
+    """``step``'s result; :class:`NotFound` for no such user."""
+    try:
+        return await step
+    except UnknownUser:
+        raise _unknown(user_id) from None
+
+
+async def _reset_password(s: Stores, t: Target, body: PasswordReset) -> None:
+    """A new password (by the policy), every login of the user ended."""
+    user = await s.staff.get_user(t.id)
+    if user is None:
+        raise _unknown(t.id)
+    check_new_password(body.new_password, user.username, field="new_password")
+    await _known(t.id, s.staff.set_password(t.id, body.new_password))
+    await s.staff.end_logins(t.id)
+    if body.revoke_tokens:
+        await s.staff.revoke_tokens(t.id)
+
+
+async def _disable(s: Stores, t: Target, _: NoInput) -> StaffUser:
+    """:class:`Conflict` for the last active admin."""
+    return await _known(t.id, s.staff.set_disabled(t.id, True))
+
+
+async def _enable(s: Stores, t: Target, _: NoInput) -> StaffUser:
+    return await _known(t.id, s.staff.set_disabled(t.id, False))
+
+
+async def _delete(s: Stores, t: Target, _: NoInput) -> StaffUser:
+    """:class:`Conflict` for the last active admin."""
+    return await _known(t.id, s.staff.delete_user(t.id))
+
+
+@dataclass(frozen=True)
+class _At:
+    """The command's time, as the clock of a store."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def _clear_throttle(s: Stores, t: Target, _: NoInput) -> None:
+    if not await LoginThrottle(s.redis, _At(t.at)).clear(t.id):
+        raise NotFound("throttle", t.id)
+
+
+_MANAGE = Action.STAFF_MANAGE
+
 USER_COMMANDS: dict[str, Command[Any, Any]] = {
-    c.name: c for c in (Command("add", UserCreate, Action.STAFF_MANAGE, _add_user, states=GLOBAL),)
+    c.name: c
+    for c in (
+        Command("add", UserCreate, _MANAGE, _add_user, states=GLOBAL),
+        Command("password", PasswordReset, _MANAGE, _reset_password, states=GLOBAL),
+        Command("disable", NoInput, _MANAGE, _disable, states=GLOBAL),
+        Command("enable", NoInput, _MANAGE, _enable, states=GLOBAL),
+        Command("delete", NoInput, _MANAGE, _delete, states=GLOBAL),
+        Command("clear_throttle", NoInput, _MANAGE, _clear_throttle, states=GLOBAL),
+    )
 }
