@@ -24,6 +24,7 @@ const state = {
   undo: [],
   conflicts: new Map(),
   claimed: null,
+  actedOnSelected: false,
   shownVersion: null,
 };
 let socket = null;
@@ -332,6 +333,7 @@ function select(qid, { render: again = true } = {}) {
   if (qid !== state.selected) {
     state.selected = qid;
     state.shownVersion = null;
+    state.actedOnSelected = false;
     claimSoon();
   }
   const index = state.visible.findIndex((q) => q.id === qid);
@@ -357,7 +359,9 @@ const claimSoon = debounce(async () => {
     await socket.request({ type: "claim", question_id: wanted });
     state.claimed = wanted;
   } catch (error) {
-    if (error.code === "claimed") {
+    // Once the moderator has acted on the question, the outcome of that action (such as
+    // "alice got there first") is the news: a late claim refusal must not cover it.
+    if (error.code === "claimed" && state.selected === wanted && !state.actedOnSelected) {
       const claim = claimOf(wanted);
       say(t("claim.taken", { who: claim ? claim.username : error.detail.split(" ")[0] }), "warn");
     }
@@ -416,6 +420,7 @@ async function run(qid, action, extra = {}, versions = null) {
 async function act(action, extra = {}, targets = null, versions = null) {
   const ids = targets || (state.selected ? [state.selected] : []);
   if (!ids.length) return;
+  if (state.selected && ids.includes(state.selected)) state.actedOnSelected = true;
   const steps = [];
   for (const qid of ids) {
     const step = await run(qid, action, extra, versions);
