@@ -5,12 +5,11 @@ target is the user's (or the throttle's) id: the CLI resolves a username to it f
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from atexpert.domain.clock import ManualClock
 from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.passwords import check_new_password
 from atexpert.domain.staff import Action, DisplayName, Password, StaffUser, Username
@@ -86,18 +85,9 @@ async def _delete(s: Stores, t: Target, _: NoInput) -> StaffUser:
     return await _known(t.id, s.staff.delete_user(t.id))
 
 
-@dataclass(frozen=True)
-class _At:
-    """The command's time, as the clock of a store."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-
 async def _clear_throttle(s: Stores, t: Target, _: NoInput) -> None:
-    if not await LoginThrottle(s.redis, _At(t.at)).clear(t.id):
+    # The command's time stands still for the store: clearing never reads it anyway.
+    if not await LoginThrottle(s.redis, ManualClock(t.at)).clear(t.id):
         raise NotFound("throttle", t.id)
 
 
