@@ -10,16 +10,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -31,6 +28,7 @@ from atexpert.domain.clock import SystemClock
 from atexpert.settings import Settings
 from atexpert.store.invitations import InvitationStore
 from atexpert.store.login_throttle import LoginThrottle
+from tests.support.processes import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET_KEY = "cli-test-secret-" + "k" * 32
@@ -246,30 +244,15 @@ def test_subprocess_round_trip(env: str) -> None:
     assert bad.stderr == "atexpert: error: session s_missing not found\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_http_and_stops_on_sigterm(env: str) -> None:
-    port = _free_port()
+    port = free_port()
     environ = {**os.environ, "ATEXPERT_REDIS_URL": env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "atexpert.cli.main", "serve", "--port", str(port)],
         cwd=REPO, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve never answered"
-                time.sleep(0.05)
-        assert r.status_code == 200
+        wait_ready(proc, f"http://127.0.0.1:{port}", timeout=30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from atexpert import __version__
+from atexpert.cli.backup import add_backup_commands
 from atexpert.cli.common import CliError, Run, SubParsers
 from atexpert.cli.demo import print_demo, seed_demo, with_secret_key
 from atexpert.cli.export import add_export_commands
@@ -73,7 +75,28 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 # -- demo ----------------------------------------------------------------------------------
 
 
+class Terminated(Exception):
+    """SIGTERM, raised where the program runs so that every ``with`` block cleans up."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    # Python's default SIGTERM ends the process on the spot, and uvicorn re-raises the signal
+    # once it has shut down: either way the temporary data (password hashes, X tokens) would
+    # stay behind. Raising instead unwinds the exit stack below; SIGINT already does.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return await _demo(args, settings)
+    except Terminated:
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     async with AsyncExitStack() as stack:
@@ -122,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(sub)
     add_emulator_command(sub)
     add_export_commands(sub)
+    add_backup_commands(sub)
     return parser
 
 

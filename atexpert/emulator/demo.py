@@ -34,4 +34,6 @@ async def demo_emulator(settings: Settings) -> AsyncIterator[Settings]:
             }
         )
     finally:
-        await asyncio.to_thread(server.stop)
+        # Not in a thread: a Ctrl+C cancels the demo, and a cancelled wait would let the
+        # demo remove the data dir while the emulator still writes its state there.
+        server.stop()

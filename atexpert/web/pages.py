@@ -40,7 +40,15 @@ from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError, error_response
 from atexpert.web.api_routing import Call, Endpoint, endpoint, to_route
 
-FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+
+def _frontend() -> Path:
+    """The pages: inside the package when installed from a wheel (``atexpert/frontend``),
+    at the repository's top in a checkout."""
+    packaged = Path(__file__).resolve().parents[1] / "frontend"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "frontend"
+
+
+FRONTEND = _frontend()
 STATIC_DIRS = ("css", "js", "i18n")
 CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
