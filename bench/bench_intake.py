@@ -66,6 +66,20 @@ def _serve(ports: multiprocessing.Queue[int], stop: Event) -> None:
 
 
 @asynccontextmanager
+async def emulator_process() -> AsyncIterator[tuple[str, multiprocessing.Process]]:
+    """The emulator in a process of its own: (its base URL, the process)."""
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    emu = multiprocessing.Process(target=_serve, args=(ports, stop), daemon=True)
+    emu.start()
+    try:
+        yield f"http://127.0.0.1:{ports.get(timeout=20)}", emu
+    finally:
+        stop.set()
+        emu.join(timeout=10)
+
+
+@asynccontextmanager
 async def redis_client() -> AsyncIterator[Redis]:
     url = os.environ.get("ATEXPERT_BENCH_REDIS_URL")
     if url:
@@ -234,68 +248,63 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    stop = multiprocessing.Event()
-    emu = multiprocessing.Process(target=_serve, args=(ports, stop), daemon=True)
-    emu.start()
-    base = f"http://127.0.0.1:{ports.get(timeout=20)}"
-    try:
-        async with redis_client() as redis, aiohttp.ClientSession() as http:
-            ctl = Control(base, http)
-            store = Store(redis)
-            sid, host_id = await setup(ctl, store)
-            bearer = (await ctl("GET", "/_emulator/app"))["bearer_token"]
-            settings = Settings(x_api_base_url=base, x_bearer_token=bearer)
-            tuning = IntakeSettings(poll_interval_seconds=1.0)
-            async with async_client(settings) as client:
-                meter = Meter(redis)
-                intake = StreamIntake(
-                    stream_factory(bearer, base),
-                    XReader(client, meter),
-                    Ingestor(store, IntakeStore(redis), concurrency=args.concurrency),
-                    meter,
-                    tuning,
-                )
-                session = await store.get_session(sid)
-                intake.serve(target_of(session, host_id), session.intake_opens_at)
-                done = asyncio.Event()
-                task = asyncio.create_task(intake.run(done))
-                while not (intake.connects and intake.caught_up(sid)):
-                    await asyncio.sleep(0.05)
-                load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-                print(f"intake: stream mode, 1 session; machine load average {load}")
-                lat = await latency_phase(ctl, redis, sid, args.rate, args.seconds, 0)
-                p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
-                verdict = "OK" if p99 <= P99_TARGET_MS else "MISSED"
-                print(
-                    f"latency    {args.rate:.0f} posts/s for {args.seconds:.0f} s: "
-                    f"{len(lat)} posts, "
-                    f"p50 {p50:.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {p99:.1f} ms, "
-                    f"max {max(lat):.1f} ms, mean {statistics.fmean(lat):.1f} ms "
-                    f"(target p99 <= {P99_TARGET_MS:.0f} ms: {verdict})"
-                )
-                first = int(args.rate * args.seconds) + 1
-                assert emu.pid is not None
-                cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(emu.pid), await redis_cpu(redis))
-                t = await throughput_phase(ctl, redis, sid, args.posts, first)
-                cpu1 = (cpu_seconds(os.getpid()), cpu_seconds(emu.pid), await redis_cpu(redis))
-                verdict = "OK" if t["rate"] >= THROUGHPUT_TARGET else "MISSED"
-                print(
-                    f"throughput {int(t['stored'])} posts stored in {t['seconds']:.2f} s: "
-                    f"{t['rate']:,.0f} posts/s (injected at {t['inject_rate']:,.0f}/s; "
-                    f"target >= {THROUGHPUT_TARGET:,}/s: {verdict}); CPU: intake+load "
-                    f"{(cpu1[0] - cpu0[0]) / t['seconds']:.0%}, emulator "
-                    f"{(cpu1[1] - cpu0[1]) / t['seconds']:.0%}, redis "
-                    f"{(cpu1[2] - cpu0[2]) / t['seconds']:.0%}"
-                )
-                count = len(await store.list_questions(sid))
-                events = await redis.xlen(keys.events(sid))
-                print(f"check      {count} questions, {events} events (3 session.*, 1 a question)")
-                done.set()
-                await task
-    finally:
-        stop.set()
-        emu.join(timeout=10)
+    async with (
+        emulator_process() as (base, emu),
+        redis_client() as redis,
+        aiohttp.ClientSession() as http,
+    ):
+        ctl = Control(base, http)
+        store = Store(redis)
+        sid, host_id = await setup(ctl, store)
+        bearer = (await ctl("GET", "/_emulator/app"))["bearer_token"]
+        settings = Settings(x_api_base_url=base, x_bearer_token=bearer)
+        tuning = IntakeSettings(poll_interval_seconds=1.0)
+        async with async_client(settings) as client:
+            meter = Meter(redis)
+            intake = StreamIntake(
+                stream_factory(bearer, base),
+                XReader(client, meter),
+                Ingestor(store, IntakeStore(redis), concurrency=args.concurrency),
+                meter,
+                tuning,
+            )
+            session = await store.get_session(sid)
+            intake.serve(target_of(session, host_id), session.intake_opens_at)
+            done = asyncio.Event()
+            task = asyncio.create_task(intake.run(done))
+            while not (intake.connects and intake.caught_up(sid)):
+                await asyncio.sleep(0.05)
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"intake: stream mode, 1 session; machine load average {load}")
+            lat = await latency_phase(ctl, redis, sid, args.rate, args.seconds, 0)
+            p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
+            verdict = "OK" if p99 <= P99_TARGET_MS else "MISSED"
+            print(
+                f"latency    {args.rate:.0f} posts/s for {args.seconds:.0f} s: "
+                f"{len(lat)} posts, "
+                f"p50 {p50:.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {p99:.1f} ms, "
+                f"max {max(lat):.1f} ms, mean {statistics.fmean(lat):.1f} ms "
+                f"(target p99 <= {P99_TARGET_MS:.0f} ms: {verdict})"
+            )
+            first = int(args.rate * args.seconds) + 1
+            assert emu.pid is not None
+            cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(emu.pid), await redis_cpu(redis))
+            t = await throughput_phase(ctl, redis, sid, args.posts, first)
+            cpu1 = (cpu_seconds(os.getpid()), cpu_seconds(emu.pid), await redis_cpu(redis))
+            verdict = "OK" if t["rate"] >= THROUGHPUT_TARGET else "MISSED"
+            print(
+                f"throughput {int(t['stored'])} posts stored in {t['seconds']:.2f} s: "
+                f"{t['rate']:,.0f} posts/s (injected at {t['inject_rate']:,.0f}/s; "
+                f"target >= {THROUGHPUT_TARGET:,}/s: {verdict}); CPU: intake+load "
+                f"{(cpu1[0] - cpu0[0]) / t['seconds']:.0%}, emulator "
+                f"{(cpu1[1] - cpu0[1]) / t['seconds']:.0%}, redis "
+                f"{(cpu1[2] - cpu0[2]) / t['seconds']:.0%}"
+            )
+            count = len(await store.list_questions(sid))
+            events = await redis.xlen(keys.events(sid))
+            print(f"check      {count} questions, {events} events (3 session.*, 1 a question)")
+            done.set()
+            await task
 
 
 if __name__ == "__main__":

@@ -218,24 +218,6 @@ async def test_budget_removes_the_stream_rule(world: IntakeWorld) -> None:
         await task
 
 
-async def test_a_used_up_rate_limit_is_waited_out_without_a_429(world: IntakeWorld) -> None:
-    world.control.set_limit("user_mentions", app=2, window=2)
-    first = world.post("fan_1", "@Airbus #AskAirbus before the limit")
-    stop = asyncio.Event()
-    task = asyncio.create_task(world.poller(IntakeMode.MENTIONS).run(stop))
-    try:
-        await wait_for(lambda: _has(world, {first}))
-        await wait_for(lambda: _state_is(world.state, world.sid, IntakeState.RATE_LIMITED))
-        status = await world.state.status(world.sid)
-        assert status.last_error is not None and "used up" in status.last_error
-        second = world.post("fan_2", "@Airbus #AskAirbus during the wait")
-        await wait_for(lambda: _has(world, {first, second}), timeout=10)
-        await _exactly_once(world, {first, second})
-    finally:
-        stop.set()
-        await task
-
-
 async def test_stream_restart_catches_up_what_was_posted_while_down(world: IntakeWorld) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(world.streamer().run(stop))

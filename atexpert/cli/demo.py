@@ -30,8 +30,9 @@ from atexpert.x.client import USER_SCOPES
 
 HOST = ("Airbus", "Airbus")
 #: (handle, name, text, likes on X): the first three mention the host, so they get direct
-#: replies; the fourth only carries the hashtag, so it is answered in the session's own
-#: thread. The likes make the moderators' "Most liked" sort visible.
+#: replies; the fourth only carries the hashtag: the mentions timeline (the demo's mode, as
+#: a brand's) does not carry it; search or stream mode take it in, and it is answered in
+#: the session's own thread. The likes make the moderators' "Most liked" sort visible.
 QUESTIONS = [
     ("aviator_ana", "Ana", "@Airbus When will hydrogen aircraft carry passengers? #AskAirbus", 48),
     ("planespotter", "Sam", "@Airbus How do you test a new wing before it flies? #AskAirbus", 7),
@@ -99,8 +100,10 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
         session = await store.create_session(fields, actor=admin.username, at=now)
         await store.schedule_session(session.id, actor=admin.username, at=now)
         session = await store.start_session(session.id, actor=admin.username, at=now)
+        # The mode a brand should run (docs/intake.md): cheapest, every question can be
+        # replied to, and polled as often as X allows (about 2 s).
         await IntakeStore(redis).set_mode(
-            session.id, IntakeMode.SEARCH, actor=admin.username, at=now
+            session.id, IntakeMode.MENTIONS, actor=admin.username, at=now
         )
         for handle, name, text, likes in QUESTIONS:
             await asyncio.to_thread(x.create_account, handle, name)

@@ -44,9 +44,37 @@ def entities(state: State, text: str) -> dict[str, Any]:
     return out
 
 
-def post_json(state: State, post: Post, view: View) -> dict[str, Any]:
+#: The field of a post that links it to what an expansion puts in ``includes``: X sends
+#: it with the expansion even when ``tweet.fields`` does not ask for it (docs.x.com,
+#: "Expansions"), so a client can join ``data`` to ``includes``.
+_LINKS = {
+    "author_id": "author_id",
+    "in_reply_to_user_id": "in_reply_to_user_id",
+    "referenced_tweets.id": "referenced_tweets",
+    "referenced_tweets.id.author_id": "referenced_tweets",
+    "referenced_posts": "referenced_posts",
+    "referenced_posts.id": "referenced_posts",
+    "entities.mentions.username": "entities",
+    "entities.note.mentions.username": "note_tweet",
+    "attachments.media_keys": "attachments",
+    "attachments.poll_ids": "attachments",
+    "geo.place_id": "geo",
+}
+
+
+def linked_fields(view: View, *, included: bool = False) -> set[str]:
+    """The fields a post carries under ``view``: those asked, and those its expansions
+    link by; a post in ``includes.tweets`` carries its ``author_id`` when
+    ``referenced_tweets.id.author_id`` put its author in ``includes.users``."""
+    fields = view.post_fields | {_LINKS[e] for e in view.expansions if e in _LINKS}
+    if included and "referenced_tweets.id.author_id" in view.expansions:
+        fields.add("author_id")
+    return fields
+
+
+def post_json(state: State, post: Post, view: View, *, included: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
-    for name in view.post_fields:
+    for name in sorted(linked_fields(view, included=included)):
         canonical = _ALIASES.get(name, name)
         value: Any = None
         if canonical == "author_id":
@@ -162,7 +190,7 @@ def with_includes(state: State, posts: list[Post], view: View) -> dict[str, Any]
     if users:
         includes["users"] = [user_json(u, view.user_fields, state) for u in users.values()]
     if tweets:
-        includes["tweets"] = [post_json(state, t, view) for t in tweets.values()]
+        includes["tweets"] = [post_json(state, t, view, included=True) for t in tweets.values()]
     return includes
 
 

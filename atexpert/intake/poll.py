@@ -9,6 +9,8 @@ Polling reads every page newer than the session's cursor (``since_id``), stores 
 questions (the store dedupes by tweet id), and only once all are stored moves the cursor:
 a crash or an X failure in between makes the next poll read those posts again, never
 skip one. One process at a time polls a session (a :class:`~atexpert.store.scheduler.Lease`).
+Polls come as often as X's rate limit of the endpoint allows (every 2 s with its
+published 450 requests / 15 min per app), shared by the sessions of a process.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ PRICE_KIND = {
     IntakeMode.MENTIONS: CallKind.OWN_MENTIONS_READ,
     IntakeMode.SEARCH: CallKind.SEARCH_READ,
 }
+#: The X endpoint each polling mode reads (the rate-limit name of :mod:`x_reads`).
+ENDPOINT = {IntakeMode.MENTIONS: "user_mentions", IntakeMode.SEARCH: "search_recent"}
 
 
 class IntakeSettings(BaseModel):
@@ -61,7 +65,18 @@ class IntakeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: IntakeMode = IntakeMode.MENTIONS
-    poll_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
+    poll_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="how often the service and the stream re-check sessions and rules",
+    )
+    min_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="shortest wait between two polls; X's rate limits usually set more",
+    )
     page_size: int = Field(default=100, ge=10, le=100)
     max_pages: int = Field(default=100, ge=1, le=1000)
     backoff_base_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -295,6 +310,7 @@ class PollIntake:
                 held = True
                 try:
                     await self.poll_once()
+                    wait = self._pace()
                     attempt = 0
                     await self.state.set_status(
                         self.session_id,
@@ -323,6 +339,13 @@ class PollIntake:
                 )
             if self.lease is not None:
                 await self.lease.release()
+
+    def _pace(self) -> float:
+        """Seconds to the next poll: as soon as X's rate limit allows, shared by the
+        sessions this process polls on the same endpoint (``RateGate.slot``)."""
+        now = self.ingestor.clock.now().timestamp()
+        at = self.reader.gate.slot(ENDPOINT[self.mode], now + self.settings.min_poll_seconds)
+        return at - now
 
     async def _failed(self, exc: XFailure, wait: float) -> None:
         log.warning("intake %s: %s; retrying in %.1fs", self.session_id, exc, wait)

@@ -4,7 +4,8 @@ tweepy's ``AsyncClient`` is switched to ``return_type=aiohttp.ClientResponse`` s
 see X's headers (rate limits) and parse the body ourselves, leniently: an answer X sends
 that is not JSON becomes an :class:`XFailure` to retry, never an exception that stops
 intake. Backoff follows X's guidance: exponential for 5xx and network errors, until
-``x-rate-limit-reset`` for a 429 (a minute when X gives no reset).
+``x-rate-limit-reset`` for a 429 (a minute when X gives no reset). Between polls,
+:class:`RateGate` spreads the requests X still allows over what is left of the window.
 """
 
 from __future__ import annotations
@@ -68,18 +69,35 @@ class Backoff:
         return float(min(self.base * 2 ** min(attempt, 30), self.cap))
 
 
-class RateGate:
-    """Endpoints whose rate-limit window is used up (``x-rate-limit-remaining: 0``).
+#: X's published per-app limits of the polled endpoints, in requests per 15-minute
+#: window (docs.x.com "Rate limits"; see docs/intake.md): the pace until X's own
+#: ``x-rate-limit-*`` headers say how much of the window is left.
+APP_LIMITS = {"user_mentions": 450, "search_recent": 450}
+WINDOW_SECONDS = 900.0
+#: Seconds after ``x-rate-limit-reset`` (whole seconds, X's clock) before calling again.
+RESET_MARGIN = 1.0
 
-    Intake does not call them again before ``x-rate-limit-reset``: no 429 needed.
+
+class RateGate:
+    """When each endpoint may be called again, from X's ``x-rate-limit-*`` headers.
+
+    An endpoint whose window is used up (``x-rate-limit-remaining: 0``) is not called
+    before ``x-rate-limit-reset``: no 429 needed. Pollers reserve their next call with
+    :meth:`slot`, which spreads the requests left over the rest of the window, so the
+    pollers of one process share an endpoint's limit and never run it out early.
     """
 
     def __init__(self) -> None:
         self.until: dict[str, float] = {}
+        self.seen: dict[str, tuple[int, float]] = {}  # endpoint -> (remaining, reset)
+        self.next_at: dict[str, float] = {}
 
     def note(self, endpoint: str, headers: Mapping[str, str]) -> None:
         reset = headers.get("x-rate-limit-reset", "")
-        if headers.get("x-rate-limit-remaining") == "0" and reset.isdigit():
+        remaining = headers.get("x-rate-limit-remaining", "")
+        if remaining.isdigit() and reset.isdigit():
+            self.seen[endpoint] = (int(remaining), float(reset))
+        if remaining == "0" and reset.isdigit():
             self.until[endpoint] = float(reset)
         else:
             self.until.pop(endpoint, None)
@@ -90,6 +108,20 @@ class RateGate:
             raise XFailure(
                 f"{endpoint}: rate limit used up until its reset", status=429, retry_at=until
             )
+
+    def spacing(self, endpoint: str, now: float) -> float:
+        """Seconds between two calls that make the requests left last until the reset."""
+        remaining, reset = self.seen.get(endpoint, (0, 0.0))
+        if remaining > 0 and reset > now:
+            return (reset - now) / remaining
+        return WINDOW_SECONDS / APP_LIMITS.get(endpoint, 1)
+
+    def slot(self, endpoint: str, earliest: float) -> float:
+        """Reserve the next call to ``endpoint`` at ``earliest`` or later: its unix time."""
+        reopens = self.until.get(endpoint, -RESET_MARGIN) + RESET_MARGIN
+        at = max(earliest, self.next_at.get(endpoint, 0.0), reopens)
+        self.next_at[endpoint] = at + self.spacing(endpoint, at)
+        return at
 
 
 async def call_x(

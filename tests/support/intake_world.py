@@ -29,8 +29,15 @@ from atexpert.x.client import async_client
 from atexpert.x.meter import Meter
 
 FAST = IntakeSettings(
-    poll_interval_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.5
+    poll_interval_seconds=0.05,
+    min_poll_seconds=0.05,
+    backoff_base_seconds=0.05,
+    backoff_max_seconds=0.5,
 )
+#: Requests per window the ``world`` emulator allows the polled endpoints: enough for
+#: ``FAST`` polls (X's own 450 / 15 min pace polls every 2 s; tests/test_intake_pace.py
+#: checks that pace against X's limits).
+ROOMY_LIMIT = 1_000_000
 
 
 @dataclass
@@ -96,6 +103,8 @@ class IntakeWorld:
 async def world(
     control: EmulatorControl, settings: Settings, redis: RedisClient
 ) -> AsyncIterator[IntakeWorld]:
+    for endpoint in ("user_mentions", "search_recent"):
+        control.set_limit(endpoint, app=ROOMY_LIMIT)
     host = control.create_account("Airbus", "Airbus")
     for i in (1, 2, 3):
         control.create_account(f"fan_{i}", f"Fan {i}")
