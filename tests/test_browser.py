@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.browser_fixtures import BrowserWorld, expect, wait_until
+from tests.support.browser_fixtures import BrowserWorld, expect, settled, wait_until
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
@@ -24,6 +24,7 @@ def test_moderator_approves_with_the_keyboard(world: BrowserWorld) -> None:
     expect(queue.get_by_role("option", selected=True)).to_contain_text("range of the A350-1000")
     page.keyboard.press("j")
     expect(queue.get_by_role("option", selected=True)).to_contain_text("how quiet")
+    settled(page)
     page.keyboard.press("a")
     expect(page.get_by_role("status").last).to_have_text("Approved.")
     expect(queue.get_by_role("option")).to_have_count(1)
@@ -37,6 +38,7 @@ def test_moderator_approves_with_the_keyboard(world: BrowserWorld) -> None:
     wait_until(lambda: world.question(first)["status"] == "pending")
     assert world.question(second)["status"] == "pending"
     # Reject with a reason, from the keyboard.
+    settled(page)
     page.keyboard.press("r")
     page.get_by_label("Reason").fill("Off topic")
     page.keyboard.press("Enter")
@@ -71,6 +73,7 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     queue = mod.page.get_by_role("listbox", name="Queue")
     expect(queue.get_by_role("option", selected=True)).to_contain_text("so quiet")
+    settled(mod.page)
     mod.page.keyboard.press("a")
     expect(mod.page.get_by_role("status").last).to_have_text("Approved.")
 
@@ -78,6 +81,7 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
     page = expert.page
     expect(approved.get_by_role("option")).to_have_count(1)
     approved.focus()
+    settled(page)
     page.keyboard.press("Enter")
     composer = page.get_by_label("Your answer")
     expect(composer).to_be_focused()
@@ -127,9 +131,11 @@ def test_two_moderators_on_one_question_see_who_won(world: BrowserWorld) -> None
     expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_contain_text(
         "alice is on it"
     )
+    settled(bob.page)
     bob.page.keyboard.press("r")
     bob.page.get_by_label("Reason").fill("Off topic")
     # Both decide at once.
+    settled(alice.page)
     alice.page.keyboard.press("a")
     bob.page.keyboard.press("Enter")
     final = wait_until(lambda: world.question(qid)["status"] != "pending" and world.question(qid))
@@ -160,6 +166,7 @@ def test_hostile_tweet_text_stays_text_and_runs_nothing(world: BrowserWorld) -> 
     expect(page.locator("#d-author")).to_contain_text("<b onmouseover=alert(3)>Mal</b>")
     assert page.locator("#main img, #main script, #main b").count() == 0
     page.locator("#d-author").hover()
+    settled(page)
     page.keyboard.press("a")
     expect(item).to_have_count(0)
 
@@ -195,11 +202,13 @@ def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: Brows
     for watched in (alice, bob):
         expect(watched.page.locator("#presence li")).to_have_count(2)
     expect(bob.page.locator("#d-claim")).to_have_text("alice is handling this question")
+    settled(bob.page)
     bob.page.keyboard.press("a")
     expect(bob.page.get_by_role("status").last).to_have_text("Approved.")
     alice.page.get_by_label("Status", exact=True).select_option("approved")
     option = alice.page.get_by_role("listbox", name="Queue").get_by_role("option")
     expect(option).to_contain_text("by bob")
+    settled(alice.page)
     alice.page.keyboard.press("r")
     alice.page.get_by_label("Reason").fill("Already answered on the blog")
     alice.page.keyboard.press("Enter")

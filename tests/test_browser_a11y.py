@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser_fixtures import BrowserWorld
+from tests.support.browser_fixtures import BrowserWorld, settled
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
@@ -36,6 +36,7 @@ def test_every_console_passes_axe(world: BrowserWorld) -> None:
     mod = world.page("alice", f"/sessions/{sid}/moderate")
     mod.page.get_by_role("listbox", name="Queue").get_by_role("option").first.wait_for()
     found["moderator"] = violations(mod.page)
+    settled(mod.page)
     mod.page.keyboard.press("r")
     mod.page.get_by_role("dialog", name="Reject the question").wait_for()
     found["moderator, reject dialog"] = violations(mod.page)

@@ -9,7 +9,7 @@ import time
 from datetime import date, datetime, timedelta
 
 from atexpert.domain.login_throttle import ThrottlePolicy
-from tests.support.browser_fixtures import BrowserWorld, expect, wait_until
+from tests.support.browser_fixtures import BrowserWorld, expect, settled, wait_until
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
@@ -118,6 +118,7 @@ def test_french_session_speaks_french_until_the_user_switches(world: BrowserWorl
     page.get_by_label("Langue").select_option("en")
     expect(page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(1)
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    settled(page)
     page.keyboard.press("a")
     expect(page.get_by_role("status").last).to_have_text("Approved.")
     # The choice sticks across pages of the same browser.
@@ -157,12 +158,14 @@ def test_the_queue_works_with_the_keyboard_alone(world: BrowserWorld) -> None:
     expect(help_dialog).to_be_hidden()
     expect(queue).to_be_focused()
     # Star and raise the priority, then bulk-select two and approve them together.
+    settled(page)
     page.keyboard.press("s")
     expect(queue.get_by_role("option", selected=True).locator(".star")).to_have_count(1)
     page.keyboard.press("+")
     expect(queue.get_by_role("option", selected=True).locator(".prio")).to_have_text("P1")
     page.keyboard.press("x")
     page.keyboard.press("j")
+    settled(page)
     page.keyboard.press("x")
     expect(page.locator("#bulk-count")).to_have_text("2 selected")
     page.keyboard.press("a")
@@ -190,6 +193,7 @@ def test_merge_suggests_the_most_similar_question(world: BrowserWorld) -> None:
     page = mod.page
     queue = page.get_by_role("listbox", name="Queue")
     expect(queue.get_by_role("option", selected=True)).to_contain_text("one A350 aircraft")
+    settled(page)
     page.keyboard.press("m")
     dialog = page.get_by_role("dialog", name="Merge into a similar question")
     first = dialog.get_by_role("radio").first
@@ -352,6 +356,7 @@ def test_a_flooded_queue_of_1000_questions_stays_responsive(world: BrowserWorld)
         page.keyboard.press("j")
     expect(selected).to_contain_text("crowd question 979 ")
     moving = time.monotonic() - started
+    settled(page)
     started = time.monotonic()
     page.keyboard.press("a")
     expect(options).to_have_count(999)
@@ -466,6 +471,7 @@ def test_the_expert_hands_a_question_back_and_the_moderators_see_why(world: Brow
     )
     # Approving it again sends it back to the expert.
     queue.focus()
+    settled(mod.page)
     mod.page.keyboard.press("a")
     expect(approved.get_by_role("option")).to_have_count(1)
     for watched in (mod, expert):

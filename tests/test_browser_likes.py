@@ -13,7 +13,7 @@ from atexpert.intake.x_reads import XReader
 from atexpert.store.store import Store
 from atexpert.x.client import async_client
 from atexpert.x.meter import Meter
-from tests.support.browser_fixtures import BrowserWorld, expect, in_thread
+from tests.support.browser_fixtures import BrowserWorld, expect, in_thread, settled
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
@@ -73,6 +73,7 @@ def test_most_liked_sort_orders_the_queue_and_follows_like_counts_live(world: Br
         re.compile(r"100 likes")
     )
     # The refresh did not change what the moderator decides on: approving is no conflict.
+    settled(page)
     page.keyboard.press("a")
     expect(page.get_by_role("status").last).to_have_text("Approved.")
     approved = world.question(asked["alpha"])

@@ -163,10 +163,15 @@ def audit(path: Path) -> _Audit:
     return parser
 
 
-def tables() -> dict[str, dict[str, str]]:
+def tables() -> dict[str, dict[str, str | dict[str, str]]]:
     return {
         lang: json.loads((FRONTEND / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "fr")
     }
+
+
+def forms(value: str | dict[str, str]) -> list[str]:
+    """A string's forms: itself, or each plural form of a count string."""
+    return [value] if isinstance(value, str) else list(value.values())
 
 
 @pytest.mark.parametrize("path", HTML_FILES, ids=lambda p: p.name)
@@ -187,9 +192,24 @@ def test_scripts_never_parse_html(path: Path) -> None:
 def test_french_and_english_have_the_same_strings() -> None:
     en, fr = tables()["en"], tables()["fr"]
     assert set(en) == set(fr)
-    for key, text in en.items():
-        assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", fr[key])), key
-        assert fr[key].strip(), key
+    for key, value in en.items():
+        for text in forms(value) + forms(fr[key]):
+            assert text.strip(), key
+            assert set(re.findall(r"\{\w+\}", text)) == set(
+                re.findall(r"\{\w+\}", forms(value)[0])
+            ), key
+        for table in (value, fr[key]):
+            # Plural forms: CLDR's categories, "other" always there, the count {n} in each.
+            if isinstance(table, dict):
+                assert "other" in table and set(table) <= {
+                    "zero",
+                    "one",
+                    "two",
+                    "few",
+                    "many",
+                    "other",
+                }, key
+                assert all("{n}" in text for text in table.values()), key
 
 
 def test_every_string_the_pages_use_is_translated() -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from atexpert.domain.clock import shown_time
 from atexpert.web.pages import FRONTEND
 
 NODE = shutil.which("node")
@@ -168,3 +170,31 @@ def test_the_mirror_drops_what_leaves_the_view_and_a_snapshot_replaces_all() -> 
             "automod": None,
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone"),
+    [
+        ("2026-01-06T13:04:00+00:00", "Europe/Paris"),
+        ("2026-09-06T13:04:00+00:00", "Europe/Paris"),
+        ("2026-07-06T13:04:00+00:00", "Europe/London"),
+        ("2026-07-06T13:04:00+00:00", "America/New_York"),
+        ("2026-01-06T13:04:00+00:00", "America/Los_Angeles"),
+        ("2026-03-06T23:59:00+00:00", "UTC"),
+        ("2026-07-06T13:04:00+00:00", "Asia/Tokyo"),
+        ("2026-01-06T13:04:00+00:00", "Asia/Kolkata"),
+        ("2026-01-06T13:04:00+00:00", "America/Sao_Paulo"),
+    ],
+)
+def test_the_consoles_and_the_server_write_a_time_alike(instant: str, zone: str) -> None:
+    """The recap (server) and the consoles (formatDateTime) show one form, zone named."""
+    shown = run_js(
+        f"print(i.formatDateTime({json.dumps(instant)}, {json.dumps(zone)}));", "i18n.js", "i"
+    )
+    assert shown == shown_time(datetime.fromisoformat(instant), zone, "en")
+    assert shown.endswith(
+        tuple(
+            " " + name
+            for name in ("CET", "CEST", "BST", "EDT", "PST", "UTC", "GMT+9", "GMT+5:30", "GMT-3")
+        )
+    )

@@ -97,3 +97,67 @@ def _exists(local: datetime) -> bool:
 def utc_to_local(instant: datetime, time_zone: str) -> datetime:
     """``instant`` (aware) as a wall-clock time in ``time_zone``, for display."""
     return _as_utc(instant).astimezone(zone(time_zone))
+
+
+#: Short month names as the consoles' Intl.DateTimeFormat writes them (en-GB, fr-FR).
+_MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec"),
+    "fr": (
+        "janv.",
+        "févr.",
+        "mars",
+        "avr.",
+        "mai",
+        "juin",
+        "juil.",
+        "août",
+        "sept.",
+        "oct.",
+        "nov.",
+        "déc.",
+    ),
+}
+
+
+#: The zone abbreviations English writes (CLDR's en-GB and en-US, as browsers show them);
+#: other zones are named by their offset, like the browsers do ("GMT+9", not "JST").
+_ABBREVIATIONS = frozenset(
+    {
+        "UTC",
+        "GMT",
+        "BST",
+        "WET",
+        "WEST",
+        "CET",
+        "CEST",
+        "EET",
+        "EEST",
+        "EST",
+        "EDT",
+        "CST",
+        "CDT",
+        "MST",
+        "MDT",
+        "PST",
+        "PDT",
+        "AKST",
+        "AKDT",
+        "HST",
+    }
+)
+
+
+def shown_time(instant: datetime, time_zone: str, lang: str = "en") -> str:
+    """``instant`` as every page shows a time: "6 Dec 2026, 15:04 CET", in ``time_zone``
+    with the zone's short name (an offset like GMT+9 where English has no abbreviation),
+    the form of the consoles' formatDateTime (frontend/js/i18n.js)."""
+    local = utc_to_local(instant, time_zone)
+    name = local.tzname() or ""
+    if name not in _ABBREVIATIONS:
+        offset = local.utcoffset() or timedelta(0)
+        minutes = round(offset.total_seconds() / 60)
+        sign = "+" if minutes >= 0 else "-"
+        hours, rest = divmod(abs(minutes), 60)
+        name = f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    months = _MONTHS.get(lang, _MONTHS["en"])
+    return f"{local.day} {months[local.month - 1]} {local.year}, {local:%H:%M} {name}"

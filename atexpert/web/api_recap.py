@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from atexpert.domain.clock import shown_time
 from atexpert.domain.errors import NotFound
 from atexpert.domain.sessions import Session
 from atexpert.domain.staff import Action, StaffUser, can
@@ -79,8 +79,9 @@ TEXT = {
 }
 
 
-def _when(at: datetime | None, tz: str) -> str:
-    return "" if at is None else at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+def _when(at: datetime | None, tz: str, lang: str) -> str:
+    """The form of every time shown: in the session's zone, the zone named."""
+    return "" if at is None else f"{shown_time(at, tz, lang)} ({tz})"
 
 
 def _page(
@@ -151,7 +152,7 @@ def render_recap(
     body = [
         f"<h1>{escape(view.title)}</h1>",
         f'<p class="meta">{escape(" ".join(view.hashtags))} · @{escape(view.host_handle)}'
-        f" · {escape(t['closed'])} {escape(_when(view.closed_at, tz))}</p>",
+        f" · {escape(t['closed'])} {escape(_when(view.closed_at, tz, lang))}</p>",
         _paragraphs(view.description),
         f"<h2>{escape(t['answered'])}</h2>",
     ]

@@ -77,3 +77,26 @@ export function debounce(fn, ms) {
 export function postUrl(handle, tweetId) {
   return `https://x.com/${encodeURIComponent(handle || "i")}/status/${encodeURIComponent(tweetId)}`;
 }
+
+/** ``text`` as nodes where each http(s) URL is a link (rel noopener nofollow ugc): text
+ * nodes and anchors built by hand, never parsed HTML. */
+export function linkified(text) {
+  const nodes = [];
+  let at = 0;
+  text = String(text);
+  for (const match of text.matchAll(/https?:\/\/[^\s<>"]+/g)) {
+    const raw = match[0].replace(/[.,;:!?)\]'’»]+$/u, "");
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      continue;
+    }
+    if (!["http:", "https:"].includes(url.protocol)) continue;
+    nodes.push(document.createTextNode(text.slice(at, match.index)));
+    nodes.push(el("a", { href: url.href, rel: "noopener nofollow ugc", target: "_blank", text: raw }));
+    at = match.index + raw.length;
+  }
+  nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}

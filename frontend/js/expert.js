@@ -5,7 +5,8 @@
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
-import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
+import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { byModeratorOrder, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
@@ -28,7 +29,10 @@ const state = {
   previewSeq: 0,
   saving: Promise.resolve(),
   skipped: new Set(),
+  /** The answer last sent to publishing: its outcome replaces "Sent to publishing." */
+  sent: null,
 };
+const keyGuard = new SelectionGuard($("#approved"));
 
 // -- rendering -------------------------------------------------------------------------
 
@@ -54,6 +58,7 @@ function renderList() {
   const list = clear($("#approved"));
   const items = approvedList();
   if (!items.some((q) => q.id === state.selected)) state.selected = items.length ? items[0].id : null;
+  keyGuard.selected(state.selected);
   for (const q of items) {
     const selected = q.id === state.selected;
     list.append(
@@ -66,7 +71,7 @@ function renderList() {
       },
       el("div", { class: "q-head" },
         el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
-        el("time", { datetime: q.created_at, text: formatTime(q.created_at) }),
+        el("time", { datetime: q.created_at, text: formatTime(q.created_at, zone()) }),
         q.starred ? el("span", { class: "star", text: "★" }) : null,
         q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
         q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
@@ -84,7 +89,7 @@ function renderNow() {
   $("#now-none").hidden = Boolean(q);
   if (!q) return;
   $("#now-author").textContent = `@${(q.author || {}).handle || "?"}`;
-  $("#now-time").textContent = formatTime(q.created_at);
+  $("#now-time").textContent = formatTime(q.created_at, zone());
   $("#now-text").textContent = shownText(q);
   renderPreview();
 }
@@ -218,7 +223,7 @@ function saveDraft() {
         state.draftId = created.id;
         keep(state, "answer", created);
       }
-      $("#draft-state").textContent = t("draft.saved", { time: formatTime(new Date().toISOString()) });
+      $("#draft-state").textContent = t("draft.saved", { time: formatTime(new Date().toISOString(), zone()) });
     } catch (error) {
       $("#draft-state").textContent = t("draft.failed", { detail: error.message });
     }
@@ -242,7 +247,13 @@ async function publish() {
   try {
     const sent = await api("POST", `${base}/answers/${encodeURIComponent(state.draftId)}/submit`);
     keep(state, "answer", sent);
-    say(t(sent.status === "awaiting_approval" ? "publish.awaiting" : "publish.queued"), "ok");
+    const held = state.answers.get(sent.id); // its events may have come first
+    if (held.status === "published") say(t("publish.posted"), "ok");
+    else if (held.status === "failed") say(t("part.failed", { reason: held.error || "?" }), "error");
+    else {
+      say(t(held.status === "awaiting_approval" ? "publish.awaiting" : "publish.queued"), "ok");
+      state.sent = sent.id;
+    }
     state.current = null;
     state.draftId = null;
     $("#answer-text").value = "";
@@ -313,7 +324,7 @@ async function pollPublisher() {
     $("#publisher").textContent = t(`publisher.${known}`, {
       state: s.state,
       detail: s.detail || "",
-      time: s.resume_at ? formatTime(s.resume_at) : "",
+      time: s.resume_at ? formatTime(s.resume_at, zone()) : "",
     });
     $("#publisher").dataset.state = s.state;
   } catch {
@@ -338,6 +349,11 @@ function onEvent(msg) {
   }
   if (msg.entity === "answer" && msg.kind === "answer.failed" && msg.record) {
     say(t("part.failed", { reason: msg.record.error || "?" }), "error");
+    if (msg.entity_id === state.sent) state.sent = null;
+  }
+  if (msg.entity === "answer" && msg.kind === "answer.published" && msg.entity_id === state.sent) {
+    say(t("publish.posted"), "ok");
+    state.sent = null;
   }
   render();
 }
@@ -346,7 +362,16 @@ function showSession() {
   if (!state.session) return;
   $("#session-title").textContent = state.session.title;
   $("#session-status").textContent = t(`session.status.${state.session.status}`);
+  $("#session-when").textContent = t("session.when", {
+    when: formatDateTime(state.session.scheduled_start, zone()),
+    zone: zone(),
+  });
   sessionLanguage(state.session.language);
+}
+
+/** The session's time zone: every time shown is in it. */
+function zone() {
+  return state.session ? state.session.time_zone : undefined;
 }
 
 // -- wiring -----------------------------------------------------------------------------
@@ -373,7 +398,10 @@ function onKey(event) {
     ArrowDown: () => move(1),
     ArrowUp: () => move(-1),
   };
-  if (event.target === $("#approved")) handlers.Enter = () => answer(state.selected);
+  // Enter opens the selected question wherever the focus is, but on a control of its own.
+  if (!event.target.closest("button, a[href], summary, [role=button]")) {
+    handlers.Enter = () => keyGuard.allows() && answer(state.selected);
+  }
   const handler = handlers[event.key];
   if (!handler) return;
   event.preventDefault();
@@ -400,6 +428,7 @@ async function main() {
     renderWarnings();
   });
   $("#answer-text").addEventListener("input", () => {
+    if ($("#status").textContent === t("expert.empty")) say("", "info"); // typing resolves it
     refreshPreview();
     saveSoon();
   });

@@ -58,10 +58,19 @@ async function use(lang) {
   document.dispatchEvent(new CustomEvent("langchange", { detail: { lang } }));
 }
 
-/** The string for ``key`` with {name} placeholders filled from ``params``. */
+/** The string for ``key`` with {name} placeholders filled from ``params``. A count string
+ * is a table of plural forms ({"one": "{n} post", "other": "{n} posts"}): the form is the
+ * one Intl.PluralRules picks for ``params.n`` in the language shown. */
 export function t(key, params = {}) {
-  const raw = (tables[current] && tables[current][key]) ?? (tables.en && tables.en[key]) ?? key;
+  const raw = pick(tables[current], current, key, params) ?? pick(tables.en, "en", key, params) ?? key;
   return raw.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+function pick(table, lang, key, params) {
+  const value = table ? table[key] : undefined;
+  if (value === undefined || typeof value === "string") return value;
+  const form = new Intl.PluralRules(lang).select(Number(params.n));
+  return value[form] ?? value.other;
 }
 
 function applyI18n(root) {
@@ -88,24 +97,45 @@ export function bindLangSwitch(select) {
   });
 }
 
-export function formatTime(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return new Intl.DateTimeFormat(current === "fr" ? "fr-FR" : "en-GB", {
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(date);
+// -- times: every time shown is in the session's zone, labelled with the zone's short name
+// ("15:04 CET"); the server's recap writes the same form (atexpert/recap/when.py).
+
+const LOCALES = { en: "en-GB", fr: "fr-FR" };
+
+/** The zone's short name: an abbreviation where English has one (CET, BST, EST, UTC), else
+ * the offset (GMT+9); the same in both languages. */
+export function zoneName(date, timeZone) {
+  let found = "";
+  for (const locale of ["en-GB", "en-US"]) {
+    const parts = new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: "short" }).formatToParts(date);
+    found = (parts.find((p) => p.type === "timeZoneName") || {}).value || found;
+    if (!/^GMT[+-]/.test(found)) return found;
+  }
+  return found;
 }
 
-export function formatDateTime(iso, timeZone) {
+function format(iso, timeZone, withDate) {
   if (!iso) return "";
-  const options = { dateStyle: "medium", timeStyle: "short" };
+  const date = new Date(iso);
+  const zone = { timeZone: timeZone || undefined };
   try {
-    if (timeZone) options.timeZone = timeZone;
-    return new Intl.DateTimeFormat(current === "fr" ? "fr-FR" : "en-GB", options).format(
-      new Date(iso),
-    );
+    const locale = LOCALES[current] || LOCALES.en;
+    const time = new Intl.DateTimeFormat(locale, { ...zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(date);
+    const label = `${time} ${zoneName(date, zone.timeZone)}`;
+    if (!withDate) return label;
+    const day = new Intl.DateTimeFormat(locale, { ...zone, day: "numeric", month: "short", year: "numeric" }).format(date);
+    return `${day}, ${label}`;
   } catch {
-    return new Date(iso).toISOString();
+    return date.toISOString();
   }
+}
+
+/** "15:04 CET": the time of ``iso`` in ``timeZone`` (the browser's when not given). */
+export function formatTime(iso, timeZone) {
+  return format(iso, timeZone, false);
+}
+
+/** "6 Dec 2026, 15:04 CET" ("6 déc. 2026, 15:04 CET" in French). */
+export function formatDateTime(iso, timeZone) {
+  return format(iso, timeZone, true);
 }

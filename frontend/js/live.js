@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator } from "./chrome.js";
-import { $, clear, el, postUrl, sessionIdFromPath } from "./dom.js";
+import { $, clear, el, linkified, postUrl, sessionIdFromPath } from "./dom.js";
 import { bindLangSwitch, formatDateTime, initI18n, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot } from "./mirror.js";
 import { shownText } from "./questions.js";
@@ -24,7 +24,10 @@ function renderSession() {
   $("#session-title").textContent = s.title;
   $("#session-tags").textContent = (s.hashtags || []).join(" ");
   $("#session-state").textContent = t(`session.status.${s.status}`);
-  $("#session-when").textContent = formatDateTime(s.scheduled_start, s.time_zone);
+  $("#session-when").textContent = t("session.when", {
+    when: formatDateTime(s.scheduled_start, s.time_zone),
+    zone: s.time_zone,
+  });
   $("#session-description").textContent = s.description || "";
   const list = clear($("#qa"));
   const answers = [...state.answers.values()].filter((a) => a.parts.length);
@@ -38,7 +41,7 @@ function renderSession() {
           el("span", { class: "question-text", text: shownText(q) }))),
         el("ol", { class: "preview" },
           ...a.parts.map((part) => el("li", { class: "post" },
-            el("p", { class: "post-text", text: part.text }),
+            el("p", { class: "post-text" }, ...linkified(part.text)),
             el("p", { class: "post-meta" },
               el("a", { href: postUrl(s.host_handle, part.tweet_id), target: "_blank", rel: "noopener noreferrer", text: t("part.link") })))))),
     );

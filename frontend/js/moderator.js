@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
-import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
+import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
@@ -29,6 +30,9 @@ const state = {
 };
 let socket = null;
 let arrivals = 0;
+const keyGuard = new SelectionGuard($("#queue"));
+/** The sort chosen last in this session, kept across reloads. */
+const SORT_KEY = `atexpert.sort.${sid}`;
 
 // -- rendering -------------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ function item(q) {
       { class: "q-head" },
       state.bulk.has(q.id) ? el("span", { class: "check", text: "✓", title: t("bulk.selected") }) : null,
       el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
-      el("time", { datetime: q.created_at, text: formatTime(q.created_at) }),
+      el("time", { datetime: q.created_at, text: formatTime(q.created_at, zone()) }),
       likes(q),
       el("span", { class: `badge status-${q.status}`, text: t(`status.${q.status}`) }),
       q.starred ? el("span", { class: "star", text: "★", title: t("action.star") }) : null,
@@ -186,7 +190,7 @@ function renderDetail() {
   link.textContent = `@${author.handle || "?"}${author.name ? ` (${author.name})` : ""}`;
   link.href = q.url || "#";
   $("#d-followers").textContent = t("detail.followers", { n: author.followers || 0 });
-  $("#d-time").textContent = formatTime(q.created_at);
+  $("#d-time").textContent = formatTime(q.created_at, zone());
   $("#d-time").setAttribute("datetime", q.created_at || "");
   const status = $("#d-status");
   status.textContent = q.decided_by && q.status !== "pending"
@@ -332,6 +336,7 @@ async function ban(author) {
 function select(qid, { render: again = true } = {}) {
   if (qid !== state.selected) {
     state.selected = qid;
+    keyGuard.selected(qid);
     state.shownVersion = null;
     state.actedOnSelected = false;
     claimSoon();
@@ -402,10 +407,13 @@ function inverse(action, before) {
 
 /** Run one action; returns the undo step ({qid, cmd}) or null when it failed. */
 async function run(qid, action, extra = {}, versions = null) {
+  // A second press while the first is on its way would only meet a refusal.
+  if (inFlight.has(qid)) return null;
   const before = state.questions.get(qid);
   let guard = {};
   if (versions && versions.has(qid)) guard = { version: versions.get(qid) };
   else if (action === "approve" || action === "reject") guard = seen(qid);
+  inFlight.add(qid);
   try {
     const ack = await socket.request({ type: "question", action, question_id: qid, ...extra, ...guard });
     if (ack.record) keep(state, "question", ack.record);
@@ -414,13 +422,19 @@ async function run(qid, action, extra = {}, versions = null) {
   } catch (error) {
     failed(qid, action, error);
     return null;
+  } finally {
+    inFlight.delete(qid);
   }
 }
+
+/** Questions with an action on its way to the server. */
+const inFlight = new Set();
 
 async function act(action, extra = {}, targets = null, versions = null) {
   const ids = targets || (state.selected ? [state.selected] : []);
   if (!ids.length) return;
   if (state.selected && ids.includes(state.selected)) state.actedOnSelected = true;
+  const start = performance.now();
   const steps = [];
   for (const qid of ids) {
     const step = await run(qid, action, extra, versions);
@@ -430,7 +444,7 @@ async function act(action, extra = {}, targets = null, versions = null) {
   if (undoable.length) state.undo.push(undoable);
   if (steps.length) {
     const message = steps.length > 1 ? t("done.bulk", { n: steps.length }) : t(`done.${action}`);
-    say(message, "ok");
+    say(message + keyGuard.heldNote(start), "ok");
   }
   render();
 }
@@ -583,7 +597,16 @@ function showSession() {
   if (!state.session) return;
   $("#session-title").textContent = state.session.title;
   $("#session-status").textContent = t(`session.status.${state.session.status}`);
+  $("#session-when").textContent = t("session.when", {
+    when: formatDateTime(state.session.scheduled_start, zone()),
+    zone: zone(),
+  });
   sessionLanguage(state.session.language);
+}
+
+/** The session's time zone: every time shown is in it. */
+function zone() {
+  return state.session ? state.session.time_zone : undefined;
 }
 
 const flushArrivals = debounce(() => {
@@ -628,10 +651,36 @@ function onKey(event) {
   const handler = handlers[event.key];
   if (!handler) return;
   event.preventDefault();
+  if (ACTING_KEYS.has(event.key)) {
+    if (scheduled) renderNow(); // the selection a pending render would change is the one acted on
+    if (!keyGuard.allows()) return;
+  }
   handler();
 }
 
+/** The shortcuts that act on the selected question (held while a new selection settles). */
+const ACTING_KEYS = new Set(["a", "r", "s", "m", "+", "-", "x"]);
+
+/** Restore the sort chosen last in this session, and keep each new choice. */
+function keepSort() {
+  const select = $("#f-sort");
+  try {
+    const stored = localStorage.getItem(SORT_KEY);
+    if (stored && stored in SORTS) select.value = stored;
+  } catch {
+    // no storage (private mode): the default sort
+  }
+  select.addEventListener("change", () => {
+    try {
+      localStorage.setItem(SORT_KEY, select.value);
+    } catch {
+      // the choice lasts for this page only
+    }
+  });
+}
+
 function wire() {
+  keepSort();
   document.addEventListener("keydown", onKey);
   document.addEventListener("langchange", () => {
     showSession();

@@ -44,7 +44,15 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 #: Assertions wait this long (ms): the machine may be busy with other test runs.
 expect.set_options(timeout=10_000)
 
-__all__ = ["BrowserWorld", "browser", "emulator_server", "expect", "wait_until", "world"]
+__all__ = [
+    "BrowserWorld",
+    "browser",
+    "emulator_server",
+    "expect",
+    "settled",
+    "wait_until",
+    "world",
+]
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -196,8 +204,8 @@ class BrowserWorld:
         return base_url
 
     def new_session(self, **options: Any) -> str:
-        """Another live session (``options``: language, SessionOptions fields) with its
-        publisher; it becomes :attr:`session_id`."""
+        """Another live session (``options``: language, time_zone, SessionOptions fields)
+        with its publisher; it becomes :attr:`session_id`."""
         self.session_id = create_session(self.http, self.users, self.brand, **options)
         publisher = PublisherThread(self.redis_url, self.settings, self.session_id, self.brand)
         publisher.start()
@@ -235,12 +243,15 @@ class BrowserWorld:
         *,
         locale: str = "en-GB",
         base_url: str | None = None,
+        timezone_id: str | None = None,
     ) -> Watched:
         """A new browser context (its own cookies), logged in as ``username`` when given,
-        at ``path`` (of ``base_url``, by default the first app)."""
+        at ``path`` (of ``base_url``, by default the first app); ``timezone_id``: the
+        browser's zone (by default the machine's)."""
         context = self.browser.new_context(
             base_url=base_url or self.base_url,
             locale=locale,
+            timezone_id=timezone_id,
             viewport={"width": 1280, "height": 900},
         )
         page = context.new_page()
@@ -379,6 +390,7 @@ def create_session(
         "scheduled_start": (now + timedelta(minutes=5)).isoformat(),
         "scheduled_end": (now + timedelta(hours=1)).isoformat(),
         "language": options.pop("language", "en"),
+        "time_zone": options.pop("time_zone", "UTC"),
         "options": {"announce": False, **options},
     }
     r = http.post("/api/sessions", json=body)
@@ -451,6 +463,12 @@ def world(
             other.stop()
         http.close()
         world.server.stop()
+
+
+def settled(page: Page) -> None:
+    """Wait until the console's keys act again: a question that became selected is held
+    from key presses for a moment (``SETTLE_MS`` in frontend/js/keyguard.js)."""
+    expect(page.locator("[role=listbox][data-settling]")).to_have_count(0)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:
