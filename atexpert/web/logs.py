@@ -5,10 +5,11 @@ and the actor (:func:`note`); every log line written meanwhile, by any logger, c
 them in the JSON format: one object per line with ``time``, ``level``, ``logger``,
 ``message``, ``request_id``, ``session_id``, ``actor`` (and ``exception``).
 
-No secret reaches a log line: the server's request lines and handshake headers (uvicorn's
-loggers, in either format) have the secrets of invitation links, of X's OAuth redirect and
-of credential headers blanked (:func:`redact_request_lines`), and libraries that write
-request headers or bodies at DEBUG are kept at INFO (:data:`HEADER_LOGGERS`).
+No secret reaches a log line: request lines and handshake headers have the secrets of
+invitation links, of X's OAuth redirect and of credential headers blanked (:func:`redact`:
+on uvicorn's loggers whatever their handlers, and on every record of :func:`log_handler`),
+and libraries that write request headers or bodies at DEBUG (tweepy's ``Authorization``
+among them) are kept at INFO (:data:`HEADER_LOGGERS`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,17 @@ _SECRET_HEADER = re.compile(
 )
 REDACTED = "[redacted]"
 #: Loggers that print request headers or bodies (credentials among them) at DEBUG.
-HEADER_LOGGERS = ("websockets", "hpack", "oauthlib", "requests_oauthlib", "urllib3")
+HEADER_LOGGERS = (
+    "tweepy",
+    "websockets",
+    "httpcore",
+    "hpack",
+    "oauthlib",
+    "requests_oauthlib",
+    "urllib3",
+)
 REQUEST_LINE_LOGGERS = ("uvicorn.access", "uvicorn.error")
+SERVER_LOGGERS = ("uvicorn", *REQUEST_LINE_LOGGERS)
 
 
 def note(*, session_id: str | None = None, actor: str | None = None) -> None:
@@ -93,21 +103,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def configure_logging(
-    log_format: str, *, level: int = logging.INFO, stream: TextIO | None = None
-) -> logging.Handler:
-    """Send every logger's records at ``level`` and above to ``stream`` (stderr) as
-    ``json`` or ``text`` lines; the handler, which replaces the root logger's."""
+def log_handler(log_format: str, stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing ``json`` or ``text`` lines to ``stream`` (stderr), secrets blanked."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactFilter())
+    return handler
+
+
+def configure_logging(
+    log_format: str, *, level: int = logging.INFO, stream: TextIO | None = None
+) -> logging.Handler:
+    """Send every logger's records at ``level`` and above (uvicorn's too) to one
+    :func:`log_handler`, which replaces the root logger's handlers; that handler."""
+    handler = log_handler(log_format, stream)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in SERVER_LOGGERS:  # a logging config of uvicorn's may have given them their own
+        server = logging.getLogger(name)
+        server.handlers.clear()
+        server.propagate = True
     for name in HEADER_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
     return handler
