@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import sys
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -57,6 +57,14 @@ def note(*, session_id: str | None = None, actor: str | None = None) -> None:
         SESSION_ID.set(session_id)
     if actor is not None:
         ACTOR.set(actor)
+
+
+def in_session(session_id: str) -> Context:
+    """A copy of the current context with ``session_id`` noted: for a session's background
+    task (``asyncio.create_task(..., context=in_session(sid))``), whose logs then carry it."""
+    context = copy_context()
+    context.run(SESSION_ID.set, session_id)
+    return context
 
 
 def redact(text: str) -> str:
