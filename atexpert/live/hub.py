@@ -260,12 +260,14 @@ class SessionFeed:
         self._remember(entry_id, frames)
         if not live:
             return
-        metrics.LIVE_EVENTS.inc()
+        queued = 0
         for sub in list(self.subscribers):
             frame = frames[sub.view]
             if frame is not None:
                 sub.deliver(frame)
-                metrics.LIVE_FRAMES.inc()
+                queued += 1
+        metrics.LIVE_EVENTS.inc()
+        metrics.LIVE_FRAMES.inc(queued)
         if event.entity == "session":
             session = Session.model_validate(after)
             for sub in list(self.subscribers):
