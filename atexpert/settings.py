@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
         "header tells the client's address. Empty: the socket peer is the client.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines of `atexpert serve`: `text` (human-readable) or `json` (one "
+        "object per line with time, level, logger, message, request_id, session_id, actor).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `GET /metrics` asks for. Unset: only clients on this host "
+        "that came through no proxy (no X-Forwarded-For) may read it.",
+    )
+    redis_ping_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="How often each process times a Redis PING."
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -52,12 +53,17 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from atexpert.web.app import create_app
+    from atexpert.web.logs import configure_logging
     from atexpert.web.serving import server_config
     from atexpert.web.workers import background_hooks
 
     settings = bound(settings, host, port)
     app = create_app(settings, lifespan_hooks=background_hooks())
-    await uvicorn.Server(server_config(app, host, port, log_level="info")).serve()
+    options: dict[str, Any] = {}
+    if settings.log_format == "json":  # uvicorn's loggers too, through the root handler
+        configure_logging("json")
+        options["log_config"] = None
+    await uvicorn.Server(server_config(app, host, port, log_level="info", **options)).serve()
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -43,6 +43,7 @@ from atexpert.intake.posts import (
     newer,
 )
 from atexpert.intake.x_reads import Backoff, XFailure, XReader, sleep_or_stop
+from atexpert.store import metrics
 from atexpert.store.intake_state import IntakeMode, IntakeState, IntakeStore
 from atexpert.store.scheduler import Lease
 from atexpert.x.meter import Meter
@@ -182,6 +183,10 @@ class Ingestor:
                 continue
             counts["received" if result else "duplicates"] += 1
             lag = (self.clock.now() - item.incoming.created_at).total_seconds()
+            if result:
+                metrics.INTAKE_LAG.observe(max(lag, 0.0))
+        for kind, n in counts.items():
+            metrics.INTAKE_POSTS.labels(kind).inc(n)
         await self.state.count(target.session_id, dict(counts))
         if lag is not None:
             await self.state.set_status(target.session_id, lag_seconds=round(lag, 3))

@@ -36,7 +36,7 @@ from atexpert.domain.questions import Question
 from atexpert.domain.sessions import Session
 from atexpert.live.presence import Presence
 from atexpert.live.views import Json, View, event_message, snapshot_message
-from atexpert.store import keys
+from atexpert.store import keys, metrics
 from atexpert.store.automod import StoredConfig
 from atexpert.store.intake_state import IntakeSetting
 from atexpert.store.redis_conn import RedisClient
@@ -260,10 +260,14 @@ class SessionFeed:
         self._remember(entry_id, frames)
         if not live:
             return
+        queued = 0
         for sub in list(self.subscribers):
             frame = frames[sub.view]
             if frame is not None:
                 sub.deliver(frame)
+                queued += 1
+        metrics.LIVE_EVENTS.inc()
+        metrics.LIVE_FRAMES.inc(queued)
         if event.entity == "session":
             session = Session.model_validate(after)
             for sub in list(self.subscribers):

@@ -49,6 +49,7 @@ from atexpert.publish.outbox import (
 )
 from atexpert.publish.x_posts import Ambiguous, DailyLimit, Poster, RateLimited, Refused, same_text
 from atexpert.recap.summary import recap_url
+from atexpert.store import metrics
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease
 from atexpert.store.store import Store
@@ -296,6 +297,7 @@ class SessionPublisher:
                 await self.outbox.mark_attempt(field, self.clock.now())
                 posted = await self.poster.post(text, parent)
             except RateLimited as exc:
+                metrics.PUBLISH_FAILURES.labels("rate_limited").inc()
                 await self.outbox.clear_attempt(field)  # a 429 posted nothing
                 await self._note_limits(exc.headers)
                 self._daily = exc.daily or self._daily
@@ -303,6 +305,7 @@ class SessionPublisher:
                 await self._sleep_until(until, "rate_limited", "X answered 429")
                 continue
             except Refused as exc:
+                metrics.PUBLISH_FAILURES.labels("refused").inc()
                 if exc.duplicate:  # maybe our own earlier attempt: look for it
                     found = await self._reconcile(text, parent)
                     if found is not None:
@@ -310,8 +313,10 @@ class SessionPublisher:
                 await self.outbox.clear_attempt(field)
                 raise
             except Ambiguous as exc:
+                metrics.PUBLISH_FAILURES.labels("unknown_outcome").inc()
                 unknown += 1
                 if unknown >= self.config.max_unknown:
+                    metrics.PUBLISH_FAILURES.labels("gave_up").inc()
                     raise GaveUp(f"no verdict from X after {unknown} tries: {exc}") from exc
                 delay = min(self.config.backoff_first * 2 ** (unknown - 1), self.config.backoff_max)
                 resume = self.clock.now() + timedelta(seconds=delay)
@@ -323,6 +328,7 @@ class SessionPublisher:
 
     async def _count(self, text: str, summoned: bool) -> None:
         """Meter one post X charged for (reconciled ones too: X charged them)."""
+        metrics.PUBLISH_PARTS.inc()
         if self.meter is not None:
             await self.meter.record(self.session_id, post_kind(text, summoned_reply=summoned))
 

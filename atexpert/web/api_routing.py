@@ -26,6 +26,7 @@ from atexpert.settings import Settings
 from atexpert.store.invitations import InvitationStore
 from atexpert.store.staff import RedisClient, StaffStore
 from atexpert.store.store import Store
+from atexpert.web import logs
 from atexpert.web.api_errors import ApiError, invalid_input
 from atexpert.web.auth import CookieSigner, Principal, authenticate, authenticate_optional
 from atexpert.web.commands import (
@@ -340,8 +341,10 @@ def to_route(ep: Endpoint) -> Route:
     async def run(request: Request) -> Response:
         services: Services = request.app.state.services
         principal = None
+        logs.note(session_id=request.path_params.get("session_id"))
         if not ep.public:
             principal = await authenticate(request, services.staff, services.signer)
+            logs.note(actor=principal.user.username)
         body, body_error = None, None
         if ep.body is not None:
             raw = await read_body(request)

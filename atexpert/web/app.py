@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -17,6 +18,7 @@ from atexpert import __version__
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.live.hub import LiveConfig, LiveHub
 from atexpert.settings import Settings
+from atexpert.store.metrics import probe_redis
 from atexpert.store.redis_conn import RedisClient, RedisRuntime, ping
 from atexpert.store.scheduler import Lease, Scheduler
 from atexpert.store.staff import StaffStore
@@ -39,6 +41,8 @@ from atexpert.web.api_recap import recap_routes
 from atexpert.web.api_routing import Endpoint, Services, to_route
 from atexpert.web.auth import CookieSigner
 from atexpert.web.live import live_routes
+from atexpert.web.logs import redact_request_lines
+from atexpert.web.observe import ObserveMiddleware, metrics_endpoint
 from atexpert.web.openapi import openapi_document
 from atexpert.web.pages import page_routes
 from atexpert.web.serving import CLOSE_TIMEOUT_STATE
@@ -112,6 +116,7 @@ def create_app(
     """
     settings = settings or Settings()
     the_clock = clock or SystemClock()
+    redact_request_lines()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, float]]:
@@ -129,6 +134,11 @@ def create_app(
                 signer=CookieSigner(settings),
                 clock=the_clock,
             )
+            probe_stop = asyncio.Event()
+            probe = asyncio.create_task(
+                probe_redis(client, probe_stop, settings.redis_ping_seconds), name="redis-ping"
+            )
+            stack.push_async_callback(stop_task, probe, probe_stop, timeout=5)
             hub = app.state.live_hub = LiveHub(client, live_config)
             await hub.start()
             stack.push_async_callback(hub.stop)
@@ -151,11 +161,17 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         *(to_route(ep) for ep in ENDPOINTS),
         *live_routes(),
         *page_routes(settings),  # the consoles, and their two JSON endpoints
         *recap_routes(settings),  # recap page, analytics page, exports and import
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+        middleware=[Middleware(ObserveMiddleware)],
+    )
     app.state.openapi = openapi_document([*ENDPOINTS, *DOCUMENTED_ELSEWHERE], server_url="/")
     return app

@@ -38,6 +38,7 @@ from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease
 from atexpert.store.store import Store
 from atexpert.web.api_routing import Services
+from atexpert.web.logs import in_session
 from atexpert.web.tasks import stop_task
 from atexpert.x.client import async_client
 from atexpert.x.meter import Meter
@@ -146,7 +147,8 @@ class IntakeService:
                 opens_at=session.intake_opens_at,
             )
             stop = asyncio.Event()
-            self.pollers[session.id] = _Poller(mode, stop, asyncio.create_task(poll.run(stop)))
+            task = asyncio.create_task(poll.run(stop), context=in_session(session.id))
+            self.pollers[session.id] = _Poller(mode, stop, task)
 
     def _refresh_likes(self, session_id: str, reader: XReader) -> None:
         """Start the session's like refresh in the background unless one is running (it

@@ -39,7 +39,9 @@ from atexpert.live.protocol import (
     parse_client_message,
 )
 from atexpert.live.views import PUBLIC_SESSION_STATUSES, LiveRole, View, view_record
+from atexpert.store import metrics
 from atexpert.store.store import STREAM_ID
+from atexpert.web import logs
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Services
 from atexpert.web.auth import Principal, authenticate
@@ -215,7 +217,9 @@ async def live_endpoint(ws: WebSocket) -> None:
         (None, frozenset[str]()) if principal is None else (principal.user, principal.identities)
     )
     conn = Connection(ws, role, user, hub.config, identities)
-    await _serve(ws, conn, feed, hub, services, after)
+    logs.note(session_id=feed.session_id, actor=None if user is None else user.username)
+    with metrics.WEBSOCKETS.labels(role.value).track_inprogress():
+        await _serve(ws, conn, feed, hub, services, after)
 
 
 async def _admit(

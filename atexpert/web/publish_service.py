@@ -26,6 +26,7 @@ from atexpert.publish.x_posts import Poster, TweepyPoster
 from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import Store
+from atexpert.web.logs import in_session
 from atexpert.web.tasks import stop_task
 from atexpert.x.client import async_client
 
@@ -79,7 +80,11 @@ class PublishService:
                 wanted.add(session.id)
                 if session.id not in self.running:
                     stop = asyncio.Event()
-                    task = asyncio.create_task(self._publish(session, stop), name=session.id)
+                    task = asyncio.create_task(
+                        self._publish(session, stop),
+                        name=session.id,
+                        context=in_session(session.id),
+                    )
                     self._running[session.id] = (stop, task)
         for sid in set(self._running) - wanted:
             await self._stop(sid)

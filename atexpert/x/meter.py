@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.costs import DEFAULT_RATE_CARD, CallKind, RateCard, Spend
-from atexpert.store import keys
+from atexpert.store import keys, metrics
 from atexpert.store.redis_conn import RedisClient
 
 MICRO = Decimal(1_000_000)
@@ -96,6 +96,8 @@ class Meter:
         if count <= 0:
             return
         micro = to_micro(self.card.price(kind)) * count
+        metrics.X_UNITS.labels(kind.value).inc(count)
+        metrics.X_SPEND.labels(kind.value).inc(float(from_micro(micro)))
         pipe = self._redis.pipeline(transaction=False)
         pipe.hincrby(keys.meter(session_id), "usd:" + kind.value, micro)
         pipe.hincrby(keys.meter(session_id), "n:" + kind.value, count)
@@ -154,7 +156,8 @@ class Meter:
         )
 
     async def note_limits(self, endpoint: str, headers: Mapping[str, str]) -> None:
-        """Remember the rate-limit headers of an X answer (no-op when it has none)."""
+        """Count an X answer and remember its rate-limit headers (none: nothing to keep)."""
+        metrics.X_CALLS.labels(endpoint).inc()
         values: dict[str, Any] = {}
         for name, header in _HEADERS.items():
             raw = headers.get(header)

@@ -12,7 +12,7 @@ from tweepy.asynchronous import AsyncClient
 
 from atexpert.domain.answers import Answer, AnswerDraft
 from atexpert.domain.questions import Author, IncomingQuestion
-from atexpert.domain.sessions import HostAccount, SessionFields, SessionOptions
+from atexpert.domain.sessions import HostAccount, Session, SessionFields, SessionOptions
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
 from atexpert.publish.publisher import PublishConfig, SessionPublisher
 from atexpert.publish.x_posts import TweepyPoster
@@ -91,6 +91,25 @@ class PublishWorld:
         return out
 
 
+async def live_session(
+    store: Store, brand_id: str, *, options: SessionOptions | None = None, language: str = "en"
+) -> Session:
+    """A live #AskAirbus session hosted by @Airbus (``brand_id``), made by ``admin``."""
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Inside the A350 cabin",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus", user_id=brand_id),
+        scheduled_start=now + timedelta(minutes=1),
+        scheduled_end=now + timedelta(hours=1),
+        language=language,  # type: ignore[arg-type]
+        options=options or SessionOptions(announce=False),
+    )
+    session = await store.create_session(fields, actor="admin")
+    await store.schedule_session(session.id, actor="admin")
+    return await store.start_session(session.id, actor="admin")
+
+
 async def make_world(
     control: EmulatorControl,
     settings: Settings,
@@ -103,18 +122,6 @@ async def make_world(
     control.create_account("fan_1", "A Fan")
     control.create_account("fan_2", "Another Fan")
     store = Store(redis)
-    now = datetime.now(UTC)
-    fields = SessionFields(
-        title="Inside the A350 cabin",
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus", user_id=brand.id),
-        scheduled_start=now + timedelta(minutes=1),
-        scheduled_end=now + timedelta(hours=1),
-        language=language,  # type: ignore[arg-type]
-        options=options or SessionOptions(announce=False),
-    )
-    session = await store.create_session(fields, actor="admin")
-    await store.schedule_session(session.id, actor="admin")
-    await store.start_session(session.id, actor="admin")
+    session = await live_session(store, brand.id, options=options, language=language)
     async with async_client(settings, user_access_token=brand.oauth2_access_token) as client:
         yield PublishWorld(control, settings, redis, store, brand, session.id, client, Meter(redis))
