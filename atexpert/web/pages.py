@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -27,15 +28,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from atexpert.domain import twittertext
+from atexpert.domain import merged, twittertext
 from atexpert.domain.answers import MAX_QUESTIONS, Answer
 from atexpert.domain.publish_plan import Route as ThreadRoute
 from atexpert.domain.publish_plan import plan
-from atexpert.domain.sessions import SessionStatus
+from atexpert.domain.sessions import MergedReplies, SessionStatus
 from atexpert.domain.splitter import MAX_TEXT_LENGTH, SplitError
 from atexpert.domain.staff import Action
 from atexpert.domain.views import Audience, project
 from atexpert.publish.outbox import Outbox
+from atexpert.publish.publisher import merged_replies
 from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError, error_response
 from atexpert.web.api_routing import Call, Endpoint, endpoint, to_route
@@ -168,13 +170,24 @@ class PreviewPart(BaseModel):
     weighted_length: int
 
 
+class MergedAskerOut(BaseModel):
+    handle: str
+    name: str
+    route: ThreadRoute = Field(description="reply: under their post; else in the session's thread")
+    posts: int
+
+
 class PreviewOut(BaseModel):
-    """The thread as the publisher will post it (same split, numbering, signature, quote)."""
+    """The thread as the publisher will post it (same split, numbering, signature, quote),
+    and the replies to the askers of questions merged into it, with their price."""
 
     route: ThreadRoute
     reply_to: str | None
     weighted_length: int = Field(description="Weighted length of the answer text alone")
     parts: list[PreviewPart]
+    merged: list[MergedAskerOut] = []
+    merged_mode: MergedReplies = MergedReplies.THREAD
+    merged_cost: Decimal = Field(default=Decimal(0), description="US dollars, X's rate card")
 
 
 @endpoint(
@@ -189,7 +202,6 @@ async def preview_answer(call: Call) -> PreviewOut:
     session = await call.session(Action.ANSWER_WRITE)
     body = call.body(PreviewIn)
     store = call.services.store
-    question = await store.get_question(session.id, body.question_ids[0])
     root = await Outbox(call.services.redis, session.id).announcement_id("start")
     now = call.now()
     answer = Answer(
@@ -204,10 +216,12 @@ async def preview_answer(call: Call) -> PreviewOut:
         updated_at=now,
     )
     try:
-        thread = plan(answer, question, session, root)
+        answered, replies = await merged_replies(store, answer, session, root)
+        thread = plan(answer, answered[0], session, root)
     except SplitError as exc:
         detail = [{"loc": ["body", "text"], "msg": str(exc), "type": "split"}]
         raise ApiError(422, "invalid_input", str(exc), detail) from exc
+    extra = merged.summarize(replies, session)
     return PreviewOut(
         route=thread.route,
         reply_to=thread.reply_to,
@@ -216,6 +230,14 @@ async def preview_answer(call: Call) -> PreviewOut:
             PreviewPart(index=i, text=p.text, weighted_length=p.weighted_length)
             for i, p in enumerate(thread.parts, 1)
         ],
+        merged=[
+            MergedAskerOut(
+                handle=r.handle, name=r.name, route=ThreadRoute(r.route), posts=len(r.parts)
+            )
+            for r in extra.askers
+        ],
+        merged_mode=session.options.merged_replies,
+        merged_cost=extra.cost,
     )
 
 
