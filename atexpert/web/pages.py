@@ -32,7 +32,7 @@ from atexpert.domain import merged, twittertext
 from atexpert.domain.answers import MAX_QUESTIONS, Answer
 from atexpert.domain.publish_plan import Route as ThreadRoute
 from atexpert.domain.publish_plan import plan
-from atexpert.domain.sessions import MergedReplies, SessionStatus
+from atexpert.domain.sessions import SessionStatus
 from atexpert.domain.splitter import MAX_TEXT_LENGTH, SplitError
 from atexpert.domain.staff import Action
 from atexpert.domain.views import Audience, project
@@ -186,7 +186,6 @@ class PreviewOut(BaseModel):
     weighted_length: int = Field(description="Weighted length of the answer text alone")
     parts: list[PreviewPart]
     merged: list[MergedAskerOut] = []
-    merged_mode: MergedReplies = MergedReplies.THREAD
     merged_cost: Decimal = Field(default=Decimal(0), description="US dollars, X's rate card")
 
 
@@ -236,7 +235,6 @@ async def preview_answer(call: Call) -> PreviewOut:
             )
             for r in extra.askers
         ],
-        merged_mode=session.options.merged_replies,
         merged_cost=extra.cost,
     )
 

@@ -5,9 +5,9 @@
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
-import { formatTime, sessionLanguage, t } from "./i18n.js";
+import { formatTime, formatUsd, sessionLanguage, t, tn } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
-import { byModeratorOrder, shownText } from "./questions.js";
+import { byModeratorOrder, mergedAskers, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
 const sid = sessionIdFromPath();
@@ -31,6 +31,14 @@ const state = {
 };
 
 // -- rendering -------------------------------------------------------------------------
+
+/** "Also asked by: Zoé (@fan_3), @fan_4", or "" when nobody's question was merged in. */
+function alsoAsked(q) {
+  const askers = mergedAskers(q, [...state.questions.values()]);
+  if (!askers.length) return "";
+  const names = askers.map((a) => (a.name ? `${a.name} (@${a.handle})` : `@${a.handle}`));
+  return t("expert.merged_askers", { names: names.join(", ") });
+}
 
 function approvedList() {
   return [...state.questions.values()]
@@ -70,7 +78,8 @@ function renderList() {
         q.starred ? el("span", { class: "star", text: "★" }) : null,
         q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
         q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
-      el("p", { class: "q-text", text: shownText(q) })),
+      el("p", { class: "q-text", text: shownText(q) }),
+      alsoAsked(q) ? el("p", { class: "merged-askers", text: alsoAsked(q) }) : null),
     );
   }
   $("#approved-empty").hidden = items.length > 0;
@@ -86,6 +95,8 @@ function renderNow() {
   $("#now-author").textContent = `@${(q.author || {}).handle || "?"}`;
   $("#now-time").textContent = formatTime(q.created_at);
   $("#now-text").textContent = shownText(q);
+  $("#now-merged").textContent = alsoAsked(q);
+  $("#now-merged").hidden = !$("#now-merged").textContent;
   renderPreview();
 }
 
@@ -100,6 +111,10 @@ function renderPreview() {
     el("span", { class: over ? "over" : "", text: t("expert.parts", { n: p.parts.length }) }),
     el("span", { class: "route", text: t(`route.${p.route}`) }),
   );
+  if (p.merged && p.merged.length) {
+    const cost = formatUsd(p.merged_cost);
+    line.append(el("span", { class: "merged-cost", text: tn("expert.merged_cost", p.merged.length, { cost }) }));
+  }
   for (const part of p.parts) {
     list.append(
       el("li", { class: "post" },

@@ -64,6 +64,23 @@ export function t(key, params = {}) {
   return raw.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+/** The plural form of ``key`` for ``n`` (``key.one``, ``key.other``... as Intl.PluralRules
+ * names them in the current language), with {n} and ``params`` filled. */
+export function tn(key, n, params = {}) {
+  const form = `${key}.${new Intl.PluralRules(current).select(n)}`;
+  const known = (tables[current] && form in tables[current]) || (tables.en && form in tables.en);
+  return t(known ? form : `${key}.other`, { n, ...params });
+}
+
+/** A price in US dollars, to the tenth of a cent (X's rate card has such prices). */
+export function formatUsd(amount) {
+  return new Intl.NumberFormat(current === "fr" ? "fr-FR" : "en-US", {
+    style: "currency",
+    currency: "USD",
+    minimumFractionDigits: 3,
+  }).format(Number(amount));
+}
+
 function applyI18n(root) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {

@@ -62,6 +62,27 @@ export function similarity(a, b) {
   return common / (x.size + y.size - common);
 }
 
+/** The askers of questions merged into ``q`` (following chains of merges), one per author
+ * and none who asked ``q``: those the publisher answers too (atexpert/domain/merged.py). */
+export function mergedAskers(q, all) {
+  const byId = new Map(all.map((o) => [o.id, o]));
+  const target = (o) => {
+    let id = o.merged_into;
+    const seen = new Set([o.id]);
+    for (let next = byId.get(id); next && next.status === "merged" && next.merged_into && !seen.has(id); next = byId.get(id)) {
+      seen.add(id);
+      id = next.merged_into;
+    }
+    return id;
+  };
+  const authors = new Set([(q.author || {}).id]);
+  return all
+    .filter((o) => o.status === "merged" && o.merged_into && target(o) === q.id)
+    .sort((a, b) => (a.received_at || "").localeCompare(b.received_at || "") || a.id.localeCompare(b.id))
+    .filter((o) => !authors.has((o.author || {}).id) && authors.add((o.author || {}).id))
+    .map((o) => o.author || {});
+}
+
 /** Questions ``q`` may be merged into, most similar first. */
 export function mergeCandidates(q, all, limit = 5) {
   return all

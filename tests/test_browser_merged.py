@@ -1,0 +1,56 @@
+"""Merged askers in real headless Chromium: the expert sees who else asked and what their
+replies cost, in English and French; after publishing, the recap names each asker with the
+post that answered them."""
+
+from __future__ import annotations
+
+from tests.support.browser_fixtures import BrowserWorld, expect
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
+
+
+def test_expert_sees_merged_askers_and_their_cost_then_the_recap_lists_them(
+    world: BrowserWorld,
+) -> None:
+    sid = world.session_id
+    main = world.ask("@Airbus why is the A350 cabin so quiet? #AskAirbus")
+    assert world.http.post(f"/api/sessions/{sid}/questions/{main}/approve").status_code == 200
+    for text, handle, name in (
+        ("@Airbus how is the A350 so silent? #AskAirbus", "zoe_fan", "Zoé"),
+        ("@Airbus A350: why no noise? #AskAirbus", "max_fan", "Max"),
+    ):
+        qid = world.ask(text, handle=handle, name=name)
+        r = world.http.post(f"/api/sessions/{sid}/questions/{qid}/merge", json={"into": main})
+        assert r.status_code == 200, r.text
+
+    expert = world.page("erin", f"/sessions/{sid}/expert")
+    page = expert.page
+    option = page.get_by_role("listbox", name="Approved questions").get_by_role("option")
+    expect(option).to_have_count(1)  # merged questions are not questions to answer
+    expect(option).to_contain_text("Also asked by Zoé (@zoe_fan), Max (@max_fan)")
+    option.click()
+    expect(page.locator("#now-merged")).to_have_text("Also asked by Zoé (@zoe_fan), Max (@max_fan)")
+    page.get_by_label("Your answer").fill("Thicker insulation and newer engines.")
+    line = page.locator("#count-line")
+    expect(line).to_contain_text("+2 replies to merged askers, $0.020", timeout=20_000)
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_label("Votre réponse").fill("Une meilleure isolation et des moteurs récents.")
+    expect(line).to_contain_text(
+        "+2 réponses aux auteurs de questions fusionnées, 0,020", timeout=20_000
+    )
+    page.keyboard.press("Control+Enter")
+    card = page.locator("#answers li.card").first
+    expect(card).to_have_attribute("data-status", "published", timeout=30_000)
+
+    timeline = world.host_timeline()  # published: the answer, then each merged asker's reply
+    assert [t.get("referenced_tweets", [{}])[0].get("type") for t in timeline] == ["replied_to"] * 3
+    r = world.http.post(f"/api/sessions/{sid}/close")
+    assert r.status_code == 200, r.text
+    recap = world.page(None, f"/recap/{sid}").page
+    merged = recap.locator("ul.merged li")
+    expect(merged).to_have_count(2, timeout=20_000)
+    expect(merged.first).to_contain_text("Zoé @zoe_fan")
+    link = merged.first.get_by_role("link", name="their answer on X")
+    expect(link).to_have_attribute("href", f"https://x.com/Airbus/status/{timeline[1]['id']}")
+    expert.assert_clean()
