@@ -1,8 +1,10 @@
 """Merged askers in real headless Chromium: the expert sees who else asked and what their
 replies cost, in English and French; after publishing, the recap names each asker with the
-post that answered them."""
+post that answered them. The admin picks, per session, how they are answered."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from atexpert.domain.costs import DEFAULT_RATE_CARD
 from tests.support.browser_fixtures import BrowserWorld, expect
@@ -62,3 +64,32 @@ def test_expert_sees_merged_askers_and_their_cost_then_the_recap_lists_them(
     link = merged.first.get_by_role("link", name="their answer on X")
     expect(link).to_have_attribute("href", f"https://x.com/Airbus/status/{timeline[1]['id']}")
     expert.assert_clean()
+
+
+def test_the_admin_chooses_how_merged_askers_are_answered(world: BrowserWorld) -> None:
+    tomorrow = (datetime.now().astimezone() + timedelta(days=1)).date().isoformat()
+    admin = world.page("root", "/admin")
+    page = admin.page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    choice = page.get_by_label("Askers of merged questions get")
+    expect(choice).to_have_value("thread")  # the default
+    page.get_by_label("Title", exact=True).fill("Ask the cabin crew")
+    page.get_by_label("Hashtags").fill("#AskCrew")
+    page.get_by_label("Host X account").fill("@Airbus")
+    page.get_by_label("Start", exact=True).fill(f"{tomorrow}T10:00")
+    page.get_by_label("End", exact=True).fill(f"{tomorrow}T11:00")
+    choice.select_option("link")
+    page.get_by_role("button", name="Save").click()
+    row = page.locator("tr", has_text="Ask the cabin crew")
+    expect(row.get_by_role("cell").first).to_have_text("Draft")
+    sessions = world.http.get("/api/sessions").json()
+    created = next(s for s in sessions if s["title"] == "Ask the cabin crew")
+    assert created["options"]["merged_replies"] == "link"
+    row.get_by_role("button", name="Edit").click()
+    expect(choice).to_have_value("link")
+    choice.select_option("thread")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Ask the cabin crew")
+    r = world.http.get(f"/api/sessions/{created['id']}")
+    assert r.json()["options"]["merged_replies"] == "thread"
+    admin.assert_clean()
