@@ -32,9 +32,9 @@ const state = {
 
 // -- rendering -------------------------------------------------------------------------
 
-/** "Also asked by: Zoé (@fan_3), @fan_4", or "" when nobody's question was merged in. */
-function alsoAsked(q) {
-  const askers = mergedAskers(q, [...state.questions.values()]);
+/** "Also asked by Zoé (@fan_3), @fan_4", or "" when nobody's question was merged in. */
+function alsoAsked(q, merged) {
+  const askers = merged.get(q.id) || [];
   if (!askers.length) return "";
   const names = askers.map((a) => (a.name ? `${a.name} (@${a.handle})` : `@${a.handle}`));
   return t("expert.merged_askers", { names: names.join(", ") });
@@ -61,9 +61,11 @@ function render() {
 function renderList() {
   const list = clear($("#approved"));
   const items = approvedList();
+  const merged = mergedAskers([...state.questions.values()]);
   if (!items.some((q) => q.id === state.selected)) state.selected = items.length ? items[0].id : null;
   for (const q of items) {
     const selected = q.id === state.selected;
+    const also = alsoAsked(q, merged);
     list.append(
       el("li", {
         id: `q-${q.id}`,
@@ -79,7 +81,7 @@ function renderList() {
         q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
         q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
       el("p", { class: "q-text", text: shownText(q) }),
-      alsoAsked(q) ? el("p", { class: "merged-askers", text: alsoAsked(q) }) : null),
+      also ? el("p", { class: "merged-askers", text: also }) : null),
     );
   }
   $("#approved-empty").hidden = items.length > 0;
@@ -95,7 +97,7 @@ function renderNow() {
   $("#now-author").textContent = `@${(q.author || {}).handle || "?"}`;
   $("#now-time").textContent = formatTime(q.created_at);
   $("#now-text").textContent = shownText(q);
-  $("#now-merged").textContent = alsoAsked(q);
+  $("#now-merged").textContent = alsoAsked(q, mergedAskers([...state.questions.values()]));
   $("#now-merged").hidden = !$("#now-merged").textContent;
   renderPreview();
 }

@@ -62,9 +62,10 @@ export function similarity(a, b) {
   return common / (x.size + y.size - common);
 }
 
-/** The askers of questions merged into ``q`` (following chains of merges), one per author
- * and none who asked ``q``: those the publisher answers too (atexpert/domain/merged.py). */
-export function mergedAskers(q, all) {
+/** The askers of questions merged into each question (following chains of merges), by
+ * question id, one per author and none who asked that question: those the publisher
+ * answers too (the rule of atexpert/domain/merged.py). */
+export function mergedAskers(all) {
   const byId = new Map(all.map((o) => [o.id, o]));
   const target = (o) => {
     let id = o.merged_into;
@@ -75,12 +76,21 @@ export function mergedAskers(q, all) {
     }
     return id;
   };
-  const authors = new Set([(q.author || {}).id]);
-  return all
-    .filter((o) => o.status === "merged" && o.merged_into && target(o) === q.id)
-    .sort((a, b) => (a.received_at || "").localeCompare(b.received_at || "") || a.id.localeCompare(b.id))
-    .filter((o) => !authors.has((o.author || {}).id) && authors.add((o.author || {}).id))
-    .map((o) => o.author || {});
+  const merged = all
+    .filter((o) => o.status === "merged" && o.merged_into)
+    .sort((a, b) => (a.received_at || "").localeCompare(b.received_at || "") || a.id.localeCompare(b.id));
+  const out = new Map();
+  const authors = new Map();
+  for (const o of merged) {
+    const id = target(o);
+    const seen = authors.get(id) || new Set([((byId.get(id) || {}).author || {}).id]);
+    authors.set(id, seen);
+    const who = o.author || {};
+    if (seen.has(who.id)) continue;
+    seen.add(who.id);
+    out.set(id, [...(out.get(id) || []), who]);
+  }
+  return out;
 }
 
 /** Questions ``q`` may be merged into, most similar first. */
