@@ -196,7 +196,7 @@ def test_a_link_reply_is_written_once_the_answer_is_on_x_and_priced_as_a_link() 
     url = merged_mod.post_url("Airbus", "123")
     text = merged_mod.text_of(reply, 0, s, url)
     assert (
-        text == "@fan_8 La réponse à votre question est ici\u00a0: https://x.com/Airbus/status/123"
+        text == "@fan_8 La réponse à votre question est ici\u202f: https://x.com/Airbus/status/123"
     )
     summary = merged_mod.summarize([reply], s)
     assert (summary.posts, summary.cost) == (1, DEFAULT_RATE_CARD.post_with_url)

@@ -20,16 +20,16 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from atexpert.domain.announce import NNBSP
 from atexpert.domain.answers import Answer, AnswerPart, MergedReply
 from atexpert.domain.costs import DEFAULT_RATE_CARD, RateCard, cost, post_kind
 from atexpert.domain.publish_plan import Route, can_reply, quote, split_options, thread_texts
 from atexpert.domain.questions import Question, QuestionStatus
 from atexpert.domain.sessions import MergedReplies, Session
 
-NBSP = "\u00a0"
 LINK_TEXT = {
     "en": "@{handle} Your question is answered here: {url}",
-    "fr": f"@{{handle}} La réponse à votre question est ici{NBSP}: {{url}}",
+    "fr": f"@{{handle}} La réponse à votre question est ici{NNBSP}: {{url}}",
 }
 #: A post id of X's length, to price a link reply before the answer is on X.
 _SAMPLE_ID = "1" * 19
