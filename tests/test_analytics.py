@@ -78,11 +78,12 @@ async def test_every_figure_matches_the_hand_count(redis_standalone: RedisClient
     }
     assert spend_usd.counts == {CallKind.SEARCH_READ: 9, CallKind.POST: 4}
 
-    # An expert: the same counts, no free-text reason, askers of approved/answered only.
+    # An expert: the same counts, no free-text reason, askers of approved/answered/merged only.
     seen = compute(snapshot, events, spend, Audience.EXPERT)
     assert seen.counts == figures.counts and seen.reject_reasons == []
-    readable = [q for q in snapshot.questions.values() if q.status in {"approved", "answered"}]
-    assert sum(a.count for a in seen.top_askers) == len(readable) == 4
+    shown = {"approved", "answered", "merged"}
+    readable = [q for q in snapshot.questions.values() if q.status in shown]
+    assert sum(a.count for a in seen.top_askers) == len(readable) == 5
 
 
 async def test_figures_from_the_replayed_log_equal_the_stored_ones(

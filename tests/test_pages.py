@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from atexpert.domain.clock import ManualClock
+from atexpert.domain.costs import DEFAULT_RATE_CARD
 from atexpert.domain.publish_plan import plan
 from atexpert.domain.sessions import SessionFields
 from atexpert.web.app import create_app
@@ -227,6 +229,40 @@ def test_every_string_the_pages_use_is_translated() -> None:
 
 
 # -- the thread preview -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["thread", "link"])
+async def test_preview_names_the_merged_askers_and_prices_their_replies(
+    api: Api, world: ApiWorld, mode: str
+) -> None:
+    """One asker summoned the host (a summoned reply, or a link post), one did not (a post
+    of its own; a link post); an asker whose two questions were merged is answered once."""
+    store, at = api.services.store, api.clock.now()
+    body = session_body(expert_ids=[world.users["expert"].id], options={"merged_replies": mode})
+    session = await store.create_session(SessionFields.model_validate(body), actor="a", at=at)
+    sid = session.id
+    await store.schedule_session(sid, actor="admin", at=at)
+    await store.start_session(sid, actor="admin", at=at)
+    main, _ = await store.add_question(sid, incoming(2), at=at)
+    await store.approve_question(sid, main.id, actor="moderator", at=at)
+    twice = incoming(4, "Wings?? #AskAirbus").model_copy(update={"tweet_id": "1000099"})
+    for asked in (incoming(3, "@Airbus wings?"), incoming(4, "Wings, how? #AskAirbus"), twice):
+        q, _ = await store.add_question(sid, asked, at=at)
+        await store.merge_question(sid, q.id, main.id, actor="moderator", at=at)
+    r = await api.client.post(
+        f"/api/sessions/{sid}/preview",
+        json={"question_ids": [main.id], "text": "With lift."},
+        headers=bearer(world.tokens["expert"]),
+    )
+    assert r.status_code == 200, r.text
+    merged = r.json()["merged"]
+    assert [(m["handle"], m["name"], m["route"], m["posts"]) for m in merged] == [
+        ("fan3", "", "reply", 1),
+        ("fan4", "", "standalone", 1),  # no start announcement on X yet: no thread
+    ]
+    card = DEFAULT_RATE_CARD
+    prices = {"thread": card.summoned_reply + card.post, "link": 2 * card.post_with_url}
+    assert Decimal(r.json()["merged_cost"]) == prices[mode]
 
 
 async def test_preview_is_the_thread_the_publisher_will_post(api: Api, world: ApiWorld) -> None:

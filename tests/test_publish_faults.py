@@ -19,7 +19,13 @@ from atexpert.publish.outbox import Outbox
 from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
 from tests.support import emulator_fixtures
-from tests.support.publish_world import FAST, LONG_ANSWER, PublishWorld, make_world
+from tests.support.publish_world import (
+    FAST,
+    LONG_ANSWER,
+    PublishWorld,
+    make_world,
+    run_until_published,
+)
 from tests.support.waiting import wait_for
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
@@ -58,24 +64,6 @@ async def assert_threads_complete(world: PublishWorld, answer_ids: list[str]) ->
         expected += len(answer.parts)
     assert len(posts) == expected  # nothing posted twice
     assert len({p["text"] for p in posts}) == expected
-
-
-async def run_until_published(world: PublishWorld, answer_ids: list[str], **config: object) -> None:
-    publisher = world.publisher(replace(FAST, **config))  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    task = asyncio.create_task(publisher.run(stop))
-
-    async def published() -> bool:
-        answers = [await world.store.get_answer(world.session_id, a) for a in answer_ids]
-        failed = [a.error for a in answers if a.status is AnswerStatus.FAILED]
-        assert not failed, failed
-        return all(a.status is AnswerStatus.PUBLISHED for a in answers)
-
-    try:
-        await wait_for(published, timeout=60)
-    finally:
-        stop.set()
-        await task
 
 
 async def test_5xx_between_parts_every_thread_complete(world: PublishWorld) -> None:

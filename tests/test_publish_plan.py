@@ -9,8 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atexpert.domain import announce, twittertext
+from atexpert.domain import merged as merged_mod
 from atexpert.domain.announce import Moment
 from atexpert.domain.answers import Answer, AnswerPart
+from atexpert.domain.costs import DEFAULT_RATE_CARD
 from atexpert.domain.publish_plan import Route, can_reply, plan, quote
 from atexpert.domain.questions import Author, Question
 from atexpert.domain.sessions import HostAccount, Session, SessionOptions
@@ -143,3 +145,60 @@ def test_announcement_preview_and_a_title_too_long_for_one_post() -> None:
     for item in (preview.start, preview.end):
         assert item.weighted_length <= 280 and twittertext.is_valid(item.text)
         assert "…" in item.text
+
+
+# -- merged askers -------------------------------------------------------------------------
+
+
+def asked(n: int, text: str, author: str, status: str = "merged", into: str = "q_11") -> Question:
+    return Question(
+        id=f"q_{n}",
+        session_id="s_1",
+        author=Author(id=author, handle=f"fan_{author}", name=f"Fan {author}"),
+        text=text,
+        received_at=NOW + timedelta(seconds=n),
+        created_at=NOW,
+        status=status,  # type: ignore[arg-type]
+        merged_into=into if status == "merged" else None,
+    )
+
+
+def test_merged_askers_follow_chains_and_get_one_reply_each() -> None:
+    main = question("@Airbus why so quiet?")  # asked by author 7
+    merged = [
+        asked(20, "@Airbus quiet?", "8"),
+        asked(21, "and again, quiet?", "8"),  # the same asker twice: one reply
+        asked(22, "quiet cabin?", "7"),  # the answer's own asker: none
+        asked(23, "silent?", "9", into="q_20"),  # merged into a merged question
+        asked(24, "wings?", "10", into="q_99"),  # merged into another question
+    ]
+    assert [q.id for q in merged_mod.askers([main], merged)] == ["q_20", "q_23"]
+
+
+def test_thread_replies_sign_each_post_for_the_asker_and_follow_the_reply_rule() -> None:
+    s = session(numbering=True)
+    a = answer(" ".join(["The cabin is quiet thanks to the insulation."] * 12))
+    main = plan(a, question("@Airbus why so quiet?"), s, "500")
+    summoned = merged_mod.plan_reply(a, asked(20, "@Airbus quiet?", "8"), s, "500")
+    assert (summoned.route, summoned.reply_to) == (Route.REPLY.value, "20")
+    assert all(p.text.endswith("\n@fan_8") for p in summoned.parts)
+    assert not {p.text for p in summoned.parts} & {p.text for p in main.parts}  # X: no duplicate
+    assert all(twittertext.weighted_length(p.text) <= 280 for p in summoned.parts)
+    other = merged_mod.plan_reply(a, asked(23, "silent cabin?", "9"), s, "500")
+    assert (other.route, other.reply_to) == (Route.SESSION_THREAD.value, "500")
+    assert other.parts[0].text.startswith("«Q @fan_9: silent cabin?»")
+
+
+def test_a_link_reply_is_written_once_the_answer_is_on_x_and_priced_as_a_link() -> None:
+    s = session(merged_replies="link").model_copy(update={"language": "fr"})
+    reply = merged_mod.plan_reply(answer("Lift."), asked(20, "@Airbus ?", "8"), s, None)
+    assert reply.link and [p.text for p in reply.parts] == [""]
+    url = merged_mod.post_url("Airbus", "123")
+    text = merged_mod.text_of(reply, 0, s, url)
+    assert (
+        text == "@fan_8 La réponse à votre question est ici\u202f: https://x.com/Airbus/status/123"
+    )
+    summary = merged_mod.summarize([reply], s)
+    assert (summary.posts, summary.cost) == (1, DEFAULT_RATE_CARD.post_with_url)
+    thread = merged_mod.plan_reply(answer("Lift."), asked(20, "@Airbus ?", "8"), session(), None)
+    assert merged_mod.summarize([thread], s).cost == DEFAULT_RATE_CARD.summoned_reply

@@ -90,8 +90,13 @@ async def test_recap_of_a_session_run_through_the_emulator(world: PublishWorld) 
     assert len(done.posted_tweet_ids) == 3 and len(short.posted_tweet_ids) == 1
     posts = await world.timeline()  # what X shows on the host's timeline
     posted = [p["id"] for p in posts]
+    # fan_2's question was merged into fan_1's: fan_2 got the thread too, under their post
+    (reply,) = done.merged
+    assert reply.handle == "fan_2" and reply.reply_to == again
+    replied = [p.tweet_id for p in reply.parts if p.tweet_id]
+    assert len(replied) == len(reply.parts)
     # The two answers may be published in either order; each thread's parts are in order.
-    assert sorted(posted) == sorted(done.posted_tweet_ids + short.posted_tweet_ids)
+    assert sorted(posted) == sorted(done.posted_tweet_ids + short.posted_tweet_ids + replied)
     assert [p for p in posted if p in done.posted_tweet_ids] == done.posted_tweet_ids
 
     app = recap_app(world.settings, world.redis)  # type: ignore[arg-type]
@@ -103,8 +108,11 @@ async def test_recap_of_a_session_run_through_the_emulator(world: PublishWorld) 
     links = Links()
     links.feed(r.text)
     assert links.scripts == 0
-    for post in posts:  # every part of every reply thread, as X names it
-        assert f"https://x.com/Airbus/status/{post['id']}" in links.hrefs
+    for post in posts:  # every part of every answer's thread, as X names it
+        if post["id"] not in replied:
+            assert f"https://x.com/Airbus/status/{post['id']}" in links.hrefs
+    # and, for the merged asker, the first post that answered them
+    assert f"https://x.com/Airbus/status/{replied[0]}" in links.hrefs
     for handle, tweet in (("fan_1", quiet), ("fan_1", seats), ("fan_2", again)):
         assert f"https://x.com/{handle}/status/{tweet}" in links.hrefs
     html = r.text

@@ -144,9 +144,30 @@ async def run_every_action(
         {"text": "By 2035,", "status": "pending", "reply_to": q[0][2:], "route": "reply"},
         {"text": "we hope. 🛫", "status": "pending"},
     ]
+    merged = [  # q[3] was merged into q[0]: its asker gets the answer too
+        {
+            "question_id": q[3],
+            "handle": "fan_3",
+            "route": "session_thread",
+            "parts": [{"text": "@fan_3 By 2035"}],
+        },
+        {
+            "question_id": q[3],
+            "handle": "fan_4",
+            "route": "reply",
+            "reply_to": q[3][2:],
+            "parts": [{"text": "x"}],
+        },
+    ]
     version = (await store.get_answer(sid, a.id)).version
-    await store.start_publishing(sid, a.id, actor="publisher", at=t, parts=outbox, version=version)
+    await store.start_publishing(
+        sid, a.id, actor="publisher", at=t, parts=outbox, merged=merged, version=version
+    )
     await store.record_part_posted(sid, a.id, 0, "1860000000000000001", actor="publisher", at=t)
+    await store.record_merged_posted(
+        sid, a.id, 0, 0, "@fan_3 By 2035", "1860000000000000003", actor="publisher", at=t
+    )
+    await store.record_merged_refused(sid, a.id, 1, "X said 403", actor="publisher", at=t)
     await store.mark_failed(sid, a.id, "X said 503", actor="publisher", at=t)
     await store.retry_answer(sid, a.id, actor="publisher", at=t)
     await store.start_publishing(sid, a.id, actor="publisher", at=t)

@@ -9,7 +9,9 @@ Lifecycle::
     publishing --fail--> failed --retry--> queued
 
 ``edit`` only in draft. While publishing, ``post_part`` records each reply's tweet id, so a
-retry resumes the thread after the last posted part instead of posting it twice.
+retry resumes the thread after the last posted part instead of posting it twice. The
+replies to merged askers (``merged``, :mod:`atexpert.domain.merged`) are recorded the same
+way, and ``refuse_merged`` keeps X's reason when X refuses one of them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AnswerAction(StrEnum):
     WITHDRAW = "withdraw"
     PUBLISH = "publish"
     POST_PART = "post part of"
+    REFUSE_MERGED = "record a refused merged reply of"
     PUBLISHED = "mark published"
     FAIL = "mark failed"
     RETRY = "retry"
@@ -65,6 +68,7 @@ MACHINE: StateMachine[AnswerStatus, AnswerAction] = StateMachine(
         (_S.QUEUED, _A.WITHDRAW): _S.DRAFT,
         (_S.QUEUED, _A.PUBLISH): _S.PUBLISHING,
         (_S.PUBLISHING, _A.POST_PART): _S.PUBLISHING,
+        (_S.PUBLISHING, _A.REFUSE_MERGED): _S.PUBLISHING,
         (_S.PUBLISHING, _A.PUBLISHED): _S.PUBLISHED,
         (_S.PUBLISHING, _A.FAIL): _S.FAILED,
         (_S.FAILED, _A.RETRY): _S.QUEUED,
@@ -80,6 +84,7 @@ _KIND = {
     _A.WITHDRAW: EventKind.ANSWER_WITHDRAWN,
     _A.PUBLISH: EventKind.ANSWER_PUBLISHING,
     _A.POST_PART: EventKind.ANSWER_PART_POSTED,
+    _A.REFUSE_MERGED: EventKind.ANSWER_MERGED_REFUSED,
     _A.PUBLISHED: EventKind.ANSWER_PUBLISHED,
     _A.FAIL: EventKind.ANSWER_FAILED,
     _A.RETRY: EventKind.ANSWER_RETRIED,
@@ -94,6 +99,25 @@ class AnswerPart(BaseModel):
     text: str
     status: Literal["pending", "posted"] = "pending"
     tweet_id: str | None = None
+
+
+class MergedReply(BaseModel):
+    """The answer as one merged asker gets it: the posts, and what post 1 replies to.
+
+    ``link``: one post linking to the answer; its text is written when it is posted (the
+    answer's first post must be on X first). ``error``: X refused it (X's reason).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    question_id: str
+    handle: str
+    name: str = ""
+    route: str
+    reply_to: str | None = None
+    link: bool = False
+    parts: JsonList[AnswerPart]
+    error: str | None = None
 
 
 class AnswerDraft(BaseModel):
@@ -115,6 +139,8 @@ class Answer(BaseModel):
     expert_id: str
     text: str
     parts: JsonList[AnswerPart]
+    #: The replies to the askers of merged questions, written at claim time.
+    merged: JsonList[MergedReply] = []
     status: AnswerStatus = AnswerStatus.DRAFT
     error: str | None = None
     created_at: AwareDatetime
@@ -193,10 +219,10 @@ def edit_patch(text: str, parts: list[str] | None) -> Record:
     return {"text": text, "parts": [p.model_dump(mode="json") for p in _parts(text, parts)]}
 
 
-def claim_patch(parts: Sequence[Record]) -> Record:
+def claim_patch(parts: Sequence[Record], merged: Sequence[Record] = ()) -> Record:
     """The thread to publish, written at claim time (the publisher's outbox): one record
     per post, an :class:`AnswerPart` plus what the publisher adds (part 1's ``reply_to``
-    and ``route``)."""
+    and ``route``); and one :class:`MergedReply` per merged asker."""
     if not parts:
         raise InvalidInput.field(("parts",), "a thread has at least one part")
     for i, part in enumerate(parts):
@@ -208,7 +234,12 @@ def claim_patch(parts: Sequence[Record]) -> Record:
             raise InvalidInput.field(("parts", i), f"{where}: {error['msg']}") from None
         if not checked.text.strip():
             raise InvalidInput.field(("parts", i), "a thread part cannot be empty")
-    return {"parts": [dict(p) for p in parts]}
+    for i, reply in enumerate(merged):
+        try:
+            MergedReply.model_validate(reply)
+        except ValidationError as exc:
+            raise InvalidInput.field(("merged", i), str(exc.errors()[0]["msg"])) from None
+    return {"parts": [dict(p) for p in parts], "merged": [dict(r) for r in merged]}
 
 
 def post_part_patch(index: int, tweet_id: str) -> Record:
@@ -217,6 +248,23 @@ def post_part_patch(index: int, tweet_id: str) -> Record:
     if not tweet_id.isdigit():
         raise InvalidInput.field(("tweet_id",), "a tweet id is digits")
     return {f"parts.{index}.status": "posted", f"parts.{index}.tweet_id": tweet_id}
+
+
+def merged_posted_patch(reply: int, index: int, text: str, tweet_id: str) -> Record:
+    """Post ``index`` of the reply to merged asker ``reply`` is on X, with this text."""
+    if reply < 0 or index < 0:
+        raise InvalidInput.field(("index",), "an index is >= 0")
+    if not tweet_id.isdigit():
+        raise InvalidInput.field(("tweet_id",), "a tweet id is digits")
+    at = f"merged.{reply}.parts.{index}"
+    return {f"{at}.status": "posted", f"{at}.tweet_id": tweet_id, f"{at}.text": text}
+
+
+def merged_refused_patch(reply: int, reason: str) -> Record:
+    """X refused the reply to merged asker ``reply``: keep its reason, post no more of it."""
+    if reply < 0:
+        raise InvalidInput.field(("index",), "an index is >= 0")
+    return {f"merged.{reply}.error": reason.strip()[:1000] or "refused by X"}
 
 
 def fail_patch(error: str) -> Record:

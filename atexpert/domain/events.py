@@ -89,6 +89,7 @@ class EventKind(StrEnum):
     ANSWER_WITHDRAWN = "answer.withdrawn"
     ANSWER_PUBLISHING = "answer.publishing"
     ANSWER_PART_POSTED = "answer.part_posted"
+    ANSWER_MERGED_REFUSED = "answer.merged_refused"
     ANSWER_PUBLISHED = "answer.published"
     ANSWER_FAILED = "answer.failed"
     ANSWER_RETRIED = "answer.retried"

@@ -119,6 +119,13 @@ class HostAccount(BaseModel):
         return handle
 
 
+class MergedReplies(StrEnum):
+    """How the askers of questions merged into an answered one get the answer on X."""
+
+    THREAD = "thread"  # the whole thread, under their post (or in the session's thread)
+    LINK = "link"  # one short post linking to the answer (a post with a link costs more)
+
+
 class SessionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -128,6 +135,8 @@ class SessionOptions(BaseModel):
     signature: str | None = Field(default=None, max_length=50)
     #: The end announcement links to the public recap page (a post with a link costs more).
     recap_link: bool = False
+    #: Thread by default: a post with a link is billed far above a reply (domain/costs.py).
+    merged_replies: MergedReplies = MergedReplies.THREAD
 
 
 def _hashtags(tags: list[str]) -> list[str]:

@@ -8,8 +8,9 @@ the public and the experts until it is listed here. REST handlers, the live webs
 :func:`project`; exports are the admin's (the whole records and the event log).
 
 * moderator, admin: every record whole, and the session's settings.
-* expert: the session, every answer, and only approved or answered questions, without the
-  moderators' private note or reject reason; no settings. In the analytics, no free-text
+* expert: the session, every answer, and only approved, answered or merged questions (a
+  merged one names an asker who gets the answer too), without the moderators' private note
+  or reject reason; no settings. In the analytics, no free-text
   reject reason and no asker of a question it may not see.
 * public: a session that is scheduled or later (never a draft), its answered questions
   (tweet text and the author's public handle and name only) and its answers once
@@ -52,7 +53,7 @@ class Shape:
 
 
 WHOLE = Shape()
-EXPERT_QUESTION_STATUSES = frozenset({"approved", "answered"})
+EXPERT_QUESTION_STATUSES = frozenset({"approved", "answered", "merged"})
 PUBLIC_SESSION_STATUSES = frozenset({"scheduled", "live", "closed", "archived"})
 PUBLIC_QUESTION_STATUSES = frozenset({"answered"})
 PUBLIC_ANSWER_STATUSES = frozenset({"publishing", "published"})
@@ -139,6 +140,7 @@ ANSWER_FIELDS = (
     "expert_id",
     "text",
     "parts",
+    "merged",
     "status",
     "error",
     "created_at",

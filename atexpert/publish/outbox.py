@@ -6,6 +6,8 @@ its ``answer.publishing`` event (:meth:`Store.start_publishing` with ``parts``);
 is then recorded with its tweet id (``answer.part_posted``). Part 1's record also carries
 ``reply_to`` (the post it answers) and ``route``, fixed at claim time. A part already
 posted is never rendered again: a retried answer resumes after its last posted part.
+The replies to merged askers (``merged``) are written in the same claim step and kept the
+same way once one of their posts is on X.
 
 The announcements' tweet ids are fields of the session record (``thread_root_id``,
 ``closing_tweet_id``), set by :meth:`Store.record_announcement` (``session.announced``).
@@ -26,7 +28,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel
 
 from atexpert.domain import twittertext
-from atexpert.domain.answers import Answer
+from atexpert.domain.answers import Answer, MergedReply
 from atexpert.domain.errors import NotFound
 from atexpert.domain.events import Record
 from atexpert.domain.publish_plan import PlannedPart, Route, ThreadPlan
@@ -58,6 +60,15 @@ def outbox_parts(raw: Record, plan: ThreadPlan, *, sent: bool = False) -> list[R
     out: list[Record] = [{"text": p.text, "status": "pending"} for p in plan.parts]
     out[0] |= {"reply_to": plan.reply_to, "route": plan.route.value}
     return out
+
+
+def outbox_merged(raw: Record, fresh: list[MergedReply]) -> list[Record]:
+    """The replies to merged askers to write at claim: ``fresh``; or, once one of the
+    stored ones was posted or refused, the stored ones as they are (a retry resumes)."""
+    kept = Answer.model_validate(raw).merged
+    if any(r.error or any(p.tweet_id for p in r.parts) for r in kept):
+        return [r.model_dump(mode="json") for r in kept]
+    return [r.model_dump(mode="json") for r in fresh]
 
 
 def claimed_route(raw: Record) -> Route | None:
@@ -98,14 +109,22 @@ class Outbox:
         value: Record = json.loads(raw)
         return value
 
-    async def claim(self, answer: Answer, parts: list[Record], at: datetime) -> None:
-        """queued -> publishing, writing the outbox ``parts``, in one atomic step.
+    async def claim(
+        self, answer: Answer, parts: list[Record], at: datetime, merged: list[Record]
+    ) -> None:
+        """queued -> publishing, writing the outbox ``parts`` and ``merged``, in one step.
 
         Raises IllegalTransition when the answer is no longer queued, Conflict when it
         changed since it was read (another publisher claimed it, or it was withdrawn).
         """
         await self.store.start_publishing(
-            self.session_id, answer.id, actor=ACTOR, at=at, parts=parts, version=answer.version
+            self.session_id,
+            answer.id,
+            actor=ACTOR,
+            at=at,
+            parts=parts,
+            merged=merged,
+            version=answer.version,
         )
 
     # -- attempts (posts sent, outcome unknown) -----------------------------------------

@@ -6,7 +6,8 @@ lease (:class:`~atexpert.store.scheduler.Lease`), so two processes never post th
 1. the start announcement (the root of the session's thread), when announcements are on;
 2. each answer, in queue order: claimed queued -> publishing with its thread written to the
    outbox in the same atomic step (:mod:`atexpert.publish.outbox`), then part by part, each
-   recorded with its tweet id before the next one is sent;
+   recorded with its tweet id before the next one is sent; then the reply to each merged
+   asker (:mod:`atexpert.domain.merged`), planned at claim time, post by post the same way;
 3. once the session is closed and nothing is left to publish, the end announcement.
 
 Exactly once: before sending a post the publisher notes the attempt in Redis. A post whose
@@ -30,13 +31,14 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from atexpert.domain import announce
+from atexpert.domain import announce, merged
 from atexpert.domain.announce import Moment
-from atexpert.domain.answers import Answer, AnswerStatus
+from atexpert.domain.answers import Answer, AnswerStatus, MergedReply
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.costs import CallKind, post_kind
 from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.publish_plan import Route, plan
+from atexpert.domain.questions import Question, QuestionStatus
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.splitter import SplitError
 from atexpert.publish.outbox import (
@@ -44,6 +46,7 @@ from atexpert.publish.outbox import (
     Outbox,
     PublisherStatus,
     claimed_route,
+    outbox_merged,
     outbox_parts,
     reply_target,
 )
@@ -182,8 +185,10 @@ class SessionPublisher:
             return True
         parent = reply_target(raw)
         total = len(answer.parts)
+        first: str | None = None
         for index, part in enumerate(answer.parts):
             if part.status == "posted" and part.tweet_id is not None:
+                first = first or part.tweet_id
                 parent = part.tweet_id
                 continue
             field = f"{answer.id}:{index}"
@@ -202,15 +207,56 @@ class SessionPublisher:
             await self.outbox.clear_attempt(field)
             summoned = index == 0 and claimed_route(raw) is Route.REPLY
             await self._count(part.text, summoned)
+            first = first or tweet_id
             parent = tweet_id
+        if first is not None and not await self._answer_merged(answer, session, first):
+            return True
         await self.store.mark_published(self.session_id, answer.id, actor=ACTOR)
+        return True
+
+    async def _answer_merged(self, answer: Answer, session: Session, first: str) -> bool:
+        """Reply to each merged asker, once the thread (its ``first`` post) is on X. X's
+        refusal of one reply is kept on it and the others go on; False when the answer
+        failed (no verdict from X: ``retry`` resumes after the last posted post)."""
+        url = merged.post_url(session.host_account.handle, first)
+        for i, reply in enumerate(answer.merged):
+            parent = reply.reply_to
+            for j, part in enumerate(reply.parts):
+                if reply.error is not None:
+                    break
+                if part.tweet_id is not None:
+                    parent = part.tweet_id
+                    continue
+                text = merged.text_of(reply, j, session, url)
+                field = f"{answer.id}:m{i}:{j}"
+                await self._status("posting", answer.id, f"reply to @{reply.handle}")
+                try:
+                    tweet_id = await self._deliver(text, parent, field)
+                except Refused as exc:
+                    await self.store.record_merged_refused(
+                        self.session_id, answer.id, i, exc.reason, actor=ACTOR
+                    )
+                    why = f"answer {answer.id} reply to @{reply.handle}: {exc.reason}"
+                    await self.outbox.record_error(why, self.clock.now())
+                    break
+                except GaveUp as exc:
+                    why = f"reply to @{reply.handle}: {exc}"
+                    await self.store.mark_failed(self.session_id, answer.id, why, actor=ACTOR)
+                    await self.outbox.record_error(f"answer {answer.id} {why}", self.clock.now())
+                    return False
+                await self.store.record_merged_posted(
+                    self.session_id, answer.id, i, j, text, tweet_id, actor=ACTOR
+                )
+                await self.outbox.clear_attempt(field)
+                await self._count(text, j == 0 and reply.route == Route.REPLY.value)
+                parent = tweet_id
         return True
 
     async def _claim(self, answer: Answer, session: Session, root: str | None) -> Claim:
         """queued -> publishing, with the thread written to the outbox."""
         try:
-            question = await self.store.get_question(self.session_id, answer.question_ids[0])
-            thread = plan(answer, question, session, root)
+            answered, replies = await merged_replies(self.store, answer, session, root)
+            thread = plan(answer, answered[0], session, root)
         except (SplitError, NotFound) as exc:
             await self._fail_unclaimed(answer, f"cannot build the thread: {exc}")
             return Claim.SKIPPED
@@ -221,7 +267,8 @@ class SessionPublisher:
             raw = await self.outbox.raw_answer(answer.id)
             sent = await self.outbox.attempted(f"{answer.id}:0")  # part 1 may be on X
             parts = outbox_parts(raw, thread, sent=sent)
-            await self.outbox.claim(Answer.model_validate(raw), parts, self.clock.now())
+            kept = outbox_merged(raw, replies)
+            await self.outbox.claim(Answer.model_validate(raw), parts, self.clock.now(), kept)
         except (Conflict, NotFound):
             return Claim.SKIPPED  # withdrawn or changed meanwhile: look again next pass
         return Claim.CLAIMED
@@ -380,6 +427,20 @@ class SessionPublisher:
                 updated_at=self.clock.now(),
             )
         )
+
+
+async def merged_replies(
+    store: Store, answer: Answer, session: Session, root: str | None
+) -> tuple[list[Question], list[MergedReply]]:
+    """The answer's questions (its first one must exist: NotFound), and the replies each
+    asker of a question merged into them gets (:mod:`atexpert.domain.merged`)."""
+    answered = [await store.get_question(session.id, answer.question_ids[0])]
+    for qid in answer.question_ids[1:]:
+        with contextlib.suppress(NotFound):
+            answered.append(await store.get_question(session.id, qid))
+    found = await store.list_questions(session.id, QuestionStatus.MERGED)
+    askers = merged.askers(answered, found)
+    return answered, [merged.plan_reply(answer, q, session, root) for q in askers]
 
 
 def _reraise_cancel() -> None:

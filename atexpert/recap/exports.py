@@ -35,11 +35,11 @@ from atexpert.domain.events import (
     invalid_input,
     replay,
 )
+from atexpert.domain.merged import post_url
 from atexpert.domain.questions import Question
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.views import Audience
 from atexpert.recap.analytics import Analytics, compute
-from atexpert.recap.summary import post_url
 from atexpert.store import keys, lua
 from atexpert.store.automod import StoredConfig
 from atexpert.store.intake_state import IntakeSetting
@@ -142,6 +142,7 @@ CSV_COLUMNS = [
     "expert",
     "answer_text",
     "answer_tweet_ids",
+    "merged_reply_tweet_ids",
 ]
 
 
@@ -154,6 +155,11 @@ def to_csv(doc: SessionExport) -> str:
     """One row per question, RFC 4180 (CRLF, quoted as needed), UTF-8 BOM first so
     spreadsheet apps read the accents right."""
     answers = {a.id: a for a in doc.answers}
+    replies = {
+        r.question_id: " ".join(p.tweet_id for p in r.parts if p.tweet_id)
+        for a in doc.answers
+        for r in a.merged
+    }
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -178,6 +184,7 @@ def to_csv(doc: SessionExport) -> str:
             a.expert_id if a else None,
             a.text if a else None,
             " ".join(a.posted_tweet_ids) if a else None,
+            replies.get(q.id),
         ]
         writer.writerow([_cell(v) for v in row])
     return CSV_BOM + out.getvalue()
@@ -228,6 +235,10 @@ def to_markdown(doc: SessionExport) -> str:
         lines += ["", _quote(a.text), ""]
         for i, tid in enumerate(a.posted_tweet_ids, 1):
             lines.append(f"- {_link(f'post {i}', post_url(handle, tid))}")
+        for r in a.merged:
+            first = r.parts[0].tweet_id if r.parts else None
+            answered = f": {_link('reply', post_url(handle, first))}" if first else ""
+            lines.append(f"- merged, @{_md(r.handle)}{answered}")
         lines.append("")
     lines += [
         "## Questions",

@@ -1,7 +1,8 @@
 """The public recap of a closed session: every published answer with its questions (pure).
 
 Each item is one published answer, in publishing order: the questions it answers (with the
-askers whose questions were merged into them) and each post of its reply thread, linked to
+askers whose questions were merged into them, each with the post that answered them on X)
+and each post of its reply thread, linked to
 X as ``https://x.com/<handle>/status/<id>``. Approved questions left unanswered are listed
 apart, for the page to show with a note. An answer's questions are shown only when the
 public may see them (:mod:`atexpert.domain.views`): one rejected while the answer was queued is not.
@@ -13,7 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from atexpert.domain.answers import AnswerStatus
+from atexpert.domain.answers import Answer, AnswerStatus
+from atexpert.domain.merged import merged_into, post_url
 from atexpert.domain.questions import Question, QuestionStatus
 from atexpert.domain.sessions import SessionStatus
 from atexpert.domain.views import Audience, sees_status
@@ -23,10 +25,6 @@ from atexpert.store.store import SessionSnapshot
 RECAP_STATUSES = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
 
 
-def post_url(handle: str, tweet_id: str) -> str:
-    return f"https://x.com/{handle}/status/{tweet_id}"
-
-
 def recap_url(public_base_url: str, session_id: str) -> str:
     """Where the recap of ``session_id`` is published (the link to share)."""
     return public_base_url.rstrip("/") + "/recap/" + session_id
@@ -34,8 +32,11 @@ def recap_url(public_base_url: str, session_id: str) -> str:
 
 class Asker(BaseModel):
     handle: str
+    name: str = ""
     url: str
     text: str
+    #: The first post that answered this asker on X (None: not answered, or refused by X).
+    answered_by: str | None = None
 
 
 class RecapQuestion(BaseModel):
@@ -71,50 +72,53 @@ class Recap(BaseModel):
     unanswered: list[RecapQuestion]
 
 
-def merged_into(snapshot: SessionSnapshot) -> dict[str, list[Question]]:
-    """Merged questions by the question they ended up in (following chains of merges)."""
-    out: dict[str, list[Question]] = {}
-    for q in snapshot.questions.values():
-        if q.status is not QuestionStatus.MERGED or q.merged_into is None:
-            continue
-        target, seen = q.merged_into, {q.id}
-        while (nxt := snapshot.questions.get(target)) is not None and nxt.merged_into:
-            if nxt.status is not QuestionStatus.MERGED or target in seen:
-                break
-            seen.add(target)
-            target = nxt.merged_into
-        out.setdefault(target, []).append(q)
-    for group in out.values():
-        group.sort(key=lambda q: (q.received_at, q.id))
-    return out
-
-
-def _question(q: Question, merged: dict[str, list[Question]]) -> RecapQuestion:
+def _question(
+    q: Question, merged: dict[str, list[Question]], replies: dict[str, str], host: str
+) -> RecapQuestion:
     return RecapQuestion(
         id=q.id,
         handle=q.author.handle,
         text=q.shown_text,
         url=q.url,
         merged=[
-            Asker(handle=m.author.handle, url=m.url, text=m.text) for m in merged.get(q.id, [])
+            Asker(
+                handle=m.author.handle,
+                name=m.author.name,
+                url=m.url,
+                text=m.text,
+                answered_by=post_url(host, replies[m.id]) if m.id in replies else None,
+            )
+            for m in merged.get(q.id, [])
         ],
     )
+
+
+def _merged_replies(answers: list[Answer]) -> dict[str, str]:
+    """The first post of each merged asker's reply, by merged question id."""
+    out: dict[str, str] = {}
+    for answer in answers:
+        for reply in answer.merged:
+            first = reply.parts[0].tweet_id if reply.parts else None
+            if first is not None:
+                out.setdefault(reply.question_id, first)
+    return out
 
 
 def build(snapshot: SessionSnapshot) -> Recap:
     """The recap view model of ``snapshot`` (any status; the page shows closed ones)."""
     session = snapshot.session
     handle = session.host_account.handle
-    merged = merged_into(snapshot)
+    merged = merged_into(snapshot.questions.values())
     published = sorted(
         (a for a in snapshot.answers.values() if a.status is AnswerStatus.PUBLISHED),
         key=lambda a: (a.updated_at, a.id),
     )
+    replies = _merged_replies(published)
     items = [
         RecapItem(
             answer_id=a.id,
             questions=[
-                _question(q, merged)
+                _question(q, merged, replies, handle)
                 for q in (snapshot.questions.get(qid) for qid in a.question_ids)
                 if q is not None and sees_status(Audience.PUBLIC, "question", q.status)
             ],
@@ -140,5 +144,5 @@ def build(snapshot: SessionSnapshot) -> Recap:
         started_at=session.started_at,
         closed_at=session.closed_at,
         items=items,
-        unanswered=[_question(q, merged) for q in waiting],
+        unanswered=[_question(q, merged, replies, handle) for q in waiting],
     )

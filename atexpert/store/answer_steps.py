@@ -127,16 +127,18 @@ class AnswerSteps(StepRunner):
         actor: str,
         at: datetime | None = None,
         parts: Sequence[Record] | None = None,
+        merged: Sequence[Record] = (),
         version: int | None = None,
     ) -> Answer:
         """queued -> publishing: the publisher claims the answer (exactly one wins).
 
-        ``parts``: the planned thread (the outbox, see :func:`answers.claim_patch`), written
-        in the same step as the claim and its ``answer.publishing`` event. ``version``: fail
-        (Conflict) unless the answer is at it (withdrawn or re-queued since it was read).
+        ``parts`` and ``merged``: the planned thread and the replies to merged askers (the
+        outbox, see :func:`answers.claim_patch`), written in the same step as the claim and
+        its ``answer.publishing`` event. ``version``: fail (Conflict) unless the answer is
+        at it (withdrawn or re-queued since it was read).
         """
         at = self._now(at)
-        patch = answers.claim_patch(parts) if parts is not None else None
+        patch = answers.claim_patch(parts, merged) if parts is not None else None
         return await self._answer(session_id, answer_id, _AA.PUBLISH, actor, at, patch, version)
 
     async def record_part_posted(
@@ -153,6 +155,38 @@ class AnswerSteps(StepRunner):
         at = self._now(at)
         patch = answers.post_part_patch(index, tweet_id)
         return await self._answer(session_id, answer_id, _AA.POST_PART, actor, at, patch)
+
+    async def record_merged_posted(
+        self,
+        session_id: str,
+        answer_id: str,
+        reply: int,
+        index: int,
+        text: str,
+        tweet_id: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Answer:
+        """Post ``index`` of the reply to merged asker ``reply`` was posted as ``tweet_id``."""
+        at = self._now(at)
+        patch = answers.merged_posted_patch(reply, index, text, tweet_id)
+        return await self._answer(session_id, answer_id, _AA.POST_PART, actor, at, patch)
+
+    async def record_merged_refused(
+        self,
+        session_id: str,
+        answer_id: str,
+        reply: int,
+        reason: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Answer:
+        """X refused the reply to merged asker ``reply`` (its post deleted, replies closed)."""
+        at = self._now(at)
+        patch = answers.merged_refused_patch(reply, reason)
+        return await self._answer(session_id, answer_id, _AA.REFUSE_MERGED, actor, at, patch)
 
     async def mark_published(
         self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None

@@ -58,6 +58,7 @@ TEXT = {
         "part": "post",
         "answer_by": "Answer from",
         "also": "Also asked by",
+        "answered_here": "their answer on X",
         "none": "No answer was published in this session.",
         "unanswered": "Unanswered questions",
         "closed": "Closed",
@@ -71,6 +72,7 @@ TEXT = {
         "part": "message",
         "answer_by": "Réponse de",
         "also": "Aussi posée par",
+        "answered_here": "sa réponse sur X",
         "none": "Aucune réponse n'a été publiée pendant cette session.",
         "unanswered": "Questions sans réponse",
         "closed": "Terminée le",
@@ -124,10 +126,17 @@ def _question_html(q: recap.RecapQuestion, t: dict[str, str]) -> list[str]:
     ]
     if q.merged:
         out.append(f'<p class="merged">{escape(t["also"])}:</p><ul class="merged">')
-        out += [f"<li>{_link(m.url, '@' + m.handle)}</li>" for m in q.merged]
+        out += [_asker_html(m, t) for m in q.merged]
         out.append("</ul>")
     out.append("</blockquote>")
     return out
+
+
+def _asker_html(m: recap.Asker, t: dict[str, str]) -> str:
+    """A merged asker: name, @handle (their question on X), and the post that answered them."""
+    name = f"{escape(m.name)} " if m.name else ""
+    answered = f" · {_link(m.answered_by, t['answered_here'])}" if m.answered_by else ""
+    return f"<li>{name}{_link(m.url, '@' + m.handle)}{answered}</li>"
 
 
 def _share_tags(view: recap.Recap, url: str, title: str) -> tuple[str, ...]:

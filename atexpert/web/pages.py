@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from atexpert.domain import twittertext
+from atexpert.domain import merged, twittertext
 from atexpert.domain.answers import MAX_QUESTIONS, Answer
 from atexpert.domain.publish_plan import Route as ThreadRoute
 from atexpert.domain.publish_plan import plan
@@ -36,6 +37,7 @@ from atexpert.domain.splitter import MAX_TEXT_LENGTH, SplitError
 from atexpert.domain.staff import Action
 from atexpert.domain.views import Audience, project
 from atexpert.publish.outbox import Outbox
+from atexpert.publish.publisher import merged_replies
 from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError, error_response
 from atexpert.web.api_routing import Call, Endpoint, endpoint, to_route
@@ -176,13 +178,23 @@ class PreviewPart(BaseModel):
     weighted_length: int
 
 
+class MergedAskerOut(BaseModel):
+    handle: str
+    name: str
+    route: ThreadRoute = Field(description="reply: under their post; else in the session's thread")
+    posts: int
+
+
 class PreviewOut(BaseModel):
-    """The thread as the publisher will post it (same split, numbering, signature, quote)."""
+    """The thread as the publisher will post it (same split, numbering, signature, quote),
+    and the replies to the askers of questions merged into it, with their price."""
 
     route: ThreadRoute
     reply_to: str | None
     weighted_length: int = Field(description="Weighted length of the answer text alone")
     parts: list[PreviewPart]
+    merged: list[MergedAskerOut] = []
+    merged_cost: Decimal = Field(default=Decimal(0), description="US dollars, X's rate card")
 
 
 @endpoint(
@@ -197,7 +209,6 @@ async def preview_answer(call: Call) -> PreviewOut:
     session = await call.session(Action.ANSWER_WRITE)
     body = call.body(PreviewIn)
     store = call.services.store
-    question = await store.get_question(session.id, body.question_ids[0])
     root = await Outbox(call.services.redis, session.id).announcement_id("start")
     now = call.now()
     answer = Answer(
@@ -212,10 +223,12 @@ async def preview_answer(call: Call) -> PreviewOut:
         updated_at=now,
     )
     try:
-        thread = plan(answer, question, session, root)
+        answered, replies = await merged_replies(store, answer, session, root)
+        thread = plan(answer, answered[0], session, root)
     except SplitError as exc:
         detail = [{"loc": ["body", "text"], "msg": str(exc), "type": "split"}]
         raise ApiError(422, "invalid_input", str(exc), detail) from exc
+    extra = merged.summarize(replies, session)
     return PreviewOut(
         route=thread.route,
         reply_to=thread.reply_to,
@@ -224,6 +237,13 @@ async def preview_answer(call: Call) -> PreviewOut:
             PreviewPart(index=i, text=p.text, weighted_length=p.weighted_length)
             for i, p in enumerate(thread.parts, 1)
         ],
+        merged=[
+            MergedAskerOut(
+                handle=r.handle, name=r.name, route=ThreadRoute(r.route), posts=len(r.parts)
+            )
+            for r in extra.askers
+        ],
+        merged_cost=extra.cost,
     )
 
 

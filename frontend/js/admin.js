@@ -128,6 +128,7 @@ function edit(s) {
   $("#s-approval").checked = s.options.require_answer_approval;
   $("#s-announce").checked = s.options.announce;
   $("#s-numbering").checked = s.options.numbering;
+  $("#s-merged").value = s.options.merged_replies || "thread";
   clear($("#s-errors"));
   hostHint();
   $("#s-title").focus();
@@ -151,6 +152,7 @@ function formBody() {
       require_answer_approval: $("#s-approval").checked,
       announce: $("#s-announce").checked,
       numbering: $("#s-numbering").checked,
+      merged_replies: $("#s-merged").value,
       signature: $("#s-signature").value.trim() || null,
     },
   };

@@ -5,10 +5,10 @@
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
-import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
+import { formatDateTime, formatTime, formatUsd, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
-import { byModeratorOrder, shownText } from "./questions.js";
+import { byModeratorOrder, mergedAskers, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
 const sid = sessionIdFromPath();
@@ -36,6 +36,14 @@ const keyGuard = new SelectionGuard($("#approved"));
 
 // -- rendering -------------------------------------------------------------------------
 
+/** "Also asked by Zoé (@fan_3), @fan_4", or "" when nobody's question was merged in. */
+function alsoAsked(q, merged) {
+  const askers = merged.get(q.id) || [];
+  if (!askers.length) return "";
+  const names = askers.map((a) => (a.name ? `${a.name} (@${a.handle})` : `@${a.handle}`));
+  return t("expert.merged_askers", { names: names.join(", ") });
+}
+
 function approvedList() {
   return [...state.questions.values()]
     .filter((q) => q.status === "approved" && !state.skipped.has(q.id))
@@ -57,10 +65,12 @@ function render() {
 function renderList() {
   const list = clear($("#approved"));
   const items = approvedList();
+  const merged = mergedAskers([...state.questions.values()]);
   if (!items.some((q) => q.id === state.selected)) state.selected = items.length ? items[0].id : null;
   keyGuard.selected(state.selected);
   for (const q of items) {
     const selected = q.id === state.selected;
+    const also = alsoAsked(q, merged);
     list.append(
       el("li", {
         id: `q-${q.id}`,
@@ -75,7 +85,8 @@ function renderList() {
         q.starred ? el("span", { class: "star", text: "★" }) : null,
         q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
         q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
-      el("p", { class: "q-text", text: shownText(q) })),
+      el("p", { class: "q-text", text: shownText(q) }),
+      also ? el("p", { class: "merged-askers", text: also }) : null),
     );
   }
   $("#approved-empty").hidden = items.length > 0;
@@ -91,6 +102,8 @@ function renderNow() {
   $("#now-author").textContent = `@${(q.author || {}).handle || "?"}`;
   $("#now-time").textContent = formatTime(q.created_at, zone());
   $("#now-text").textContent = shownText(q);
+  $("#now-merged").textContent = alsoAsked(q, mergedAskers([...state.questions.values()]));
+  $("#now-merged").hidden = !$("#now-merged").textContent;
   renderPreview();
 }
 
@@ -105,6 +118,10 @@ function renderPreview() {
     el("span", { class: over ? "over" : "", text: t("expert.parts", { n: p.parts.length }) }),
     el("span", { class: "route", text: t(`route.${p.route}`) }),
   );
+  if (p.merged && p.merged.length) {
+    const cost = formatUsd(p.merged_cost);
+    line.append(el("span", { class: "merged-cost", text: t("expert.merged_cost", { n: p.merged.length, cost }) }));
+  }
   for (const part of p.parts) {
     list.append(
       el("li", { class: "post" },

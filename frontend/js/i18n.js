@@ -73,6 +73,15 @@ function pick(table, lang, key, params) {
   return value[form] ?? value.other;
 }
 
+/** A price in US dollars, to the tenth of a cent (X's rate card has such prices). */
+export function formatUsd(amount) {
+  return new Intl.NumberFormat(current === "fr" ? "fr-FR" : "en-US", {
+    style: "currency",
+    currency: "USD",
+    minimumFractionDigits: 3,
+  }).format(Number(amount));
+}
+
 function applyI18n(root) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {

@@ -62,6 +62,37 @@ export function similarity(a, b) {
   return common / (x.size + y.size - common);
 }
 
+/** The askers of questions merged into each question (following chains of merges), by
+ * question id, one per author and none who asked that question: those the publisher
+ * answers too (the rule of atexpert/domain/merged.py). */
+export function mergedAskers(all) {
+  const byId = new Map(all.map((o) => [o.id, o]));
+  const target = (o) => {
+    let id = o.merged_into;
+    const seen = new Set([o.id]);
+    for (let next = byId.get(id); next && next.status === "merged" && next.merged_into && !seen.has(id); next = byId.get(id)) {
+      seen.add(id);
+      id = next.merged_into;
+    }
+    return id;
+  };
+  const merged = all
+    .filter((o) => o.status === "merged" && o.merged_into)
+    .sort((a, b) => (a.received_at || "").localeCompare(b.received_at || "") || a.id.localeCompare(b.id));
+  const out = new Map();
+  const authors = new Map();
+  for (const o of merged) {
+    const id = target(o);
+    const seen = authors.get(id) || new Set([((byId.get(id) || {}).author || {}).id]);
+    authors.set(id, seen);
+    const who = o.author || {};
+    if (seen.has(who.id)) continue;
+    seen.add(who.id);
+    out.set(id, [...(out.get(id) || []), who]);
+  }
+  return out;
+}
+
 /** Questions ``q`` may be merged into, most similar first. */
 export function mergeCandidates(q, all, limit = 5) {
   return all

@@ -34,18 +34,17 @@ STAFF_ONLY = [
     "AUTOMODWORD1",
     "spending1",
     "srejected1",
-    "smerged1",
     "shanded1",
     "cpending1",
     "crejected1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
-MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1"]
+MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1"]
 #: Some of what each role may see, for the scan to prove it reached it.
 VISIBLE_TO = {
     "public": ["sanswered1", "canswered1", "capproved1"],
     "outsider": ["sanswered1", "capproved1"],
-    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1"],
+    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1"],
     "moderator": [*STAFF_ONLY, *MEMBERS_ONLY],
     "admin": [*STAFF_ONLY, *MEMBERS_ONLY],
 }

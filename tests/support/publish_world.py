@@ -3,14 +3,15 @@ X emulator."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tweepy.asynchronous import AsyncClient
 
-from atexpert.domain.answers import Answer, AnswerDraft
+from atexpert.domain.answers import Answer, AnswerDraft, AnswerStatus
 from atexpert.domain.questions import Author, IncomingQuestion
 from atexpert.domain.sessions import HostAccount, Session, SessionFields, SessionOptions
 from atexpert.emulator.control_client import AccountTokens, EmulatorControl
@@ -21,6 +22,7 @@ from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import Store
 from atexpert.x.client import async_client
 from atexpert.x.meter import Meter
+from tests.support.waiting import wait_for
 
 FAST = PublishConfig(
     lease_ttl=timedelta(seconds=1),
@@ -70,6 +72,24 @@ class PublishWorld:
         await self.store.approve_question(self.session_id, question.id, actor="mod")
         return question.id
 
+    async def merge(
+        self, into: str, text: str, username: str, name: str, replyable: bool | None = None
+    ) -> str:
+        """Fan ``username`` (an account of its own) tweets ``text``; the question is stored
+        (with intake's ``replyable`` verdict) and merged into ``into``. Its question id."""
+        account = self.control.create_account(username, name)
+        tweet_id = self.control.post(username, text)
+        incoming = IncomingQuestion(
+            tweet_id=tweet_id,
+            author=Author(id=account.id, handle=username, name=name),
+            text=text,
+            created_at=datetime.now(UTC),
+            replyable=replyable,
+        )
+        question, _ = await self.store.add_question(self.session_id, incoming)
+        await self.store.merge_question(self.session_id, question.id, into, actor="mod")
+        return question.id
+
     async def answer(self, question_id: str, text: str) -> Answer:
         draft = AnswerDraft(question_ids=[question_id], text=text)
         answer = await self.store.create_answer(self.session_id, draft, expert_id="expert")
@@ -108,6 +128,28 @@ async def live_session(
     session = await store.create_session(fields, actor="admin")
     await store.schedule_session(session.id, actor="admin")
     return await store.start_session(session.id, actor="admin")
+
+
+async def run_until_published(world: PublishWorld, answer_ids: list[str], **config: object) -> None:
+    """Publish until every answer is published (an answer failing fails the test)."""
+    publisher = world.publisher(replace(FAST, **config))  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(publisher.run(stop))
+
+    async def published() -> bool:
+        answers = [await world.store.get_answer(world.session_id, a) for a in answer_ids]
+        failed = [a.error for a in answers if a.status is AnswerStatus.FAILED]
+        assert not failed, failed
+        if not answer_ids:  # nothing to publish: until the start announcement is done
+            session = await world.store.get_session(world.session_id)
+            return session.thread_root_id is not None or not session.options.announce
+        return all(a.status is AnswerStatus.PUBLISHED for a in answers)
+
+    try:
+        await wait_for(published, timeout=60)
+    finally:
+        stop.set()
+        await task
 
 
 async def make_world(
