@@ -251,7 +251,7 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             charts.bar_chart(
                 "chart-moderators",
                 "Decisions per moderator",
-                [(m.actor, m.total) for m in figures.moderators],
+                [(m.name or m.actor, m.total) for m in figures.moderators],
             ),
         ),
         (
@@ -259,7 +259,7 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             charts.bar_chart(
                 "chart-experts",
                 "Answers published per expert",
-                [(e.expert, e.published) for e in figures.experts],
+                [(e.name or e.expert, e.published) for e in figures.experts],
             ),
         ),
         (
@@ -311,7 +311,7 @@ async def analytics_of(services: Services, session_id: str, audience: Audience) 
     snapshot = await services.store.snapshot(session_id)
     events = await exports.read_all_events(services.store, session_id)
     spend = await Meter(services.redis).spend(session_id)
-    return compute(snapshot, events, spend, audience)
+    return compute(snapshot, events, spend, audience, await services.staff.names())
 
 
 def _require_admin(user: StaffUser) -> None:
@@ -345,10 +345,11 @@ async def export_session(call: Call) -> Response:
     _require_admin(call.principal.user)
     fmt = call.query(ExportQuery).format
     session = await call.services.store.get_session(call.path("session_id"))
-    doc = await exports.export_session(call.services.store, call.services.redis, session.id)
-    name = f"{session.id}.{fmt}"
+    names = await call.services.staff.names()
+    doc = await exports.export_session(call.services.store, call.services.redis, session.id, names)
+    name = exports.file_name(session, fmt)
     return Response(
-        exports.render(doc, fmt),
+        exports.render(doc, fmt, names),
         media_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -2,7 +2,7 @@
 // staff accounts. Staff who are not admins see their sessions and the console links.
 
 import { api, fieldErrors } from "./api.js";
-import { say, setupChrome } from "./chrome.js";
+import { personName, say, setupChrome } from "./chrome.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
@@ -184,7 +184,7 @@ async function saveSession(event) {
 
 function userName(id) {
   const user = state.users.find((u) => u.id === id);
-  return user ? `${user.display_name} (${user.username})` : id;
+  return user ? personName(user) : id;
 }
 
 async function showDetail(id) {
@@ -313,8 +313,9 @@ async function loadUsers() {
   const list = clear($("#users"));
   const select = clear($("#r-user"));
   for (const u of state.users) {
-    list.append(el("li", { text: `${u.display_name} (${u.username})${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
-    select.append(el("option", { value: u.id, text: `${u.display_name} (${u.username})` }));
+    const label = `${personName(u)} · ${t("admin.u.login", { username: u.username })}`;
+    list.append(el("li", { text: `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
+    select.append(el("option", { value: u.id, text: label }));
   }
 }
 

@@ -1,6 +1,6 @@
 // What every console shares: language switch, who is logged in, log out, connection state.
 
-import { logout, requireLogin } from "./api.js";
+import { api, logout, requireLogin } from "./api.js";
 import { $ } from "./dom.js";
 import { bindLangSwitch, initI18n, t } from "./i18n.js";
 
@@ -11,9 +11,34 @@ export async function setupChrome({ login = true } = {}) {
   bindLangSwitch($("#lang"));
   if (!login) return null;
   const who = await requireLogin();
-  $("#whoami").textContent = who.user.display_name || who.user.username;
+  staffNames.set(who.user.username, personName(who.user));
+  $("#whoami").textContent = personName(who.user);
   $("#logout").addEventListener("click", () => logout());
   return who.user;
+}
+
+/** How a staff person is named on every page: their display name (the username is the
+ * key events and records use, never shown when a name is known). */
+export function personName(user) {
+  return user.display_name || user.username;
+}
+
+const staffNames = new Map();
+
+/** The name of the staff person whose username is ``username`` (e.g. an event's actor). */
+export function staffName(username) {
+  return staffNames.get(username) || username;
+}
+
+/** Learn the names of the people who may act on session ``sid``; usernames stay on error. */
+export async function loadStaffNames(sid) {
+  try {
+    for (const person of await api("GET", `/api/sessions/${encodeURIComponent(sid)}/staff`)) {
+      staffNames.set(person.username, person.name);
+    }
+  } catch {
+    // the usernames are shown instead
+  }
 }
 
 /** A LiveSocket onStatus handler writing into the #conn element. */
