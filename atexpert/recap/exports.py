@@ -37,12 +37,11 @@ from atexpert.domain.events import (
     invalid_input,
     replay,
 )
-from atexpert.domain.questions import Question
+from atexpert.domain.questions import Question, post_link
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience
 from atexpert.recap.analytics import Analytics, compute
-from atexpert.recap.summary import post_url
 from atexpert.store import keys, lua
 from atexpert.store.automod import StoredConfig
 from atexpert.store.intake_state import IntakeSetting
@@ -242,7 +241,7 @@ def to_markdown(doc: SessionExport, names: StaffNames | None = None) -> str:
                 lines += ["", _link("@" + q.author.handle, q.url) + ":", "", _quote(q.shown_text)]
         lines += ["", _quote(a.text), ""]
         for i, tid in enumerate(a.posted_tweet_ids, 1):
-            lines.append(f"- {_link(f'post {i}', post_url(handle, tid))}")
+            lines.append(f"- {_link(f'post {i}', post_link(handle, tid))}")
         lines.append("")
     lines += [
         "## Questions",

@@ -2,7 +2,8 @@
 
 Each item is one published answer, in publishing order: the questions it answers (with the
 askers whose questions were merged into them) and each post of its reply thread, linked to
-X as ``https://x.com/<handle>/status/<id>``. Approved questions left unanswered are listed
+the configured X (``Settings.x_post_link``; ``https://x.com/<handle>/status/<id>`` by
+default). Approved questions left unanswered are listed
 apart, for the page to show with a note. An answer's questions are shown only when the
 public may see them (:mod:`atexpert.domain.views`): one rejected while the answer was queued is not.
 """
@@ -14,17 +15,13 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from atexpert.domain.answers import AnswerStatus
-from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.questions import X_POST_LINK, Question, QuestionStatus, post_link
 from atexpert.domain.sessions import SessionStatus
 from atexpert.domain.views import Audience, sees_status
 from atexpert.store.store import SessionSnapshot
 
 #: Statuses whose recap is public.
 RECAP_STATUSES = (SessionStatus.CLOSED, SessionStatus.ARCHIVED)
-
-
-def post_url(handle: str, tweet_id: str) -> str:
-    return f"https://x.com/{handle}/status/{tweet_id}"
 
 
 def recap_url(public_base_url: str, session_id: str) -> str:
@@ -89,20 +86,24 @@ def merged_into(snapshot: SessionSnapshot) -> dict[str, list[Question]]:
     return out
 
 
-def _question(q: Question, merged: dict[str, list[Question]]) -> RecapQuestion:
+def _question(q: Question, merged: dict[str, list[Question]], links: str) -> RecapQuestion:
+    def url(of: Question) -> str:
+        return post_link(of.author.handle, of.tweet_id, links)
+
     return RecapQuestion(
         id=q.id,
         handle=q.author.handle,
         text=q.shown_text,
-        url=q.url,
+        url=url(q),
         merged=[
-            Asker(handle=m.author.handle, url=m.url, text=m.text) for m in merged.get(q.id, [])
+            Asker(handle=m.author.handle, url=url(m), text=m.text) for m in merged.get(q.id, [])
         ],
     )
 
 
-def build(snapshot: SessionSnapshot) -> Recap:
-    """The recap view model of ``snapshot`` (any status; the page shows closed ones)."""
+def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
+    """The recap view model of ``snapshot`` (any status; the page shows closed ones), its
+    posts linked after the template ``links``."""
     session = snapshot.session
     handle = session.host_account.handle
     merged = merged_into(snapshot)
@@ -114,12 +115,15 @@ def build(snapshot: SessionSnapshot) -> Recap:
         RecapItem(
             answer_id=a.id,
             questions=[
-                _question(q, merged)
+                _question(q, merged, links)
                 for q in (snapshot.questions.get(qid) for qid in a.question_ids)
                 if q is not None and sees_status(Audience.PUBLIC, "question", q.status)
             ],
             posts=[
-                RecapPost(text=p.text, url=post_url(handle, p.tweet_id) if p.tweet_id else None)
+                RecapPost(
+                    text=p.text,
+                    url=post_link(handle, p.tweet_id, links) if p.tweet_id else None,
+                )
                 for p in a.parts
             ],
             published_at=a.updated_at,
@@ -140,5 +144,5 @@ def build(snapshot: SessionSnapshot) -> Recap:
         started_at=session.started_at,
         closed_at=session.closed_at,
         items=items,
-        unanswered=[_question(q, merged) for q in waiting],
+        unanswered=[_question(q, merged, links) for q in waiting],
     )

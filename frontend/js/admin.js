@@ -38,7 +38,7 @@ function renderSessions() {
   for (const s of state.sessions) {
     const id = encodeURIComponent(s.id);
     const actions = el("div", { class: "row" },
-      el("button", { type: "button", text: t("admin.details"), onclick: () => showDetail(s.id) }));
+      el("button", { type: "button", text: t("admin.details"), onclick: () => showDetail(s.id, { reveal: true }) }));
     if (state.me.is_admin) {
       if (["draft", "scheduled"].includes(s.status)) {
         actions.append(el("button", { type: "button", text: t("admin.edit"), onclick: () => edit(s) }));
@@ -174,7 +174,7 @@ async function saveSession(event) {
     say(t("admin.saved", { title: saved.title }), "ok");
     resetForm();
     await loadSessions();
-    await showDetail(saved.id);
+    await showDetail(saved.id, { reveal: true });
   } catch (error) {
     showErrors($("#s-errors"), error);
   }
@@ -187,11 +187,17 @@ function userName(id) {
   return user ? personName(user) : id;
 }
 
-async function showDetail(id) {
+/** Show session ``id``'s details; ``reveal``: scroll them into view, their heading focused
+ * (they sit below the session form). */
+async function showDetail(id, { reveal = false } = {}) {
   state.selected = id;
   const s = await api("GET", sessionUrl(id));
   $("#detail").hidden = false;
   $("#detail-title").textContent = s.title;
+  if (reveal) {
+    $("#detail-title").focus({ preventScroll: true });
+    $("#detail").scrollIntoView({ block: "start" });
+  }
   await renderRoles(s);
   if (state.me.is_admin) follow(id);
   await Promise.all([showIntake(id), showSpend(id), state.me.is_admin && showInvitations(id)]);

@@ -1,20 +1,45 @@
-// What every console shares: language switch, who is logged in, log out, connection state.
+// What every console shares: language switch, who is logged in, log out, the pages' links,
+// connection state.
 
 import { api, logout, requireLogin } from "./api.js";
-import { $ } from "./dom.js";
+import { $, el, setPostLink } from "./dom.js";
 import { bindLangSwitch, initI18n, t } from "./i18n.js";
 
 /** Set up the page chrome; resolves with the logged-in user (or null when ``login`` is
  * false). */
 export async function setupChrome({ login = true } = {}) {
-  await initI18n();
+  await Promise.all([initI18n(), loadPostLinks()]);
   bindLangSwitch($("#lang"));
   if (!login) return null;
   const who = await requireLogin();
   staffNames.set(who.user.username, personName(who.user));
   $("#whoami").textContent = personName(who.user);
   $("#logout").addEventListener("click", () => logout());
+  const nav = document.getElementById("nav");
+  if (nav) renderNav(nav, who.user);
   return who.user;
+}
+
+/** The links between the staff pages, in a page's ``<nav id="nav">``. */
+function renderNav(nav, user) {
+  const pages = [["/sessions", "nav.sessions"], ["/admin", "nav.admin"], ["/live", "nav.public"]]
+    .filter(([href]) => user.is_admin || href !== "/admin");
+  const render = () => {
+    nav.replaceChildren(...pages.map(([href, key]) => el("a", {
+      href, text: t(key), "aria-current": location.pathname === href ? "page" : null,
+    })));
+  };
+  document.addEventListener("langchange", render);
+  render();
+}
+
+/** Link posts to the configured X (x.com, or the emulator's timeline page); x.com on error. */
+export async function loadPostLinks() {
+  try {
+    setPostLink((await api("GET", "/api/public/links")).x_post_link);
+  } catch {
+    // the links keep pointing to x.com
+  }
 }
 
 /** How a staff person is named on every page: their display name (the username is the

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
-import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
+import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
@@ -185,7 +185,7 @@ function renderDetail() {
   const author = q.author || {};
   const link = $("#d-author");
   link.textContent = `@${author.handle || "?"}${author.name ? ` (${author.name})` : ""}`;
-  link.href = q.url || "#";
+  link.href = postUrl(author.handle, q.tweet_id || q.id.replace(/^q_/, ""));
   $("#d-followers").textContent = t("detail.followers", { n: author.followers || 0 });
   $("#d-time").textContent = formatTime(q.created_at);
   $("#d-time").setAttribute("datetime", q.created_at || "");
