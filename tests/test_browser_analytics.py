@@ -137,7 +137,9 @@ def test_charts_page_needs_a_staff_member_of_the_session(
     page = context.new_page()
     response = page.goto(f"{base}/sessions/{sid}/analytics")
     assert response is not None and response.status == 401
-    expect(page.locator("a[href='/login']")).to_be_visible()
+    # and comes back here after logging in
+    login = page.get_by_role("link", name="Log in")
+    expect(login).to_have_attribute("href", f"/login?next=/sessions/{sid}/analytics")
     context.close()
 
 

@@ -114,6 +114,7 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
 def print_demo(seed: DemoSeed, base_url: str) -> None:
     sid = seed.session.id
     print(f"atexpert demo: session {sid} {' '.join(seed.session.hashtags)} is live")
+    print(f"  start here: {base_url}/  (log in: each login lands on its console)")
     print(f"  log in:     {base_url}/login")
     print(f"  admin:      {base_url}/admin")
     print(f"  moderator:  {base_url}/sessions/{sid}/moderate")

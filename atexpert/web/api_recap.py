@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -461,7 +462,8 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         try:
             principal = await authenticate(request, services.staff, services.signer)
         except ApiError:
-            body = ['<h1>Log in first</h1><p><a href="/login">Log in</a></p>']
+            back = quote(request.url.path, safe="/")
+            body = [f'<h1>Log in first</h1><p><a href="/login?next={back}">Log in</a></p>']
             return _html(_page("en", "Log in", body), 401, headers)
         try:
             session = await services.store.get_session(str(request.path_params["session_id"]))
