@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "change-me"
+#: Hosts of X's own API: its posts are seen on x.com. Any other X API is the emulator.
+X_API_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
+#: The emulator's page of an account's posts; each post is anchored ``#p<id>``.
+EMULATOR_POST_LINK = "/_emulator/timeline/{handle}#p{id}"
 MIN_SECRET_KEY_CHARS = 32
 
 
@@ -95,6 +100,14 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def x_post_link(self) -> str:
+        """Where the configured X shows a post, with ``{handle}`` and ``{id}`` to fill in:
+        x.com for X itself, the emulator's timeline page for the emulator."""
+        if urlsplit(self.x_api_base_url).hostname in X_API_HOSTS:
+            return "https://x.com/{handle}/status/{id}"
+        return self.x_api_base_url.rstrip("/") + EMULATOR_POST_LINK
 
     def secret_key_problem(self) -> str | None:
         """Why :attr:`secret_key` is unfit to serve with (default, too short); None if fit."""

@@ -77,6 +77,7 @@ CASES = [
     Case("POST", "/api/sessions", ADMIN, 201, lambda w: session_body()),
     Case("GET", S, MEMBERS),
     Case("GET", S + "/grants", MEMBERS),
+    Case("GET", S + "/staff", MEMBERS),
     Case("PATCH", S, ADMIN, 409, lambda w: {"title": "New title"}),
     Case("POST", S + "/schedule", ADMIN, 409),
     Case("POST", S + "/unschedule", ADMIN, 409),

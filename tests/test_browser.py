@@ -73,6 +73,11 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
     mod = world.page("alice", f"/sessions/{world.session_id}/moderate")
     queue = mod.page.get_by_role("listbox", name="Queue")
     expect(queue.get_by_role("option", selected=True)).to_contain_text("so quiet")
+    asked = world.question(qid)
+    asker_post = world.settings.x_post_link.format(
+        handle=asked["author"]["handle"], id=asked["tweet_id"]
+    )
+    expect(mod.page.locator("#d-author")).to_have_attribute("href", asker_post)
     settled(mod.page)
     mod.page.keyboard.press("a")
     expect(mod.page.get_by_role("status").last).to_have_text("Approved.")
@@ -114,6 +119,13 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
         "@Airbus why is the A350 cabin so quiet? #AskAirbus"
     )
     expect(answer.locator(".post-text")).to_have_text([t["text"] for t in thread])
+    # Every link to a post goes to the configured X: here the emulator's timeline page.
+    host = world.brand.username
+    on_x = [world.settings.x_post_link.format(handle=host, id=t["id"]) for t in thread]
+    expect(links.nth(2)).to_have_attribute("href", on_x[2])
+    expect(answer.locator("a")).to_have_count(3)
+    for n, url in enumerate(on_x):
+        expect(answer.locator("a").nth(n)).to_have_attribute("href", url)
     for watched in (public, expert, mod):
         watched.assert_clean()
 
@@ -121,15 +133,17 @@ def test_approved_question_is_answered_as_a_3_part_thread_and_shown_publicly(
 def test_two_moderators_on_one_question_see_who_won(world: BrowserWorld) -> None:
     qid = world.ask("@Airbus will the A350F fly to Toulouse? #AskAirbus")
     alice = world.page("alice", f"/sessions/{world.session_id}/moderate")
-    expect(alice.page.locator("#presence")).to_contain_text("alice (you)")
+    # people by their display names (seed_staff: "Alice" for alice), never usernames
+    expect(alice.page.locator("#presence")).to_contain_text("Alice (you)")
     expect(alice.page.locator("#d-claim")).to_have_text("You are handling this question")
     bob = world.page("bob", f"/sessions/{world.session_id}/moderate")
     for watched in (alice, bob):
         expect(watched.page.locator("#presence li")).to_have_count(2)
     # Alice selected it first: Bob sees her soft claim.
-    expect(bob.page.locator("#d-claim")).to_have_text("alice is handling this question")
+    expect(bob.page.locator("#presence")).to_contain_text("Alice")
+    expect(bob.page.locator("#d-claim")).to_have_text("Alice is handling this question")
     expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_contain_text(
-        "alice is on it"
+        "Alice is on it"
     )
     settled(bob.page)
     bob.page.keyboard.press("r")
@@ -143,12 +157,12 @@ def test_two_moderators_on_one_question_see_who_won(world: BrowserWorld) -> None
     expected = {"approved": "Approved.", "rejected": "Rejected."}[final["status"]]
     expect(winner.page.get_by_role("status").last).to_have_text(expected)
     expect(loser.page.get_by_role("status").last).to_have_text(
-        f"{final['decided_by']} got there first: the question is {final['status']}."
+        f"{final['decided_by'].title()} got there first: the question is {final['status']}."
     )
     for watched in (alice, bob):
         watched.page.get_by_label("Status").select_option("")
         option = watched.page.get_by_role("listbox", name="Queue").get_by_role("option")
-        expect(option).to_contain_text(f"by {final['decided_by']}")
+        expect(option).to_contain_text(f"by {final['decided_by'].title()}")
         expect(option.locator(".badge")).to_have_text(final["status"].title())
         watched.assert_clean()
 
@@ -201,13 +215,13 @@ def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: Brows
     bob = world.page("bob", f"/sessions/{world.session_id}/moderate", base_url=other)
     for watched in (alice, bob):
         expect(watched.page.locator("#presence li")).to_have_count(2)
-    expect(bob.page.locator("#d-claim")).to_have_text("alice is handling this question")
+    expect(bob.page.locator("#d-claim")).to_have_text("Alice is handling this question")
     settled(bob.page)
     bob.page.keyboard.press("a")
     expect(bob.page.get_by_role("status").last).to_have_text("Approved.")
     alice.page.get_by_label("Status", exact=True).select_option("approved")
     option = alice.page.get_by_role("listbox", name="Queue").get_by_role("option")
-    expect(option).to_contain_text("by bob")
+    expect(option).to_contain_text("by Bob")
     settled(alice.page)
     alice.page.keyboard.press("r")
     alice.page.get_by_label("Reason").fill("Already answered on the blog")
@@ -215,7 +229,7 @@ def test_moderators_on_two_app_processes_see_each_other_and_who_won(world: Brows
     expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_have_count(0)
     bob.page.get_by_label("Status", exact=True).select_option("rejected")
     expect(bob.page.get_by_role("listbox", name="Queue").get_by_role("option")).to_contain_text(
-        "by alice"
+        "by Alice"
     )
     assert world.question(qid)["reject_reason"] == "Already answered on the blog"
     for watched in (alice, bob):

@@ -59,6 +59,13 @@ def test_every_console_passes_axe(world: BrowserWorld) -> None:
     admin.page.locator("#sessions tr").first.wait_for()
     found["admin"] = violations(admin.page)
 
+    mine = world.page("erin", "/sessions")
+    mine.page.locator("#mine > li").first.wait_for()
+    found["your sessions"] = violations(mine.page)
+    mine.page.goto(f"/sessions/{sid}/analytics")
+    mine.page.get_by_role("navigation").get_by_role("link").first.wait_for()
+    found["analytics"] = violations(mine.page)
+
     login = world.page(None, "/login")
     found["login"] = violations(login.page)
     assert {k: v for k, v in found.items() if v} == {}

@@ -97,9 +97,11 @@ def test_charts_page_in_chromium(
         ("10:03", "4"),
         ("10:04", "2"),
     ]
-    assert bars(page, "chart-answer-times") == [("median", "360"), ("p90", "600")]
-    assert bars(page, "chart-moderators") == [("alice", "3"), ("bob", "3")]
-    assert bars(page, "chart-experts") == [("erin", "2"), ("yann", "1")]
+    # durations as people read them; staff by their display names (yann has no account)
+    expect(page.locator("svg#chart-answer-times text.value").first).to_have_text("6 min 00 s")
+    assert bars(page, "chart-answer-times") == [("median", "6 min 00 s"), ("p90", "10 min 00 s")]
+    assert bars(page, "chart-moderators") == [("Alice", "3"), ("Bob", "3")]
+    assert bars(page, "chart-experts") == [("Erin", "2"), ("yann", "1")]
     assert bars(page, "chart-askers")[:2] == [("@ana", "3"), ("@ben", "2")]
     assert bars(page, "chart-automod") == [
         ("profanity-fr", "1"),
@@ -114,6 +116,14 @@ def test_charts_page_in_chromium(
         "svg#chart-status rect", "rs => rs.map(r => r.getBBox().width)"
     )
     assert widths[0] > widths[1] > widths[2] > widths[4] > 0
+    # the consoles' header: who is logged in, links to the other pages, the language
+    expect(page.locator("#whoami")).to_have_text("Root")
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="Your sessions")).to_have_attribute("href", "/sessions")
+    expect(nav.get_by_role("link", name="Administration")).to_have_attribute("href", "/admin")
+    page.locator("#lang").select_option("fr")
+    expect(nav.get_by_role("link", name="Vos sessions")).to_be_visible()
+    expect(page.locator("svg#chart-answer-times text.value").last).to_have_text("10 min 00 s")
     page.screenshot(path=str(tmp_path / "analytics.png"), full_page=True)
     assert problems == []  # no CSP violation or script error
     context.close()
@@ -127,7 +137,9 @@ def test_charts_page_needs_a_staff_member_of_the_session(
     page = context.new_page()
     response = page.goto(f"{base}/sessions/{sid}/analytics")
     assert response is not None and response.status == 401
-    expect(page.locator("a[href='/login']")).to_be_visible()
+    # and comes back here after logging in
+    login = page.get_by_role("link", name="Log in")
+    expect(login).to_have_attribute("href", f"/login?next=/sessions/{sid}/analytics")
     context.close()
 
 

@@ -150,10 +150,10 @@ def test_the_admin_page_follows_someone_joining_by_link(world: BrowserWorld) -> 
     gp.wait_for_url(f"**/sessions/{sid}/expert")
 
     expect(roles.get_by_role("listitem").filter(has_text="Ada Lovelace")).to_have_text(
-        "Expert: Ada Lovelace (ada) Remove"
+        "Expert: Ada Lovelace Remove"
     )
     expect(pending).to_have_text("No pending invitation.")
-    expect(page.get_by_label("Staff member")).to_contain_text("Ada Lovelace (ada)")
+    expect(page.get_by_label("Staff member")).to_contain_text("Ada Lovelace · login ada")
     admin.assert_clean()
     guest.allow("401")  # /api/me before the account exists
     guest.assert_clean()

@@ -8,13 +8,15 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 from atexpert.cli import main as cli
-from tests.support.seeded_session import TEXT_101, seed_session
+from atexpert.store.staff import StaffStore
+from tests.support.seeded_session import T0, TEXT_101, seed_session
 
 
 @pytest.fixture
@@ -77,6 +79,28 @@ def test_csv_and_markdown_to_files(
     assert rows[0]["text"] == TEXT_101
     code, out, _ = run(capsys, "export", sid, "--format", "md")
     assert code == 0 and out.startswith("# ")
+
+
+def test_an_export_into_a_folder_is_named_after_the_session_and_names_people(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sid = seeded(env)
+
+    async def add_erin() -> None:
+        client = aioredis.Redis.from_url(env, decode_responses=True)
+        try:
+            await StaffStore(client).create_user("erin", "erin-password-1", display_name="Erin Jet")
+        finally:
+            await client.aclose()
+
+    asyncio.run(add_erin())
+    code, _, err = run(capsys, "export", sid, "--format", "csv", "-o", str(tmp_path))
+    day = T0.astimezone(ZoneInfo("Europe/Paris")).date().isoformat()
+    target = tmp_path / f"askairbus-{day}.csv"
+    assert code == 0 and str(target) in err
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+    experts = {r["expert"] for r in rows if r["expert"]}
+    assert experts == {"Erin Jet", "yann"}  # by display name; yann has no account here
 
 
 def test_errors_are_one_line(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

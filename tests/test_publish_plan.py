@@ -193,7 +193,7 @@ def test_a_link_reply_is_written_once_the_answer_is_on_x_and_priced_as_a_link() 
     s = session(merged_replies="link").model_copy(update={"language": "fr"})
     reply = merged_mod.plan_reply(answer("Lift."), asked(20, "@Airbus ?", "8"), s, None)
     assert reply.link and [p.text for p in reply.parts] == [""]
-    url = merged_mod.post_url("Airbus", "123")
+    url = merged_mod.post_link("Airbus", "123")
     text = merged_mod.text_of(reply, 0, s, url)
     assert (
         text == "@fan_8 La réponse à votre question est ici\u202f: https://x.com/Airbus/status/123"

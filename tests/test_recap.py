@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -169,9 +170,10 @@ async def test_export_and_import_api(web: Web, redis_standalone: aioredis.Redis)
     assert r.status_code == 422 and "format" in r.text
     r = await web.client.get(url + "?format=csv", headers=web.auth("root"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert (
-        r.content.startswith(b"\xef\xbb\xbf") and f'{sid}.csv"' in r.headers["content-disposition"]
-    )
+    # named after the session: its hashtag and its start date in its time zone (Paris)
+    day = T0.astimezone(ZoneInfo("Europe/Paris")).date().isoformat()
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    assert r.headers["content-disposition"] == f'attachment; filename="askairbus-{day}.csv"'
     r = await web.client.get(url + "?format=md", headers=web.auth("root"))
     assert r.status_code == 200 and r.text.startswith("# ")
     exported = (await web.client.get(url, headers=web.auth("root"))).text

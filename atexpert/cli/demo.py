@@ -67,11 +67,9 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
     try:
         admin = await staff.create_user("admin", logins["admin"], is_admin=True)
         moderator = await staff.create_user(
-            "moderator", logins["moderator"], display_name="Mia (moderator)"
+            "moderator", logins["moderator"], display_name="Mia Laurent"
         )
-        expert = await staff.create_user(
-            "expert", logins["expert"], display_name="Dr. Eva Jet (expert)"
-        )
+        expert = await staff.create_user("expert", logins["expert"], display_name="Dr. Eva Jet")
     except UsernameTaken:
         raise DemoError("the demo users already exist: run the demo on an empty Redis") from None
     x = EmulatorControl(settings.x_api_base_url)
@@ -119,6 +117,7 @@ async def seed_demo(settings: Settings, redis: RedisClient, now: datetime) -> De
 def print_demo(seed: DemoSeed, base_url: str) -> None:
     sid = seed.session.id
     print(f"atexpert demo: session {sid} {' '.join(seed.session.hashtags)} is live")
+    print(f"  start here: {base_url}/  (log in: each login lands on its console)")
     print(f"  log in:     {base_url}/login")
     print(f"  admin:      {base_url}/admin")
     print(f"  moderator:  {base_url}/sessions/{sid}/moderate")

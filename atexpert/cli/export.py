@@ -14,19 +14,24 @@ from pathlib import Path
 from atexpert.recap import exports
 from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisRuntime
+from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
 
 
 async def run_export(args: argparse.Namespace, settings: Settings) -> int:
     async with RedisRuntime(settings) as runtime:
         store = Store(runtime.client)
-        doc = await exports.export_session(store, runtime.client, args.session)
-    text = exports.render(doc, args.format)
+        names = await StaffStore(runtime.client).names()
+        doc = await exports.export_session(store, runtime.client, args.session, names)
+    text = exports.render(doc, args.format, names)
     if args.output in (None, "-"):
         sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text, encoding="utf-8", newline="")
-        print(f"exported {args.session} to {args.output}", file=sys.stderr)
+        return 0
+    path = Path(args.output)
+    if path.is_dir():
+        path /= exports.file_name(doc.session, args.format)
+    path.write_text(text, encoding="utf-8", newline="")
+    print(f"exported {args.session} to {path}", file=sys.stderr)
     return 0
 
 
@@ -47,7 +52,13 @@ def add_export_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     export = subparsers.add_parser("export", help="export a session (json is importable)")
     export.add_argument("session", metavar="SESSION", help="session id")
     export.add_argument("--format", choices=["json", "csv", "md"], default="json")
-    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here (default: stdout); a folder: into it, named after the session "
+        "(e.g. askairbus-2026-05-01.csv)",
+    )
     export.set_defaults(run=run_export)
     imp = subparsers.add_parser("import", help="import a session from its JSON export")
     imp.add_argument("file", metavar="FILE", help="a JSON export ('-': standard input)")

@@ -24,7 +24,7 @@ from atexpert.domain.announce import NNBSP
 from atexpert.domain.answers import Answer, AnswerPart, MergedReply
 from atexpert.domain.costs import DEFAULT_RATE_CARD, RateCard, cost, post_kind
 from atexpert.domain.publish_plan import Route, can_reply, quote, split_options, thread_texts
-from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.questions import Question, QuestionStatus, post_link
 from atexpert.domain.sessions import MergedReplies, Session
 
 LINK_TEXT = {
@@ -33,11 +33,6 @@ LINK_TEXT = {
 }
 #: A post id of X's length, to price a link reply before the answer is on X.
 _SAMPLE_ID = "1" * 19
-
-
-def post_url(handle: str, tweet_id: str) -> str:
-    """A post's address on X."""
-    return f"https://x.com/{handle}/status/{tweet_id}"
 
 
 def merged_into(questions: Iterable[Question]) -> dict[str, list[Question]]:
@@ -128,7 +123,7 @@ def summarize(
     replies: list[MergedReply], session: Session, card: RateCard = DEFAULT_RATE_CARD
 ) -> Summary:
     """The replies, their posts and their price (a link priced with a sample post id)."""
-    sample = post_url(session.host_account.handle, _SAMPLE_ID)
+    sample = post_link(session.host_account.handle, _SAMPLE_ID)
     total = Decimal(0)
     posts = 0
     for reply in replies:

@@ -208,7 +208,8 @@ class Question(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def url(self) -> str:
-        return f"https://x.com/{quote(self.author.handle, safe='')}/status/{self.tweet_id}"
+        """The post's address on X itself (see :func:`post_link` for the configured X)."""
+        return post_link(self.author.handle, self.tweet_id)
 
     @property
     def shown_text(self) -> str:
@@ -221,6 +222,18 @@ class Question(BaseModel):
             "status": self.status.value,
             "version": self.version,
         }
+
+
+#: Where X shows a post on the web; ``{handle}`` and ``{id}`` are filled in.
+X_POST_LINK = "https://x.com/{handle}/status/{id}"
+
+
+def post_link(handle: str, tweet_id: str, template: str = X_POST_LINK) -> str:
+    """The web address of post ``tweet_id`` by ``handle``, after ``template`` (X's by
+    default; the configured X's is ``Settings.x_post_link``)."""
+    return template.replace("{handle}", quote(handle or "i", safe="")).replace(
+        "{id}", quote(tweet_id, safe="")
+    )
 
 
 def load(raw: str, session_id: str) -> Question:

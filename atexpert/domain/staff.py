@@ -7,7 +7,7 @@ record lists ``moderator_ids`` and ``expert_ids``).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Protocol
@@ -62,6 +62,35 @@ class StaffUser(BaseModel):
     @property
     def active(self) -> bool:
         return not self.disabled and self.deleted_at is None
+
+
+def staff_name(user: StaffUser) -> str:
+    """How a staff person is named to people: the display name (the username, which never
+    changes, stays the key of records and events)."""
+    return user.display_name or user.username
+
+
+class StaffNames:
+    """Names of staff people, found by user id (records: ``expert_id``) or by username
+    (events' ``actor``, ``decided_by``); an unknown reference (``automod``, a user of
+    another atexpert) is named as is."""
+
+    def __init__(self, users: Iterable[StaffUser] = ()) -> None:
+        self._by_ref: dict[str, StaffUser] = {}
+        for user in users:
+            self._by_ref[user.id] = user
+            self._by_ref[user.username] = user
+
+    def user_id(self, ref: str) -> str:
+        """The user id ``ref`` (an id or a username) stands for, or ``ref`` when unknown."""
+        found = self._by_ref.get(ref)
+        return found.id if found is not None else ref
+
+    def name(self, ref: str | None) -> str:
+        if ref is None:
+            return ""
+        found = self._by_ref.get(ref)
+        return staff_name(found) if found is not None else ref
 
 
 class StaffUserOut(BaseModel):

@@ -2,8 +2,10 @@
 
 Not part of the event log (it is not history). Under the session's hash tag::
 
-    ama:{s}:presence   hash  connection id -> {"user_id", "username", "role", "until"}
-    ama:{s}:claims     hash  question id   -> {"user_id", "username", "conn", "until"}
+    ama:{s}:presence   hash  connection id -> {"user_id", "username", "name", "role", "until"}
+    ama:{s}:claims     hash  question id   -> {"user_id", "username", "name", "conn", "until"}
+
+``name`` is the person's display name, what the consoles show (``username`` stays the key).
     ama:{s}:live       stream of bare change notices (capped at ~1000 entries)
 
 ``until`` is a wall-clock deadline in ms: entries past it are ignored and pruned, so a
@@ -36,6 +38,11 @@ RELEASE_LUA = lua.script(__name__, "presence_release.lua")
 
 def _hash(raw: Any) -> dict[str, Json]:
     return {str(k): json.loads(v) for k, v in dict(raw or {}).items()}
+
+
+def _named(entry: Json) -> Json:
+    """The ``name`` to show (an entry written before names were kept has none)."""
+    return {"name": entry.get("name") or entry["username"]}
 
 
 class Presence:
@@ -80,13 +87,13 @@ class Presence:
     def frame(self) -> str:
         moderators = sorted(
             (
-                {"conn": k, **{f: v[f] for f in ("user_id", "username", "role")}}
+                {"conn": k, **{f: v[f] for f in ("user_id", "username", "role")}, **_named(v)}
                 for k, v in self.members.items()
             ),
             key=lambda m: (m["username"], m["conn"]),
         )
         claims = [
-            {"question_id": q, **{f: c[f] for f in ("user_id", "username", "until")}}
+            {"question_id": q, **{f: c[f] for f in ("user_id", "username", "until")}, **_named(c)}
             for q, c in sorted(self.claims.items())
         ]
         return dumps({"type": "presence", "moderators": moderators, "claims": claims})
@@ -121,6 +128,7 @@ class Presence:
         entry = {
             "user_id": member["user_id"],
             "username": member["username"],
+            "name": member.get("name") or member["username"],
             "conn": conn,
             "until": now + int(ttl_s * 1000),
         }

@@ -218,7 +218,7 @@ class SessionPublisher:
         """Reply to each merged asker, once the thread (its ``first`` post) is on X. X's
         refusal of one reply is kept on it and the others go on; False when the answer
         failed (no verdict from X: ``retry`` resumes after the last posted post)."""
-        url = merged.post_url(session.host_account.handle, first)
+        url = merged.post_link(session.host_account.handle, first)
         for i, reply in enumerate(answer.merged):
             parent = reply.reply_to
             for j, part in enumerate(reply.parts):

@@ -10,7 +10,8 @@ Definitions (docs/recap.md says the same):
   event; median as :func:`statistics.median`, p90 by nearest rank (the ceil(0.9 n)-th
   smallest);
 - moderators: decisions (approve, reject, merge, requeue, restore) per actor, automod
-  excluded; experts: answers drafted and published, questions answered;
+  excluded; experts: answers drafted and published, questions answered; each person
+  named by their display name (:class:`atexpert.domain.staff.StaffNames`);
 - auto-moderation hits: the decisions of the ``automod`` actor by the rule named in their
   reason (``automod [rule]: ...``), trusted-author approvals included;
 - X spend: the session's meter (counts and US dollars per call kind).
@@ -35,6 +36,7 @@ from atexpert.domain.answers import AnswerStatus
 from atexpert.domain.costs import CallKind, Spend
 from atexpert.domain.events import Event, EventKind
 from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import REASON_READERS, Audience, sees_status
 from atexpert.store.store import SessionSnapshot
 
@@ -82,6 +84,7 @@ class AnswerTimes(BaseModel):
 
 class ModeratorActivity(BaseModel):
     actor: str
+    name: str = ""
     approved: int = 0
     rejected: int = 0
     merged: int = 0
@@ -91,7 +94,9 @@ class ModeratorActivity(BaseModel):
 
 
 class ExpertActivity(BaseModel):
+    #: The expert's user id.
     expert: str
+    name: str = ""
     drafted: int = 0
     published: int = 0
     questions_answered: int = 0
@@ -124,10 +129,15 @@ class Analytics(BaseModel):
 
 
 def compute(
-    snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend, audience: Audience
+    snapshot: SessionSnapshot,
+    events: Sequence[Event],
+    spend: Spend,
+    audience: Audience,
+    names: StaffNames | None = None,
 ) -> Analytics:
     """Every figure of the session that ``audience`` may read (``events``: its whole log,
     oldest first)."""
+    names = names or StaffNames()
     readable = [
         q for q in snapshot.questions.values() if sees_status(audience, "question", q.status)
     ]
@@ -136,8 +146,8 @@ def compute(
         counts=status_counts(snapshot),
         reject_reasons=reject_reasons(snapshot) if audience in REASON_READERS else [],
         answer_times=answer_times(events),
-        moderators=moderators(events),
-        experts=experts(snapshot, events),
+        moderators=moderators(events, names),
+        experts=experts(snapshot, events, names),
         top_askers=top_askers(readable),
         automod=automod_hits(events),
         x_spend=XSpend(
@@ -213,23 +223,28 @@ def answer_times(events: Sequence[Event]) -> AnswerTimes:
     )
 
 
-def moderators(events: Sequence[Event]) -> list[ModeratorActivity]:
+def moderators(events: Sequence[Event], names: StaffNames) -> list[ModeratorActivity]:
     table: dict[str, Counter[str]] = {}
     for e in events:
         field = _DECISIONS.get(e.kind)
         if field is not None and e.actor != AUTOMOD:
             table.setdefault(e.actor, Counter())[field] += 1
     rows = [
-        ModeratorActivity(actor=actor, total=sum(c.values()), **c) for actor, c in table.items()
+        ModeratorActivity(actor=actor, name=names.name(actor), total=sum(c.values()), **c)
+        for actor, c in table.items()
     ]
     return sorted(rows, key=lambda r: (-r.total, r.actor))
 
 
-def experts(snapshot: SessionSnapshot, events: Sequence[Event]) -> list[ExpertActivity]:
+def experts(
+    snapshot: SessionSnapshot, events: Sequence[Event], names: StaffNames
+) -> list[ExpertActivity]:
+    """One row per expert, whether named by username (events) or user id (answers)."""
     rows: dict[str, ExpertActivity] = {}
 
-    def row(name: str) -> ExpertActivity:
-        return rows.setdefault(name, ExpertActivity(expert=name))
+    def row(ref: str) -> ExpertActivity:
+        uid = names.user_id(ref)
+        return rows.setdefault(uid, ExpertActivity(expert=uid, name=names.name(uid)))
 
     for e in events:
         if e.kind is EventKind.ANSWER_DRAFTED:

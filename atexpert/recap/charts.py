@@ -7,7 +7,7 @@ tests read the same numbers a person sees. All text is escaped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 WIDTH = 640
@@ -29,8 +29,16 @@ def _short(label: str) -> str:
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
-def _open(chart_id: str, title: str, bars: Bars, width: int, height: int) -> list[str]:
-    desc = "; ".join(f"{label}: {_number(value)}" for label, value in bars) or "no data"
+def _seconds(value: float) -> str:
+    """A duration as the page shows it without JavaScript; the page's script writes it as a
+    person reads it ("1 min 05 s") from the ``data-seconds`` it carries."""
+    return f"{round(value)} s"
+
+
+def _open(
+    chart_id: str, title: str, bars: Bars, width: int, height: int, shown: Callable[[float], str]
+) -> list[str]:
+    desc = "; ".join(f"{label}: {shown(value)}" for label, value in bars) or "no data"
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" id="{escape(chart_id)}" '
         f'class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -40,10 +48,12 @@ def _open(chart_id: str, title: str, bars: Bars, width: int, height: int) -> lis
     ]
 
 
-def bar_chart(chart_id: str, title: str, bars: Bars) -> str:
-    """Horizontal bars, one row per ``(label, value)``: label left, value right."""
+def bar_chart(chart_id: str, title: str, bars: Bars, *, seconds: bool = False) -> str:
+    """Horizontal bars, one row per ``(label, value)``: label left, value right (a
+    duration when ``seconds``)."""
     height = max(len(bars), 1) * ROW + 8
-    out = _open(chart_id, title, bars, WIDTH, height)
+    shown = _seconds if seconds else _number
+    out = _open(chart_id, title, bars, WIDTH, height, shown)
     top = max((v for _, v in bars), default=0) or 1
     room = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     if not bars:
@@ -58,7 +68,9 @@ def bar_chart(chart_id: str, title: str, bars: Bars) -> str:
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{length:.1f}" height="{ROW - 8}" '
             f'fill="{BAR_COLOR}"/>',
             f'<text class="value" x="{LABEL_WIDTH + length + 6:.1f}" y="{y + 17}" '
-            f'fill="{TEXT_COLOR}" font-size="13">{_number(value)}</text>',
+            f'fill="{TEXT_COLOR}" font-size="13"'
+            + (f' data-seconds="{_number(value)}"' if seconds else "")
+            + f">{shown(value)}</text>",
             "</g>",
         ]
     out.append("</svg>")
@@ -72,7 +84,7 @@ def column_chart(chart_id: str, title: str, columns: Bars) -> str:
     n = max(len(columns), 1)
     step = (WIDTH - 40) / n
     every = max(1, round(n / 12))  # at most ~12 axis labels
-    out = _open(chart_id, title, columns, WIDTH, height)
+    out = _open(chart_id, title, columns, WIDTH, height, _number)
     top = max((v for _, v in columns), default=0) or 1
     out.append(f'<line x1="20" y1="{base}" x2="{WIDTH - 20}" y2="{base}" stroke="{TEXT_COLOR}"/>')
     for i, (label, value) in enumerate(columns):

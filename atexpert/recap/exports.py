@@ -15,10 +15,12 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -35,9 +37,9 @@ from atexpert.domain.events import (
     invalid_input,
     replay,
 )
-from atexpert.domain.merged import post_url
-from atexpert.domain.questions import Question
+from atexpert.domain.questions import Question, post_link
 from atexpert.domain.sessions import Session, SessionStatus
+from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience
 from atexpert.recap.analytics import Analytics, compute
 from atexpert.store import keys, lua
@@ -60,6 +62,8 @@ _MD_LINE_START = re.compile(r"^(\s*\d*)([#+\-=.)])")
 _LINK_ORIGIN = "https://x.com/"
 #: What a link target keeps as is (with letters, digits and "_.-~"); the rest is encoded.
 _URL_SAFE = "/:%"
+#: Characters of an export file name's slug at most.
+_SLUG_MAX = 40
 
 _IMPORT_LUA = lua.script(__name__, "exports_import.lua")
 
@@ -97,14 +101,21 @@ async def read_all_events(store: Store, session_id: str) -> list[Event]:
     return out
 
 
-async def export_session(store: Store, redis: RedisClient, session_id: str) -> SessionExport:
+async def export_session(
+    store: Store, redis: RedisClient, session_id: str, names: StaffNames | None = None
+) -> SessionExport:
     snapshot = await store.snapshot(session_id)
     events = await read_all_events(store, session_id)
     spend = await Meter(redis).spend(session_id)
-    return build_export(snapshot, events, spend)
+    return build_export(snapshot, events, spend, names)
 
 
-def build_export(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spend) -> SessionExport:
+def build_export(
+    snapshot: SessionSnapshot,
+    events: Sequence[Event],
+    spend: Spend,
+    names: StaffNames | None = None,
+) -> SessionExport:
     return SessionExport(
         session=snapshot.session,
         questions=sorted(snapshot.questions.values(), key=lambda q: (q.received_at, q.id)),
@@ -113,7 +124,7 @@ def build_export(snapshot: SessionSnapshot, events: Sequence[Event], spend: Spen
         intake=snapshot.intake,
         events=list(events),
         spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
-        analytics=compute(snapshot, events, spend, Audience.ADMIN),
+        analytics=compute(snapshot, events, spend, Audience.ADMIN, names),
     )
 
 
@@ -151,9 +162,10 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def to_csv(doc: SessionExport) -> str:
+def to_csv(doc: SessionExport, names: StaffNames | None = None) -> str:
     """One row per question, RFC 4180 (CRLF, quoted as needed), UTF-8 BOM first so
-    spreadsheet apps read the accents right."""
+    spreadsheet apps read the accents right; staff people by their display names."""
+    names = names or StaffNames()
     answers = {a.id: a for a in doc.answers}
     replies = {
         r.question_id: " ".join(p.tweet_id for p in r.parts if p.tweet_id)
@@ -175,13 +187,13 @@ def to_csv(doc: SessionExport) -> str:
             q.display_text,
             q.likes,
             q.status.value,
-            q.decided_by,
+            names.name(q.decided_by) if q.decided_by else None,
             q.decided_at.isoformat() if q.decided_at else None,
             q.reject_reason,
             q.merged_into,
             q.answer_id,
             a.status.value if a else None,
-            a.expert_id if a else None,
+            names.name(a.expert_id) if a else None,
             a.text if a else None,
             " ".join(a.posted_tweet_ids) if a else None,
             replies.get(q.id),
@@ -213,7 +225,9 @@ def _quote(text: str) -> str:
     return "\n".join("> " + _md(line) if line else ">" for line in text.splitlines() or [""])
 
 
-def to_markdown(doc: SessionExport) -> str:
+def to_markdown(doc: SessionExport, names: StaffNames | None = None) -> str:
+    """A readable report; staff people by their display names."""
+    names = names or StaffNames()
     s = doc.session
     handle = s.host_account.handle
     questions = {q.id: q for q in doc.questions}
@@ -227,17 +241,17 @@ def to_markdown(doc: SessionExport) -> str:
         "",
     ]
     for a in doc.answers:
-        lines.append(f"### {_md(a.id)} ({a.status.value}, {_md(a.expert_id)})")
+        lines.append(f"### {_md(a.id)} ({a.status.value}, {_md(names.name(a.expert_id))})")
         for qid in a.question_ids:
             q = questions.get(qid)
             if q is not None:
                 lines += ["", _link("@" + q.author.handle, q.url) + ":", "", _quote(q.shown_text)]
         lines += ["", _quote(a.text), ""]
         for i, tid in enumerate(a.posted_tweet_ids, 1):
-            lines.append(f"- {_link(f'post {i}', post_url(handle, tid))}")
+            lines.append(f"- {_link(f'post {i}', post_link(handle, tid))}")
         for r in a.merged:
             first = r.parts[0].tweet_id if r.parts else None
-            answered = f": {_link('reply', post_url(handle, first))}" if first else ""
+            answered = f": {_link('reply', post_link(handle, first))}" if first else ""
             lines.append(f"- merged, @{_md(r.handle)}{answered}")
         lines.append("")
     lines += [
@@ -247,22 +261,34 @@ def to_markdown(doc: SessionExport) -> str:
         "|---|---|---|---|---|",
     ]
     for q in doc.questions:
-        cells = ["@" + q.author.handle, q.status.value, q.decided_by or "", q.reject_reason or ""]
+        by = names.name(q.decided_by)
+        cells = ["@" + q.author.handle, q.status.value, by, q.reject_reason or ""]
         lines.append("| " + " | ".join([_link(q.id, q.url), *map(_md, cells)]) + " |")
     lines += ["", "## Audit trail", "", "| event | time | actor | kind | entity |"]
     lines.append("|---|---|---|---|---|")
     for e in doc.events:
-        cells = [e.id, e.at.isoformat(), e.actor, e.kind.value, e.entity_id]
+        cells = [e.id, e.at.isoformat(), names.name(e.actor), e.kind.value, e.entity_id]
         lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def render(doc: SessionExport, fmt: Format) -> str:
+def render(doc: SessionExport, fmt: Format, names: StaffNames | None = None) -> str:
+    """The document in ``fmt``; the JSON keeps the records' ids (it is the importable one)."""
     if fmt == "csv":
-        return to_csv(doc)
+        return to_csv(doc, names)
     if fmt == "md":
-        return to_markdown(doc)
+        return to_markdown(doc, names)
     return to_json(doc)
+
+
+def file_name(session: Session, fmt: Format) -> str:
+    """The export's file name: a slug of the session's first hashtag (its title when it has
+    none) and its local start date, e.g. ``askairbus-2026-05-01.csv``."""
+    source = session.hashtags[0] if session.hashtags else session.title
+    ascii_text = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:_SLUG_MAX].rstrip("-")
+    day = session.scheduled_start.astimezone(ZoneInfo(session.time_zone)).date().isoformat()
+    return f"{slug or 'session'}-{day}.{fmt}"
 
 
 # -- import ----------------------------------------------------------------------------------

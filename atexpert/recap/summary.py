@@ -2,8 +2,8 @@
 
 Each item is one published answer, in publishing order: the questions it answers (with the
 askers whose questions were merged into them, each with the post that answered them on X)
-and each post of its reply thread, linked to
-X as ``https://x.com/<handle>/status/<id>``. Approved questions left unanswered are listed
+and each post of its reply thread, linked to the configured X (``Settings.x_post_link``;
+``https://x.com/<handle>/status/<id>`` by default). Approved questions left unanswered are listed
 apart, for the page to show with a note. An answer's questions are shown only when the
 public may see them (:mod:`atexpert.domain.views`): one rejected while the answer was queued is not.
 """
@@ -15,8 +15,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from atexpert.domain.answers import Answer, AnswerStatus
-from atexpert.domain.merged import merged_into, post_url
-from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.merged import merged_into
+from atexpert.domain.questions import X_POST_LINK, Question, QuestionStatus, post_link
 from atexpert.domain.sessions import SessionStatus
 from atexpert.domain.views import Audience, sees_status
 from atexpert.store.store import SessionSnapshot
@@ -73,20 +73,23 @@ class Recap(BaseModel):
 
 
 def _question(
-    q: Question, merged: dict[str, list[Question]], replies: dict[str, str], host: str
+    q: Question, merged: dict[str, list[Question]], replies: dict[str, str], host: str, links: str
 ) -> RecapQuestion:
+    def url(handle: str, tweet_id: str) -> str:
+        return post_link(handle, tweet_id, links)
+
     return RecapQuestion(
         id=q.id,
         handle=q.author.handle,
         text=q.shown_text,
-        url=q.url,
+        url=url(q.author.handle, q.tweet_id),
         merged=[
             Asker(
                 handle=m.author.handle,
                 name=m.author.name,
-                url=m.url,
+                url=url(m.author.handle, m.tweet_id),
                 text=m.text,
-                answered_by=post_url(host, replies[m.id]) if m.id in replies else None,
+                answered_by=url(host, replies[m.id]) if m.id in replies else None,
             )
             for m in merged.get(q.id, [])
         ],
@@ -104,8 +107,9 @@ def _merged_replies(answers: list[Answer]) -> dict[str, str]:
     return out
 
 
-def build(snapshot: SessionSnapshot) -> Recap:
-    """The recap view model of ``snapshot`` (any status; the page shows closed ones)."""
+def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
+    """The recap view model of ``snapshot`` (any status; the page shows closed ones), its
+    posts linked after the template ``links``."""
     session = snapshot.session
     handle = session.host_account.handle
     merged = merged_into(snapshot.questions.values())
@@ -118,12 +122,15 @@ def build(snapshot: SessionSnapshot) -> Recap:
         RecapItem(
             answer_id=a.id,
             questions=[
-                _question(q, merged, replies, handle)
+                _question(q, merged, replies, handle, links)
                 for q in (snapshot.questions.get(qid) for qid in a.question_ids)
                 if q is not None and sees_status(Audience.PUBLIC, "question", q.status)
             ],
             posts=[
-                RecapPost(text=p.text, url=post_url(handle, p.tweet_id) if p.tweet_id else None)
+                RecapPost(
+                    text=p.text,
+                    url=post_link(handle, p.tweet_id, links) if p.tweet_id else None,
+                )
                 for p in a.parts
             ],
             published_at=a.updated_at,
@@ -144,5 +151,5 @@ def build(snapshot: SessionSnapshot) -> Recap:
         started_at=session.started_at,
         closed_at=session.closed_at,
         items=items,
-        unanswered=[_question(q, merged, replies, handle) for q in waiting],
+        unanswered=[_question(q, merged, replies, handle, links) for q in waiting],
     )

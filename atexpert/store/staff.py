@@ -35,7 +35,13 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.errors import Conflict
-from atexpert.domain.staff import ApiToken, StaffUser, invalid_username, normalize_username
+from atexpert.domain.staff import (
+    ApiToken,
+    StaffNames,
+    StaffUser,
+    invalid_username,
+    normalize_username,
+)
 from atexpert.store import keys, lua
 
 RedisClient = Redis | RedisCluster
@@ -157,10 +163,17 @@ class StaffStore:
         return None if user_id is None else await self.get_user(_text(user_id))
 
     async def list_users(self) -> list[StaffUser]:
+        users = await self._every_user()
+        return sorted((u for u in users if u.deleted_at is None), key=lambda u: u.username)
+
+    async def names(self) -> StaffNames:
+        """Every staff person's name, deleted ones included (their events stay)."""
+        return StaffNames(await self._every_user())
+
+    async def _every_user(self) -> list[StaffUser]:
         ids = await self._redis.hvals(keys.staff("usernames"))
         raws = await self._mget([keys.staff(f"user:{_text(i)}") for i in ids])
-        users = [StaffUser.model_validate_json(r) for r in raws if r is not None]
-        return sorted((u for u in users if u.deleted_at is None), key=lambda u: u.username)
+        return [StaffUser.model_validate_json(r) for r in raws if r is not None]
 
     async def _mget(self, keys: list[str]) -> list[str | bytes | None]:
         """MGET (one slot: every key shares the ``{staff}`` tag); ``[]`` for no key."""

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
@@ -87,9 +88,15 @@ def _when(at: datetime | None, tz: str, lang: str) -> str:
 
 
 def _page(
-    lang: str, title: str, body: list[str], kind: str = "public", head: tuple[str, ...] = ()
+    lang: str,
+    title: str,
+    body: list[str],
+    kind: str = "public",
+    head: tuple[str, ...] = (),
+    header: tuple[str, ...] = (),
 ) -> str:
-    """A whole page; ``kind`` is the stylesheet's layout class ("public" or "page")."""
+    """A whole page; ``kind`` is the stylesheet's layout class ("public" or "page"),
+    ``header`` goes before its main content."""
     return "\n".join(
         [
             "<!doctype html>",
@@ -100,7 +107,9 @@ def _page(
             *head,
             '<link rel="icon" href="/static/css/icon.svg" type="image/svg+xml">',
             '<link rel="stylesheet" href="/static/css/app.css"></head>',
-            f'<body class="{kind}"><main id="main">',
+            f'<body class="{kind}">',
+            *header,
+            '<main id="main">',
             *body,
             "</main></body></html>",
         ]
@@ -204,6 +213,22 @@ def arrivals(
     return step, columns
 
 
+def _staff_header(heading: str) -> tuple[str, ...]:
+    """The consoles' header (frontend/js/chrome.js fills the links, who is logged in and
+    the language switch) and the page's script."""
+    return (
+        '<a class="skip" href="#main" data-i18n="skip">Skip to the main content</a>',
+        '<header class="topbar"><span class="brand">atexpert</span>',
+        f"<h1>{escape(heading)}</h1>",
+        '<nav id="nav" class="nav" data-i18n-label="nav.label" aria-label="Pages"></nav>',
+        '<label class="lang"><span id="lang-label" data-i18n="lang.label">Language</span>',
+        '<select id="lang" aria-labelledby="lang-label"><option value="en">English</option>'
+        '<option value="fr">Français</option></select></label>',
+        '<span id="whoami" class="whoami"></span>',
+        '<button id="logout" type="button" data-i18n="logout">Log out</button></header>',
+    )
+
+
 def render_analytics(session: Session, figures: Analytics, audience: Audience) -> str:
     """The staff page (in English, like the figures' labels) for ``audience``: the reject
     reasons for those who read them, links to the exports for admins."""
@@ -246,14 +271,15 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             else []
         ),
         (
-            "Time from question to answer (seconds)",
+            "Time from question to answer",
             charts.bar_chart(
                 "chart-answer-times",
-                "Time from question to answer, seconds",
+                "Time from question to answer",
                 [
                     ("median", times.median_seconds or 0),
                     ("p90", times.p90_seconds or 0),
                 ],
+                seconds=True,
             ),
         ),
         (
@@ -261,7 +287,7 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             charts.bar_chart(
                 "chart-moderators",
                 "Decisions per moderator",
-                [(m.actor, m.total) for m in figures.moderators],
+                [(m.name or m.actor, m.total) for m in figures.moderators],
             ),
         ),
         (
@@ -269,7 +295,7 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             charts.bar_chart(
                 "chart-experts",
                 "Answers published per expert",
-                [(e.expert, e.published) for e in figures.experts],
+                [(e.name or e.expert, e.published) for e in figures.experts],
             ),
         ),
         (
@@ -298,7 +324,6 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
         ),
     ]
     body = [
-        f"<h1>Analytics: {escape(session.title)}</h1>",
         f'<p class="meta">{c.received} questions · {times.answered} answered · '
         f"X spend ${escape(str(figures.x_spend.total_usd))}</p>",
     ]
@@ -310,7 +335,9 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
         )
     for heading, svg in sections:
         body += ['<section class="chart">', f"<h2>{escape(heading)}</h2>", svg, "</section>"]
-    return _page("en", f"Analytics: {session.title}", body, "page")
+    title = f"Analytics: {session.title}"
+    script = '<script type="module" src="/static/js/analytics.js"></script>'
+    return _page("en", title, body, "page", head=(script,), header=_staff_header(title))
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -321,7 +348,7 @@ async def analytics_of(services: Services, session_id: str, audience: Audience) 
     snapshot = await services.store.snapshot(session_id)
     events = await exports.read_all_events(services.store, session_id)
     spend = await Meter(services.redis).spend(session_id)
-    return compute(snapshot, events, spend, audience)
+    return compute(snapshot, events, spend, audience, await services.staff.names())
 
 
 def _require_admin(user: StaffUser) -> None:
@@ -355,10 +382,11 @@ async def export_session(call: Call) -> Response:
     _require_admin(call.principal.user)
     fmt = call.query(ExportQuery).format
     session = await call.services.store.get_session(call.path("session_id"))
-    doc = await exports.export_session(call.services.store, call.services.redis, session.id)
-    name = f"{session.id}.{fmt}"
+    names = await call.services.staff.names()
+    doc = await exports.export_session(call.services.store, call.services.redis, session.id, names)
+    name = exports.file_name(session, fmt)
     return Response(
-        exports.render(doc, fmt),
+        exports.render(doc, fmt, names),
         media_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -431,7 +459,8 @@ def _recap_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Respon
             return _html(_page(session.language, session.title, body), 404, headers)
         show = request.query_params.get("unanswered", "1") != "0"
         base = services.settings.public_base_url
-        html = render_recap(recap.build(snapshot), session.time_zone, base, show)
+        view = recap.build(snapshot, services.settings.x_post_link)
+        html = render_recap(view, session.time_zone, base, show)
         return _html(html, 200, headers)
 
     return page
@@ -443,7 +472,8 @@ def _analytics_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Re
         try:
             principal = await authenticate(request, services.staff, services.signer)
         except ApiError:
-            body = ['<h1>Log in first</h1><p><a href="/login">Log in</a></p>']
+            back = quote(request.url.path, safe="/")
+            body = [f'<h1>Log in first</h1><p><a href="/login?next={back}">Log in</a></p>']
             return _html(_page("en", "Log in", body), 401, headers)
         try:
             session = await services.store.get_session(str(request.path_params["session_id"]))

@@ -6,7 +6,15 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
 from atexpert.domain.sessions import Role, Session, SessionFields, SessionStatus
-from atexpert.domain.staff import Action, Grants, StaffUser, can, grants
+from atexpert.domain.staff import (
+    Action,
+    Grants,
+    StaffUser,
+    can,
+    grants,
+    roles_of,
+    staff_name,
+)
 from atexpert.domain.views import Json, project, reader_of
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, command_endpoint, command_endpoints, endpoint
@@ -79,6 +87,28 @@ async def session_grants(call: Call) -> Grants:
     return grants(call.principal.user, session)
 
 
+class StaffName(BaseModel):
+    """How the consoles name a staff person found by username (events' actors)."""
+
+    username: str
+    name: str
+
+
+@endpoint(
+    "GET",
+    ONE + "/staff",
+    summary="Names of the people who may act on the session (its staff and the admins)",
+    tag=TAG,
+    response=list[StaffName],
+)
+async def session_staff(call: Call) -> list[StaffName]:
+    session = await call.session(Action.SESSION_READ)
+    users = await call.services.staff.list_users()
+    return [
+        StaffName(username=u.username, name=staff_name(u)) for u in users if roles_of(u, session)
+    ]
+
+
 update_session = command_endpoint(
     SESSION_COMMANDS["update"],
     ONE,
@@ -147,6 +177,7 @@ ENDPOINTS: list[Endpoint] = [
     create_session,
     show_session,
     session_grants,
+    session_staff,
     update_session,
     *LIFECYCLE,
     assign_role,

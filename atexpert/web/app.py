@@ -67,12 +67,20 @@ DOCUMENTED_ELSEWHERE: list[Endpoint] = [*pages.ENDPOINTS, *api_recap.ENDPOINTS]
 
 
 async def index(request: Request) -> Response:
-    """Where to go from here."""
+    """Where to go from here: a browser is sent on (:func:`pages.landing`), an API client
+    gets this map."""
+    if "text/html" in request.headers.get("accept", ""):
+        return await pages.landing(request)
     return JSONResponse(
         {
             "name": "atexpert",
             "version": __version__,
-            "consoles": {"login": "/login", "admin": "/admin", "public": "/live"},
+            "consoles": {
+                "login": "/login",
+                "admin": "/admin",
+                "sessions": "/sessions",
+                "public": "/live",
+            },
             "openapi": "/openapi.json",
             "live": "/ws/sessions/{session_id}/{role}",
         }
@@ -164,7 +172,7 @@ def create_app(
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *(to_route(ep) for ep in ENDPOINTS),
         *live_routes(),
-        *page_routes(settings),  # the consoles, and their two JSON endpoints
+        *page_routes(settings),  # the consoles, and their JSON endpoints
         *recap_routes(settings),  # recap page, analytics page, exports and import
     ]
     app = Starlette(

@@ -23,7 +23,7 @@ from atexpert.domain.errors import AtexpertError, Forbidden, InvalidInput, NotFo
 from atexpert.domain.events import Record
 from atexpert.domain.questions import Question
 from atexpert.domain.sessions import Session
-from atexpert.domain.staff import Action, StaffUser, can
+from atexpert.domain.staff import Action, StaffUser, can, staff_name
 from atexpert.live.hub import LiveConfig, LiveHub, SessionFeed
 from atexpert.live.protocol import (
     BEARER_PREFIX,
@@ -107,7 +107,12 @@ class Connection:
     @property
     def member(self) -> Record:
         assert self.user is not None
-        return {"user_id": self.user.id, "username": self.user.username, "role": self.role.value}
+        return {
+            "user_id": self.user.id,
+            "username": self.user.username,
+            "name": staff_name(self.user),
+            "role": self.role.value,
+        }
 
     def deliver(self, frame: str) -> None:
         if self.closing is not None:
@@ -397,7 +402,7 @@ async def _claim(conn: Connection, feed: SessionFeed, cmd: ClaimCommand) -> str:
     if holder is not None:
         raise BadMessage(
             "claimed",
-            f"{holder['username']} is handling {cmd.question_id}",
+            f"{holder.get('name') or holder['username']} is handling {cmd.question_id}",
             request_id=cmd.request_id,
         )
     return ack_frame(cmd.request_id, claimed=cmd.question_id)

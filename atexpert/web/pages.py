@@ -2,21 +2,24 @@
 
 Pages (plain HTML + ES modules from ``frontend/``, no build step)::
 
+    /                                where to go: see :func:`landing_path`
     /login                           log in
     /admin                           sessions, roles, intake and spend (admins)
+    /sessions                        the logged-in person's sessions and their consoles
     /sessions/{session_id}/moderate  the moderator queue
     /sessions/{session_id}/expert    the expert console
     /live, /live/{session_id}        the public live page (no login)
     /invite/{secret}                 join a session with an invitation link
     /static/{path}                   css/, js/ and i18n/ files
 
-Plus two small JSON endpoints the pages need: the public list of upcoming and live sessions,
-and the thread preview of an answer exactly as the publisher will post it.
+Plus small JSON endpoints the pages need: the public list of upcoming and live sessions,
+where the pages link posts to (the configured X), and the thread preview of an answer
+exactly as the publisher will post it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,22 +28,23 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from atexpert.domain import merged, twittertext
 from atexpert.domain.answers import MAX_QUESTIONS, Answer
 from atexpert.domain.publish_plan import Route as ThreadRoute
 from atexpert.domain.publish_plan import plan
-from atexpert.domain.sessions import SessionStatus
+from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.splitter import MAX_TEXT_LENGTH, SplitError
-from atexpert.domain.staff import Action
+from atexpert.domain.staff import Action, StaffRole, StaffUser, roles_of
 from atexpert.domain.views import Audience, project
 from atexpert.publish.outbox import Outbox
 from atexpert.publish.publisher import merged_replies
 from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError, error_response
-from atexpert.web.api_routing import Call, Endpoint, endpoint, to_route
+from atexpert.web.api_routing import Call, Endpoint, Services, endpoint, to_route
+from atexpert.web.auth import authenticate_optional
 
 
 def _frontend() -> Path:
@@ -62,6 +66,7 @@ CONTENT_TYPES = {
 PAGES = {
     "/login": "login.html",
     "/admin": "admin.html",
+    "/sessions": "sessions.html",
     "/sessions/{session_id}/moderate": "moderator.html",
     "/sessions/{session_id}/expert": "expert.html",
     "/live": "live.html",
@@ -151,6 +156,34 @@ def _static_endpoint(headers: dict[str, str]) -> Callable[[Request], Awaitable[R
         return FileResponse(found, media_type=CONTENT_TYPES[found.suffix], headers=headers)
 
     return static
+
+
+def landing_path(user: StaffUser | None, sessions: Iterable[Session]) -> str:
+    """Where ``/`` sends a browser: an anonymous visitor to the public list of live and
+    upcoming sessions, an admin to the admin page, anyone else straight to their console
+    when exactly one of their sessions is live (the moderator's when they hold both
+    roles), else to the list of their sessions."""
+    if user is None:
+        return "/live"
+    if user.is_admin:
+        return "/admin"
+    live = [s for s in sessions if s.status is SessionStatus.LIVE and roles_of(user, s)]
+    if len(live) != 1:
+        return "/sessions"
+    console = "moderate" if StaffRole.MODERATOR in roles_of(user, live[0]) else "expert"
+    return f"/sessions/{live[0].id}/{console}"
+
+
+async def landing(request: Request) -> Response:
+    """``/`` in a browser: a redirect to :func:`landing_path`."""
+    services: Services = request.app.state.services
+    try:
+        principal = await authenticate_optional(request, services.staff, services.signer)
+    except ApiError:
+        principal = None
+    user = principal.user if principal is not None else None
+    sessions = await services.store.list_sessions() if user is not None else []
+    return RedirectResponse(landing_path(user, sessions), status_code=303)
 
 
 # -- JSON endpoints the pages use --------------------------------------------------------
@@ -284,11 +317,30 @@ async def public_sessions(call: Call) -> list[PublicSession]:
     return out
 
 
-ENDPOINTS: list[Endpoint] = [preview_answer, public_sessions]
+class PageLinks(BaseModel):
+    x_post_link: str = Field(
+        description="Where the configured X shows a post, {handle} and {id} to fill in: "
+        "x.com for X itself, the emulator's timeline page for the emulator"
+    )
+
+
+@endpoint(
+    "GET",
+    "/api/public/links",
+    summary="Where the pages link to (no login)",
+    tag="public",
+    response=PageLinks,
+    public=True,
+)
+async def page_links(call: Call) -> PageLinks:
+    return PageLinks(x_post_link=call.services.settings.x_post_link)
+
+
+ENDPOINTS: list[Endpoint] = [preview_answer, public_sessions, page_links]
 
 
 def page_routes(settings: Settings | None = None) -> list[BaseRoute]:
-    """Routes of the consoles, their static files and the two JSON endpoints above.
+    """Routes of the consoles, their static files and the JSON endpoints above.
 
     ``settings.public_base_url`` names the websocket origin in the CSP.
     """

@@ -2,7 +2,7 @@
 // staff accounts. Staff who are not admins see their sessions and the console links.
 
 import { api, fieldErrors } from "./api.js";
-import { say, setupChrome } from "./chrome.js";
+import { personName, say, setupChrome } from "./chrome.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
@@ -38,7 +38,7 @@ function renderSessions() {
   for (const s of state.sessions) {
     const id = encodeURIComponent(s.id);
     const actions = el("div", { class: "row" },
-      el("button", { type: "button", text: t("admin.details"), onclick: () => showDetail(s.id) }));
+      el("button", { type: "button", text: t("admin.details"), onclick: () => showDetail(s.id, { reveal: true }) }));
     if (state.me.is_admin) {
       if (["draft", "scheduled"].includes(s.status)) {
         actions.append(el("button", { type: "button", text: t("admin.edit"), onclick: () => edit(s) }));
@@ -176,7 +176,7 @@ async function saveSession(event) {
     say(t("admin.saved", { title: saved.title }), "ok");
     resetForm();
     await loadSessions();
-    await showDetail(saved.id);
+    await showDetail(saved.id, { reveal: true });
   } catch (error) {
     showErrors($("#s-errors"), error);
   }
@@ -186,14 +186,20 @@ async function saveSession(event) {
 
 function userName(id) {
   const user = state.users.find((u) => u.id === id);
-  return user ? `${user.display_name} (${user.username})` : id;
+  return user ? personName(user) : id;
 }
 
-async function showDetail(id) {
+/** Show session ``id``'s details; ``reveal``: scroll them into view, their heading focused
+ * (they sit below the session form). */
+async function showDetail(id, { reveal = false } = {}) {
   state.selected = id;
   const s = await api("GET", sessionUrl(id));
   $("#detail").hidden = false;
   $("#detail-title").textContent = s.title;
+  if (reveal) {
+    $("#detail-title").focus({ preventScroll: true });
+    $("#detail").scrollIntoView({ block: "start" });
+  }
   await renderRoles(s);
   if (state.me.is_admin) follow(id);
   await Promise.all([showIntake(id), showSpend(id), state.me.is_admin && showInvitations(id)]);
@@ -315,8 +321,9 @@ async function loadUsers() {
   const list = clear($("#users"));
   const select = clear($("#r-user"));
   for (const u of state.users) {
-    list.append(el("li", { text: `${u.display_name} (${u.username})${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
-    select.append(el("option", { value: u.id, text: `${u.display_name} (${u.username})` }));
+    const label = `${personName(u)} · ${t("admin.u.login", { username: u.username })}`;
+    list.append(el("li", { text: `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
+    select.append(el("option", { value: u.id, text: label }));
   }
 }
 

@@ -73,9 +73,18 @@ export function debounce(fn, ms) {
   return wrapped;
 }
 
-/** A link to a post on X (ids are digits; handles are checked by the server). */
+let postLink = "https://x.com/{handle}/status/{id}";
+
+/** Where posts are linked to: the server's ``x_post_link`` (see loadPostLinks in chrome.js). */
+export function setPostLink(template) {
+  postLink = template;
+}
+
+/** A link to a post on the configured X (ids are digits; handles are checked by the server). */
 export function postUrl(handle, tweetId) {
-  return `https://x.com/${encodeURIComponent(handle || "i")}/status/${encodeURIComponent(tweetId)}`;
+  return postLink
+    .replace("{handle}", encodeURIComponent(handle || "i"))
+    .replace("{id}", encodeURIComponent(tweetId));
 }
 
 /** ``text`` as nodes where each http(s) URL is a link (rel noopener nofollow ugc): text

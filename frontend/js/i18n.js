@@ -106,6 +106,21 @@ export function bindLangSwitch(select) {
   });
 }
 
+/** A duration as people read it: "42 s", "4.5 s", "1 min 05 s", "2 h 03 min". */
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  const locale = current === "fr" ? "fr-FR" : "en-GB";
+  if (seconds < 10 && !Number.isInteger(seconds)) {
+    const s = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(seconds);
+    return t("duration.s", { s });
+  }
+  const whole = Math.round(seconds);
+  const two = (n) => String(n).padStart(2, "0");
+  if (whole < 60) return t("duration.s", { s: whole });
+  if (whole < 3600) return t("duration.ms", { m: Math.floor(whole / 60), s: two(whole % 60) });
+  return t("duration.hm", { h: Math.floor(whole / 3600), m: two(Math.floor((whole % 3600) / 60)) });
+}
+
 // -- times: every time shown is in the session's zone, labelled with the zone's short name
 // ("15:04 CET"); the server's recap writes the same form (atexpert/recap/when.py).
 

@@ -2,6 +2,7 @@
 // logged-in user, or create a staff account; on success, go to the session's console.
 
 import { api, ApiError, fieldErrors, me } from "./api.js";
+import { personName } from "./chrome.js";
 import { $, clear, el } from "./dom.js";
 import { bindLangSwitch, formatDateTime, initI18n, sessionLanguage, t } from "./i18n.js";
 
@@ -47,7 +48,7 @@ function render() {
   $("#signup").hidden = Boolean(state.who);
   if (state.who) {
     const user = state.who.user;
-    $("#join-button").textContent = t("invite.join", { name: user.display_name || user.username });
+    $("#join-button").textContent = t("invite.join", { name: personName(user) });
   }
 }
 

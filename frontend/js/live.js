@@ -2,7 +2,7 @@
 // posted, and the live and upcoming sessions.
 
 import { api } from "./api.js";
-import { connectionIndicator } from "./chrome.js";
+import { connectionIndicator, loadPostLinks } from "./chrome.js";
 import { $, clear, el, linkified, postUrl, sessionIdFromPath } from "./dom.js";
 import { bindLangSwitch, formatDateTime, initI18n, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot } from "./mirror.js";
@@ -73,7 +73,7 @@ function onEvent(msg) {
 }
 
 async function main() {
-  await initI18n();
+  await Promise.all([initI18n(), loadPostLinks()]);
   bindLangSwitch($("#lang"));
   document.addEventListener("langchange", render);
   try {

@@ -4,19 +4,20 @@ import { api, ApiError } from "./api.js";
 import { $ } from "./dom.js";
 import { bindLangSwitch, initI18n, t } from "./i18n.js";
 
-/** Where to go after logging in: ``?next=`` when it is a path of this site, else /admin.
+/** Where to go after logging in: ``?next=`` when it is a path of this site, else "/" (which
+ * sends each person to their console: see landing_path in atexpert/web/pages.py).
  * Resolved as a URL, so "//host", "/\\host" or a tab or newline hidden in it cannot lead
  * elsewhere. */
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next");
-  if (!next || !next.startsWith("/")) return "/admin";
+  if (!next || !next.startsWith("/")) return "/";
   try {
     const url = new URL(next, location.origin);
     if (url.origin === location.origin) return url.pathname + url.search + url.hash;
   } catch {
     // not a URL at all
   }
-  return "/admin";
+  return "/";
 }
 
 async function submit(event) {

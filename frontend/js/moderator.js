@@ -2,8 +2,8 @@
 // and soft claims, undo, bulk actions.
 
 import { api } from "./api.js";
-import { connectionIndicator, say, setupChrome } from "./chrome.js";
-import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
+import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
+import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
@@ -96,7 +96,7 @@ function cachedItem(q) {
     itemsLang = document.documentElement.lang;
   }
   const claim = claimOf(q.id);
-  const key = [q.version, q.likes, q.id === state.selected, claim ? claim.username : "", state.bulk.has(q.id)].join("|");
+  const key = [q.version, q.likes, q.id === state.selected, claim ? claim.name : "", state.bulk.has(q.id)].join("|");
   const cached = items.get(q.id);
   if (cached && cached.key === key) return cached.node;
   const node = item(q);
@@ -136,10 +136,10 @@ function item(q) {
       q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
       ...(q.tags || []).map((tag) => el("span", { class: "tag", text: tag })),
       q.decided_by && q.status !== "pending"
-        ? el("span", { class: "by", text: t("by", { who: q.decided_by }) })
+        ? el("span", { class: "by", text: t("by", { who: staffName(q.decided_by) }) })
         : null,
-      claim ? el("span", { class: "claim-chip", text: t("claim.on", { who: claim.username }) }) : null,
-      handedBack(q) ? el("span", { class: "handback", text: t("handback.by", { who: q.decided_by }) }) : null,
+      claim ? el("span", { class: "claim-chip", text: t("claim.on", { who: claim.name }) }) : null,
+      handedBack(q) ? el("span", { class: "handback", text: t("handback.by", { who: staffName(q.decided_by) }) }) : null,
     ),
     el("p", { class: "q-text", text: shownText(q) }),
   );
@@ -168,9 +168,10 @@ function renderCounters() {
 
 function renderPresence() {
   const list = clear($("#presence"));
-  const names = [...new Set(state.presence.moderators.map((m) => m.username))].sort();
-  for (const name of names) {
-    const mine = name === state.me.username;
+  const people = new Map(state.presence.moderators.map((m) => [m.username, m.name]));
+  const sorted = [...people].sort((a, b) => a[1].localeCompare(b[1]));
+  for (const [username, name] of sorted) {
+    const mine = username === state.me.username;
     list.append(el("li", { class: mine ? "chip me" : "chip", text: mine ? t("presence.you", { who: name }) : name }));
   }
 }
@@ -188,25 +189,25 @@ function renderDetail() {
   const author = q.author || {};
   const link = $("#d-author");
   link.textContent = `@${author.handle || "?"}${author.name ? ` (${author.name})` : ""}`;
-  link.href = q.url || "#";
+  link.href = postUrl(author.handle, q.tweet_id || q.id.replace(/^q_/, ""));
   $("#d-followers").textContent = t("detail.followers", { n: author.followers || 0 });
   $("#d-time").textContent = formatTime(q.created_at, zone());
   $("#d-time").setAttribute("datetime", q.created_at || "");
   const status = $("#d-status");
   status.textContent = q.decided_by && q.status !== "pending"
-    ? t("detail.status.by", { status: t(`status.${q.status}`), who: q.decided_by })
+    ? t("detail.status.by", { status: t(`status.${q.status}`), who: staffName(q.decided_by) })
     : t(`status.${q.status}`);
   status.className = `badge status-${q.status}`;
   const claim = claimOf(q.id);
   const mine = state.presence.claims.some((c) => c.question_id === q.id && c.username === state.me.username);
   $("#d-claim").hidden = !claim && !mine;
-  if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.username });
+  if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.name });
   else if (mine) $("#d-claim").textContent = t("claim.mine");
   $("#d-text").textContent = shownText(q);
   const why = q.reject_reason
     ? t("detail.reason", { reason: q.reject_reason })
     : handedBack(q)
-      ? t("detail.handback", { who: q.decided_by, reason: q.handback_reason || "-" })
+      ? t("detail.handback", { who: staffName(q.decided_by), reason: q.handback_reason || "-" })
       : q.moderator_note
       ? t("detail.notehint", { note: q.moderator_note })
       : "";
@@ -294,7 +295,7 @@ async function loadAutomod() {
 function onAutomod(msg, wasOn) {
   const on = Boolean(state.automod.config.raid_mode);
   if (on !== wasOn && msg.actor !== state.me.username) {
-    say(t(on ? "raid.turned_on" : "raid.turned_off", { who: msg.actor }), "info");
+    say(t(on ? "raid.turned_on" : "raid.turned_off", { who: staffName(msg.actor) }), "info");
   }
 }
 
@@ -368,7 +369,7 @@ const claimSoon = debounce(async () => {
     // "alice got there first") is the news: a late claim refusal must not cover it.
     if (error.code === "claimed" && state.selected === wanted && !state.actedOnSelected) {
       const claim = claimOf(wanted);
-      say(t("claim.taken", { who: claim ? claim.username : error.detail.split(" ")[0] }), "warn");
+      say(t("claim.taken", { who: claim ? claim.name : error.detail.split(" is handling ")[0] }), "warn");
     }
   }
 }, 250);
@@ -466,7 +467,7 @@ function explainConflict(qid) {
   const q = state.questions.get(qid);
   if (!pending || !q) return;
   if (q.decided_by && q.decided_by !== state.me.username) {
-    say(t("conflict.won", { who: q.decided_by, status: t(`state.${q.status}`) }), "warn");
+    say(t("conflict.won", { who: staffName(q.decided_by), status: t(`state.${q.status}`) }), "warn");
     state.conflicts.delete(qid);
   } else {
     say(t("conflict.generic", { detail: pending.detail || "" }), "warn");
@@ -784,6 +785,7 @@ async function main() {
     say(t("error.action", { detail: error.message }), "error");
     return;
   }
+  await loadStaffNames(sid);
   wire();
   socket = new LiveSocket(sid, "moderator", {
     onSnapshot,
