@@ -14,7 +14,7 @@ from atexpert.domain.announce import Moment
 from atexpert.domain.answers import Answer, AnswerPart
 from atexpert.domain.costs import DEFAULT_RATE_CARD
 from atexpert.domain.publish_plan import Route, can_reply, plan, quote
-from atexpert.domain.questions import Author, Question
+from atexpert.domain.questions import Author, Question, post_link
 from atexpert.domain.sessions import HostAccount, Session, SessionOptions
 from atexpert.publish.x_posts import same_text
 
@@ -193,7 +193,7 @@ def test_a_link_reply_is_written_once_the_answer_is_on_x_and_priced_as_a_link() 
     s = session(merged_replies="link").model_copy(update={"language": "fr"})
     reply = merged_mod.plan_reply(answer("Lift."), asked(20, "@Airbus ?", "8"), s, None)
     assert reply.link and [p.text for p in reply.parts] == [""]
-    url = merged_mod.post_link("Airbus", "123")
+    url = post_link("Airbus", "123")
     text = merged_mod.text_of(reply, 0, s, url)
     assert (
         text == "@fan_8 La réponse à votre question est ici\u202f: https://x.com/Airbus/status/123"

@@ -38,7 +38,7 @@ from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.costs import CallKind, post_kind
 from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.publish_plan import Route, plan
-from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.questions import Question, QuestionStatus, post_link
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.splitter import SplitError
 from atexpert.publish.outbox import (
@@ -218,7 +218,7 @@ class SessionPublisher:
         """Reply to each merged asker, once the thread (its ``first`` post) is on X. X's
         refusal of one reply is kept on it and the others go on; False when the answer
         failed (no verdict from X: ``retry`` resumes after the last posted post)."""
-        url = merged.post_link(session.host_account.handle, first)
+        url = post_link(session.host_account.handle, first)
         for i, reply in enumerate(answer.merged):
             parent = reply.reply_to
             for j, part in enumerate(reply.parts):

@@ -122,7 +122,7 @@ export function formatDuration(seconds) {
 }
 
 // -- times: every time shown is in the session's zone, labelled with the zone's short name
-// ("15:04 CET"); the server's recap writes the same form (atexpert/recap/when.py).
+// ("15:04 CET"); the server writes the same form (shown_time in atexpert/domain/clock.py).
 
 const LOCALES = { en: "en-GB", fr: "fr-FR" };
 
