@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { showSessionEnded } from "./closing.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
@@ -347,6 +348,7 @@ function showSession() {
   $("#session-title").textContent = state.session.title;
   $("#session-status").textContent = t(`session.status.${state.session.status}`);
   sessionLanguage(state.session.language);
+  showSessionEnded(state.session);
 }
 
 // -- wiring -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { showSessionEnded } from "./closing.js";
 import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
@@ -584,6 +585,7 @@ function showSession() {
   $("#session-title").textContent = state.session.title;
   $("#session-status").textContent = t(`session.status.${state.session.status}`);
   sessionLanguage(state.session.language);
+  showSessionEnded(state.session);
 }
 
 const flushArrivals = debounce(() => {
