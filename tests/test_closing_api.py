@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from atexpert.cli.main import main
+from atexpert.domain.answers import AnswerDraft
 from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
 from tests.support.api_world import bearer
 from tests.support.command_world import NOW, CommandWorld, command_app, fresh_world
@@ -93,3 +95,24 @@ def test_an_unknown_close_choice_is_refused(world: CommandWorld) -> None:
     )
     assert (r.status_code, r.json()["error"]) == (422, "invalid_input")
     assert world.call(world.store.get_session, world.sid).status.value == "live"
+
+
+def test_the_cli_closes_cancelling_the_queue(
+    world: CommandWorld,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w = world
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    draft = AnswerDraft(question_ids=[w.qids["approved"]], text="Lift comes from the wing.")
+    answer = w.call(w.store.create_answer, w.sid, draft, expert_id="expert", at=NOW)
+    w.call(w.store.submit_answer, w.sid, answer.id, actor="expert", at=NOW)
+    with pytest.raises(SystemExit):  # argparse: only post or cancel
+        main(["session", "close", w.sid, "--queued", "later"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["session", "close", w.sid, "--queued", "cancel"]) == 0
+    assert w.call(w.store.get_answer, w.sid, answer.id).status.value == "draft"
+    assert main(["session", "close", w.sid]) == 1  # already closed
+    assert "closed" in capsys.readouterr().err

@@ -58,6 +58,7 @@ ANY_STATE = frozenset(SessionStatus)
 #: Where questions are still approved: not once the session wraps up or closes.
 APPROVING = ANY_STATE - {SessionStatus.WRAPPING_UP, SessionStatus.CLOSED, SessionStatus.ARCHIVED}
 #: Where answers are still written, approved and queued: during the wrap-up too.
+#: (Withdraw and return publish nothing, so they stay allowed.)
 ANSWERING = ANY_STATE - {SessionStatus.CLOSED, SessionStatus.ARCHIVED}
 NO_APPROVALS = "it takes no new approvals"
 NO_ANSWERS = "it takes no new answers"
@@ -372,20 +373,22 @@ async def _edit_answer(s: Stores, t: Target, body: AnswerEdit) -> Answer:
 
 AnswerCommand = Command[Any, Answer]
 _WRITE, _APPROVE = Action.ANSWER_WRITE, Action.ANSWER_APPROVE
-#: Writing, approving and queuing answers end with the session (withdraw and return don't
-#: publish anything, so they stay allowed).
-_ANSWERING: dict[str, Any] = {"states": ANSWERING, "refusal": NO_ANSWERS}
+_OPEN, _OVER = ANSWERING, NO_ANSWERS
 
 ANSWER_COMMANDS: dict[str, AnswerCommand] = {
     c.name: c
     for c in (
-        Command("create", AnswerDraft, _WRITE, _draft, **_ANSWERING),
-        Command("edit", AnswerEdit, _WRITE, _edit_answer, versioned=True, **_ANSWERING),
-        Command("submit", NoInput, _WRITE, _step(Store.submit_answer), **_ANSWERING),
+        Command("create", AnswerDraft, _WRITE, _draft, states=_OPEN, refusal=_OVER),
+        Command(
+            "edit", AnswerEdit, _WRITE, _edit_answer, versioned=True, states=_OPEN, refusal=_OVER
+        ),
+        Command("submit", NoInput, _WRITE, _step(Store.submit_answer), states=_OPEN, refusal=_OVER),
         Command("withdraw", NoInput, _WRITE, _step(Store.withdraw_answer)),
-        Command("approve", NoInput, _APPROVE, _step(Store.approve_answer), **_ANSWERING),
+        Command(
+            "approve", NoInput, _APPROVE, _step(Store.approve_answer), states=_OPEN, refusal=_OVER
+        ),
         Command("return", NoInput, _APPROVE, _step(Store.return_answer)),
-        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer), **_ANSWERING),
+        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer), states=_OPEN, refusal=_OVER),
     )
 }
 
