@@ -89,6 +89,7 @@ QUESTION_CASES = [
     QuestionCase("approve", "pending", version=1),
     QuestionCase("approve", "pending", version=9),  # stale: conflict
     QuestionCase("approve", "rejected"),  # illegal transition
+    QuestionCase("approve", "pending", label="closed"),  # the session is closed
     QuestionCase("reject", "pending", {"reason": "off topic"}),
     QuestionCase("reject", "pending", {}, label="no-reason"),
     QuestionCase("reject", "approved", {"reason": "off topic"}, version=9),
@@ -114,7 +115,13 @@ def _payload(w: CommandWorld, case: QuestionCase) -> dict[str, Any]:
     return {**case.payload, "into": w.qids[into]} if into else case.payload
 
 
+def _prepare(w: CommandWorld, case: QuestionCase) -> None:
+    if case.label == "closed":
+        w.call(w.store.close_session, w.sid, actor="seed", at=NOW)
+
+
 def via_http(w: CommandWorld, case: QuestionCase, role: str) -> Outcome:
+    _prepare(w, case)
     qid = w.qids[case.target]
     after = w.call(w.store.last_event_id, w.sid)
     headers = bearer(w.tokens[role]) if role != "anonymous" else {}
@@ -128,6 +135,7 @@ def via_http(w: CommandWorld, case: QuestionCase, role: str) -> Outcome:
 
 
 def via_websocket(w: CommandWorld, case: QuestionCase, role: str) -> Outcome:
+    _prepare(w, case)
     qid = w.qids[case.target]
     after = w.call(w.store.last_event_id, w.sid)
     protocols = [SUBPROTOCOL] + ([BEARER_PREFIX + w.tokens[role]] if role != "anonymous" else [])
@@ -172,6 +180,7 @@ def test_the_outcomes_are_the_product_rules(app_client: TestClient, redis_url: s
         ("approve-pending-v9", "moderator"): "conflict",
         ("edit-pending-v9", "admin"): "conflict",  # edit honours version everywhere
         ("approve-rejected", "moderator"): "illegal_transition",
+        ("approve-pending-closed", "moderator"): "session_closed",
         ("reject-pending-no-reason", "moderator"): "invalid_input",
         ("reject-pending-no-reason", "outsider"): "forbidden",  # authorized before validated
         ("note-pending-too-long", "admin"): "invalid_input",

@@ -68,7 +68,8 @@ async def run_every_action(
     sid = s.id
     if created is not None:
         await created(sid)
-    await store.update_session(sid, SessionUpdate(description="Live Q&A"), actor="brand", at=t)
+    changes = SessionUpdate(description="Live Q&A", wrap_up_minutes=30)
+    await store.update_session(sid, changes, actor="brand", at=t)
     await store.schedule_session(sid, actor="brand", at=t)
     await store.unschedule_session(sid, actor="brand", at=t)
     await store.assign_role(sid, "u_exp", Role.EXPERT, actor="brand", at=t)
@@ -175,6 +176,7 @@ async def run_every_action(
     await store.mark_published(sid, a.id, actor="publisher", at=t)
     await store.record_announcement(sid, "start", "1860000000000000000", actor="publisher", at=t)
     await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=2), fence=4)
+    await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=3), fence=5)
     await store.record_announcement(sid, "end", "1860000000000000009", actor="publisher", at=t)
     await store.archive_session(sid, actor="brand", at=t + timedelta(days=1))
     return sid

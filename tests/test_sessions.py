@@ -27,6 +27,10 @@ LEGAL: dict[tuple[S, A], S] = {
     (S.SCHEDULED, A.CHANGE_ROLES): S.SCHEDULED,
     (S.SCHEDULED, A.RECEIVE): S.SCHEDULED,
     (S.LIVE, A.CLOSE): S.CLOSED,
+    (S.LIVE, A.WRAP_UP): S.WRAPPING_UP,
+    (S.WRAPPING_UP, A.CLOSE): S.CLOSED,
+    (S.WRAPPING_UP, A.CHANGE_ROLES): S.WRAPPING_UP,
+    (S.WRAPPING_UP, A.ANNOUNCE): S.WRAPPING_UP,
     (S.LIVE, A.CHANGE_ROLES): S.LIVE,
     (S.LIVE, A.RECEIVE): S.LIVE,
     (S.CLOSED, A.ARCHIVE): S.ARCHIVED,
@@ -153,3 +157,34 @@ def test_due_at() -> None:
     live = session(S.LIVE)
     assert sessions.due_at(live) == live.scheduled_end
     assert sessions.due_at(session(S.CLOSED)) is None
+
+
+def test_close_with_a_wrap_up_period_wraps_up_first() -> None:
+    live = session(S.LIVE).model_copy(update={"wrap_up_minutes": 10})
+    [change] = sessions.close_plan(live, ["a_1"], actor="admin", at=AT, choice="cancel")
+    assert change.patch["status"] == S.WRAPPING_UP.value
+    assert change.patch["wrap_up_until"] == (AT + timedelta(minutes=10)).isoformat()
+    assert change.patch["close_queued"] == "cancel"
+    wrapping = live.model_copy(
+        update={"status": S.WRAPPING_UP, "wrap_up_until": AT + timedelta(minutes=10)}
+    )
+    assert sessions.due_at(wrapping) == AT + timedelta(minutes=10)
+    # The wrap-up's end closes for good with the recorded choice: queued answers withdrawn.
+    wrapping = wrapping.model_copy(update={"close_queued": "cancel"})
+    close, withdraw = sessions.close_plan(wrapping, ["a_1"], actor="scheduler", at=AT)
+    assert close.patch["status"] == S.CLOSED.value
+    assert withdraw.entity_id == "a_1" and withdraw.patch["status"] == "draft"
+    assert withdraw.optional  # one the publisher claimed meanwhile is finished instead
+
+
+def test_close_posting_the_queue_leaves_queued_answers_alone() -> None:
+    [close] = sessions.close_plan(session(S.LIVE), ["a_1"], actor="admin", at=AT)
+    assert close.patch["status"] == S.CLOSED.value and close.patch["close_queued"] == "post"
+
+
+def test_wrap_up_minutes_are_bounded() -> None:
+    assert fields(wrap_up_minutes=15).wrap_up_minutes == 15
+    with pytest.raises(ValidationError):
+        fields(wrap_up_minutes=-1)
+    with pytest.raises(ValidationError):
+        fields(wrap_up_minutes=sessions.MAX_WRAP_UP + 1)

@@ -32,6 +32,7 @@ from atexpert.web.commands import (
     RoleAssignment,
     Stores,
     execute,
+    parse_input,
 )
 
 ASSIGN = SESSION_COMMANDS["assign"]
@@ -113,7 +114,8 @@ async def run_session_action(args: argparse.Namespace, settings: Settings) -> in
         first = ["schedule"] if args.action == "start" and draft else []  # then start
         for name in [*first, args.action]:
             command = SESSION_COMMANDS[name]
-            session = await execute(command, stores, OPERATOR, sid, "", NoInput(), at=now)
+            body = parse_input(command, {"queued": args.queued} if name == "close" else {})
+            session = await execute(command, stores, OPERATOR, sid, "", body, at=now)
         print(session_line(session))
         return 0
 
@@ -257,6 +259,14 @@ def add_session_commands(sub: SubParsers) -> None:
     for action, text in SESSION_ACTIONS.items():
         parser = sessions.add_parser(action, help=text)
         parser.add_argument("session_id")
+        if action == "close":
+            parser.add_argument(
+                "--queued",
+                choices=["post", "cancel"],
+                default="post",
+                help="answers still queued: post them before the closing post (default), "
+                "or cancel them (back to drafts)",
+            )
         parser.set_defaults(run=run_session_action, action=action)
     assign = sessions.add_parser("assign", help="make staff users moderators or experts")
     assign.add_argument("session_id")
@@ -269,6 +279,6 @@ def add_session_commands(sub: SubParsers) -> None:
 SESSION_ACTIONS = {
     "schedule": "draft -> scheduled",
     "start": "go live now (a draft is scheduled first)",
-    "close": "live -> closed",
+    "close": "live -> closed (or wrapping_up, with a wrap-up period); wrapping_up -> closed",
     "archive": "closed or draft -> archived",
 }

@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     SESSION_SCHEDULED = "session.scheduled"
     SESSION_UNSCHEDULED = "session.unscheduled"
     SESSION_STARTED = "session.started"
+    SESSION_WRAPPING_UP = "session.wrapping_up"
     SESSION_CLOSED = "session.closed"
     SESSION_ARCHIVED = "session.archived"
     SESSION_ROLES_CHANGED = "session.roles_changed"

@@ -3,8 +3,15 @@
 Lifecycle::
 
     draft --schedule--> scheduled --start--> live --close--> closed --archive--> archived
-      ^                    |
-      +----unschedule------+            draft --archive--> archived (discard a draft)
+      ^                    |               |                  ^
+      +----unschedule------+               +--wrap_up--> wrapping_up --close--+
+                                        draft --archive--> archived (discard a draft)
+
+Closing (:func:`close_plan`): with a wrap-up period (``wrap_up_minutes``) a live session
+first wraps up: intake stops and no question is approved any more, but the expert may
+still finish and publish answers until ``wrap_up_until``, when the scheduler closes it for
+good. Answers still queued at the close for good are posted before the closing post, or
+withdrawn to drafts (``close_queued``: the admin's choice), in the same atomic step.
 
 ``update`` (title, times, hashtags...) is allowed in draft and scheduled only; roles can
 change in draft, scheduled and live. ``announce`` records the tweet id of the start
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Self
@@ -32,17 +41,23 @@ from pydantic import (
     model_validator,
 )
 
-from atexpert.domain import twittertext
+from atexpert.domain import answers, twittertext
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMachine, invalid_input
 
 HASHTAG = re.compile(r"#\w{1,99}")
+#: The longest wrap-up period, in minutes.
+MAX_WRAP_UP = 240
+#: At the close, what becomes of answers still queued: posted before the closing post, or
+#: withdrawn to drafts.
+QueuedAtClose = Literal["post", "cancel"]
 
 
 class SessionStatus(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     LIVE = "live"
+    WRAPPING_UP = "wrapping_up"
     CLOSED = "closed"
     ARCHIVED = "archived"
 
@@ -52,6 +67,7 @@ class SessionAction(StrEnum):
     SCHEDULE = "schedule"
     UNSCHEDULE = "unschedule"
     START = "start"
+    WRAP_UP = "wrap up"
     CLOSE = "close"
     ARCHIVE = "archive"
     CHANGE_ROLES = "change roles of"
@@ -78,11 +94,15 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.SCHEDULED, _A.START): _S.LIVE,
         (_S.SCHEDULED, _A.CHANGE_ROLES): _S.SCHEDULED,
         (_S.LIVE, _A.CLOSE): _S.CLOSED,
+        (_S.LIVE, _A.WRAP_UP): _S.WRAPPING_UP,
+        (_S.WRAPPING_UP, _A.CLOSE): _S.CLOSED,
         (_S.LIVE, _A.CHANGE_ROLES): _S.LIVE,
+        (_S.WRAPPING_UP, _A.CHANGE_ROLES): _S.WRAPPING_UP,
         (_S.SCHEDULED, _A.RECEIVE): _S.SCHEDULED,
         (_S.LIVE, _A.RECEIVE): _S.LIVE,
         (_S.CLOSED, _A.ARCHIVE): _S.ARCHIVED,
         (_S.LIVE, _A.ANNOUNCE): _S.LIVE,
+        (_S.WRAPPING_UP, _A.ANNOUNCE): _S.WRAPPING_UP,
         (_S.CLOSED, _A.ANNOUNCE): _S.CLOSED,
     },
 )
@@ -92,6 +112,7 @@ _KIND = {
     _A.SCHEDULE: EventKind.SESSION_SCHEDULED,
     _A.UNSCHEDULE: EventKind.SESSION_UNSCHEDULED,
     _A.START: EventKind.SESSION_STARTED,
+    _A.WRAP_UP: EventKind.SESSION_WRAPPING_UP,
     _A.CLOSE: EventKind.SESSION_CLOSED,
     _A.ARCHIVE: EventKind.SESSION_ARCHIVED,
     _A.CHANGE_ROLES: EventKind.SESSION_ROLES_CHANGED,
@@ -177,6 +198,8 @@ class SessionFields(BaseModel):
     scheduled_end: AwareDatetime
     time_zone: str = "UTC"
     intake_opens_before_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    #: After the close, how long the expert may still finish and publish (0: none).
+    wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
     language: Literal["fr", "en"] = "en"
     options: SessionOptions = SessionOptions()
 
@@ -214,6 +237,7 @@ class SessionUpdate(BaseModel):
     scheduled_end: AwareDatetime | None = None
     time_zone: str | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
     language: Literal["fr", "en"] | None = None
     options: SessionOptions | None = None
 
@@ -230,6 +254,10 @@ class Session(SessionFields):
     updated_at: AwareDatetime
     started_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
+    #: While wrapping up: when the session closes for good.
+    wrap_up_until: AwareDatetime | None = None
+    #: What the close does with answers still queued (the admin's choice).
+    close_queued: QueuedAtClose = "post"
     archived_at: AwareDatetime | None = None
     #: Highest scheduler fence seen by start/close: stale lease holders are refused.
     fence: int | None = None
@@ -369,12 +397,51 @@ def roles_of(session: Session, user_id: str) -> set[Role]:
     return roles
 
 
+def close_plan(
+    session: Session,
+    queued: Sequence[str],
+    *,
+    actor: str,
+    at: datetime,
+    choice: QueuedAtClose | None = None,
+    fence: int | None = None,
+) -> list[Change]:
+    """The atomic step that closes ``session``: a live one with a wrap-up period starts
+    wrapping up (recording ``choice`` for the end of it), otherwise it closes for good and
+    ``queued`` (the ids of its queued answers) are withdrawn when the choice is "cancel".
+
+    ``choice`` None keeps the one recorded when the wrap-up began ("post" by default). A
+    withdrawal is optional: an answer the publisher claimed meanwhile is finished instead.
+    """
+    choice = choice or session.close_queued
+    if session.status is SessionStatus.LIVE and session.wrap_up_minutes > 0:
+        until = at + timedelta(minutes=session.wrap_up_minutes)
+        patch: Record = {"wrap_up_until": until.isoformat(), "close_queued": choice}
+        change = transition(
+            session.id, SessionAction.WRAP_UP, actor=actor, at=at, fence=fence, patch=patch
+        )
+        return [change]
+    patch = {"close_queued": choice}
+    close = transition(
+        session.id, SessionAction.CLOSE, actor=actor, at=at, fence=fence, patch=patch
+    )
+    if choice == "post":
+        return [close]
+    withdraw = answers.AnswerAction.WITHDRAW
+    return [
+        close,
+        *(replace(answers.change(a, withdraw, actor=actor, at=at), optional=True) for a in queued),
+    ]
+
+
 def due_at(session: Session) -> datetime | None:
     """When the scheduler must act next on this session, if ever."""
     if session.status is SessionStatus.SCHEDULED:
         return session.scheduled_start
     if session.status is SessionStatus.LIVE:
         return session.scheduled_end
+    if session.status is SessionStatus.WRAPPING_UP:
+        return session.wrap_up_until
     return None
 
 

@@ -54,7 +54,7 @@ class Shape:
 
 WHOLE = Shape()
 EXPERT_QUESTION_STATUSES = frozenset({"approved", "answered", "merged"})
-PUBLIC_SESSION_STATUSES = frozenset({"scheduled", "live", "closed", "archived"})
+PUBLIC_SESSION_STATUSES = frozenset({"scheduled", "live", "wrapping_up", "closed", "archived"})
 PUBLIC_QUESTION_STATUSES = frozenset({"answered"})
 PUBLIC_ANSWER_STATUSES = frozenset({"publishing", "published"})
 
@@ -70,6 +70,7 @@ SESSION_FIELDS = (
     "scheduled_end",
     "time_zone",
     "intake_opens_before_minutes",
+    "wrap_up_minutes",
     "language",
     "options",
     "status",
@@ -80,6 +81,8 @@ SESSION_FIELDS = (
     "updated_at",
     "started_at",
     "closed_at",
+    "wrap_up_until",
+    "close_queued",
     "archived_at",
     "fence",
     "thread_root_id",
@@ -97,6 +100,7 @@ PUBLIC_SESSION_FIELDS = (
     "status",
     "started_at",
     "closed_at",
+    "wrap_up_until",
 )
 #: Everything of a question but the moderators' private note and reject reason.
 EXPERT_QUESTION_FIELDS = (

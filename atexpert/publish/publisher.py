@@ -8,7 +8,8 @@ lease (:class:`~atexpert.store.scheduler.Lease`), so two processes never post th
    outbox in the same atomic step (:mod:`atexpert.publish.outbox`), then part by part, each
    recorded with its tweet id before the next one is sent; then the reply to each merged
    asker (:mod:`atexpert.domain.merged`), planned at claim time, post by post the same way;
-3. once the session is closed and nothing is left to publish, the end announcement.
+3. once the session is closed (not while it wraps up) and nothing is left to publish, the
+   end announcement: the session's last post, counting every answer posted.
 
 Exactly once: before sending a post the publisher notes the attempt in Redis. A post whose
 outcome is unknown (timeout, connection dropped, 5xx, or a publisher killed mid-call) is
@@ -58,6 +59,8 @@ from atexpert.store.scheduler import Lease
 from atexpert.store.store import Store
 
 log = logging.getLogger(__name__)
+#: The session statuses in which answers are published.
+PUBLISHING = (SessionStatus.LIVE, SessionStatus.WRAPPING_UP, SessionStatus.CLOSED)
 #: The endpoint name X's post limits are kept under (:meth:`Meter.note_limits`).
 CREATE_TWEET = "create_tweet"
 
@@ -155,7 +158,7 @@ class SessionPublisher:
     async def work(self) -> None:
         """Everything publishable now: announcements and every queued answer."""
         session = await self.store.get_session(self.session_id)
-        if session.status not in (SessionStatus.LIVE, SessionStatus.CLOSED):
+        if session.status not in PUBLISHING:
             return
         root = await self._announce_start(session)
         pending = [

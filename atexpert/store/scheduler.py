@@ -4,7 +4,10 @@ Every app process runs a :class:`Scheduler`, but only the holder of a Redis leas
 Acquiring the lease yields a fencing token, strictly larger than every earlier one; the
 token goes with each start/close to the store, which records it on the session and
 refuses a smaller one, so a holder that stalled past its lease cannot act after its
-successor did. The sessions' own state machine makes a second start or close an
+successor did. A close goes through :meth:`Store.close_session`, as the admin's does
+(with its default: the answers still queued are posted before the closing post): a
+session with a wrap-up period starts wrapping up at its end, and closes for good when the
+wrap-up is over. The sessions' own state machine makes a second start or close an
 :class:`~atexpert.domain.errors.IllegalTransition`, which the scheduler takes as "already done"
 (by another process, or by a person who started or closed the session by hand).
 """
@@ -25,6 +28,7 @@ from redis.exceptions import RedisError
 from atexpert.domain.clock import Clock
 from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.sessions import Session, SessionStatus
+from atexpert.domain.sessions import is_due as session_due
 from atexpert.store import keys, lua
 from atexpert.store.redis_conn import RedisClient
 
@@ -120,6 +124,7 @@ class TickReport:
 
     token: int | None = None
     started: list[str] = field(default_factory=list)
+    #: Sessions closed, or that began their wrap-up period.
     closed: list[str] = field(default_factory=list)
     #: Sessions another actor had already started or closed (or that vanished).
     already_done: list[str] = field(default_factory=list)
@@ -166,7 +171,8 @@ class Scheduler:
                 report.started.append(session.id)
                 status = SessionStatus.LIVE
             closing = status is SessionStatus.LIVE and session.scheduled_end <= now
-            if closing and await self._act(
+            wrapped = status is SessionStatus.WRAPPING_UP and session_due(session, now)
+            if (closing or wrapped) and await self._act(
                 self.store.close_session, session.id, now, token, report
             ):
                 report.closed.append(session.id)

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from atexpert.domain import sessions
-from atexpert.domain.answers import Answer
+from atexpert.domain.answers import Answer, AnswerStatus
 from atexpert.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from atexpert.domain.events import (
     Change,
@@ -34,6 +34,7 @@ from atexpert.domain.events import (
 )
 from atexpert.domain.questions import Question
 from atexpert.domain.sessions import (
+    QueuedAtClose,
     Role,
     Session,
     SessionAction,
@@ -148,14 +149,27 @@ class Store(QuestionSteps, AnswerSteps):
         return await self._session_step(change)
 
     async def close_session(
-        self, session_id: str, *, actor: str, at: datetime | None = None, fence: int | None = None
+        self,
+        session_id: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        fence: int | None = None,
+        queued: QueuedAtClose | None = None,
     ) -> Session:
-        """live -> closed. With ``fence``, refuse (Conflict) a stale scheduler lease."""
+        """live -> wrapping_up (with a wrap-up period) or closed; wrapping_up -> closed.
+
+        ``queued``: post the answers still queued before the closing post, or withdraw
+        them (None: the choice recorded when the wrap-up began), see
+        :func:`~atexpert.domain.sessions.close_plan`. With ``fence``, refuse (Conflict) a
+        stale scheduler lease."""
         at = self._now(at)
-        change = sessions.transition(
-            session_id, SessionAction.CLOSE, actor=actor, at=at, fence=fence
-        )
-        return await self._session_step(change)
+        current = await self.get_session(session_id)
+        pending = [a.id for a in await self.list_answers(session_id, AnswerStatus.QUEUED)]
+        plan = sessions.close_plan(current, pending, actor=actor, at=at, choice=queued, fence=fence)
+        session = Session.model_validate_json(await self._apply(session_id, *plan))
+        await self._mirror(session)
+        return session
 
     async def archive_session(
         self, session_id: str, *, actor: str, at: datetime | None = None

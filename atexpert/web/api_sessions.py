@@ -18,7 +18,7 @@ from atexpert.domain.staff import (
 from atexpert.domain.views import Json, project, reader_of
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Call, Endpoint, command_endpoint, command_endpoints, endpoint
-from atexpert.web.commands import SESSION_COMMANDS, RoleRevocation
+from atexpert.web.commands import SESSION_COMMANDS, CloseSession, RoleRevocation
 
 TAG = "sessions"
 ONE = "/api/sessions/{session_id}"
@@ -126,7 +126,6 @@ LIFECYCLE = command_endpoints(
         "schedule": "draft -> scheduled (admin)",
         "unschedule": "scheduled -> draft (admin)",
         "start": "scheduled -> live, now (admin)",
-        "close": "live -> closed, now (admin)",
         "archive": "closed or draft -> archived (admin)",
     },
     ONE,
@@ -134,6 +133,21 @@ LIFECYCLE = command_endpoints(
     response=Session,
     suffix="_session",
 )
+
+
+@endpoint(
+    "POST",
+    ONE + "/close",
+    summary="live -> closed now, or wrapping_up with a wrap-up period; wrapping_up -> "
+    "closed (admin). ?queued=post (default) publishes the answers still queued before the "
+    "closing post, ?queued=cancel sends them back to drafts",
+    tag=TAG,
+    query=CloseSession,
+    response=Session,
+    command=True,
+)
+async def close_session(call: Call) -> Session:
+    return await call.run(SESSION_COMMANDS["close"], read=lambda: call.query(CloseSession))
 
 
 assign_role = command_endpoint(
@@ -180,6 +194,7 @@ ENDPOINTS: list[Endpoint] = [
     session_staff,
     update_session,
     *LIFECYCLE,
+    close_session,
     assign_role,
     revoke_role,
 ]

@@ -44,7 +44,7 @@ from atexpert.domain.questions import (
     Question,
     QuestionCommandName,
 )
-from atexpert.domain.sessions import Role, Session, SessionStatus, SessionUpdate
+from atexpert.domain.sessions import QueuedAtClose, Role, Session, SessionStatus, SessionUpdate
 from atexpert.domain.staff import Action, StaffUser, can
 from atexpert.store.invitations import InvitationStore
 from atexpert.store.redis_conn import RedisClient
@@ -55,6 +55,13 @@ I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the input model
 R = TypeVar("R")
 
 ANY_STATE = frozenset(SessionStatus)
+#: Where questions are still approved: not once the session wraps up or closes.
+APPROVING = ANY_STATE - {SessionStatus.WRAPPING_UP, SessionStatus.CLOSED, SessionStatus.ARCHIVED}
+#: Where answers are still written, approved and queued: during the wrap-up too.
+#: (Withdraw and return publish nothing, so they stay allowed.)
+ANSWERING = ANY_STATE - {SessionStatus.CLOSED, SessionStatus.ARCHIVED}
+NO_APPROVALS = "it takes no new approvals"
+NO_ANSWERS = "it takes no new answers"
 #: The "states" of a command that acts on no session.
 GLOBAL = None
 
@@ -300,7 +307,15 @@ QuestionCommand = Command[Any, Question]
 QUESTION_COMMANDS: dict[str, QuestionCommand] = {
     c.name: c
     for c in (
-        Command("approve", NoInput, _MODERATE, _step(Store.approve_question), versioned=True),
+        Command(
+            "approve",
+            NoInput,
+            _MODERATE,
+            _step(Store.approve_question),
+            states=APPROVING,
+            versioned=True,
+            refusal=NO_APPROVALS,
+        ),
         Command(
             "reject", Reject, _MODERATE, _step(Store.reject_question, "reason"), versioned=True
         ),
@@ -358,17 +373,22 @@ async def _edit_answer(s: Stores, t: Target, body: AnswerEdit) -> Answer:
 
 AnswerCommand = Command[Any, Answer]
 _WRITE, _APPROVE = Action.ANSWER_WRITE, Action.ANSWER_APPROVE
+_OPEN, _OVER = ANSWERING, NO_ANSWERS
 
 ANSWER_COMMANDS: dict[str, AnswerCommand] = {
     c.name: c
     for c in (
-        Command("create", AnswerDraft, _WRITE, _draft),
-        Command("edit", AnswerEdit, _WRITE, _edit_answer, versioned=True),
-        Command("submit", NoInput, _WRITE, _step(Store.submit_answer)),
+        Command("create", AnswerDraft, _WRITE, _draft, states=_OPEN, refusal=_OVER),
+        Command(
+            "edit", AnswerEdit, _WRITE, _edit_answer, versioned=True, states=_OPEN, refusal=_OVER
+        ),
+        Command("submit", NoInput, _WRITE, _step(Store.submit_answer), states=_OPEN, refusal=_OVER),
         Command("withdraw", NoInput, _WRITE, _step(Store.withdraw_answer)),
-        Command("approve", NoInput, _APPROVE, _step(Store.approve_answer)),
+        Command(
+            "approve", NoInput, _APPROVE, _step(Store.approve_answer), states=_OPEN, refusal=_OVER
+        ),
         Command("return", NoInput, _APPROVE, _step(Store.return_answer)),
-        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer)),
+        Command("retry", NoInput, _APPROVE, _step(Store.retry_answer), states=_OPEN, refusal=_OVER),
     )
 }
 
@@ -408,6 +428,22 @@ async def _revoke(s: Stores, t: Target, body: RoleRevocation) -> Session:
     return await s.store.revoke_role(sid, body.user_id, body.role, actor=t.actor, at=t.at)
 
 
+class CloseSession(BaseModel):
+    """How to close: what becomes of the answers still queued."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queued: QueuedAtClose = Field(
+        default="post",
+        description='"post": publish them before the closing post; "cancel": back to drafts',
+    )
+
+
+async def _close(s: Stores, t: Target, body: CloseSession) -> Session:
+    sid = t.session.id
+    return await s.store.close_session(sid, actor=t.actor, at=t.at, queued=body.queued)
+
+
 SessionCommand = Command[Any, Session]
 _LIFECYCLE = Action.SESSION_LIFECYCLE
 
@@ -420,7 +456,7 @@ SESSION_COMMANDS: dict[str, SessionCommand] = {
         Command("schedule", NoInput, _LIFECYCLE, _step(Store.schedule_session)),
         Command("unschedule", NoInput, _LIFECYCLE, _step(Store.unschedule_session)),
         Command("start", NoInput, _LIFECYCLE, _step(Store.start_session)),
-        Command("close", NoInput, _LIFECYCLE, _step(Store.close_session)),
+        Command("close", CloseSession, _LIFECYCLE, _close),
         Command("archive", NoInput, _LIFECYCLE, _step(Store.archive_session)),
     )
 }

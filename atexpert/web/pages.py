@@ -73,7 +73,7 @@ PAGES = {
     "/live/{session_id}": "live.html",
     "/invite/{secret}": "invite.html",
 }
-PUBLIC_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
+PUBLIC_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE, SessionStatus.WRAPPING_UP)
 
 
 def content_security_policy(public_base_url: str | None = None) -> str:

@@ -1,8 +1,8 @@
 """Runs a :class:`~atexpert.publish.publisher.SessionPublisher` for every session with work to do.
 
 The app starts one :class:`PublishService`; every process may run one, the per-session
-lease keeps a single active publisher per session. A session has work while it is live,
-and once closed until its queue is empty and its end announcement is posted (when on).
+lease keeps a single active publisher per session. A session has work while it is live or
+wraps up, and once closed until its queue is empty and its end announcement is posted (when on).
 How a publisher reaches X as the brand is the ``posters`` factory: it opens a
 :class:`~atexpert.publish.x_posts.Poster` for a session (the brand's OAuth 2.0 user token with
 :func:`tweepy_posters`).
@@ -90,7 +90,7 @@ class PublishService:
             await self._stop(sid)
 
     async def has_work(self, session: Session) -> bool:
-        if session.status is SessionStatus.LIVE:
+        if session.status in (SessionStatus.LIVE, SessionStatus.WRAPPING_UP):
             return True
         if session.status is not SessionStatus.CLOSED:
             return False

@@ -3,6 +3,7 @@
 
 import { api, fieldErrors } from "./api.js";
 import { personName, say, setupChrome } from "./chrome.js";
+import { confirmClose } from "./closing.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
@@ -17,6 +18,7 @@ const NEXT_STEPS = {
   draft: ["schedule", "archive"],
   scheduled: ["start", "unschedule"],
   live: ["close"],
+  wrapping_up: ["close"],
   closed: ["archive"],
   archived: [],
 };
@@ -72,7 +74,13 @@ function renderSessions() {
 
 async function lifecycle(s, step) {
   try {
-    await api("POST", sessionUrl(s.id, `/${step}`));
+    let tail = `/${step}`;
+    if (step === "close") {
+      const queued = await confirmClose(s);
+      if (!queued) return;
+      tail += `?queued=${queued}`;
+    }
+    await api("POST", sessionUrl(s.id, tail));
     say(t("admin.done", { title: s.title }), "ok");
     await loadSessions();
   } catch (error) {
@@ -129,6 +137,7 @@ function edit(s) {
   $("#s-announce").checked = s.options.announce;
   $("#s-numbering").checked = s.options.numbering;
   $("#s-merged").value = s.options.merged_replies || "thread";
+  $("#s-wrap-up").value = s.wrap_up_minutes || 0;
   clear($("#s-errors"));
   hostHint();
   $("#s-title").focus();
@@ -148,6 +157,7 @@ function formBody() {
     scheduled_end: when("#s-end"),
     time_zone: $("#s-tz").value.trim() || "UTC",
     language: $("#s-language").value,
+    wrap_up_minutes: Number($("#s-wrap-up").value || 0),
     options: {
       require_answer_approval: $("#s-approval").checked,
       announce: $("#s-announce").checked,

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { showSessionEnded } from "./closing.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, formatUsd, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -384,6 +385,7 @@ function showSession() {
     zone: zone(),
   });
   sessionLanguage(state.session.language);
+  showSessionEnded(state.session);
 }
 
 /** The session's time zone: every time shown is in it. */

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { connectionIndicator, loadPostLinks } from "./chrome.js";
+import { showSessionEnded } from "./closing.js";
 import { $, clear, el, linkified, postUrl, sessionIdFromPath } from "./dom.js";
 import { bindLangSwitch, formatDateTime, initI18n, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot } from "./mirror.js";
@@ -24,6 +25,7 @@ function renderSession() {
   $("#session-title").textContent = s.title;
   $("#session-tags").textContent = (s.hashtags || []).join(" ");
   $("#session-state").textContent = t(`session.status.${s.status}`);
+  showSessionEnded(s, "public");
   $("#session-when").textContent = t("session.when", {
     when: formatDateTime(s.scheduled_start, s.time_zone),
     zone: s.time_zone,
