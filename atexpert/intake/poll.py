@@ -41,7 +41,13 @@ from atexpert.intake.posts import (
     newer,
 )
 from atexpert.intake.x_reads import Backoff, XFailure, XReader, sleep_or_stop
-from atexpert.store.intake_state import IntakeMode, IntakeState, IntakeStore
+from atexpert.store.intake_state import (
+    IntakeMode,
+    IntakeState,
+    IntakeStore,
+    PauseReason,
+    pause_reason,
+)
 from atexpert.store.scheduler import Lease
 from atexpert.x.meter import Meter
 
@@ -302,10 +308,12 @@ class PollIntake:
                         retry_at=None,
                         paused_reason=None,
                     )
+                    await self.state.set_pause(self.session_id, None, at=self._now())
                 except BudgetPaused as exc:
                     await self.state.set_status(
                         self.session_id, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
                     )
+                    await self.state.set_pause(self.session_id, PauseReason.BUDGET, at=self._now())
                 except XFailure as exc:
                     wait = self.settings.backoff.delay(
                         exc, attempt, self.ingestor.clock.now().timestamp()
@@ -324,9 +332,13 @@ class PollIntake:
             if self.lease is not None:
                 await self.lease.release()
 
+    def _now(self) -> datetime:
+        return self.ingestor.clock.now()
+
     async def _failed(self, exc: XFailure, wait: float) -> None:
         log.warning("intake %s: %s; retrying in %.1fs", self.session_id, exc, wait)
-        now = self.ingestor.clock.now()
+        now = self._now()
+        await self.state.set_pause(self.session_id, pause_reason(exc.status), at=now)
         await self.state.count(self.session_id, {"errors": 1})
         await self.state.set_status(
             self.session_id,
