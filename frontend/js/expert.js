@@ -7,6 +7,7 @@ import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
+import { pauseBanner } from "./pause.js";
 import { byModeratorOrder, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -324,8 +325,11 @@ async function pollPublisher() {
 
 // -- the socket -------------------------------------------------------------------------
 
+const showPause = pauseBanner(state);
+
 function onSnapshot(msg) {
   applySnapshot(state, msg);
+  showPause();
   showSession();
   render();
 }
@@ -333,6 +337,7 @@ function onSnapshot(msg) {
 function onEvent(msg) {
   applyEvent(state, msg);
   if (msg.entity === "session") showSession();
+  if (msg.entity === "intake_pause") showPause();
   if (msg.entity === "answer" && ["answer.queued", "answer.approved", "answer.retried"].includes(msg.kind)) {
     pollPublisher();
   }

@@ -6,6 +6,7 @@ import { connectionIndicator, say, setupChrome } from "./chrome.js";
 import { $, askDialog, clear, debounce, el, sessionIdFromPath, typing } from "./dom.js";
 import { formatTime, sessionLanguage, t } from "./i18n.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
+import { pauseBanner } from "./pause.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -557,8 +558,11 @@ function toggleBulk() {
 
 // -- the socket -------------------------------------------------------------------------
 
+const showPause = pauseBanner(state);
+
 function onSnapshot(msg) {
   applySnapshot(state, msg);
+  showPause();
   showSession();
   render();
   if (document.activeElement === document.body) $("#queue").focus();
@@ -575,6 +579,8 @@ function onEvent(msg) {
     if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
   } else if (msg.entity === "automod") {
     onAutomod(msg, wasRaid);
+  } else if (msg.entity === "intake_pause") {
+    showPause();
   }
   render();
 }
