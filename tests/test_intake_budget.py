@@ -1,6 +1,7 @@
 """The budget against X's real billing (the emulator's): a burst through the filtered
 stream, and the poll modes. X bills every post it delivers or returns, so the emulator's
-bill is the truth our meter must match, and the budget must bound.
+bill is the truth our meter must match, and the budget must bound. And the pauses of intake
+(budget, X errors, a refused token) as the events the consoles' banner follows.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ import time
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
 from atexpert.domain.costs import DEFAULT_RATE_CARD, CallKind
+from atexpert.intake.poll import PollIntake
+from atexpert.intake.x_reads import XReader
+from atexpert.settings import Settings
 from atexpert.store.intake_state import OUTCOMES, IntakeMode, IntakeState, PauseReason
+from atexpert.x.client import async_client
 from tests.support import emulator_fixtures
-from tests.support.intake_world import IntakeWorld
+from tests.support.intake_world import FAST, IntakeWorld
 from tests.support.intake_world import world as world
 from tests.support.waiting import wait_for
 
@@ -134,3 +140,57 @@ async def test_poll_modes_stay_within_the_budget(
     finally:
         stop.set()
         await task
+
+
+async def _events_of(world: IntakeWorld, kind: str) -> list[dict[str, object]]:
+    events = await world.store.read_events(world.sid, count=10_000)
+    return [e.data for e in events if e.kind == kind]
+
+
+async def test_x_errors_pause_intake_and_say_so_until_it_resumes(world: IntakeWorld) -> None:
+    first = world.post("fan_1", "@Airbus #AskAirbus while X fails")
+    world.control.faults(fail_next=3, endpoints=["user_mentions"])
+    stop = asyncio.Event()
+    task = asyncio.create_task(world.poller(IntakeMode.MENTIONS).run(stop))
+    try:
+        await wait_for(lambda: _has(world, {first}))
+        await wait_for(lambda: _paused(world, None))
+        # One event when X failed (not one per failure), one when intake resumed.
+        pauses = [
+            {"paused": e["paused"], "reason": e["reason"]}
+            for e in await _events_of(world, "intake_pause.changed")
+        ]
+        assert pauses == [
+            {"paused": True, "reason": "x_errors"},
+            {"paused": False, "reason": None},
+        ]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_refused_token_pauses_intake_and_says_why(
+    world: IntakeWorld, settings: Settings
+) -> None:
+    revoked = settings.model_copy(update={"x_bearer_token": SecretStr("revoked-token")})
+    async with async_client(revoked) as client:
+        poller = PollIntake(
+            world.target,
+            IntakeMode.MENTIONS,
+            XReader(client, world.meter),
+            world.ingestor(),
+            world.meter,
+            FAST,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(stop))
+        try:
+            await wait_for(lambda: _paused(world, PauseReason.X_TOKEN))
+        finally:
+            stop.set()
+            await task
+
+
+async def _paused(world: IntakeWorld, reason: PauseReason | None) -> bool:
+    pause = await world.state.pause(world.sid)
+    return pause.reason is reason and pause.paused is (reason is not None) and pause.version > 0
