@@ -130,8 +130,10 @@ class _Served:
     stream_newest: str | None = None
     #: (unix time, posts) of the deliveries of the last RATE_WINDOW seconds.
     arrivals: deque[tuple[float, int]] = field(default_factory=deque)
-    #: What the consoles were last told about a pause of this session's intake.
+    #: What this process last told the consoles about a pause of the session's intake
+    #: (``told``: whether it did yet; a previous process may have said otherwise).
     said: PauseReason | None = None
+    told: bool = False
 
     @property
     def pending(self) -> bool:
@@ -208,9 +210,9 @@ class StreamIntake:
 
     async def _say(self, sid: str, served: _Served, reason: PauseReason | None) -> None:
         """Tell the consoles (through the session's event log) whether intake is paused."""
-        if served.said != reason:
+        if served.said != reason or not served.told:
             await self.state.set_pause(sid, reason, at=self.ingestor.clock.now())
-            served.said = reason
+            served.said, served.told = reason, True
 
     def caught_up(self, session_id: str) -> bool:
         """No catch-up is pending for the session (it is served and unpaused)."""
@@ -283,7 +285,7 @@ class StreamIntake:
                 await self._say(sid, served, PauseReason.BUDGET)
             else:
                 await self.state.set_status(sid, state=IntakeState.RUNNING, paused_reason=None)
-                if served.said is PauseReason.BUDGET:
+                if served.said is PauseReason.BUDGET or not served.told:
                     await self._say(sid, served, None)
 
     def _client(self) -> StreamingClient:
