@@ -17,8 +17,10 @@ Budget: X bills every post the stream delivers, and a rule removal takes a round
 take effect, so a session's rule goes *before* its budget is used up: once fewer posts of
 budget are left than may arrive while the rule is being removed (the observed rate of the
 last :data:`RATE_WINDOW` seconds times the observed removal time, doubled; at least
-``stream_budget_margin``). A post delivered past the budget anyway is billed but never
-stored, and the cursor stays behind it: it stays on X for a catch-up once the budget grows.
+``stream_budget_margin``). Each line is counted against its sessions' budgets as it
+arrives, before it is stored, so a storm starts the removal at once (:meth:`StreamIntake.guard`).
+A post delivered past the budget anyway is billed but never stored, and the cursor stays
+behind it: it stays on X for a catch-up once the storm has passed or the budget grows.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from atexpert.intake.posts import (
     EXPANSIONS,
     TWEET_FIELDS,
     USER_FIELDS,
+    Page,
     Target,
     Users,
     newer,
@@ -89,7 +92,7 @@ class _Stream(StreamingClient):
         await self.owner.resumed()
 
     async def on_data(self, raw_data: bytes) -> None:
-        self.owner.lines.put_nowait((self.owner.now(), raw_data))
+        self.owner.delivered(raw_data)
 
     async def on_request_error(self, status_code: int) -> None:
         await self.owner.failed(f"stream: HTTP {status_code}", status_code)
@@ -134,6 +137,9 @@ class _Served:
     #: (``told``: whether it did yet; a previous process may have said otherwise).
     said: PauseReason | None = None
     told: bool = False
+    #: Posts of budget left when last metered (None: no budget), and posts delivered since.
+    room: int | None = None
+    unmetered: int = 0
 
     @property
     def pending(self) -> bool:
@@ -177,9 +183,12 @@ class StreamIntake:
         self.connects = 0
         #: Seconds the last rule removal took (until X confirmed it).
         self.reaction = MIN_REACTION
-        #: Delivered lines with the time each arrived.
-        self.lines: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        #: Delivered lines, parsed.
+        self.lines: asyncio.Queue[Page] = asyncio.Queue()
         self._catchup = asyncio.Event()
+        #: Set when a session's rule must go before its delivered posts are even stored.
+        self._guard = asyncio.Event()
+        self._syncing = asyncio.Lock()
         self._stream: StreamingClient | None = None
 
     # -- sessions ----------------------------------------------------------------------
@@ -252,9 +261,14 @@ class StreamIntake:
 
     async def sync_rules(self) -> None:
         """Make the app's rules exactly one per served, unpaused session."""
+        async with self._syncing:
+            await self._sync_rules()
+
+    async def _sync_rules(self) -> None:
         for served in self.served.values():
             room = await self.meter.headroom(served.target.session_id, CallKind.SEARCH_READ)
-            served.paused = room is not None and room < self._floor(served)
+            served.room = room
+            served.paused = room is not None and room - served.unmetered < self._floor(served)
         wanted = {(search_query(s.target), sid) for sid, s in self.served.items() if not s.paused}
         stream = self._client()
         body = await call_x(self.meter, "stream_rules_get", stream.get_rules())
@@ -296,30 +310,46 @@ class StreamIntake:
 
     # -- delivered posts ---------------------------------------------------------------
 
-    async def _drain(self) -> list[tuple[float, bytes]]:
+    def delivered(self, raw: bytes) -> None:
+        """A line of the stream: queued for storing, and counted at once against its
+        sessions' budgets, so that a storm removes their rules without waiting."""
+        try:
+            page = read_page(json.loads(raw))
+        except ValueError:
+            log.warning("intake stream: a line is not JSON, skipped: %r", raw[:200])
+            return
+        now = self.now()
+        for tag in dict.fromkeys(page.tags):
+            served = self.served.get(tag)
+            if served is not None:
+                served.arrived(now, len(page.posts))
+                served.unmetered += len(page.posts)
+                if served.room is not None and served.room - served.unmetered < self._floor(served):
+                    self._guard.set()
+        self.lines.put_nowait(page)
+
+    async def guard(self, stop: asyncio.Event) -> None:
+        """Sync the rules as soon as :meth:`delivered` saw a session near its budget."""
+        while not stop.is_set():
+            await self._guard.wait()
+            self._guard.clear()
+            await self._remove_rule_early()
+
+    async def _drain(self) -> list[Page]:
         batch = [await self.lines.get()]
         while len(batch) < BATCH and not self.lines.empty():
             batch.append(self.lines.get_nowait())
         return batch
 
-    def _parse(
-        self, batch: list[tuple[float, bytes]]
-    ) -> dict[str, tuple[list[Any], dict[str, Any]]]:
-        """Posts of a batch of lines per served session (bad lines logged, skipped)."""
+    def _parse(self, batch: list[Page]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
+        """Posts of a batch of lines per served session (lines without a post skipped)."""
         out: dict[str, tuple[list[Any], dict[str, Any]]] = {}
-        for arrived, raw in batch:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                log.warning("intake stream: a line is not JSON, skipped: %r", raw[:200])
-                continue
-            page = read_page(body)
+        for page in batch:
             if not page.posts:
-                log.info("intake stream: line without a post: %s", raw[:300])
+                log.info("intake stream: line without a post, tags %s", page.tags)
                 continue
             for tag in dict.fromkeys(page.tags):
                 if tag in self.served:
-                    self.served[tag].arrived(arrived, len(page.posts))
                     posts, users = out.setdefault(tag, ([], {}))
                     posts.extend(page.posts)
                     users.update(page.users)
@@ -331,6 +361,8 @@ class StreamIntake:
             return
         room = await self.meter.headroom(sid, CallKind.SEARCH_READ)
         delivered = len(posts)
+        served.unmetered = max(served.unmetered - delivered, 0)
+        served.room = None if room is None else room - delivered
         past = 0 if room is None else max(delivered - room, 0)
         posts = posts[: delivered - past]
         try:
@@ -433,6 +465,7 @@ class StreamIntake:
         tasks = [
             asyncio.create_task(self.consume(stop)),
             asyncio.create_task(self.catch_up(stop)),
+            asyncio.create_task(self.guard(stop)),
         ]
         try:
             while not stop.is_set():
