@@ -58,10 +58,10 @@ def test_the_admin_sets_a_budget_and_reads_the_meter(world: BrowserWorld) -> Non
     expect(spend).to_contain_text("none")
     field = page.get_by_label("Budget in US dollars (empty: no budget)")
     field.fill("-1")
-    page.get_by_role("button", name="Save the budget").click()
+    page.get_by_role("button", name="Set the budget").click()
     expect(page.locator("#budget-errors")).to_contain_text("budget_usd")
     field.fill("0.5")
-    page.get_by_role("button", name="Save the budget").click()
+    page.get_by_role("button", name="Set the budget").click()
     expect(spend).to_contain_text("$0.063 of $0.50")
     expect(spend).to_contain_text("Posts read from the host's mentions3 · $0.003")
     expect(spend).to_contain_text("Posts read by search, the stream or like counts12 · $0.06")
@@ -79,7 +79,7 @@ def test_the_admin_sets_a_budget_and_reads_the_meter(world: BrowserWorld) -> Non
         assert raw not in details
     # Emptying the field removes the budget.
     page.get_by_label("Budget en dollars US (vide : pas de budget)").fill("")
-    page.get_by_role("button", name="Enregistrer le budget").click()
+    page.get_by_role("button", name="Fixer le budget").click()
     expect(spend).to_contain_text("aucun")
     expect(meter).to_be_hidden()
     admin.allow("status of 422")
