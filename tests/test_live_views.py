@@ -89,6 +89,25 @@ def test_snapshot_lists_only_visible_records() -> None:
     assert snap["last_event_id"] == "5-0" and snap["session"] is None
 
 
+def test_staff_and_experts_see_why_intake_is_paused_the_public_does_not() -> None:
+    pause = {
+        "paused": True,
+        "reason": "budget",
+        "version": 3,
+        "updated_by": "intake",
+        "updated_at": "2026-11-26T09:02:00Z",
+    }
+    assert snapshot_message(View.STAFF, "1-0", None, [], [], pause)["intake_pause"] == pause
+    expert = snapshot_message(View.EXPERT, "1-0", None, [], [], pause)["intake_pause"]
+    assert expert == {k: pause[k] for k in ("paused", "reason", "version", "updated_at")}
+    assert "intake_pause" not in snapshot_message(View.PUBLIC, "1-0", None, [], [], pause)
+    head = {"kind": "intake_pause.changed", "actor": "intake", "at": pause["updated_at"]}
+    resumed = {**pause, "paused": False, "reason": None, "version": 4}
+    message = event_message(View.EXPERT, "2-0", head, "intake_pause", "s_1", pause, resumed)
+    assert message is not None and message["record"]["paused"] is False
+    assert event_message(View.PUBLIC, "2-0", head, "intake_pause", "s_1", pause, resumed) is None
+
+
 def test_client_messages_are_validated_with_field_details() -> None:
     assert isinstance(parse_client_message('{"type":"pong"}', 100), Pong)
     claim = parse_client_message('{"type":"claim","request_id":"c","question_id":"q_1"}', 1000)

@@ -20,7 +20,7 @@ from atexpert.domain.questions import Author, IncomingQuestion
 from atexpert.domain.sessions import Role, SessionFields, SessionUpdate
 from atexpert.live.hub import LiveHub, SessionFeed
 from atexpert.store.automod import AutomodStore
-from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.intake_state import IntakeMode, IntakeStore, PauseReason
 from atexpert.store.store import SessionSnapshot, Store
 from tests.support.redis_fixtures import RedisClient
 from tests.support.waiting import wait_for
@@ -85,6 +85,9 @@ async def run_every_action(
     await automod.put(sid, calm, actor="brand", at=t, expected_version=1)
     await intake.set_mode(sid, IntakeMode.STREAM, actor="brand", at=t)
     await intake.set_mode(sid, IntakeMode.SEARCH, actor="brand", at=t + timedelta(seconds=1))
+    assert await intake.set_pause(sid, PauseReason.X_ERRORS, at=t)
+    assert not await intake.set_pause(sid, PauseReason.X_ERRORS, at=t)  # no change, no event
+    assert await intake.set_pause(sid, PauseReason.BUDGET, at=t)
     qs = [
         (await store.add_question(sid, tweet(n), at=t + timedelta(seconds=n)))[0] for n in range(6)
     ]
@@ -203,6 +206,7 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     assert stored.automod.version == 2 and stored.automod.updated_by == "brand"
     assert stored.automod.config.language == "fr" and not stored.automod.config.raid_mode
     assert stored.intake.mode is IntakeMode.SEARCH and stored.intake.version == 2
+    assert stored.intake_pause.reason is PauseReason.BUDGET and stored.intake_pause.version == 2
 
 
 async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:

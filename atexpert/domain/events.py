@@ -26,7 +26,7 @@ from atexpert.domain.errors import FieldError, IllegalTransition, InvalidInput
 
 Entity = Literal["session", "question", "answer"]
 #: A setting of the session (its entity id is the session id), changed outside the step.
-Setting = Literal["automod", "intake"]
+Setting = Literal["automod", "intake", "intake_pause"]
 Record = dict[str, Any]
 
 S = TypeVar("S", bound=StrEnum)
@@ -96,6 +96,7 @@ class EventKind(StrEnum):
     ANSWER_RETRIED = "answer.retried"
     AUTOMOD_CHANGED = "automod.changed"
     INTAKE_MODE_CHANGED = "intake.mode_changed"
+    INTAKE_PAUSE_CHANGED = "intake_pause.changed"  # intake paused (and why) or resumed
 
 
 #: Kinds whose ``data`` is the whole new record rather than a patch.
@@ -104,7 +105,9 @@ CREATE_KINDS = frozenset(
 )
 
 #: Kinds of a session's settings: ``data`` is the setting's whole new value.
-SETTING_KINDS = frozenset({EventKind.AUTOMOD_CHANGED, EventKind.INTAKE_MODE_CHANGED})
+SETTING_KINDS = frozenset(
+    {EventKind.AUTOMOD_CHANGED, EventKind.INTAKE_MODE_CHANGED, EventKind.INTAKE_PAUSE_CHANGED}
+)
 
 
 class StateMachine(Generic[S, A]):
@@ -346,6 +349,8 @@ class SessionState(BaseModel):
     #: The settings, as their last event set them (None: never set).
     automod: Record | None = None
     intake: Record | None = None
+    #: Whether intake is paused and why (written by intake, not by a person).
+    intake_pause: Record | None = None
     last_event_id: str = "0-0"
 
 
@@ -367,7 +372,7 @@ def fold(
     ValueError for a patch of a record the state does not hold.
     """
     before: Record | None
-    if event.entity == "automod" or event.entity == "intake":
+    if event.entity in ("automod", "intake", "intake_pause"):
         before = getattr(state, event.entity)
         after = shape(event.entity, dict(event.data))
         setattr(state, event.entity, after)

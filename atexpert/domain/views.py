@@ -10,7 +10,8 @@ the public and the experts until it is listed here. REST handlers, the live webs
 * moderator, admin: every record whole, and the session's settings.
 * expert: the session, every answer, and only approved, answered or merged questions (a
   merged one names an asker who gets the answer too), without the moderators' private note
-  or reject reason; no settings. In the analytics, no free-text
+  or reject reason; no settings, but whether intake is paused and why (its banner). In the
+  analytics, no free-text
   reject reason and no asker of a question it may not see.
 * public: a session that is scheduled or later (never a draft), its answered questions
   (tweet text and the author's public handle and name only) and its answers once
@@ -153,6 +154,8 @@ ANSWER_FIELDS = (
     "version",
 )
 PUBLIC_ANSWER_FIELDS = ("id", "question_ids", "status", "parts")
+#: Whether intake is paused and why: the experts' banner too.
+PAUSE_FIELDS = ("paused", "reason", "version", "updated_at")
 
 _STAFF: dict[str, Shape | None] = {
     "session": WHOLE,
@@ -160,6 +163,7 @@ _STAFF: dict[str, Shape | None] = {
     "answer": WHOLE,
     "automod": WHOLE,
     "intake": WHOLE,
+    "intake_pause": WHOLE,
 }
 SHAPES: dict[Audience, dict[str, Shape | None]] = {
     Audience.ADMIN: _STAFF,
@@ -170,6 +174,7 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         "answer": Shape(fields=ANSWER_FIELDS),
         "automod": None,
         "intake": None,
+        "intake_pause": Shape(fields=PAUSE_FIELDS),
     },
     Audience.PUBLIC: {
         "session": Shape(
@@ -190,6 +195,7 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         ),
         "automod": None,
         "intake": None,
+        "intake_pause": None,
     },
 }
 #: Audiences that read the analytics' free-text reject reasons.

@@ -44,7 +44,13 @@ from atexpert.intake.posts import (
 )
 from atexpert.intake.x_reads import Backoff, XFailure, XReader, sleep_or_stop
 from atexpert.store import metrics
-from atexpert.store.intake_state import IntakeMode, IntakeState, IntakeStore
+from atexpert.store.intake_state import (
+    IntakeMode,
+    IntakeState,
+    IntakeStore,
+    PauseReason,
+    pause_reason,
+)
 from atexpert.store.scheduler import Lease
 from atexpert.x.meter import Meter
 
@@ -323,10 +329,12 @@ class PollIntake:
                         retry_at=None,
                         paused_reason=None,
                     )
+                    await self.state.set_pause(self.session_id, None, at=self._now())
                 except BudgetPaused as exc:
                     await self.state.set_status(
                         self.session_id, state=IntakeState.PAUSED_BUDGET, paused_reason=str(exc)
                     )
+                    await self.state.set_pause(self.session_id, PauseReason.BUDGET, at=self._now())
                 except XFailure as exc:
                     wait = self.settings.backoff.delay(
                         exc, attempt, self.ingestor.clock.now().timestamp()
@@ -348,13 +356,17 @@ class PollIntake:
     def _pace(self) -> float:
         """Seconds to the next poll: as soon as X's rate limit allows, shared by the
         sessions this process polls on the same endpoint (``RateGate.slot``)."""
-        now = self.ingestor.clock.now().timestamp()
+        now = self._now().timestamp()
         at = self.reader.gate.slot(ENDPOINT[self.mode], now + self.settings.min_poll_seconds)
         return at - now
 
+    def _now(self) -> datetime:
+        return self.ingestor.clock.now()
+
     async def _failed(self, exc: XFailure, wait: float) -> None:
         log.warning("intake %s: %s; retrying in %.1fs", self.session_id, exc, wait)
-        now = self.ingestor.clock.now()
+        now = self._now()
+        await self.state.set_pause(self.session_id, pause_reason(exc.status), at=now)
         await self.state.count(self.session_id, {"errors": 1})
         await self.state.set_status(
             self.session_id,

@@ -12,6 +12,15 @@ the next catch-up reads those posts again (the store dedupes by tweet id).
 Lines are parsed by us (``on_data``), not by tweepy: a line that is not JSON, or a post
 missing fields, is logged and skipped. Delivered lines are queued and stored in batches
 so a burst costs a few Redis round trips per batch, not per post.
+
+Budget: X bills every post the stream delivers, and a rule removal takes a round trip to
+take effect, so a session's rule goes *before* its budget is used up: once fewer posts of
+budget are left than may arrive while the rule is being removed (the observed rate of the
+last :data:`RATE_WINDOW` seconds times the observed removal time, doubled; at least
+``stream_budget_margin``). Each line is counted against its sessions' budgets as it
+arrives, before it is stored, so a storm starts the removal at once (:meth:`StreamIntake.guard`).
+A post delivered past the budget anyway is billed but never stored, and the cursor stays
+behind it: it stays on X for a catch-up once the storm has passed or the budget grows.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,19 +51,33 @@ from atexpert.intake.posts import (
     EXPANSIONS,
     TWEET_FIELDS,
     USER_FIELDS,
+    Page,
     Target,
     Users,
     newer,
     read_page,
 )
 from atexpert.intake.x_reads import XFailure, XReader, call_x, sleep_or_stop
-from atexpert.store.intake_state import IntakeMode, IntakeState
+from atexpert.store.intake_state import (
+    IntakeMode,
+    IntakeState,
+    PauseReason,
+    pause_reason,
+)
 from atexpert.store.scheduler import Lease
 from atexpert.x.client import StreamingClient
 from atexpert.x.meter import Meter
 
 log = logging.getLogger(__name__)
 BATCH = 500
+#: Seconds the deliveries a session's observed rate is taken from are kept.
+RATE_WINDOW = 10.0
+#: Shortest span a rate is taken over: a burst counts as arriving within it.
+MIN_SPAN = 0.05
+#: Seconds a rule removal is assumed to take, at least (and until one is measured).
+MIN_REACTION = 0.5
+#: How many times the posts expected during a removal the budget must still cover.
+SAFETY = 2.0
 
 
 class _Stream(StreamingClient):
@@ -64,12 +89,13 @@ class _Stream(StreamingClient):
 
     async def on_connect(self) -> None:
         self.owner.connected()
+        await self.owner.resumed()
 
     async def on_data(self, raw_data: bytes) -> None:
-        self.owner.lines.put_nowait(raw_data)
+        self.owner.delivered(raw_data)
 
     async def on_request_error(self, status_code: int) -> None:
-        await self.owner.failed(f"stream: HTTP {status_code}")
+        await self.owner.failed(f"stream: HTTP {status_code}", status_code)
 
     async def on_connection_error(self) -> None:
         await self.owner.failed("stream: connection error or stall")
@@ -105,10 +131,32 @@ class _Served:
     done: int = 0
     #: Newest id the stream stored while a catch-up was pending.
     stream_newest: str | None = None
+    #: (unix time, posts) of the deliveries of the last RATE_WINDOW seconds.
+    arrivals: deque[tuple[float, int]] = field(default_factory=deque)
+    #: What this process last told the consoles about a pause of the session's intake
+    #: (``told``: whether it did yet; a previous process may have said otherwise).
+    said: PauseReason | None = None
+    told: bool = False
+    #: Posts of budget left when last metered (None: no budget), and posts delivered since.
+    room: int | None = None
+    unmetered: int = 0
 
     @property
     def pending(self) -> bool:
         return self.wanted != self.done
+
+    def arrived(self, now: float, count: int) -> None:
+        self.arrivals.append((now, count))
+
+    def rate(self, now: float) -> float:
+        """Posts per second over the deliveries of the last RATE_WINDOW seconds, taken
+        over their own span: a pause (no deliveries) does not make a storm look calm."""
+        while self.arrivals and self.arrivals[0][0] < now - RATE_WINDOW:
+            self.arrivals.popleft()
+        if not self.arrivals:
+            return 0.0
+        count = sum(n for _, n in self.arrivals)
+        return count / max(self.arrivals[-1][0] - self.arrivals[0][0], MIN_SPAN)
 
 
 class StreamIntake:
@@ -133,8 +181,14 @@ class StreamIntake:
         self.lease = lease
         self.served: dict[str, _Served] = {}
         self.connects = 0
-        self.lines: asyncio.Queue[bytes] = asyncio.Queue()
+        #: Seconds the last rule removal took (until X confirmed it).
+        self.reaction = MIN_REACTION
+        #: Delivered lines, parsed.
+        self.lines: asyncio.Queue[Page] = asyncio.Queue()
         self._catchup = asyncio.Event()
+        #: Set when a session's rule must go before its delivered posts are even stored.
+        self._guard = asyncio.Event()
+        self._syncing = asyncio.Lock()
         self._stream: StreamingClient | None = None
 
     # -- sessions ----------------------------------------------------------------------
@@ -154,10 +208,20 @@ class StreamIntake:
             )
             self.served[target.session_id] = _Served(target, poll)
 
-    @property
-    def _floor(self) -> int:
-        """Below this many posts of budget left, a session's rule is removed."""
-        return max(self.settings.stream_budget_margin, 1)
+    def _floor(self, served: _Served) -> int:
+        """Below this many posts of budget left, a session's rule is removed: the posts
+        that may arrive while it is being removed (see the module's docstring)."""
+        expected = served.rate(self.now()) * max(self.reaction, MIN_REACTION) * SAFETY
+        return max(self.settings.stream_budget_margin, 1, math.ceil(expected))
+
+    def now(self) -> float:
+        return self.ingestor.clock.now().timestamp()
+
+    async def _say(self, sid: str, served: _Served, reason: PauseReason | None) -> None:
+        """Tell the consoles (through the session's event log) whether intake is paused."""
+        if served.said != reason or not served.told:
+            await self.state.set_pause(sid, reason, at=self.ingestor.clock.now())
+            served.said, served.told = reason, True
 
     def caught_up(self, session_id: str) -> bool:
         """No catch-up is pending for the session (it is served and unpaused)."""
@@ -178,20 +242,33 @@ class StreamIntake:
             if not served.paused:
                 self._want_catchup(served)
 
-    async def failed(self, message: str) -> None:
+    async def failed(self, message: str, status: int | None = None) -> None:
         log.warning("intake stream: %s", message)
         now = self.ingestor.clock.now()
-        for sid in list(self.served):
+        for sid, served in list(self.served.items()):
             await self.state.count(sid, {"errors": 1})
             await self.state.set_status(sid, last_error=message, last_error_at=now)
+            if not served.paused:
+                await self._say(sid, served, pause_reason(status))
+
+    async def resumed(self) -> None:
+        """The stream is connected again: sessions not paused by their budget run."""
+        for sid, served in list(self.served.items()):
+            if not served.paused:
+                await self._say(sid, served, None)
 
     # -- rules -------------------------------------------------------------------------
 
     async def sync_rules(self) -> None:
         """Make the app's rules exactly one per served, unpaused session."""
+        async with self._syncing:
+            await self._sync_rules()
+
+    async def _sync_rules(self) -> None:
         for served in self.served.values():
             room = await self.meter.headroom(served.target.session_id, CallKind.SEARCH_READ)
-            served.paused = room is not None and room < self._floor
+            served.room = room
+            served.paused = room is not None and room - served.unmetered < self._floor(served)
         wanted = {(search_query(s.target), sid) for sid, s in self.served.items() if not s.paused}
         stream = self._client()
         body = await call_x(self.meter, "stream_rules_get", stream.get_rules())
@@ -202,7 +279,9 @@ class StreamIntake:
                 have[(str(rule.get("value")), str(rule.get("tag") or ""))] = str(rule.get("id"))
         stale = [rid for key, rid in have.items() if key not in wanted]
         if stale:
+            started = self.now()
             await call_x(self.meter, "stream_rules_post", stream.delete_rules(stale))
+            self.reaction = max(self.now() - started, 0.0)
         fresh = [tweepy.StreamRule(value, tag) for value, tag in wanted if (value, tag) not in have]
         if fresh:
             await call_x(self.meter, "stream_rules_post", stream.add_rules(fresh))
@@ -215,10 +294,13 @@ class StreamIntake:
                 await self.state.set_status(
                     sid,
                     state=IntakeState.PAUSED_BUDGET,
-                    paused_reason=f"budget ${budget} reached: stream rule removed",
+                    paused_reason=f"budget ${budget} nearly reached: stream rule removed",
                 )
+                await self._say(sid, served, PauseReason.BUDGET)
             else:
                 await self.state.set_status(sid, state=IntakeState.RUNNING, paused_reason=None)
+                if served.said is PauseReason.BUDGET or not served.told:
+                    await self._say(sid, served, None)
 
     def _client(self) -> StreamingClient:
         if self._stream is None:
@@ -228,24 +310,43 @@ class StreamIntake:
 
     # -- delivered posts ---------------------------------------------------------------
 
-    async def _drain(self) -> list[bytes]:
+    def delivered(self, raw: bytes) -> None:
+        """A line of the stream: queued for storing, and counted at once against its
+        sessions' budgets, so that a storm removes their rules without waiting."""
+        try:
+            page = read_page(json.loads(raw))
+        except ValueError:
+            log.warning("intake stream: a line is not JSON, skipped: %r", raw[:200])
+            return
+        now = self.now()
+        for tag in dict.fromkeys(page.tags):
+            served = self.served.get(tag)
+            if served is not None:
+                served.arrived(now, len(page.posts))
+                served.unmetered += len(page.posts)
+                if served.room is not None and served.room - served.unmetered < self._floor(served):
+                    self._guard.set()
+        self.lines.put_nowait(page)
+
+    async def guard(self, stop: asyncio.Event) -> None:
+        """Sync the rules as soon as :meth:`delivered` saw a session near its budget."""
+        while not stop.is_set():
+            await self._guard.wait()
+            self._guard.clear()
+            await self._remove_rule_early()
+
+    async def _drain(self) -> list[Page]:
         batch = [await self.lines.get()]
         while len(batch) < BATCH and not self.lines.empty():
             batch.append(self.lines.get_nowait())
         return batch
 
-    def _parse(self, batch: list[bytes]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
-        """Posts of a batch of lines per served session (bad lines logged, skipped)."""
+    def _parse(self, batch: list[Page]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
+        """Posts of a batch of lines per served session (lines without a post skipped)."""
         out: dict[str, tuple[list[Any], dict[str, Any]]] = {}
-        for raw in batch:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                log.warning("intake stream: a line is not JSON, skipped: %r", raw[:200])
-                continue
-            page = read_page(body)
+        for page in batch:
             if not page.posts:
-                log.info("intake stream: line without a post: %s", raw[:300])
+                log.info("intake stream: line without a post, tags %s", page.tags)
                 continue
             for tag in dict.fromkeys(page.tags):
                 if tag in self.served:
@@ -258,8 +359,20 @@ class StreamIntake:
         served = self.served.get(sid)
         if served is None:
             return
+        room = await self.meter.headroom(sid, CallKind.SEARCH_READ)
+        delivered = len(posts)
+        served.unmetered = max(served.unmetered - delivered, 0)
+        served.room = None if room is None else room - delivered
+        past = 0 if room is None else max(delivered - room, 0)
+        posts = posts[: delivered - past]
         try:
-            await self.meter.record(sid, CallKind.SEARCH_READ, len(posts))
+            # X bills every post delivered; those past the budget are not stored.
+            await self.meter.record(sid, CallKind.SEARCH_READ, delivered)
+            if room is not None and room - delivered < self._floor(served):
+                await self._remove_rule_early()
+            if past:
+                log.warning("intake stream: %d posts of %s past its budget", past, sid)
+                await self.state.count(sid, {"over_budget": past})
             await self.ingestor.ingest(served.target, posts, users)
         except IntakeClosed:
             log.info("intake stream: session %s closed; dropping it", sid)
@@ -273,13 +386,19 @@ class StreamIntake:
         newest: str | None = None
         for tweet_id in ids:
             newest = newer(newest, tweet_id)
+        if past:  # the cursor stays behind the posts not stored: a catch-up reads them
+            newest = None
         if served.pending:
             served.stream_newest = newer(served.stream_newest, newest)
         elif newest is not None:
             await self.state.advance(sid, newest)
-        room = await self.meter.headroom(sid, CallKind.SEARCH_READ)
-        if room is not None and room < self._floor:
+
+    async def _remove_rule_early(self) -> None:
+        """Sync the rules before storing: a rule near its budget goes without waiting."""
+        try:
             await self.sync_rules()
+        except XFailure as exc:
+            await self.failed(f"rules: {exc}", exc.status)
 
     async def consume(self, stop: asyncio.Event) -> None:
         """Store delivered posts until stopped; a failure is logged and caught up on."""
@@ -304,6 +423,7 @@ class StreamIntake:
                 if not served.pending or served.paused:
                     continue
                 generation = served.wanted
+                served.poll.keep_units = self._floor(served)  # left for the stream's posts
                 try:
                     await served.poll.poll_once()
                 except IntakeClosed:
@@ -345,6 +465,7 @@ class StreamIntake:
         tasks = [
             asyncio.create_task(self.consume(stop)),
             asyncio.create_task(self.catch_up(stop)),
+            asyncio.create_task(self.guard(stop)),
         ]
         try:
             while not stop.is_set():

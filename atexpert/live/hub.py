@@ -38,7 +38,7 @@ from atexpert.live.presence import Presence
 from atexpert.live.views import Json, View, event_message, snapshot_message
 from atexpert.store import keys, metrics
 from atexpert.store.automod import StoredConfig
-from atexpert.store.intake_state import IntakeSetting
+from atexpert.store.intake_state import IntakePause, IntakeSetting
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.staff import REVOCATIONS
 from atexpert.store.store import Store
@@ -56,6 +56,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "answer": Answer,
     "automod": StoredConfig,
     "intake": IntakeSetting,
+    "intake_pause": IntakePause,
 }
 RESYNC = dumps({"type": "resync", "reason": "the events after your id are no longer available"})
 
@@ -297,6 +298,7 @@ class SessionFeed:
                 self.state.session,
                 list(self.state.questions.values()),
                 list(self.state.answers.values()),
+                self.state.intake_pause,
             )
             frame = self._snapshots[view] = dumps(message)
         return frame

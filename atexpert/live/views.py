@@ -96,15 +96,20 @@ def snapshot_message(
     session: Record | None,
     questions: list[Record],
     answers: list[Record],
+    intake_pause: Record | None = None,
 ) -> Json:
     """The state ``view`` sees, as of the event ``last_event_id`` (lists in arrival order)."""
-    return {
+    message: Json = {
         "type": "snapshot",
         "last_event_id": last_event_id,
         "session": view_record(view, "session", session),
         "questions": _visible(view, "question", questions),
         "answers": _visible(view, "answer", answers),
     }
+    pause = view_record(view, "intake_pause", intake_pause)
+    if pause is not None:
+        message["intake_pause"] = pause
+    return message
 
 
 def _visible(view: View, entity: Entity, records: list[Record]) -> list[Json]:

@@ -7,11 +7,13 @@ All keys carry the session's hash tag::
     ama:{s_x}:intake:n           hash: counters (received, duplicates, skipped_*...)
     ama:{s_x}:intake:config      hash: the session's intake mode (absent: the default),
                                  version, updated_by, updated_at
+    ama:{s_x}:intake:pause       hash: whether intake is paused and why, version...
 
 The cursor only moves forward, and only after the questions it covers are stored, so a
 crash makes intake read some posts again (harmless: the store dedupes by tweet id) and
 never skip one. Choosing the mode appends ``intake.mode_changed`` to the session's event
-log in the same step (:mod:`atexpert.store.session_settings`).
+log in the same step (:mod:`atexpert.store.session_settings`); so does a pause of intake
+or its end (``intake_pause.changed``), which the consoles show as a banner.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from atexpert.domain.errors import Conflict, NotFound
 from atexpert.domain.events import EventKind
 from atexpert.store import keys, lua
 from atexpert.store.redis_conn import RedisClient
@@ -43,17 +46,48 @@ class IntakeState(StrEnum):
     STOPPED = "stopped"
 
 
-COUNTERS = (
+class PauseReason(StrEnum):
+    """Why intake stopped reading X (what the consoles' banner says)."""
+
+    BUDGET = "budget"  # the session's budget is (nearly) used up
+    X_ERRORS = "x_errors"  # X or the network fails; retrying
+    X_RATE_LIMIT = "x_rate_limit"  # X's rate limit is used up until its reset
+    X_TOKEN = "x_token"  # X refuses the app's token (revoked or invalid)
+
+
+def pause_reason(status: int | None) -> PauseReason:
+    """The pause reason of a failed X read with HTTP ``status`` (None: network)."""
+    if status in (401, 403):
+        return PauseReason.X_TOKEN
+    return PauseReason.X_RATE_LIMIT if status == 429 else PauseReason.X_ERRORS
+
+
+class IntakePause(BaseModel):
+    """Whether the session's intake is paused, and why (version 0: never paused)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paused: bool = False
+    reason: PauseReason | None = None
+    version: int = 0
+    updated_by: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
+#: Actor of the ``intake_pause.changed`` events.
+PAUSE_ACTOR = "intake"
+
+#: What became of each post read: exactly one of these per post.
+OUTCOMES = (
     "received",
     "duplicates",
     "retweet",
     "own_post",
     "no_hashtag",
     "malformed",
-    "truncated",
-    "calls",
-    "errors",
+    "over_budget",  # delivered by the stream past the budget: billed, not stored
 )
+COUNTERS = (*OUTCOMES, "truncated", "calls", "errors")
 
 # KEYS[1] cursor; ARGV[1] candidate id. Numeric ids compare by length, then as strings.
 _ADVANCE = lua.script(__name__, "intake_state_advance.lua")
@@ -102,6 +136,7 @@ class IntakeStore:
         self.default_mode = default_mode
         self._advance = redis.register_script(_ADVANCE)
         self._writer = SettingWriter(redis, "the intake mode")
+        self._pause_writer = SettingWriter(redis, "the intake pause")
 
     async def cursor(self, session_id: str) -> str | None:
         raw = await self._redis.get(keys.intake(session_id, "cursor"))
@@ -134,6 +169,34 @@ class IntakeStore:
             at=at,
         )
         return IntakeSetting(mode=mode, version=version, updated_by=actor, updated_at=at)
+
+    async def pause(self, session_id: str) -> IntakePause:
+        raw = await self._redis.hgetall(keys.intake(session_id, "pause"))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        paused, reason = fields.get("paused") == "1", fields.get("reason") or None
+        return IntakePause.model_validate({**fields, "paused": paused, "reason": reason})
+
+    async def set_pause(self, session_id: str, reason: PauseReason | None, *, at: datetime) -> bool:
+        """Say intake is paused for ``reason`` (None: running again), with its event, only
+        when that changes what was said; True if it did. A concurrent write wins."""
+        current = await self.pause(session_id)
+        if current.reason == reason and current.paused == (reason is not None):
+            return False
+        data: dict[str, Any] = {"paused": reason is not None, "reason": reason}
+        try:
+            await self._pause_writer.write(
+                session_id,
+                keys.intake(session_id, "pause"),
+                EventKind.INTAKE_PAUSE_CHANGED,
+                data,
+                {"paused": "1" if reason else "0", "reason": reason or ""},
+                actor=PAUSE_ACTOR,
+                at=at,
+                expected_version=current.version,
+            )
+        except (Conflict, NotFound):
+            return False
+        return True
 
     async def count(self, session_id: str, counts: dict[str, int]) -> None:
         nonzero = {k: v for k, v in counts.items() if v}

@@ -45,7 +45,7 @@ from atexpert.domain.sessions import (
 from atexpert.store import keys
 from atexpert.store.answer_steps import AnswerSteps
 from atexpert.store.automod import AutomodStore, StoredConfig
-from atexpert.store.intake_state import IntakeSetting, IntakeStore
+from atexpert.store.intake_state import IntakePause, IntakeSetting, IntakeStore
 from atexpert.store.question_steps import QuestionSteps
 from atexpert.store.steps import Exists, strs
 
@@ -62,6 +62,7 @@ class SessionSnapshot(BaseModel):
     answers: dict[str, Answer]
     automod: StoredConfig = StoredConfig()
     intake: IntakeSetting = IntakeSetting()
+    intake_pause: IntakePause = IntakePause()
 
     @classmethod
     def of(cls, state: SessionState) -> SessionSnapshot:
@@ -73,6 +74,7 @@ class SessionSnapshot(BaseModel):
             answers={k: Answer.model_validate(v) for k, v in state.answers.items()},
             automod=StoredConfig.model_validate(state.automod or {}),
             intake=IntakeSetting.model_validate(state.intake or {}),
+            intake_pause=IntakePause.model_validate(state.intake_pause or {}),
         )
 
 
@@ -296,6 +298,7 @@ class Store(QuestionSteps, AnswerSteps):
             answers={a.id: a for a in ans},
             automod=await AutomodStore(self._redis).get(session_id),
             intake=await IntakeStore(self._redis).setting(session_id),
+            intake_pause=await IntakeStore(self._redis).pause(session_id),
         )
 
 

@@ -229,6 +229,7 @@ function follow(id) {
     onSnapshot: (msg) => changed(msg.session),
     onEvent: (msg) => {
       if (msg.kind === "session.roles_changed" && msg.record) changed(msg.record);
+      if (msg.entity === "intake_pause" && state.selected === id) Promise.all([showIntake(id), showSpend(id)]);
     },
   });
   state.live.start();
@@ -267,29 +268,59 @@ async function showIntake(id) {
     const intake = await api("GET", sessionUrl(id, "/intake"));
     $("#intake-mode").value = intake.mode;
     definitions($("#intake"), [
-      [t("intake.state"), intake.state],
+      [t("intake.state"), t(`intake.state.${intake.state}`)],
       [t("intake.lag"), intake.lag_seconds == null ? null : `${intake.lag_seconds.toFixed(1)} s`],
       [t("intake.lastread"), intake.last_read_at ? formatDateTime(intake.last_read_at) : null],
-      [t("intake.paused"), intake.paused_reason],
       [t("intake.error"), intake.last_error],
-      ...Object.entries(intake.counters || {}),
+      ...Object.entries(intake.counters || {}).map(([name, n]) => [t(`intake.n.${name}`), n]),
     ]);
   } catch (error) {
     definitions($("#intake"), [[t("intake.state"), error.message]]);
   }
 }
 
+/** US dollars, to the tenth of a cent (X's smallest price). */
+function usd(value) {
+  const locale = document.documentElement.lang === "fr" ? "fr-FR" : "en-US";
+  const options = { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 3 };
+  return new Intl.NumberFormat(locale, options).format(Number(value));
+}
+
 async function showSpend(id) {
   try {
     const spend = await api("GET", sessionUrl(id, "/spend"));
+    if (state.selected !== id) return;
+    const budget = spend.budget_usd;
+    const meter = $("#spend-meter");
+    meter.hidden = budget == null || Number(budget) <= 0;
+    if (!meter.hidden) meter.value = Math.min(Number(spend.total_usd) / Number(budget), 1);
+    const spent = budget == null ? usd(spend.total_usd) : t("spend.of", { spent: usd(spend.total_usd), budget: usd(budget) });
     definitions($("#spend"), [
-      [t("spend.total"), `$${spend.total_usd}`],
-      [t("spend.budget"), spend.budget_usd == null ? t("spend.nobudget") : `$${spend.budget_usd}`],
-      [t("spend.remaining"), spend.remaining_usd == null ? null : `$${spend.remaining_usd}`],
-      ...Object.entries(spend.counts || {}).map(([kind, n]) => [kind, n]),
+      [t("spend.total"), spent],
+      [t("spend.budget"), budget == null ? t("spend.nobudget") : usd(budget)],
+      [t("spend.remaining"), spend.remaining_usd == null ? null : usd(spend.remaining_usd)],
+      ...Object.entries(spend.counts || {}).map(([kind, n]) => [
+        t(`spend.kind.${kind}`),
+        t("spend.line", { n, usd: usd(spend.by_kind_usd[kind] ?? 0) }),
+      ]),
     ]);
+    if (document.activeElement !== $("#budget")) $("#budget").value = budget ?? "";
   } catch (error) {
     definitions($("#spend"), [[t("spend.total"), error.message]]);
+  }
+}
+
+async function saveBudget(event) {
+  event.preventDefault();
+  if (!state.selected) return;
+  const raw = $("#budget").value.trim();
+  try {
+    await api("PUT", sessionUrl(state.selected, "/budget"), { budget_usd: raw === "" ? null : raw });
+    clear($("#budget-errors"));
+    say(t("budget.saved"), "ok");
+    await showSpend(state.selected);
+  } catch (error) {
+    showErrors($("#budget-errors"), error);
   }
 }
 
@@ -357,6 +388,7 @@ async function createUser(event) {
 async function main() {
   state.me = await setupChrome();
   document.addEventListener("langchange", renderSessions);
+  document.addEventListener("langchange", () => state.selected && Promise.all([showIntake(state.selected), showSpend(state.selected)]));
   if (!state.me.is_admin) {
     for (const node of document.querySelectorAll(".admin-only")) node.hidden = true;
     $("#not-admin").hidden = false;
@@ -366,6 +398,7 @@ async function main() {
     $("#role-form").addEventListener("submit", assign);
     setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
+    $("#budget-form").addEventListener("submit", saveBudget);
     $("#user-form").addEventListener("submit", createUser);
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();

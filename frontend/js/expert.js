@@ -9,6 +9,7 @@ import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing }
 import { formatDateTime, formatTime, formatUsd, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
+import { pauseBanner } from "./pause.js";
 import { byModeratorOrder, mergedAskers, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -353,8 +354,11 @@ async function pollPublisher() {
 
 // -- the socket -------------------------------------------------------------------------
 
+const showPause = pauseBanner(state);
+
 function onSnapshot(msg) {
   applySnapshot(state, msg);
+  showPause();
   showSession();
   render();
 }
@@ -362,6 +366,7 @@ function onSnapshot(msg) {
 function onEvent(msg) {
   applyEvent(state, msg);
   if (msg.entity === "session") showSession();
+  if (msg.entity === "intake_pause") showPause();
   if (msg.entity === "answer" && ["answer.queued", "answer.approved", "answer.retried"].includes(msg.kind)) {
     pollPublisher();
   }

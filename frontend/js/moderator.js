@@ -8,6 +8,7 @@ import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing }
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
+import { pauseBanner } from "./pause.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
 import { LiveSocket } from "./socket.js";
 
@@ -573,8 +574,11 @@ function toggleBulk() {
 
 // -- the socket -------------------------------------------------------------------------
 
+const showPause = pauseBanner(state);
+
 function onSnapshot(msg) {
   applySnapshot(state, msg);
+  showPause();
   showSession();
   render();
   if (document.activeElement === document.body) $("#queue").focus();
@@ -591,6 +595,8 @@ function onEvent(msg) {
     if (state.conflicts.has(msg.entity_id)) explainConflict(msg.entity_id);
   } else if (msg.entity === "automod") {
     onAutomod(msg, wasRaid);
+  } else if (msg.entity === "intake_pause") {
+    showPause();
   }
   render();
 }

@@ -14,6 +14,7 @@ from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
 from atexpert.domain.sessions import Role, SessionFields
 from atexpert.store.automod import AutomodStore
+from atexpert.store.intake_state import IntakeStore, PauseReason
 from atexpert.store.invitations import InvitationStore
 from atexpert.web.api_routing import Services
 from atexpert.x.accounts import XAccountStore
@@ -39,12 +40,12 @@ STAFF_ONLY = [
     "crejected1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
-MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1"]
+MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token"]
 #: Some of what each role may see, for the scan to prove it reached it.
 VISIBLE_TO = {
     "public": ["sanswered1", "canswered1", "capproved1"],
     "outsider": ["sanswered1", "capproved1"],
-    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1"],
+    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1", "x_token"],
     "moderator": [*STAFF_ONLY, *MEMBERS_ONLY],
     "admin": [*STAFF_ONLY, *MEMBERS_ONLY],
 }
@@ -146,6 +147,7 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     w.answers[sid].append(answer.id)
     config = AutomodConfig(blocklist=["AUTOMODWORD1"])
     await AutomodStore(services.redis).put(sid, config, actor="modzed", at=now)
+    await IntakeStore(services.redis).set_pause(sid, PauseReason.X_TOKEN, at=now)
 
     await ask(cid, "cpending1", "PENDINGTEXT2?")
     answered = await ask(cid, "canswered1")
