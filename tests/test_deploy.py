@@ -18,10 +18,12 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,9 +49,11 @@ from tests.support.deploy_world import (
     App,
     Nginx,
     RedisServer,
-    answers,
     free_port,
+    main_config,
     nginx_binary,
+    replies_with,
+    site_with_own_certificate,
     wait_until,
 )
 from tests.support.waiting import wait_for
@@ -309,12 +313,12 @@ async def test_redis_killed_and_restarted_from_its_aof(deploy: Deploy) -> None:
             await wait_for(lambda: on_x(deploy, parts[0]) == 1, 30)
             deploy.redis.signal(signal.SIGKILL)
             deploy.redis.wait()
-            ready = [answers(url + "/readyz", 503) for url in _urls(deploy)]
+            ready = [replies_with(url + "/readyz", 503) for url in _urls(deploy)]
             for n, text in enumerate(texts[4:], start=4):
                 control.create_account(f"redis_fan{n}")
                 ids.append(control.post(f"redis_fan{n}", text))
             deploy.redis.start()
-            wait_until(lambda: all(answers(u + "/readyz") for u in _urls(deploy)), 30, "ready")
+            wait_until(lambda: all(replies_with(u + "/readyz") for u in _urls(deploy)), 30, "ready")
             answer = await published(deploy, exp, aid, timeout=90)
         finally:
             control.clear_faults()
@@ -444,6 +448,19 @@ async def test_oversized_headers_are_refused(deploy: Deploy) -> None:
     assert via_nginx.status_code == 400
     assert reply.split(b" ")[1] in (b"400", b"431"), reply
     report("oversized headers", f"nginx {via_nginx.status_code}, app {reply.splitlines()[0]!r}")
+
+
+def test_the_site_as_shipped_passes_nginx_t(deploy: Deploy, tmp_path: Path) -> None:
+    """The whole site, TLS and port-80 redirect included, as nginx on Debian reads it."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(main_config(tmp_path, site_with_own_certificate(tmp_path)))
+    binary = deploy.nginx.base[0]
+    checked = subprocess.run(
+        [binary, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 async def test_logins_are_rate_limited_by_nginx(deploy: Deploy) -> None:

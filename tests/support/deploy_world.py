@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
-def answers(url: str, status: int = 200) -> bool:
+def replies_with(url: str, status: int = 200) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == status
     except httpx.HTTPError:
@@ -83,6 +84,67 @@ def site_for_test(port: int, upstreams: tuple[int, int]) -> str:
         site = site.replace(old, new)
     assert redirects == 1 and site.count(f"listen 127.0.0.1:{port};") == 1
     return site
+
+
+def main_config(directory: Path, site: str) -> str:
+    """nginx's main configuration around ``site``: every path in ``directory``."""
+    user = "user root;" if os.geteuid() == 0 else ""  # else workers run as 'nobody'
+    return f"""{user}
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {directory}/access.log;
+    client_body_temp_path {directory}/client_body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+{site}
+}}
+"""
+
+
+def site_with_own_certificate(directory: Path) -> str:
+    """``deploy/nginx.conf`` whole, TLS included, with a self-signed certificate and
+    certbot's option files in ``directory`` instead of /etc/letsencrypt."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ama.example.org")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "privkey.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (directory / "options-ssl-nginx.conf").write_text(
+        "ssl_session_cache shared:le_nginx_SSL:10m;\nssl_protocols TLSv1.2 TLSv1.3;\n"
+    )
+    site = SITE.read_text()
+    site = site.replace("/etc/letsencrypt/live/ama.example.org", str(directory))
+    site = site.replace(
+        "/etc/letsencrypt/options-ssl-nginx.conf", str(directory / "options-ssl-nginx.conf")
+    )
+    # certbot's fixed Diffie-Hellman group file: not needed to check the syntax
+    return "\n".join(line for line in site.splitlines() if "ssl_dhparam" not in line)
 
 
 class Process:
@@ -172,7 +234,7 @@ class App(Process):
 
     def start(self) -> None:
         super().start()
-        wait_until(lambda: answers(self.url + "/readyz") or not self.alive(), 30, self.name)
+        wait_until(lambda: replies_with(self.url + "/readyz") or not self.alive(), 30, self.name)
         assert self.alive(), self.tail()
 
 
@@ -182,25 +244,8 @@ class Nginx(Process):
     def __init__(self, binary: str, directory: Path, upstreams: tuple[int, int], port: int) -> None:
         directory.mkdir()
         self.port = port
-        user = ""
-        if os.geteuid() == 0:  # workers would switch to 'nobody', who cannot use the dir
-            user = "user root;"
         (directory / "nginx.conf").write_text(
-            f"""{user}
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log info;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {directory}/access.log;
-    client_body_temp_path {directory}/client_body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-{site_for_test(self.port, upstreams)}
-}}
-"""
+            main_config(directory, site_for_test(self.port, upstreams))
         )
         self.base = [binary, "-p", str(directory), "-e", f"{directory}/error.log"]
         self.base += ["-c", str(directory / "nginx.conf")]
@@ -214,7 +259,7 @@ http {{
     def start(self) -> None:
         subprocess.run([*self.base, "-t", "-q"], check=True, capture_output=True)
         super().start()
-        wait_until(lambda: answers(self.url + "/healthz") or not self.alive(), 15, "nginx")
+        wait_until(lambda: replies_with(self.url + "/healthz") or not self.alive(), 15, "nginx")
         assert self.alive(), self.tail()
 
     def reload(self) -> None:
