@@ -30,6 +30,27 @@ DEFAULT_CLOSE_TIMEOUT_S: float = LiveConfig.model_fields["close_timeout_s"].defa
 #: ``SO_LINGER`` on with a zero timeout: ``close()`` sends an RST and drops the unsent bytes.
 RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
+#: uvicorn's limits for a server facing the internet, behind nginx or not (``options`` of
+#: :func:`server_config` override them). uvicorn has no timeout for reading a request's
+#: headers: a client sending them slowly is cut by the proxy (nginx's
+#: ``client_header_timeout``, ``deploy/nginx.conf``), so serve the public behind it.
+PUBLIC_LIMITS: dict[str, Any] = {
+    # h11, whose header size uvicorn can bound (httptools takes any size)
+    "http": "h11",
+    # request line and headers, at most; beyond, the connection is closed with a 431/400
+    "h11_max_incomplete_event_size": 16 * 1024,
+    # an idle keep-alive connection is closed after this; above the 10 s after which
+    # nginx drops its idle upstream connections, so it never reuses one being closed
+    "timeout_keep_alive": 20,
+    # open connections (websockets included) and requests at once; beyond, 503
+    "limit_concurrency": 10_000,
+    # a websocket frame larger than this closes the connection (1009); the app answers
+    # frames over its own limit (64 KiB) with a message_too_large error frame
+    "ws_max_size": 1024 * 1024,
+    # on SIGTERM: websockets are closed at once (1012), in-flight requests get this long
+    "timeout_graceful_shutdown": 10,
+}
+
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets (sans-I/O) protocol, bounded for peers that stop reading."""
@@ -76,6 +97,7 @@ def server_config(app: Callable[..., Any], host: str, port: int, **options: Any)
     and compression would redo that work per client and frame. uvicorn's own
     X-Forwarded-For handling (which trusts 127.0.0.1 by default) is off too: the app alone
     reads the client's address, from ``settings.trusted_proxies`` (``web/client_ip.py``).
+    The limits are :data:`PUBLIC_LIMITS`.
     """
     return uvicorn.Config(
         app,
@@ -84,5 +106,5 @@ def server_config(app: Callable[..., Any], host: str, port: int, **options: Any)
         ws=WebSocketProtocol,
         ws_per_message_deflate=False,
         proxy_headers=False,
-        **options,
+        **(PUBLIC_LIMITS | options),
     )
