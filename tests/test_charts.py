@@ -59,3 +59,10 @@ def test_a_week_of_arrivals_is_summed_into_at_most_120_columns() -> None:
     assert sum(v for _, v in columns) == 7 * 1440
     short = week[:5]
     assert arrivals(short) == (1, [(f"10:0{i}", 1.0) for i in range(5)])
+
+
+def test_arrivals_are_labelled_in_the_session_time_zone() -> None:
+    winter = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    minutes = [MinuteCount(minute=winter + timedelta(minutes=i), count=1) for i in range(2)]
+    assert arrivals(minutes, "Europe/Paris") == (1, [("11:00", 1.0), ("11:01", 1.0)])
+    assert arrivals(minutes, "Asia/Tokyo")[1][0] == ("19:00", 1.0)

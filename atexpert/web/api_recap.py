@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from atexpert.domain.clock import shown_time
+from atexpert.domain.clock import shown_time, utc_to_local
 from atexpert.domain.errors import NotFound
 from atexpert.domain.sessions import Session
 from atexpert.domain.staff import Action, StaffUser, can
@@ -200,15 +200,17 @@ def render_recap(
 
 
 def arrivals(
-    per_minute: Sequence[MinuteCount], most: int = MAX_COLUMNS
+    per_minute: Sequence[MinuteCount], time_zone: str = "UTC", most: int = MAX_COLUMNS
 ) -> tuple[int, list[tuple[str, float]]]:
     """The arrivals chart's columns: minutes summed in buckets of ``step`` minutes so that a
-    long intake window (days) still draws at most ``most`` columns."""
+    long intake window (days) still draws at most ``most`` columns; labelled with the
+    session's local time, like every time shown."""
     step = max(1, math.ceil(len(per_minute) / most))
     columns: list[tuple[str, float]] = []
     for i in range(0, len(per_minute), step):
         chunk = per_minute[i : i + step]
-        label = chunk[0].minute.strftime("%H:%M" if len(per_minute) <= 1440 else "%d %H:%M")
+        local = utc_to_local(chunk[0].minute, time_zone)
+        label = local.strftime("%H:%M" if len(per_minute) <= 1440 else "%d %H:%M")
         columns.append((label, float(sum(m.count for m in chunk))))
     return step, columns
 
@@ -234,11 +236,11 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
     reasons for those who read them, links to the exports for admins."""
     c = figures.counts
     times = figures.answer_times
-    step, columns = arrivals(figures.per_minute)
+    step, columns = arrivals(figures.per_minute, session.time_zone)
     per = "minute" if step == 1 else f"{step} minutes"
     sections = [
         (
-            f"Questions received per {per} (UTC)",
+            f"Questions received per {per} ({session.time_zone} time)",
             charts.column_chart("chart-per-minute", f"Questions received per {per}", columns),
         ),
         (
