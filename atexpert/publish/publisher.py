@@ -127,6 +127,9 @@ class SessionPublisher:
         self._daily: DailyLimit | None = None
         #: After a refused announcement, when to try it again (no hammering X meanwhile).
         self._announce_hold: dict[Moment, datetime] = {}
+        #: The session's last event when its published answers had no reply left to post
+        #: (they are not read again until an event comes: a merge is one).
+        self._late_checked: str | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -169,9 +172,7 @@ class SessionPublisher:
         waiting = False
         for answer in pending:
             waiting |= not await self.publish(answer, session, root)
-        for answer in await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHED):
-            if answer.replies_pending:  # an asker merged after it was published
-                await self._answer_late(answer, session)
+        await self._late_merges(session)
         if session.status is SessionStatus.CLOSED:
             await self._announce_end(session, root)
         if not waiting:
@@ -222,11 +223,22 @@ class SessionPublisher:
             await self.store.mark_published(self.session_id, answer.id, actor=ACTOR)
         return True
 
-    async def _answer_late(self, answer: Answer, session: Session) -> None:
-        """Reply to the askers merged into ``answer`` after it was published."""
-        first = answer.parts[0].tweet_id if answer.parts else None
-        if first is not None:
-            await self._answer_merged(answer, session, first)
+    async def _late_merges(self, session: Session) -> None:
+        """Reply to the askers merged into answers after they were published."""
+        last = await self.store.last_event_id(self.session_id)
+        if last == self._late_checked:
+            return
+        late = [
+            answer
+            for answer in await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHED)
+            if answer.replies_pending
+        ]
+        for answer in late:
+            first = answer.parts[0].tweet_id if answer.parts else None
+            if first is not None:
+                await self._answer_merged(answer, session, first)
+        if not late:
+            self._late_checked = last
 
     async def _answer_merged(self, answer: Answer, session: Session, first: str) -> bool:
         """Reply to each merged asker, once the thread (its ``first`` post) is on X. X's
