@@ -81,8 +81,8 @@ async def test_full_session_with_answer_approval(api: Api) -> None:
     assert starred["starred"] is True and starred["decided_by"] == "mia"
 
     eva = await browser(api, "eva")
-    visible = await eva.get(q)
-    assert [x["id"] for x in visible] == [qids[0]]
+    visible = await eva.get(q)  # the approved question, and the one merged into it (its
+    assert [x["id"] for x in visible] == [qids[0], qids[2]]  # asker gets the answer too)
     r = await eva.client.get(f"{q}/{qids[1]}")
     assert r.status_code == 403
     r = await eva.client.get(f"{q}?status=pending")

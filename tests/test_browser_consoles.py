@@ -461,11 +461,11 @@ def test_the_expert_hands_a_question_back_and_the_moderators_see_why(world: Brow
     expect(page.locator("#now-none")).to_be_visible()
     # The moderators see it pending again, with who sent it back and why.
     card = queue.get_by_role("option").filter(has_text="what about it")
-    expect(card.locator(".handback")).to_have_text("Handed back by erin")
+    expect(card.locator(".handback")).to_have_text("Handed back by Erin")
     expect(card.locator(".badge.status-pending")).to_be_visible()
     card.click()
     expect(mod.page.locator("#d-reason")).to_have_text(
-        "Handed back by erin: Which aircraft? Too vague."
+        "Handed back by Erin: Which aircraft? Too vague."
     )
     stored = world.question(qid)
     assert (stored["status"], stored["handback_reason"]) == (

@@ -62,7 +62,8 @@ def test_expert_sees_merged_askers_and_their_cost_then_the_recap_lists_them(
     expect(merged).to_have_count(2, timeout=20_000)
     expect(merged.first).to_contain_text("Zoé @zoe_fan")
     link = merged.first.get_by_role("link", name="their answer on X")
-    expect(link).to_have_attribute("href", f"https://x.com/Airbus/status/{timeline[1]['id']}")
+    answered_at = world.settings.x_post_link.format(handle="Airbus", id=timeline[1]["id"])
+    expect(link).to_have_attribute("href", answered_at)
     expert.assert_clean()
 
 

@@ -310,6 +310,7 @@ def test_timeline_page_escapes_text(
     assert "&lt;script&gt;" in r.text
     assert "Answer &amp; more" in r.text
     assert r.text.index("@mallory") < r.text.index("@AirbusExpert ·")
+    assert "<p class='meta'>1 post · 1 conversation</p>" in r.text  # the plural rule
     assert http.get("/_emulator/timeline/nobody").status_code == 404
 
 
@@ -450,4 +451,5 @@ def test_index_page_lists_accounts(http: httpx.Client, ctl: EmulatorControl) -> 
     page = http.get("/_emulator/", params={"refresh": "3"}).text
     assert "/_emulator/timeline/zoe" in page
     assert "Zoë &lt;Z&gt;" in page
+    assert "Zoë &lt;Z&gt; · 0 posts</li>" in page
     assert "http-equiv='refresh' content='3'" in page

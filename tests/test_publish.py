@@ -124,7 +124,7 @@ async def test_end_announcement_after_the_last_answer_in_french(
             "C'est parti\u202f",
             "C'est terminé\u202f",
         ]
-        assert "1 réponses publiées" in posts[-1]["text"]
+        assert "1 réponse publiée" in posts[-1]["text"]
         assert posts[-1]["replied_to"] == posts[0]["id"]
         assert len(posts) == 3
         session = await world.store.get_session(world.session_id)

@@ -15,7 +15,7 @@ from atexpert.domain.answers import Answer, AnswerPart
 from atexpert.domain.costs import DEFAULT_RATE_CARD
 from atexpert.domain.publish_plan import Route, can_reply, plan, quote
 from atexpert.domain.questions import Author, Question, post_link
-from atexpert.domain.sessions import HostAccount, Session, SessionOptions
+from atexpert.domain.sessions import HostAccount, Session, SessionOptions, SessionStatus
 from atexpert.publish.x_posts import same_text
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -173,6 +173,21 @@ def test_merged_askers_follow_chains_and_get_one_reply_each() -> None:
         asked(24, "wings?", "10", into="q_99"),  # merged into another question
     ]
     assert [q.id for q in merged_mod.askers([main], merged)] == ["q_20", "q_23"]
+
+
+def test_askers_merged_late_get_a_reply_unless_they_have_one_and_until_the_closing_post() -> None:
+    main = question("@Airbus why so quiet?")
+    first = asked(20, "@Airbus quiet?", "8")  # its reply was planned at claim time
+    late = [first, asked(21, "quiet again?", "8"), asked(25, "silent?", "9")]
+    assert [q.id for q in merged_mod.late_askers([main], late, [first])] == ["q_25"]
+    live = session().model_copy(update={"status": SessionStatus.LIVE})
+    assert merged_mod.late_refusal(live) is None
+    closed = live.model_copy(update={"status": SessionStatus.CLOSED})
+    assert merged_mod.late_refusal(closed) is None  # the closing post waits for the reply
+    posted = closed.model_copy(update={"closing_tweet_id": "900"})
+    assert "closing post is on X" in (merged_mod.late_refusal(posted) or "")
+    archived = live.model_copy(update={"status": SessionStatus.ARCHIVED})
+    assert "archived" in (merged_mod.late_refusal(archived) or "")
 
 
 def test_thread_replies_sign_each_post_for_the_asker_and_follow_the_reply_rule() -> None:

@@ -122,7 +122,8 @@ async def test_a_draft_recap_is_the_page_of_an_unknown_session(
     r = await web.client.get(f"/recap/{draft.id}")
     assert r.status_code == unknown.status_code == 404
     assert r.content == unknown.content
-    assert r.headers == unknown.headers
+    same = {k: v for k, v in r.headers.items() if k != "x-request-id"}
+    assert same == {k: v for k, v in unknown.headers.items() if k != "x-request-id"}
     for secret in ("A390", "Secret", "Not announced", "AirbusSecret"):
         assert secret not in r.text
 

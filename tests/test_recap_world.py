@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from atexpert.domain.questions import post_link
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.intake.poll import Ingestor, IntakeSettings, PollIntake, target_of
@@ -108,19 +109,23 @@ async def test_recap_of_a_session_run_through_the_emulator(world: PublishWorld) 
     links = Links()
     links.feed(r.text)
     assert links.scripts == 0
+
+    def url(handle: str, tweet_id: str) -> str:  # where the configured X (the emulator) shows it
+        return post_link(handle, tweet_id, world.settings.x_post_link)
+
     for post in posts:  # every part of every answer's thread, as X names it
         if post["id"] not in replied:
-            assert f"https://x.com/Airbus/status/{post['id']}" in links.hrefs
+            assert url("Airbus", post["id"]) in links.hrefs
     # and, for the merged asker, the first post that answered them
-    assert f"https://x.com/Airbus/status/{replied[0]}" in links.hrefs
+    assert url("Airbus", replied[0]) in links.hrefs
     for handle, tweet in (("fan_1", quiet), ("fan_1", seats), ("fan_2", again)):
-        assert f"https://x.com/{handle}/status/{tweet}" in links.hrefs
+        assert url(handle, tweet) in links.hrefs
     html = r.text
     # the merged asker is shown under the main question, before its answer's thread
-    first_post = html.index(f"status/{done.posted_tweet_ids[0]}")
-    assert html.index(f"status/{quiet}") < html.index(f"status/{again}") < first_post
+    first_post = html.index(url("Airbus", done.posted_tweet_ids[0]))
+    assert html.index(url("fan_1", quiet)) < html.index(url("fan_2", again)) < first_post
     assert "Aussi posée par" in html and "1/3" in html
     # the approved question left unanswered is listed with its note, escaped
     assert "Questions sans réponse" in html
     assert "Et les hublots &lt;b&gt;géants&lt;/b&gt; ?" in html
-    assert f"https://x.com/fan_2/status/{later}" in links.hrefs
+    assert url("fan_2", later) in links.hrefs

@@ -177,6 +177,14 @@ async def run_every_action(
     await store.start_publishing(sid, a.id, actor="publisher", at=t)
     await store.record_part_posted(sid, a.id, 1, "1860000000000000002", actor="publisher", at=t)
     await store.mark_published(sid, a.id, actor="publisher", at=t)
+    # q[4], merged once the answer is published: its asker's reply is added, then posted
+    await store.merge_question(sid, q[4], q[0], actor="u_mod", at=t)
+    late = (await store.get_answer(sid, a.id)).merged[2]
+    assert (late.question_id, late.handle) == (q[4], "fan4")
+    text = late.parts[0].text
+    await store.record_merged_posted(
+        sid, a.id, 2, 0, text, "1860000000000000004", actor="publisher", at=t
+    )
     await store.record_announcement(sid, "start", "1860000000000000000", actor="publisher", at=t)
     await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=2), fence=4)
     await store.close_session(sid, actor="scheduler", at=t + timedelta(hours=3), fence=5)

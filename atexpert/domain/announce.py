@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from atexpert.domain import twittertext
+from atexpert.domain.plural import plural
 from atexpert.domain.sessions import Session
 
 NNBSP = "\u202f"  # French: a narrow no-break space before ? ! : ;
@@ -31,8 +32,7 @@ TEMPLATES: dict[str, dict[Moment, str]] = {
             "Answers come in this thread."
         ),
         Moment.END: (
-            "That's a wrap: {title}\n"
-            "{answered} answers posted. Thank you for your questions {hashtags}!"
+            "That's a wrap: {title}\n{answered}. Thank you for your questions {hashtags}!"
         ),
     },
     "fr": {
@@ -43,9 +43,16 @@ TEMPLATES: dict[str, dict[Moment, str]] = {
         ),
         Moment.END: (
             f"C'est terminé{NNBSP}: {{title}}\n"
-            f"{{answered}} réponses publiées. Merci pour vos questions {{hashtags}}{NNBSP}!"
+            f"{{answered}}. Merci pour vos questions {{hashtags}}{NNBSP}!"
         ),
     },
+}
+
+
+#: ``{answered}`` of the end announcement: the answers posted, singular and plural.
+ANSWERED: dict[str, tuple[str, str]] = {
+    "en": ("{n} answer posted", "{n} answers posted"),
+    "fr": ("{n} réponse publiée", "{n} réponses publiées"),
 }
 
 
@@ -82,12 +89,13 @@ def render(
     if moment is Moment.END and recap_url:
         template += RECAP_LINE[session.language]
     title = session.title.strip()
+    counted = plural(answered, session.language, *ANSWERED[session.language])
     while True:
         text = template.format(
             title=title,
             hashtags=" ".join(session.hashtags),
             handle=session.host_account.handle,
-            answered=answered,
+            answered=counted,
             recap_url=recap_url,
         )
         if twittertext.is_valid(text) or not title:

@@ -11,7 +11,9 @@ Lifecycle::
 ``edit`` only in draft. While publishing, ``post_part`` records each reply's tweet id, so a
 retry resumes the thread after the last posted part instead of posting it twice. The
 replies to merged askers (``merged``, :mod:`atexpert.domain.merged`) are recorded the same
-way, and ``refuse_merged`` keeps X's reason when X refuses one of them.
+way, and ``refuse_merged`` keeps X's reason when X refuses one of them. A question merged
+once its answer is claimed adds its asker's reply (``add_merged``), while publishing or
+after: a published answer stays published while that reply is posted.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class AnswerAction(StrEnum):
     PUBLISH = "publish"
     POST_PART = "post part of"
     REFUSE_MERGED = "record a refused merged reply of"
+    ADD_MERGED = "add a merged asker to"
     PUBLISHED = "mark published"
     FAIL = "mark failed"
     RETRY = "retry"
@@ -69,6 +72,10 @@ MACHINE: StateMachine[AnswerStatus, AnswerAction] = StateMachine(
         (_S.QUEUED, _A.PUBLISH): _S.PUBLISHING,
         (_S.PUBLISHING, _A.POST_PART): _S.PUBLISHING,
         (_S.PUBLISHING, _A.REFUSE_MERGED): _S.PUBLISHING,
+        (_S.PUBLISHING, _A.ADD_MERGED): _S.PUBLISHING,
+        (_S.PUBLISHED, _A.ADD_MERGED): _S.PUBLISHED,
+        (_S.PUBLISHED, _A.POST_PART): _S.PUBLISHED,
+        (_S.PUBLISHED, _A.REFUSE_MERGED): _S.PUBLISHED,
         (_S.PUBLISHING, _A.PUBLISHED): _S.PUBLISHED,
         (_S.PUBLISHING, _A.FAIL): _S.FAILED,
         (_S.FAILED, _A.RETRY): _S.QUEUED,
@@ -85,6 +92,7 @@ _KIND = {
     _A.PUBLISH: EventKind.ANSWER_PUBLISHING,
     _A.POST_PART: EventKind.ANSWER_PART_POSTED,
     _A.REFUSE_MERGED: EventKind.ANSWER_MERGED_REFUSED,
+    _A.ADD_MERGED: EventKind.ANSWER_MERGED_ADDED,
     _A.PUBLISHED: EventKind.ANSWER_PUBLISHED,
     _A.FAIL: EventKind.ANSWER_FAILED,
     _A.RETRY: EventKind.ANSWER_RETRIED,
@@ -147,6 +155,13 @@ class Answer(BaseModel):
     updated_by: str
     updated_at: AwareDatetime
     version: int = 1
+
+    @property
+    def replies_pending(self) -> bool:
+        """Whether a reply to a merged asker is still to post (none refused by X)."""
+        return any(
+            r.error is None and any(p.tweet_id is None for p in r.parts) for r in self.merged
+        )
 
     @property
     def posted_tweet_ids(self) -> list[str]:
@@ -265,6 +280,13 @@ def merged_refused_patch(reply: int, reason: str) -> Record:
     if reply < 0:
         raise InvalidInput.field(("index",), "an index is >= 0")
     return {f"merged.{reply}.error": reason.strip()[:1000] or "refused by X"}
+
+
+def merged_added_patch(answer: Answer, added: Sequence[MergedReply]) -> Record:
+    """The answer's replies to merged askers with ``added`` after them (the indexes of
+    the replies already there stay, so the posts recorded under them keep their place)."""
+    replies = [*answer.merged, *added]
+    return {"merged": [r.model_dump(mode="json") for r in replies]}
 
 
 def fail_patch(error: str) -> Record:

@@ -91,6 +91,7 @@ class EventKind(StrEnum):
     ANSWER_PUBLISHING = "answer.publishing"
     ANSWER_PART_POSTED = "answer.part_posted"
     ANSWER_MERGED_REFUSED = "answer.merged_refused"
+    ANSWER_MERGED_ADDED = "answer.merged_added"  # a question merged after the claim
     ANSWER_PUBLISHED = "answer.published"
     ANSWER_FAILED = "answer.failed"
     ANSWER_RETRIED = "answer.retried"

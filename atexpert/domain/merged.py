@@ -10,7 +10,9 @@ session chooses what they get (:class:`~atexpert.domain.sessions.MergedReplies`)
 - ``link``: one short post linking to the answer's first post (billed as a post with a link).
 
 One reply per asker: a second merged question of the same author, or of an author of the
-answer's own questions, gets none.
+answer's own questions, gets none. A question merged once the answer is claimed (publishing
+or published) adds its asker's reply to the answer (:func:`late_askers`), as long as the
+session's publisher still posts and its closing post is not on X (:func:`late_refusal`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from atexpert.domain.answers import Answer, AnswerPart, MergedReply
 from atexpert.domain.costs import DEFAULT_RATE_CARD, RateCard, cost, post_kind
 from atexpert.domain.publish_plan import Route, can_reply, quote, split_options, thread_texts
 from atexpert.domain.questions import Question, QuestionStatus, post_link
-from atexpert.domain.sessions import MergedReplies, Session
+from atexpert.domain.sessions import MergedReplies, Session, SessionStatus
 
 LINK_TEXT = {
     "en": "@{handle} Your question is answered here: {url}",
@@ -67,6 +69,29 @@ def askers(answered: Sequence[Question], merged: Iterable[Question]) -> list[Que
                 seen.add(q.author.id)
                 out.append(q)
     return out
+
+
+def late_askers(
+    answered: Sequence[Question], merged: Iterable[Question], replied: Iterable[Question]
+) -> list[Question]:
+    """:func:`askers` whose author has no reply planned yet (``replied``: the questions
+    the answer's planned replies answer)."""
+    done = {q.author.id for q in replied}
+    return [q for q in askers(answered, merged) if q.author.id not in done]
+
+
+#: The session statuses in which a reply to a late merged asker can still be posted.
+_REPLYING = (SessionStatus.LIVE, SessionStatus.WRAPPING_UP, SessionStatus.CLOSED)
+
+
+def late_refusal(session: Session) -> str | None:
+    """Why a question can no longer be merged into an answer already claimed (its asker
+    would get no reply, or one after the closing post); None when it can."""
+    if session.closing_tweet_id is not None:
+        return "the closing post is on X: its asker could no longer be answered"
+    if session.status not in _REPLYING:
+        return f"the session is {session.status.value}: its asker could no longer be answered"
+    return None
 
 
 def plan_reply(

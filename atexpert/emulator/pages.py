@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from atexpert.domain.plural import plural
 from atexpert.emulator.core import Emulator
 from atexpert.emulator.state import Post, State, iso
 
@@ -75,9 +76,14 @@ async def timeline(request: Request) -> Response:
         f"<title>@{escape(account.username)}</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(account.name)} "
         f"<small>@{escape(account.username)}</small></h1>"
-        f"<p class='meta'>{len([p for p in posts if p.author_id == account.id])} posts · "
-        f"{len(threads)} conversations</p>{body}</body></html>"
+        f"<p class='meta'>{_count(len([p for p in posts if p.author_id == account.id]), 'post')}"
+        f" · {_count(len(threads), 'conversation')}</p>{body}</body></html>"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, in the plural unless ``n`` is 1 (the pages are in English)."""
+    return plural(n, "en", f"{{n}} {noun}", f"{{n}} {noun}s")
 
 
 def _refresh(request: Request) -> str:
@@ -90,7 +96,7 @@ async def index(request: Request) -> Response:
     emu: Emulator = request.app.state.emulator
     items = "".join(
         f"<li><a href='/_emulator/timeline/{escape(a.username)}?refresh=5'>@{escape(a.username)}"
-        f"</a> {escape(a.name)} · {emu.state.post_count(a.id)} posts</li>"
+        f"</a> {escape(a.name)} · {_count(emu.state.post_count(a.id), 'post')}</li>"
         for a in emu.state.accounts.values()
     )
     return HTMLResponse(

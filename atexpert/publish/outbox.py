@@ -64,10 +64,13 @@ def outbox_parts(raw: Record, plan: ThreadPlan, *, sent: bool = False) -> list[R
 
 def outbox_merged(raw: Record, fresh: list[MergedReply]) -> list[Record]:
     """The replies to merged askers to write at claim: ``fresh``; or, once one of the
-    stored ones was posted or refused, the stored ones as they are (a retry resumes)."""
+    stored ones was posted or refused, the stored ones as they are (a retry resumes),
+    then the fresh ones of askers merged since."""
     kept = Answer.model_validate(raw).merged
     if any(r.error or any(p.tweet_id for p in r.parts) for r in kept):
-        return [r.model_dump(mode="json") for r in kept]
+        known = {r.question_id for r in kept} | {r.handle.lower() for r in kept}
+        new = [r for r in fresh if not {r.question_id, r.handle.lower()} & known]
+        return [r.model_dump(mode="json") for r in [*kept, *new]]
     return [r.model_dump(mode="json") for r in fresh]
 
 

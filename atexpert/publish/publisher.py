@@ -8,6 +8,7 @@ lease (:class:`~atexpert.store.scheduler.Lease`), so two processes never post th
    outbox in the same atomic step (:mod:`atexpert.publish.outbox`), then part by part, each
    recorded with its tweet id before the next one is sent; then the reply to each merged
    asker (:mod:`atexpert.domain.merged`), planned at claim time, post by post the same way;
+   and the replies a merge added to an answer already published, the same way;
 3. once the session is closed (not while it wraps up) and nothing is left to publish, the
    end announcement: the session's last post, counting every answer posted.
 
@@ -126,6 +127,9 @@ class SessionPublisher:
         self._daily: DailyLimit | None = None
         #: After a refused announcement, when to try it again (no hammering X meanwhile).
         self._announce_hold: dict[Moment, datetime] = {}
+        #: The session's last event when its published answers had no reply left to post
+        #: (they are not read again until an event comes: a merge is one).
+        self._late_checked: str | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -168,6 +172,7 @@ class SessionPublisher:
         waiting = False
         for answer in pending:
             waiting |= not await self.publish(answer, session, root)
+        await self._late_merges(session)
         if session.status is SessionStatus.CLOSED:
             await self._announce_end(session, root)
         if not waiting:
@@ -214,13 +219,32 @@ class SessionPublisher:
             parent = tweet_id
         if first is not None and not await self._answer_merged(answer, session, first):
             return True
-        await self.store.mark_published(self.session_id, answer.id, actor=ACTOR)
+        with contextlib.suppress(Conflict):  # an asker merged meanwhile: next pass
+            await self.store.mark_published(self.session_id, answer.id, actor=ACTOR)
         return True
+
+    async def _late_merges(self, session: Session) -> None:
+        """Reply to the askers merged into answers after they were published."""
+        last = await self.store.last_event_id(self.session_id)
+        if last == self._late_checked:
+            return
+        late = [
+            answer
+            for answer in await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHED)
+            if answer.replies_pending
+        ]
+        for answer in late:
+            first = answer.parts[0].tweet_id if answer.parts else None
+            if first is not None:
+                await self._answer_merged(answer, session, first)
+        if not late:
+            self._late_checked = last
 
     async def _answer_merged(self, answer: Answer, session: Session, first: str) -> bool:
         """Reply to each merged asker, once the thread (its ``first`` post) is on X. X's
-        refusal of one reply is kept on it and the others go on; False when the answer
-        failed (no verdict from X: ``retry`` resumes after the last posted post)."""
+        refusal of one reply is kept on it and the others go on; False when X gave no
+        verdict: a publishing answer fails (``retry`` resumes after the last posted post),
+        a published one tries again next pass."""
         url = post_link(session.host_account.handle, first)
         for i, reply in enumerate(answer.merged):
             parent = reply.reply_to
@@ -244,7 +268,8 @@ class SessionPublisher:
                     break
                 except GaveUp as exc:
                     why = f"reply to @{reply.handle}: {exc}"
-                    await self.store.mark_failed(self.session_id, answer.id, why, actor=ACTOR)
+                    if answer.status is AnswerStatus.PUBLISHING:  # else: again next pass
+                        await self.store.mark_failed(self.session_id, answer.id, why, actor=ACTOR)
                     await self.outbox.record_error(f"answer {answer.id} {why}", self.clock.now())
                     return False
                 await self.store.record_merged_posted(
@@ -303,6 +328,8 @@ class SessionPublisher:
         if busy:
             return
         done = await self.store.list_answers(self.session_id, AnswerStatus.PUBLISHED)
+        if any(a.replies_pending for a in done):
+            return  # the replies to askers merged late come first
         recap = None
         if session.options.recap_link and self.config.public_base_url:
             recap = recap_url(self.config.public_base_url, session.id)

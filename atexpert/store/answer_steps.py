@@ -7,6 +7,7 @@ from datetime import datetime
 
 from atexpert.domain import answers, questions
 from atexpert.domain.answers import Answer, AnswerAction, AnswerDraft, AnswerStatus
+from atexpert.domain.errors import Conflict
 from atexpert.domain.events import Create, EventKind, Record, Step
 from atexpert.domain.questions import QuestionAction
 from atexpert.store import keys
@@ -191,9 +192,13 @@ class AnswerSteps(StepRunner):
     async def mark_published(
         self, session_id: str, answer_id: str, *, actor: str, at: datetime | None = None
     ) -> Answer:
-        """publishing -> published; its still-approved questions become answered."""
+        """publishing -> published; its still-approved questions become answered.
+        Conflict while a reply to a merged asker is still to post (one may be added by a
+        merge until this step: the version guard sees it)."""
         at = self._now(at)
         answer = await self.get_answer(session_id, answer_id)
+        if answer.replies_pending:
+            raise Conflict(f"answer {answer_id} still has replies to merged askers to post")
         change = answers.change(
             answer_id,
             AnswerAction.PUBLISHED,

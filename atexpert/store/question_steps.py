@@ -98,21 +98,6 @@ class QuestionSteps(StepRunner):
         patch = questions.reject_patch(reason)
         return await self._question(session_id, question_id, _QA.REJECT, actor, at, patch, version)
 
-    async def merge_question(
-        self,
-        session_id: str,
-        question_id: str,
-        into: str,
-        *,
-        actor: str,
-        at: datetime | None = None,
-    ) -> Question:
-        """pending|approved -> merged into another question of the session, not merged."""
-        at = self._now(at)
-        keys.check_id("question", into)
-        change, guard = questions.merge_plan(question_id, into, actor=actor, at=at)
-        return questions.load(await self._apply(session_id, change, guards=[guard]), session_id)
-
     async def requeue_question(
         self,
         session_id: str,

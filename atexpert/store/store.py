@@ -43,10 +43,9 @@ from atexpert.domain.sessions import (
     SessionUpdate,
 )
 from atexpert.store import keys
-from atexpert.store.answer_steps import AnswerSteps
 from atexpert.store.automod import AutomodStore, StoredConfig
 from atexpert.store.intake_state import IntakePause, IntakeSetting, IntakeStore
-from atexpert.store.question_steps import QuestionSteps
+from atexpert.store.merge_steps import MergeSteps
 from atexpert.store.steps import Exists, strs
 
 STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
@@ -78,7 +77,7 @@ class SessionSnapshot(BaseModel):
         )
 
 
-class Store(QuestionSteps, AnswerSteps):
+class Store(MergeSteps):
     """All domain state in Redis. ``at`` defaults to the clock's now; ids are strings."""
 
     # -- sessions ----------------------------------------------------------------------

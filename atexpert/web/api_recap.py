@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from atexpert.domain.clock import shown_time, utc_to_local
 from atexpert.domain.errors import NotFound
+from atexpert.domain.plural import plural
 from atexpert.domain.sessions import Session
 from atexpert.domain.staff import Action, StaffUser, can
 from atexpert.domain.views import REASON_READERS, Audience, reader_of, sees_status
@@ -237,7 +238,7 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
     c = figures.counts
     times = figures.answer_times
     step, columns = arrivals(figures.per_minute, session.time_zone)
-    per = "minute" if step == 1 else f"{step} minutes"
+    per = plural(step, "en", "minute", "{n} minutes")
     sections = [
         (
             f"Questions received per {per} ({session.time_zone} time)",
@@ -325,8 +326,9 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             ),
         ),
     ]
+    received = plural(c.received, "en", "{n} question", "{n} questions")
     body = [
-        f'<p class="meta">{c.received} questions · {times.answered} answered · '
+        f'<p class="meta">{received} · {times.answered} answered · '
         f"X spend ${escape(str(figures.x_spend.total_usd))}</p>",
     ]
     if audience is Audience.ADMIN:

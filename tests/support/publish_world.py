@@ -77,6 +77,15 @@ class PublishWorld:
     ) -> str:
         """Fan ``username`` (an account of its own) tweets ``text``; the question is stored
         (with intake's ``replyable`` verdict) and merged into ``into``. Its question id."""
+        question_id = await self.asked(text, username, name, replyable)
+        await self.store.merge_question(self.session_id, question_id, into, actor="mod")
+        return question_id
+
+    async def asked(
+        self, text: str, username: str, name: str, replyable: bool | None = None
+    ) -> str:
+        """Fan ``username`` (an account of its own) tweets ``text``; the question is stored
+        as pending. Its question id."""
         account = self.control.create_account(username, name)
         tweet_id = self.control.post(username, text)
         incoming = IncomingQuestion(
@@ -87,7 +96,6 @@ class PublishWorld:
             replyable=replyable,
         )
         question, _ = await self.store.add_question(self.session_id, incoming)
-        await self.store.merge_question(self.session_id, question.id, into, actor="mod")
         return question.id
 
     async def answer(self, question_id: str, text: str) -> Answer:
@@ -131,7 +139,8 @@ async def live_session(
 
 
 async def run_until_published(world: PublishWorld, answer_ids: list[str], **config: object) -> None:
-    """Publish until every answer is published (an answer failing fails the test)."""
+    """Publish until every answer is published with every reply to its merged askers
+    posted or refused (an answer failing fails the test)."""
     publisher = world.publisher(replace(FAST, **config))  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
@@ -143,7 +152,7 @@ async def run_until_published(world: PublishWorld, answer_ids: list[str], **conf
         if not answer_ids:  # nothing to publish: until the start announcement is done
             session = await world.store.get_session(world.session_id)
             return session.thread_root_id is not None or not session.options.announce
-        return all(a.status is AnswerStatus.PUBLISHED for a in answers)
+        return all(a.status is AnswerStatus.PUBLISHED and not a.replies_pending for a in answers)
 
     try:
         await wait_for(published, timeout=60)
