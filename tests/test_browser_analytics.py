@@ -90,12 +90,13 @@ def test_charts_page_in_chromium(
     ]
     # the labels are real text a person sees, left of the bars
     expect(status.locator("text.label").first).to_have_text("received")
+    # in the session's time: 10:00 UTC on 26 November is 11:00 in Paris
     assert bars(page, "chart-per-minute") == [
-        ("10:00", "2"),
-        ("10:01", "1"),
-        ("10:02", "0"),
-        ("10:03", "4"),
-        ("10:04", "2"),
+        ("11:00", "2"),
+        ("11:01", "1"),
+        ("11:02", "0"),
+        ("11:03", "4"),
+        ("11:04", "2"),
     ]
     # durations as people read them; staff by their display names (yann has no account)
     expect(page.locator("svg#chart-answer-times text.value").first).to_have_text("6 min 00 s")
