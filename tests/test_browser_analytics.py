@@ -18,10 +18,10 @@ from tests.support.browser_fixtures import (
     ThreadServer,
     browser,
     expect,
-    free_port,
     in_thread,
     seed_staff,
 )
+from tests.support.processes import free_port
 from tests.support.seeded_session import seed_session
 
 __all__ = ["browser"]

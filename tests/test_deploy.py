@@ -49,13 +49,13 @@ from tests.support.deploy_world import (
     App,
     Nginx,
     RedisServer,
-    free_port,
     main_config,
     nginx_binary,
     replies_with,
     site_with_own_certificate,
     wait_until,
 )
+from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(180)]

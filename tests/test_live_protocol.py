@@ -34,6 +34,7 @@ from atexpert.settings import Settings
 from atexpert.web.auth import COOKIE_NAME, CookieSigner
 from tests.support.live_world import LiveWorld
 from tests.support.live_world import world as world
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = "http://console.example"
@@ -53,12 +54,6 @@ SERVER_ENV = {
     # once the others have had their 1000 events
     "ATEXPERT_LIVE_CLOSE_TIMEOUT_S": "120",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

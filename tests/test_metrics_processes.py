@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,16 +24,11 @@ from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
 from tests.support.api_world import FAST_HASHER, PASSWORD, bearer
 from tests.support.observed_app import scrape, value
+from tests.support.processes import free_port, wait_ready
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "processes-secret-key-" + "p" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -50,7 +43,7 @@ def serving(*envs: tuple[dict[str, str], Path]) -> Iterator[list[Served]]:
     """``atexpert serve`` once per (environment, stderr file), started at once, on free ports."""
     served = []
     for env, log in envs:
-        port = _free_port()
+        port = free_port()
         with log.open("wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "atexpert.cli.main", "serve", "--port", str(port)],
@@ -59,7 +52,7 @@ def serving(*envs: tuple[dict[str, str], Path]) -> Iterator[list[Served]]:
         served.append(Served(proc, f"127.0.0.1:{port}", log))
     try:
         for one in served:
-            wait_ready(one)
+            wait_ready(one.proc, f"http://{one.host}", timeout=60, log=one.log)
         yield served
     finally:
         for one in served:
@@ -67,19 +60,6 @@ def serving(*envs: tuple[dict[str, str], Path]) -> Iterator[list[Served]]:
                 one.proc.send_signal(signal.SIGTERM)
         for one in served:
             one.proc.wait(timeout=30)
-
-
-def wait_ready(served: Served) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert served.proc.poll() is None, served.log.read_text()
-        try:
-            if httpx.get(f"http://{served.host}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "serve never answered"
-        time.sleep(0.05)
 
 
 async def scheduled_session(redis: aioredis.Redis) -> str:

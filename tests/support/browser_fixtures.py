@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -37,6 +36,7 @@ from atexpert.store.store import Store
 from atexpert.web.app import create_app
 from atexpert.x.client import async_client
 from tests.support.app_server import wait_started
+from tests.support.processes import free_port
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
@@ -80,12 +80,6 @@ def chromium_path() -> str:
     if found is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ThreadServer:

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from atexpert.store.redis_embedded import find_redis_server
+from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "deploy" / "nginx.conf"
@@ -39,12 +40,6 @@ def nginx_binary() -> str | None:
     if found is None and Path("/usr/sbin/nginx").is_file():
         found = "/usr/sbin/nginx"
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -15,12 +16,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(proc: subprocess.Popen[str], base_url: str, timeout: float = 90) -> None:
-    """Until ``base_url/readyz`` answers 200; fail at once, with its stderr, if ``proc``
-    exits first."""
+def wait_ready(
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes],
+    base_url: str,
+    timeout: float = 90,
+    log: Path | None = None,
+) -> None:
+    """Until ``base_url/readyz`` answers 200; fail at once, with its stderr (or the ``log``
+    file it writes to), if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
     while True:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        if proc.poll() is not None:
+            said = log.read_text() if log else proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"exited with {proc.returncode}: {said!s}")
         try:
             if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
                 return
