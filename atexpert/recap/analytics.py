@@ -206,7 +206,8 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
 
 
-def answer_times(events: Sequence[Event]) -> AnswerTimes:
+def answer_waits(events: Sequence[Event]) -> list[float]:
+    """Seconds from each answered question's arrival to its ``question.answered`` event."""
     received: dict[str, datetime] = {}
     waits: list[float] = []
     for e in events:
@@ -214,6 +215,15 @@ def answer_times(events: Sequence[Event]) -> AnswerTimes:
             received[e.entity_id] = e.at
         elif e.kind is EventKind.QUESTION_ANSWERED and e.entity_id in received:
             waits.append((e.at - received[e.entity_id]).total_seconds())
+    return waits
+
+
+def answer_times(events: Sequence[Event]) -> AnswerTimes:
+    return times_of(answer_waits(events))
+
+
+def times_of(waits: Sequence[float]) -> AnswerTimes:
+    """The median and p90 of ``waits`` (seconds)."""
     if not waits:
         return AnswerTimes(answered=0, median_seconds=None, p90_seconds=None)
     return AnswerTimes(

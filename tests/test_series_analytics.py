@@ -1,0 +1,164 @@
+"""Analytics across a series' sessions: the pure aggregation on hand-made sessions, then on
+two seeded sessions in real Redis (numbers worked out from tests/support/seeded_session.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from atexpert.domain.costs import CallKind, Spend
+from atexpert.domain.events import Event, EventKind
+from atexpert.domain.questions import Author, Question, QuestionStatus
+from atexpert.domain.sessions import HostAccount, Session, SessionStatus
+from atexpert.recap.exports import read_all_events
+from atexpert.recap.series_analytics import SessionInput, compute, to_csv
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.store import SessionSnapshot, Store
+from atexpert.x.meter import Meter
+from tests.support.seeded_session import seed_session
+
+START = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
+
+
+def _session(sid: str, start: datetime, title: str) -> Session:
+    return Session(
+        id=sid,
+        title=title,
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=1),
+        time_zone="Europe/Paris",
+        status=SessionStatus.CLOSED,
+        created_by="root",
+        created_at=start,
+        updated_by="root",
+        updated_at=start,
+    )
+
+
+def _input(
+    sid: str, start: datetime, statuses: list[QuestionStatus], waits: list[int], spend: Spend
+) -> SessionInput:
+    """A session with a question per status; the first ``len(waits)`` answered after
+    ``waits`` seconds."""
+    questions: dict[str, Question] = {}
+    events: list[Event] = []
+    for n, status in enumerate(statuses):
+        qid = f"q_{sid}{n}"
+        arrived = start + timedelta(minutes=n)
+        questions[qid] = Question(
+            id=qid,
+            session_id=sid,
+            author=Author(id=str(n + 1), handle=f"fan{n}"),
+            text="?",
+            received_at=arrived,
+            created_at=arrived,
+            status=status,
+        )
+        common = {"session_id": sid, "entity": "question", "entity_id": qid, "data": {}}
+        events.append(
+            Event(kind=EventKind.QUESTION_RECEIVED, actor="intake", at=arrived, version=1, **common)
+        )
+        if n < len(waits):
+            answered = arrived + timedelta(seconds=waits[n])
+            events.append(
+                Event(kind=EventKind.QUESTION_ANSWERED, actor="x", at=answered, version=3, **common)
+            )
+    events.sort(key=lambda e: e.at)
+    snapshot = SessionSnapshot(
+        session=_session(sid, start, f"Session {sid}"), questions=questions, answers={}
+    )
+    return SessionInput(snapshot, events, spend)
+
+
+A, R, P = QuestionStatus.ANSWERED, QuestionStatus.REJECTED, QuestionStatus.APPROVED
+
+
+def test_rows_and_totals_of_two_sessions() -> None:
+    first = _input("s1", START, [A, A, P, R], [60, 180], Spend().add(CallKind.POST, 2))
+    second = _input("s2", START + timedelta(days=28), [A, A, A, R, R, R], [30, 120, 600], Spend())
+    figures = compute("ser_1", [first, second])
+
+    one, two = figures.sessions
+    assert (one.session_id, one.received, one.approved_total, one.answered) == ("s1", 4, 3, 2)
+    assert one.answered_share == 0.5
+    assert one.approved_answered_share == 2 / 3
+    assert (one.response_times.median_seconds, one.response_times.p90_seconds) == (120.0, 180.0)
+    assert one.spend_usd == Decimal("0.03")  # 2 posts at $0.015
+    assert (two.received, two.answered, two.answered_share) == (6, 3, 0.5)
+    assert (two.response_times.median_seconds, two.response_times.p90_seconds) == (120.0, 600.0)
+    assert two.spend_usd == Decimal(0)
+    assert (two.title, two.time_zone, two.status) == ("Session s2", "Europe/Paris", "closed")
+
+    total = figures.totals
+    assert (total.received, total.approved_total, total.answered) == (10, 6, 5)
+    assert total.answered_share == 0.5
+    # pooled waits 30, 60, 120, 180, 600: median 120, p90 the ceil(4.5) = 5th smallest
+    t = total.response_times
+    assert (t.answered, t.median_seconds, t.p90_seconds) == (5, 120.0, 600.0)
+    assert total.spend_usd == Decimal("0.03")
+
+
+def test_a_session_without_questions_has_no_shares_or_times() -> None:
+    figures = compute("ser_1", [_input("s1", START, [], [], Spend())])
+    row = figures.sessions[0]
+    assert (row.received, row.answered_share, row.approved_answered_share) == (0, None, None)
+    assert (row.response_times.median_seconds, row.response_times.p90_seconds) == (None, None)
+    assert figures.totals.answered_share is None
+    assert compute("ser_1", []).sessions == []
+
+
+def test_csv_has_a_row_per_session_and_a_total() -> None:
+    first = _input("s1", START, [A, R], [90], Spend().add(CallKind.POST))
+    first.snapshot.session.title = "=HYPERLINK(evil)"  # a spreadsheet formula stays text
+    text = to_csv(compute("ser_1", [first]))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0][:4] == ["session_id", "title", "status", "scheduled_start"]
+    assert rows[1] == [
+        "s1",
+        "'=HYPERLINK(evil)",
+        "closed",
+        START.isoformat(),
+        "2",
+        "1",
+        "1",
+        "0.5000",
+        "90",
+        "90",
+        "0.015",
+    ]
+    assert rows[2][0] == "total" and rows[2][4:] == rows[1][4:]
+
+
+async def test_two_seeded_sessions_in_redis(redis_standalone: RedisClient) -> None:
+    store = Store(redis_standalone)
+    meter = Meter(redis_standalone)
+    inputs = []
+    for _ in range(2):
+        sid = (await seed_session(redis_standalone)).session_id
+        inputs.append(
+            SessionInput(
+                await store.snapshot(sid),
+                await read_all_events(store, sid),
+                await meter.spend(sid),
+            )
+        )
+    figures = compute("ser_1", inputs)
+    # each: 9 received, 4 approved or answered, 3 answered after 360, 240 and 600 s,
+    # 9 search reads and 4 posts ($0.105)
+    for row in figures.sessions:
+        assert (row.received, row.approved_total, row.answered) == (9, 4, 3)
+        assert (row.response_times.median_seconds, row.response_times.p90_seconds) == (
+            360.0,
+            600.0,
+        )
+        assert row.spend_usd == Decimal("0.105")
+    t = figures.totals
+    assert (t.received, t.answered, t.approved_answered_share) == (18, 6, 0.75)
+    # pooled 240, 240, 360, 360, 600, 600: median 360, p90 the 6th smallest
+    assert (t.response_times.median_seconds, t.response_times.p90_seconds) == (360.0, 600.0)
+    assert t.spend_usd == Decimal("0.210")
