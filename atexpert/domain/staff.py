@@ -142,6 +142,8 @@ class Action(StrEnum):
     SESSION_UPDATE = "session.update"
     SESSION_LIFECYCLE = "session.lifecycle"
     SESSION_ASSIGN = "session.assign"
+    #: Read the figures across a series' sessions (admins, the series' moderators).
+    SERIES_ANALYTICS = "series.analytics"
     QUESTION_READ_ALL = "question.read_all"
     QUESTION_READ_APPROVED = "question.read_approved"
     QUESTION_CREATE = "question.create"
@@ -175,6 +177,7 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
             Action.QUESTION_HAND_BACK,
             Action.ANSWER_READ,
             Action.ANSWER_APPROVE,
+            Action.SERIES_ANALYTICS,
         }
     ),
     StaffRole.EXPERT: frozenset(

@@ -13,6 +13,8 @@ the public and the experts until it is listed here. REST handlers, the live webs
   or reject reason; no settings, but whether intake is paused and why (its banner). In the
   analytics, no free-text
   reject reason and no asker of a question it may not see.
+* series: whole for moderators and admins; the public sees its page's fields only (no staff,
+  no budget), the experts nothing.
 * public: a session that is scheduled or later (never a draft), its answered questions
   (tweet text and the author's public handle and name only) and its answers once
   publishing starts, with only the parts already posted on X.
@@ -154,6 +156,19 @@ ANSWER_FIELDS = (
     "version",
 )
 PUBLIC_ANSWER_FIELDS = ("id", "question_ids", "status", "parts")
+#: A series in public (its page and calendar feed): no staff, budget, options or schedule
+#: of announcements.
+PUBLIC_SERIES_FIELDS = (
+    "slug",
+    "title",
+    "description",
+    "hashtags",
+    "time_zone",
+    "language",
+    "rrule",
+    "start_time",
+    "duration_minutes",
+)
 #: Whether intake is paused and why: the experts' banner too.
 PAUSE_FIELDS = ("paused", "reason", "version", "updated_at")
 
@@ -164,6 +179,7 @@ _STAFF: dict[str, Shape | None] = {
     "automod": WHOLE,
     "intake": WHOLE,
     "intake_pause": WHOLE,
+    "series": WHOLE,
 }
 SHAPES: dict[Audience, dict[str, Shape | None]] = {
     Audience.ADMIN: _STAFF,
@@ -175,6 +191,7 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         "automod": None,
         "intake": None,
         "intake_pause": Shape(fields=PAUSE_FIELDS),
+        "series": None,
     },
     Audience.PUBLIC: {
         "session": Shape(
@@ -196,6 +213,9 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         "automod": None,
         "intake": None,
         "intake_pause": None,
+        "series": Shape(
+            fields=PUBLIC_SERIES_FIELDS, derived={"host_handle": ("host_account", "handle")}
+        ),
     },
 }
 #: Audiences that read the analytics' free-text reject reasons.

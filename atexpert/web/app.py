@@ -31,6 +31,8 @@ from atexpert.web import (
     api_publish,
     api_questions,
     api_recap,
+    api_series_analytics,
+    api_series_public,
     api_sessions,
     api_staff,
     api_x,
@@ -61,9 +63,14 @@ ENDPOINTS: list[Endpoint] = [
     *api_publish.ENDPOINTS,
     *api_x.ENDPOINTS,
     *api_invitations.ENDPOINTS,
+    *api_series_analytics.ENDPOINTS,
 ]
 #: Listed in /openapi.json; served as routes of their own modules.
-DOCUMENTED_ELSEWHERE: list[Endpoint] = [*pages.ENDPOINTS, *api_recap.ENDPOINTS]
+DOCUMENTED_ELSEWHERE: list[Endpoint] = [
+    *pages.ENDPOINTS,
+    *api_recap.ENDPOINTS,
+    *api_series_public.ENDPOINTS,
+]
 
 
 async def index(request: Request) -> Response:
@@ -174,6 +181,7 @@ def create_app(
         *live_routes(),
         *page_routes(settings),  # the consoles, and their JSON endpoints
         *recap_routes(settings),  # recap page, analytics page, exports and import
+        *api_series_public.series_public_routes(settings),  # a series' page and calendar
     ]
     app = Starlette(
         routes=routes,

@@ -10,6 +10,7 @@ Pages (plain HTML + ES modules from ``frontend/``, no build step)::
     /sessions/{session_id}/expert    the expert console
     /live, /live/{session_id}        the public live page (no login)
     /invite/{secret}                 join a session with an invitation link
+    /series/{series_id}/analytics    a series' figures per session (admins, its moderators)
     /static/{path}                   css/, js/ and i18n/ files
 
 Plus small JSON endpoints the pages need: the public list of upcoming and live sessions,
@@ -72,6 +73,7 @@ PAGES = {
     "/live": "live.html",
     "/live/{session_id}": "live.html",
     "/invite/{secret}": "invite.html",
+    "/series/{series_id}/analytics": "series-analytics.html",
 }
 PUBLIC_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE, SessionStatus.WRAPPING_UP)
 

@@ -1,0 +1,109 @@
+"""A series in public (no login): its page, the page's JSON and its calendar feed.
+
+::
+
+    GET /series/{slug}              the page (frontend/series.html; 404 for an unknown slug)
+    GET /series/{slug}.ics          the iCalendar feed of its sessions (ETag, short cache)
+    GET /api/public/series/{slug}   what the page shows (:class:`PublicSeries`)
+
+What the public sees of a series and its sessions is :mod:`atexpert.recap.series_public`'s
+(through :mod:`atexpert.domain.views`): never a draft, no staff id, no budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from atexpert.domain.errors import NotFound
+from atexpert.domain.series import Series
+from atexpert.domain.sessions import Session
+from atexpert.recap.series_public import PublicSeries, calendar, public_series
+from atexpert.settings import Settings
+from atexpert.store.series import SeriesStore
+from atexpert.web.api_routing import Call, Endpoint, Services, endpoint, to_route
+from atexpert.web.pages import CONTENT_TYPES, FRONTEND, security_headers
+
+TAG = "public"
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+#: Calendar apps poll the feed; it may be this old (seconds).
+CALENDAR_MAX_AGE = 300
+
+
+async def _series(services: Services, slug: str) -> tuple[Series, list[Session]]:
+    """The series named ``slug`` and every session of it; :class:`NotFound` (404) if none."""
+    store = SeriesStore(services.redis, services.clock)
+    series = await store.by_slug(slug)
+    return series, await store.sessions(series.id)
+
+
+@endpoint(
+    "GET",
+    "/api/public/series/{slug}",
+    summary="A series' page: next date, upcoming sessions, past ones and their recaps "
+    "(no login)",
+    tag=TAG,
+    response=PublicSeries,
+    public=True,
+)
+async def series_page(call: Call) -> PublicSeries:
+    series, sessions = await _series(call.services, call.path("slug"))
+    names = await call.services.staff.names()
+    return public_series(series, sessions, call.now(), names)
+
+
+@endpoint(
+    "GET",
+    "/series/{slug}.ics",
+    summary="A series' sessions as an iCalendar feed (no login)",
+    tag=TAG,
+    public=True,
+    status=200,
+    media=("text/calendar",),
+)
+async def series_calendar(call: Call) -> Response:
+    series, sessions = await _series(call.services, call.path("slug"))
+    names = await call.services.staff.names()
+    base = call.services.settings.public_base_url
+    body = calendar(series, sessions, call.now(), names, base)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={CALENDAR_MAX_AGE}",
+        "Content-Disposition": f'inline; filename="{series.slug}.ics"',
+    }
+    if etag in call.request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=CALENDAR_TYPE, headers=headers)
+
+
+ENDPOINTS: list[Endpoint] = [series_page, series_calendar]
+
+
+def _page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        services: Services = request.app.state.services
+        try:
+            await SeriesStore(services.redis, services.clock).by_slug(
+                str(request.path_params["slug"])
+            )
+            status = 200
+        except NotFound:
+            status = 404  # the page says so
+        path = FRONTEND / "series.html"
+        return FileResponse(path, status, headers, media_type=CONTENT_TYPES[".html"])
+
+    return page
+
+
+def series_public_routes(settings: Settings | None = None) -> list[BaseRoute]:
+    """The feed before the page: ``/series/{slug}`` would take ``x.ics`` for a slug."""
+    headers = security_headers(settings)
+    return [
+        *(to_route(ep) for ep in ENDPOINTS),
+        Route("/series/{slug}", _page(headers), methods=["GET", "HEAD"]),
+    ]
