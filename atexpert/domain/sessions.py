@@ -26,7 +26,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -265,16 +265,29 @@ class Session(SessionFields):
     thread_root_id: str | None = None
     #: The end announcement on X.
     closing_tweet_id: str | None = None
+    #: The series this session is an occurrence of, and the occurrence's local day.
+    series_id: str | None = None
+    occurrence_on: date | None = None
 
 
 def new_session_id() -> str:
     return "s_" + secrets.token_hex(6)
 
 
-def new_session(fields: SessionFields, *, session_id: str, actor: str, at: datetime) -> Session:
+def new_session(
+    fields: SessionFields,
+    *,
+    session_id: str,
+    actor: str,
+    at: datetime,
+    series_id: str | None = None,
+    occurrence_on: date | None = None,
+) -> Session:
     return Session(
         **fields.model_dump(),
         id=session_id,
+        series_id=series_id,
+        occurrence_on=occurrence_on,
         created_by=actor,
         created_at=at,
         updated_by=actor,

@@ -24,7 +24,9 @@ Global, best-effort mirrors derived from the session records (``{global}`` tag):
 
 Keys outside any session: ``ama:{staff}:*`` (staff_store, login_throttle), ``ama:{invites}:*``
 (invitation_store), ``ama:{x}:*`` (x_accounts), ``ama:{meter}:limits`` (meter),
-``ama:{lease:<name>}:*`` (scheduler). This module is the only one that builds key strings.
+``ama:{lease:<name>}:*`` (scheduler), ``ama:{series}:*`` (series: records, slugs, each series'
+sessions), ``ama:{s_x}:series:announce`` (the announcements before an occurrence). This module
+is the only one that builds key strings.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SESSION_PATTERN = "ama:{*}:session"
 METER_LIMITS = "ama:{meter}:limits"
 X_ACCOUNTS = "ama:{x}:accounts"
 LOGIN_THROTTLES = "ama:{staff}:throttles"
+SERIES_ALL = "ama:{series}:all"
 
 
 def ms(at: datetime) -> int:
@@ -172,3 +175,23 @@ def x_refresh_lock(handle: str) -> str:
 def lease(name: str, part: str) -> str:
     """``holder`` or ``fence`` of the lease ``name``."""
     return "ama:{lease:" + name + "}:" + part
+
+
+def series(series_id: str) -> str:
+    """The series record (JSON)."""
+    return "ama:{series}:rec:" + check_id("series", series_id)
+
+
+def series_slug(slug: str) -> str:
+    """The id of the series named ``slug``."""
+    return "ama:{series}:slug:" + check_id("series", slug)
+
+
+def series_sessions(series_id: str) -> str:
+    """Sorted set: the series' session ids by scheduled start (ms)."""
+    return "ama:{series}:sessions:" + check_id("series", series_id)
+
+
+def series_announcements(session_id: str) -> str:
+    """Hash: minutes before the start -> the state of that announcement (JSON)."""
+    return session_key(session_id, "series:announce")

@@ -10,6 +10,10 @@ session with a wrap-up period starts wrapping up at its end, and closes for good
 wrap-up is over. The sessions' own state machine makes a second start or close an
 :class:`~atexpert.domain.errors.IllegalTransition`, which the scheduler takes as "already done"
 (by another process, or by a person who started or closed the session by hand).
+
+Before starting and closing, the leader runs its ``jobs`` (:class:`LeaderJob`): creating the
+occurrences of series ahead of time, posting their announcements. Each job gets the lease
+(its token is the fence) and renews it before any call to X.
 """
 
 from __future__ import annotations
@@ -128,10 +132,18 @@ class TickReport:
     closed: list[str] = field(default_factory=list)
     #: Sessions another actor had already started or closed (or that vanished).
     already_done: list[str] = field(default_factory=list)
+    #: What the jobs did (e.g. "created s_x-20270105").
+    jobs: list[str] = field(default_factory=list)
 
     @property
     def leader(self) -> bool:
         return self.token is not None
+
+
+class LeaderJob(Protocol):
+    """Work only the lease holder does at each tick; returns what it did."""
+
+    async def __call__(self, lease: Lease, now: datetime) -> list[str]: ...
 
 
 class Scheduler:
@@ -142,11 +154,13 @@ class Scheduler:
         clock: Clock,
         *,
         interval: timedelta = timedelta(seconds=1),
+        jobs: Sequence[LeaderJob] = (),
     ) -> None:
         self.store = store
         self.lease = lease
         self.clock = clock
         self.interval = interval
+        self.jobs = list(jobs)
         self._indexed_under: int | None = None
 
     async def tick(self) -> TickReport:
@@ -163,6 +177,12 @@ class Scheduler:
             await self.store.rebuild_session_index()
             self._indexed_under = token
         now = self.clock.now()
+        for job in self.jobs:
+            try:
+                report.jobs.extend(await job(self.lease, now))
+            except Exception:  # one failing job must not stop the starts and closes
+                _reraise_cancel()
+                log.exception("scheduler job %r failed; retrying at the next tick", job)
         for session in await self.store.due_sessions(now):
             status = session.status
             if status is SessionStatus.SCHEDULED and session.scheduled_start <= now:

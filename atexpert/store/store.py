@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -89,11 +89,19 @@ class Store(MergeSteps):
         actor: str,
         at: datetime | None = None,
         session_id: str | None = None,
+        series_id: str | None = None,
+        occurrence_on: date | None = None,
     ) -> Session:
-        """Create a draft session (``session.created``)."""
+        """Create a draft session (``session.created``), an occurrence of ``series_id``
+        on local day ``occurrence_on`` when given."""
         at = self._now(at)
         session = sessions.new_session(
-            fields, session_id=session_id or sessions.new_session_id(), actor=actor, at=at
+            fields,
+            session_id=session_id or sessions.new_session_id(),
+            actor=actor,
+            at=at,
+            series_id=series_id,
+            occurrence_on=occurrence_on,
         )
         record = session.model_dump(mode="json")
         try:
