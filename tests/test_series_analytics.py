@@ -17,7 +17,11 @@ from atexpert.recap.series_analytics import SessionInput, compute, to_csv
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import SessionSnapshot, Store
 from atexpert.x.meter import Meter
+from tests.support.api_world import Api, bearer
 from tests.support.seeded_session import seed_session
+from tests.support.series_world import WAITS, plant_series
+
+pytest_plugins = ("tests.support.api_world",)
 
 START = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
 
@@ -162,3 +166,51 @@ async def test_two_seeded_sessions_in_redis(redis_standalone: RedisClient) -> No
     # pooled 240, 240, 360, 360, 600, 600: median 360, p90 the 6th smallest
     assert (t.response_times.median_seconds, t.response_times.p90_seconds) == (360.0, 600.0)
     assert t.spend_usd == Decimal("0.210")
+
+
+async def test_the_http_endpoint_over_real_sessions(api: Api) -> None:
+    _, admin = await api.user("root", admin=True)
+    alice, moderator = await api.user("alice")
+    erin, expert = await api.user("erin")
+    _, outsider = await api.user("olga")
+    planted = await plant_series(
+        api.services.redis,
+        api.clock.now(),
+        moderator_ids=(alice.id,),
+        expert_ids=(erin.id,),
+    )
+    path = f"/api/series/{planted.series.id}/analytics"
+    r = await api.client.get(path, headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rows = {row["session_id"]: row for row in body["sessions"]}
+    assert list(rows) == [*planted.past, *planted.upcoming, planted.draft]
+    first, second = (rows[sid] for sid in planted.past)
+    # each past session: 3 received, 2 approved, 1 answered (after WAITS[n] s), 2 posts
+    assert (first["received"], first["approved_total"], first["answered"]) == (3, 2, 1)
+    assert first["answered_share"] == 1 / 3
+    assert first["response_times"]["median_seconds"] == WAITS[0]
+    assert second["response_times"]["p90_seconds"] == WAITS[1]
+    assert Decimal(first["spend_usd"]) == Decimal("0.03")
+    assert rows[planted.upcoming[0]]["received"] == 0
+    totals = body["totals"]
+    assert (totals["received"], totals["answered"]) == (6, 2)
+    assert Decimal(totals["spend_usd"]) == Decimal("0.06")
+    # pooled 240 and 600 s: median 420, p90 the 2nd smallest
+    assert totals["response_times"] == {
+        "answered": 2,
+        "median_seconds": 420.0,
+        "p90_seconds": 600.0,
+    }
+    # the series' moderators read them too; its experts and other staff do not
+    assert (await api.client.get(path, headers=bearer(moderator))).status_code == 200
+    assert (await api.client.get(path, headers=bearer(expert))).status_code == 403
+    assert (await api.client.get(path, headers=bearer(outsider))).status_code == 403
+    assert (await api.client.get(path)).status_code == 401
+    missing = await api.client.get("/api/series/sr_nope/analytics", headers=bearer(admin))
+    assert missing.status_code == 404
+    csv_text = await api.client.get(path + ".csv", headers=bearer(admin))
+    assert csv_text.headers["content-type"] == "text/csv; charset=utf-8"
+    lines = csv_text.text.removeprefix("\ufeff").splitlines()
+    assert len(lines) == 1 + 5 + 1 and lines[-1].startswith("total,")
+    assert (await api.client.get(path + ".csv", headers=bearer(expert))).status_code == 403

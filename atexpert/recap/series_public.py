@@ -197,4 +197,5 @@ def calendar(
         first = entries[0].scheduled_start.date() - timedelta(days=1)
         last = entries[-1].scheduled_end.date() + timedelta(days=366)
         cal.add_missing_timezones(first_date=first, last_date=last)
-    return cal.to_ical()
+    feed: bytes = cal.to_ical()
+    return feed

@@ -44,8 +44,7 @@ async def _series(services: Services, slug: str) -> tuple[Series, list[Session]]
 @endpoint(
     "GET",
     "/api/public/series/{slug}",
-    summary="A series' page: next date, upcoming sessions, past ones and their recaps "
-    "(no login)",
+    summary="A series' page: next date, upcoming sessions, past ones and their recaps (no login)",
     tag=TAG,
     response=PublicSeries,
     public=True,
