@@ -54,6 +54,12 @@ def _params(template: str, w: PlantedWorld) -> Iterator[dict[str, str]]:
     if "{secret}" in template:
         yield {"secret": w.secret}
         return
+    if "{slug}" in template:
+        yield {"slug": w.series_slug}
+        return
+    if "{series_id}" in template:
+        yield {"series_id": w.series_id}
+        return
     if "{session_id}" not in template:
         assert "{" not in template, f"the scan cannot fill the parameters of {template}"
         yield {}

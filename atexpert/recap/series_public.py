@@ -2,7 +2,9 @@
 
 The series is projected through :mod:`atexpert.domain.views` (no staff ids, no budget, no
 options), its sessions too: a draft is never shown, and a session archived without ever
-running (a discarded draft or a cancelled occurrence) is neither upcoming nor past.
+running (a discarded draft or a cancelled occurrence) is neither upcoming nor past. Each
+session shows its own title and description (the occurrence's topic and expert, as the
+admins write them); staff names never appear: a display name may be the login username.
 
 - upcoming: scheduled (and not yet over), live or wrapping up, soonest first;
 - past: closed or archived after it ran, latest first, each with its recap;
@@ -25,7 +27,6 @@ from pydantic import BaseModel
 
 from atexpert.domain.series import Series, local_date, occurrence_session_id, occurrences
 from atexpert.domain.sessions import Session, SessionStatus
-from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience, project
 from atexpert.recap.summary import RECAP_STATUSES
 
@@ -45,8 +46,6 @@ class SeriesSession(BaseModel):
     scheduled_end: datetime
     time_zone: str
     status: SessionStatus
-    #: The session's experts by their display names.
-    experts: list[str]
     live_path: str
     recap_path: str | None = None
 
@@ -90,13 +89,7 @@ def _past(session: Session) -> bool:
     return session.status in RECAP_STATUSES and session.started_at is not None
 
 
-def _names(user_ids: Sequence[str], names: StaffNames) -> list[str]:
-    """Display names of the people known by ``names``; an unknown id is left out, never
-    shown."""
-    return [name for uid in user_ids if (name := names.name(uid)) != uid]
-
-
-def _entry(session: Session, names: StaffNames) -> SeriesSession:
+def _entry(session: Session) -> SeriesSession:
     ran = _past(session)
     return SeriesSession(
         id=session.id,
@@ -106,7 +99,6 @@ def _entry(session: Session, names: StaffNames) -> SeriesSession:
         scheduled_end=session.scheduled_end,
         time_zone=session.time_zone,
         status=session.status,
-        experts=_names(session.expert_ids, names),
         live_path=f"/live/{session.id}",
         recap_path=f"/recap/{session.id}" if ran else None,
     )
@@ -129,9 +121,7 @@ def next_start(series: Series, sessions: Sequence[Session], now: datetime) -> da
     return min(starts, default=None)
 
 
-def public_series(
-    series: Series, sessions: Sequence[Session], now: datetime, names: StaffNames
-) -> PublicSeries:
+def public_series(series: Series, sessions: Sequence[Session], now: datetime) -> PublicSeries:
     """The series' public page: ``sessions`` are all of its sessions, in any order."""
     seen = project(Audience.PUBLIC, "series", series.model_dump(mode="json"))
     assert seen is not None, "the public sees every series"
@@ -141,17 +131,15 @@ def public_series(
             **seen,
             "next_start": next_start(series, sessions, now),
             "calendar_path": calendar_path(series.slug),
-            "upcoming": [_entry(s, names) for s in public if _upcoming(s, now)],
-            "past": [_entry(s, names) for s in reversed(public) if _past(s)],
+            "upcoming": [_entry(s) for s in public if _upcoming(s, now)],
+            "past": [_entry(s) for s in reversed(public) if _past(s)],
         }
     )
 
 
 def _description(entry: SeriesSession, hashtags: Sequence[str], base: str) -> str:
-    """The event's text: topic, experts, hashtags, then the live page and the recap."""
+    """The event's text: the session's description, hashtags, the live page and the recap."""
     lines = [entry.description] if entry.description else []
-    if entry.experts:
-        lines.append(", ".join(entry.experts))
     lines.append(" ".join(hashtags))
     lines.append(base + entry.live_path)
     if entry.recap_path:
@@ -163,11 +151,10 @@ def calendar(
     series: Series,
     sessions: Sequence[Session],
     now: datetime,
-    names: StaffNames,
     public_base_url: str,
 ) -> bytes:
     """The iCalendar feed of the series' upcoming and past sessions, oldest first."""
-    page = public_series(series, sessions, now, names)
+    page = public_series(series, sessions, now)
     updated = {s.id: s.updated_at for s in sessions}
     base = public_base_url.rstrip("/")
     host = urlsplit(base).hostname or "atexpert"

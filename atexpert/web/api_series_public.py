@@ -51,8 +51,7 @@ async def _series(services: Services, slug: str) -> tuple[Series, list[Session]]
 )
 async def series_page(call: Call) -> PublicSeries:
     series, sessions = await _series(call.services, call.path("slug"))
-    names = await call.services.staff.names()
-    return public_series(series, sessions, call.now(), names)
+    return public_series(series, sessions, call.now())
 
 
 @endpoint(
@@ -66,9 +65,8 @@ async def series_page(call: Call) -> PublicSeries:
 )
 async def series_calendar(call: Call) -> Response:
     series, sessions = await _series(call.services, call.path("slug"))
-    names = await call.services.staff.names()
     base = call.services.settings.public_base_url
-    body = calendar(series, sessions, call.now(), names, base)
+    body = calendar(series, sessions, call.now(), base)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
         "ETag": etag,

@@ -1,5 +1,5 @@
 // The public page of a series (no login): its next date in the series' time zone, the
-// upcoming sessions with their topic and experts, and the past ones with their recaps.
+// upcoming sessions with their topic (title and description), and the past ones with their recaps.
 
 import { api, ApiError } from "./api.js";
 import { $, clear, el } from "./dom.js";
@@ -19,7 +19,6 @@ function upcomingItem(s) {
     el("p", { class: "meta" },
       el("time", { datetime: s.scheduled_start, text: when(s) }), " ",
       el("span", { class: "badge", text: t(`session.status.${s.status}`) })),
-    s.experts.length ? el("p", { class: "experts", text: t("series.experts", { names: s.experts.join(", ") }) }) : null,
     s.description ? el("p", { class: "description", text: s.description }) : null);
 }
 
@@ -27,8 +26,7 @@ function pastItem(s) {
   return el("li", { class: "card", "data-session": s.id },
     el("h4", {}, el("a", { href: s.recap_path, text: s.title })),
     el("p", { class: "meta" },
-      el("time", { datetime: s.scheduled_start, text: when(s) }),
-      s.experts.length ? ` · ${t("series.experts", { names: s.experts.join(", ") })}` : null),
+      el("time", { datetime: s.scheduled_start, text: when(s) })),
     el("p", {}, el("a", { href: s.recap_path, text: t("series.recap") })));
 }
 

@@ -1,21 +1,25 @@
 """A world full of private things for the role-leak scan (tests/test_role_views.py): a live
 session and a closed one, questions in every status, notes, reasons, a merge, a hand-back,
-draft and published answers, staff of each role, X tokens, API tokens and an invitation,
-each planted as a sentinel string the scan looks for."""
+draft and published answers, staff of each role, X tokens, API tokens, an invitation and a
+series with a scheduled and a draft occurrence, each planted as a sentinel string the scan
+looks for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.domain.sessions import Role, SessionFields
+from atexpert.domain.series import SeriesFields, occurrence_fields, occurrences
+from atexpert.domain.sessions import HostAccount, Role, SessionFields
 from atexpert.store.automod import AutomodStore
 from atexpert.store.intake_state import IntakeStore, PauseReason
 from atexpert.store.invitations import InvitationStore
+from atexpert.store.series import SeriesStore
 from atexpert.web.api_routing import Services
 from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import PASSWORD, session_body
@@ -40,11 +44,11 @@ STAFF_ONLY = [
     "crejected1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
-MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token"]
+MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token", "DRAFTTOPIC1"]
 #: Some of what each role may see, for the scan to prove it reached it.
 VISIBLE_TO = {
-    "public": ["sanswered1", "canswered1", "capproved1"],
-    "outsider": ["sanswered1", "capproved1"],
+    "public": ["sanswered1", "canswered1", "capproved1", "OPENTOPIC1"],
+    "outsider": ["sanswered1", "capproved1", "OPENTOPIC1"],
     "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1", "x_token"],
     "moderator": [*STAFF_ONLY, *MEMBERS_ONLY],
     "admin": [*STAFF_ONLY, *MEMBERS_ONLY],
@@ -71,6 +75,8 @@ class PlantedWorld:
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, str] = field(default_factory=dict)
     secret: str = ""
+    series_id: str = ""
+    series_slug: str = ""
 
     def forbidden(self, role: str) -> list[str]:
         """The values ``role`` must never see."""
@@ -161,4 +167,36 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     await accounts.put_tokens("Airbus", "42", "XACCESSTOKEN1", "XREFRESHTOKEN1", actor="admxu")
     invitations = InvitationStore(services.redis, clock=clock)
     _, w.secret = await invitations.create(sid, Role.EXPERT, note=None, hours=24, actor="admxu")
+    await _plant_series(services, w, clock)
     return w
+
+
+async def _plant_series(services: Services, w: PlantedWorld, clock: ManualClock) -> None:
+    """A series (the moderator and the expert its staff) with a scheduled occurrence and a
+    draft one."""
+    now = clock.now()
+    series = await SeriesStore(services.redis, clock).create(
+        SeriesFields(
+            slug="scan-series",
+            title="Scan series",
+            hashtags=["#AskAirbus"],
+            host_account=HostAccount(handle="Airbus"),
+            time_zone="Europe/Paris",
+            rrule="FREQ=WEEKLY",
+            start_time="15:00",
+            moderator_ids=[w.user_ids["moderator"]],
+            expert_ids=[w.user_ids["expert"]],
+            budget_usd=Decimal("7.5"),
+        ),
+        "admxu",
+    )
+    w.series_id, w.series_slug = series.id, series.slug
+    for n, title in enumerate(("OPENTOPIC1", "DRAFTTOPIC1")):
+        start = occurrences(series, now, 2)[n]
+        fields = occurrence_fields(series, start).model_copy(update={"title": title})
+        session = await services.store.create_session(
+            fields, actor="admxu", at=now, series_id=series.id
+        )
+        if n == 0:
+            session = await services.store.schedule_session(session.id, actor="admxu", at=now)
+        await SeriesStore(services.redis, clock).index_session(session)
