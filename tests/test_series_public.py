@@ -29,7 +29,7 @@ PRIVATE = {
     "host_account",
 }
 #: Monday 8 March 2027: Paris moves to summer time on the 28th.
-BEFORE_DST = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)
+BEFORE_DST = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)  # date-ok: the app runs on a ManualClock
 
 
 def _keys(data: Any) -> set[str]:
