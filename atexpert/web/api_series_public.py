@@ -54,31 +54,24 @@ async def series_page(call: Call) -> PublicSeries:
     return public_series(series, sessions, call.now())
 
 
-@endpoint(
-    "GET",
-    "/series/{slug}.ics",
-    summary="A series' sessions as an iCalendar feed (no login)",
-    tag=TAG,
-    public=True,
-    status=200,
-    media=("text/calendar",),
-)
-async def series_calendar(call: Call) -> Response:
-    series, sessions = await _series(call.services, call.path("slug"))
-    base = call.services.settings.public_base_url
-    body = calendar(series, sessions, call.now(), base)
+async def series_calendar(request: Request) -> Response:
+    """The feed: not in the OpenAPI document (a calendar app's URL, not the JSON API)."""
+    services: Services = request.app.state.services
+    series, sessions = await _series(services, str(request.path_params["slug"]))
+    base = services.settings.public_base_url
+    body = calendar(series, sessions, services.clock.now(), base)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={CALENDAR_MAX_AGE}",
         "Content-Disposition": f'inline; filename="{series.slug}.ics"',
     }
-    if etag in call.request.headers.get("if-none-match", ""):
+    if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=CALENDAR_TYPE, headers=headers)
 
 
-ENDPOINTS: list[Endpoint] = [series_page, series_calendar]
+ENDPOINTS: list[Endpoint] = [series_page]
 
 
 def _page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
@@ -102,5 +95,6 @@ def series_public_routes(settings: Settings | None = None) -> list[BaseRoute]:
     headers = security_headers(settings)
     return [
         *(to_route(ep) for ep in ENDPOINTS),
+        Route("/series/{slug}.ics", series_calendar, methods=["GET", "HEAD"]),
         Route("/series/{slug}", _page(headers), methods=["GET", "HEAD"]),
     ]
