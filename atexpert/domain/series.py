@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from atexpert.domain.clock import shown_time
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.events import JsonList
 from atexpert.domain.sessions import (
@@ -289,9 +290,12 @@ def occurrence_session_id(series_id: str, on: date) -> str:
 
 
 def occurrence_fields(series: Series, start: datetime) -> SessionFields:
-    """The session of the occurrence starting at ``start``, with the series' defaults."""
+    """The session of the occurrence starting at ``start``, with the series' defaults. Its
+    title (the topic, for the admin to change) carries the date: the start and closing
+    posts of two occurrences must differ, X refuses a post that repeats an earlier one."""
+    day = shown_time(start, series.time_zone, series.language).split(",")[0]  # "5 Jan 2027"
     return SessionFields(
-        title=series.title,
+        title=f"{series.title[: 200 - len(day) - 3]} · {day}",
         description=series.description,
         hashtags=series.hashtags,
         host_account=series.host_account,
