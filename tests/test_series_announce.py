@@ -4,7 +4,7 @@ API, missed when the app was down, and posted once even when the process dies mi
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from tests.support import emulator_fixtures
-from tests.support.series_world import SeriesWorld, series_body, series_world
+from tests.support.series_world import T0, SeriesWorld, series_body, series_world
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 ONE_DATE = "FREQ=MONTHLY;BYDAY=1TU;COUNT=1"  # 5 January 2027, 15:00 Paris
@@ -40,7 +40,7 @@ async def test_a_process_dying_around_the_post_leaves_exactly_one_post(
 ) -> None:
     async with series_world(redis_standalone, server.base_url, control) as w:
         series_id, _ = await first_occurrence(w)
-        w.clock.set(datetime.fromisoformat("2026-12-29T14:05:00+00:00"))  # the 7-day one is due
+        w.clock.set(T0 + timedelta(days=9, hours=5, minutes=5))  # 29 Dec: the 7-day one is due
         dying = w.scheduler(posters=w.crashing_posters(after_post=after_post))
         await dying.tick()  # the job dies; the scheduler logs it and goes on
         [occurrence] = await w.occurrences(series_id)
@@ -68,7 +68,7 @@ async def test_announcements_are_previewed_priced_edited_skipped_and_missed_when
         assert "5 janv. 2027, 15:00 CET" in week["text"] and "@Airbus" in week["text"]
         assert day["text"].startswith("Demain\u202f: ") and soon["text"].startswith("Dans 15 ")
         assert (week["due_at"], week["price_usd"], week["status"]) == (
-            "2026-12-29T14:00:00Z",
+            "2026-12-29T14:00:00Z",  # date-ok: data, on the test clock
             "0.015",
             "scheduled",
         )

@@ -22,13 +22,14 @@ from atexpert.emulator import EmulatorServer
 from atexpert.emulator.control_client import EmulatorControl
 from atexpert.store.redis_conn import RedisClient
 from tests.support import emulator_fixtures
-from tests.support.series_world import SeriesWorld, series_body, series_world
+from tests.support.series_world import T0, SeriesWorld, series_body, series_world
 
 server, control = emulator_fixtures.server, emulator_fixtures.control
 RedisFactory = Callable[[], Awaitable[RedisClient]]
 #: How late after its moment each tick comes (the scheduler ticks every second or so).
 LATE = timedelta(seconds=30)
-END = datetime.fromisoformat("2028-01-10T00:00:00+00:00")
+#: Past the last date of 2027 (7 December) and its closing post: T0 + 386 days is 10 Jan 2028.
+END = T0 + timedelta(days=386)
 
 
 async def run_year(w: SeriesWorld, series_id: str) -> None:
@@ -106,11 +107,11 @@ async def test_two_schedulers_never_post_an_announcement_twice(
         series_id = r.json()["id"]
         other = w.scheduler(await redis_factory())
         mine = w.scheduler()
-        while w.clock.now() < datetime.fromisoformat("2027-02-03T00:00:00+00:00"):
+        while w.clock.now() < T0 + timedelta(days=45):  # past 2 February, the second date
             w.clock.set(await w.next_moment(series_id, timedelta(days=3)) + LATE)
             reports = await asyncio.gather(w.tick(mine), w.tick(other))
             assert sum(r.leader for r in reports) == 1
-            if w.clock.now() > datetime.fromisoformat("2027-01-15T00:00:00+00:00"):
+            if w.clock.now() > T0 + timedelta(days=26):  # past the first date, 5 January
                 await mine.lease.release()  # a rolling restart: the other one leads now
         r = await w.client.get(f"/api/series/{series_id}/occurrences", headers=w.admin)
         announced = [a for o in r.json() for a in o["announcements"]]
