@@ -54,6 +54,9 @@ def _params(template: str, w: PlantedWorld) -> Iterator[dict[str, str]]:
     if "{secret}" in template:
         yield {"secret": w.secret}
         return
+    if "{series_id}" in template:
+        yield from ({"series_id": s} for s in w.series)
+        return
     if "{session_id}" not in template:
         assert "{" not in template, f"the scan cannot fill the parameters of {template}"
         yield {}

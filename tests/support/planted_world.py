@@ -12,10 +12,12 @@ from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.domain.sessions import Role, SessionFields
+from atexpert.domain.series import SeriesFields
+from atexpert.domain.sessions import HostAccount, Role, SessionFields
 from atexpert.store.automod import AutomodStore
 from atexpert.store.intake_state import IntakeStore, PauseReason
 from atexpert.store.invitations import InvitationStore
+from atexpert.store.series import SeriesStore
 from atexpert.web.api_routing import Services
 from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import PASSWORD, session_body
@@ -71,6 +73,7 @@ class PlantedWorld:
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, str] = field(default_factory=dict)
     secret: str = ""
+    series: list[str] = field(default_factory=list)
 
     def forbidden(self, role: str) -> list[str]:
         """The values ``role`` must never see."""
@@ -161,4 +164,15 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     await accounts.put_tokens("Airbus", "42", "XACCESSTOKEN1", "XREFRESHTOKEN1", actor="admxu")
     invitations = InvitationStore(services.redis, clock=clock)
     _, w.secret = await invitations.create(sid, Role.EXPERT, note=None, hours=24, actor="admxu")
+    series = SeriesFields(
+        slug="ask-airbus",
+        title="Ask Airbus",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        time_zone="Europe/Paris",
+        rrule="FREQ=MONTHLY;BYDAY=1TU",
+        start_time="15:00",
+        **members,
+    )
+    w.series.append((await SeriesStore(services.redis, clock).create(series, "admxu")).id)
     return w
