@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import shown_time
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.events import JsonList
@@ -156,6 +157,8 @@ class SeriesFields(BaseModel):
     moderator_ids: JsonList[str] = []
     #: The X budget of each occurrence (None: no budget).
     budget_usd: Usd | None = None
+    #: The auto-moderation config of each occurrence (None: the default one).
+    automod: AutomodConfig | None = None
     intake_opens_before_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
     announce_before_minutes: Annotated[list[int], AfterValidator(_offsets)] = Field(
@@ -189,6 +192,7 @@ class SeriesUpdate(BaseModel):
     expert_ids: list[str] | None = None
     moderator_ids: list[str] | None = None
     budget_usd: Usd | None = None
+    automod: AutomodConfig | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
     announce_before_minutes: list[int] | None = Field(default=None, max_length=5)
