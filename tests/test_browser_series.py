@@ -1,0 +1,78 @@
+"""Series in real headless Chromium: the admin creates one (a bad rule is refused with its
+reason), sees its upcoming occurrences once the scheduler made them, with each
+announcement's time, text and price, skips one, and reads it all in French."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from atexpert.domain.clock import SystemClock
+from atexpert.store.scheduler import Lease
+from atexpert.store.series import OccurrencePlanner, SeriesStore
+from atexpert.store.store import Store
+from tests.support.browser_fixtures import BrowserWorld, expect, in_thread
+from tests.support.browser_fixtures import browser as browser
+from tests.support.browser_fixtures import emulator_server as emulator_server
+from tests.support.browser_fixtures import world as world
+
+
+def plan_occurrences(world: BrowserWorld) -> None:
+    """One pass of the scheduler leader's job creating the occurrences."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
+        try:
+            clock = SystemClock()
+            planner = OccurrencePlanner(Store(client, clock=clock), SeriesStore(client, clock))
+            await planner(Lease(client), clock.now())
+        finally:
+            await client.aclose()
+
+    in_thread(run)
+
+
+def test_the_admin_creates_a_series_and_previews_its_announcements(world: BrowserWorld) -> None:
+    admin = world.page("root", "/admin")
+    page = admin.page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    section = page.locator("#series")
+    expect(section.get_by_text("No series yet.")).to_be_visible()
+    page.locator("#sr-slug").fill("ask-airbus-monthly")
+    page.locator("#sr-title").fill("Ask Airbus monthly")
+    page.locator("#sr-hashtags").fill("#AskAirbus")
+    page.locator("#sr-host").fill("@Airbus")
+    page.locator("#sr-tz").fill("Europe/Paris")
+    page.locator("#sr-rule").fill("FREQ=HOURLY")
+    section.get_by_role("button", name="Create the series").click()
+    expect(page.locator("#series-errors")).to_contain_text("rrule: Value error, FREQ is one of")
+    # Half a year ahead, whatever today is: no announcement is due during the test.
+    month = (datetime.now(UTC).month + 5) % 12 + 1
+    page.locator("#sr-rule").fill(f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY=15")
+    section.get_by_role("button", name="Create the series").click()
+    expect(page.locator("#status")).to_contain_text("Series “Ask Airbus monthly” created.")
+    row = page.locator("#series-list tr", has_text="Ask Airbus monthly")
+    expect(row).to_contain_text(f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY=15")
+    expect(row).to_contain_text("15:00")
+    expect(page.locator("#series-occurrences")).to_contain_text("No upcoming occurrence.")
+
+    plan_occurrences(world)
+    row.get_by_role("button", name="Upcoming").click()
+    occurrences = page.locator("#series-occurrences > li")
+    expect(occurrences).to_have_count(2, timeout=20_000)
+    first = occurrences.first
+    expect(first.locator("h4")).to_contain_text("Ask Airbus monthly · 15 ")
+    week = first.locator("li[data-before='10080']")
+    expect(week).to_contain_text("In 7 days: Ask Airbus monthly")
+    expect(week).to_contain_text("$0.015")
+    expect(week).to_contain_text("/280")
+    expect(week.locator(".badge")).to_have_text("scheduled")
+    week.get_by_role("button", name="Skip").click()
+    expect(week.locator(".badge")).to_have_text("skipped")
+    expect(week.get_by_role("button", name="Post it after all")).to_be_visible()
+
+    page.get_by_label("Language", exact=True).select_option("fr")
+    expect(section.locator("h2")).to_have_text("Séries")
+    expect(week.locator(".badge")).to_have_text("non publiée")
+    expect(section.get_by_role("button", name="Créer la série")).to_be_visible()
