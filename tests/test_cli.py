@@ -194,6 +194,47 @@ def test_session_create_errors(
     assert run(capsys, "session", "list")[1] == ""
 
 
+SERIES_CREATE = [
+    "series",
+    "create",
+    "--slug",
+    "ask-airbus",
+    "--title",
+    "Ask Airbus",
+    "--hashtag",
+    "#AskAirbus",
+    "--host",
+    "@Airbus",
+    "--tz",
+    "Europe/Paris",
+    "--start",
+    "15:00",
+]
+
+
+def test_series_create_list_show(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SERIES_CREATE, "--rule", "FREQ=MONTHLY;BYDAY=1TU"]) == 0
+    created = capsys.readouterr().out
+    assert "ask-airbus  FREQ=MONTHLY;BYDAY=1TU 15:00  next: " in created
+    assert created.rstrip().endswith("#AskAirbus  Ask Airbus")
+    assert ", 15:00 CE" in created  # CET or CEST: 15:00 in Paris
+    assert main(["series", "list"]) == 0
+    assert capsys.readouterr().out == created
+    assert main(["series", "show", "ask-airbus"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["series"]["announce_before_minutes"] == [10080, 1440, 15]
+    assert shown["occurrences"] == []  # the scheduler creates them
+
+
+def test_series_create_errors(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SERIES_CREATE, "--rule", "FREQ=HOURLY"]) == 1
+    assert "rrule: Value error, FREQ is one of DAILY" in capsys.readouterr().err
+    assert main([*SERIES_CREATE, "--rule", "FREQ=WEEKLY", "--start", "3pm"]) == 1
+    assert "start_time" in capsys.readouterr().err
+    assert main(["series", "show", "nope"]) == 1
+    assert "series nope not found" in capsys.readouterr().err
+
+
 def test_unknown_session(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "session", "show", "s_nope")
     assert_one_line_error(code, err, "session s_nope not found")

@@ -19,6 +19,7 @@ from atexpert.domain.sessions import Role
 from atexpert.domain.staff import can
 from atexpert.live.protocol import BEARER_PREFIX, SUBPROTOCOL
 from atexpert.store.login_throttle import LoginThrottle
+from atexpert.store.series import SeriesStore
 from atexpert.web.commands import (
     ADD_QUESTION,
     INVITATION_COMMANDS,
@@ -26,6 +27,7 @@ from atexpert.web.commands import (
     SESSION_COMMANDS,
     Command,
 )
+from atexpert.web.series_commands import SERIES_COMMANDS
 from atexpert.web.setting_commands import SETTING_COMMANDS
 from atexpert.web.staff_commands import USER_COMMANDS
 from tests.support.api_world import bearer, incoming
@@ -431,18 +433,35 @@ HTTP_CASES = [
     ),
     HttpCase(USER_COMMANDS["disable"], "POST", "/api/users/{expert}/disable", None, session=False),
     HttpCase(USER_COMMANDS["delete"], "DELETE", "/api/users/{expert}", None, session=False),
+    HttpCase(
+        SERIES_COMMANDS["series_create"],
+        "POST",
+        "/api/series",
+        {
+            "slug": "ask-airbus",
+            "title": "Ask Airbus",
+            "hashtags": ["#AskAirbus"],
+            "host_account": {"handle": "Airbus"},
+            "time_zone": "Europe/Paris",
+            "rrule": "FREQ=MONTHLY;BYDAY=1TU",
+            "start_time": "15:00",
+        },
+        {"slug": "Ask Airbus"},
+        session=False,
+    ),
 ]
 
 
 def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[str | None, bool]:
     """The error code (None on success) and whether the call changed anything (an event,
-    a user, the expert's account or tokens, the budget)."""
+    a user, the expert's account or tokens, the budget, a series)."""
     expert = w.call(w.staff.get_by_username, "expert")
     path = case.path.format(sid=w.sid, expert=expert.id)
     headers = bearer(w.tokens[role]) if role != "anonymous" else {}
     after = w.call(w.store.last_event_id, w.sid)
     users = len(w.call(w.staff.list_users))
     tokens = w.call(w.staff.list_tokens, expert.id)
+    series = SeriesStore(w.client.app.state.services.redis)  # type: ignore[attr-defined]
     r = w.client.request(case.method, path, json=body, headers=headers)
     error = None if r.status_code < 300 else r.json()["error"]
     spend = w.client.get(f"/api/sessions/{w.sid}/spend", headers=bearer(w.tokens["admin"]))
@@ -452,6 +471,7 @@ def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[s
         or w.call(w.staff.get_user, expert.id) != expert
         or w.call(w.staff.list_tokens, expert.id) != tokens
         or spend.json()["budget_usd"] is not None
+        or bool(w.call(series.list))
     )
     return error, changed
 

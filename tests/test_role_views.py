@@ -58,7 +58,7 @@ def _params(template: str, w: PlantedWorld) -> Iterator[dict[str, str]]:
         yield {"slug": w.series_slug}
         return
     if "{series_id}" in template:
-        yield {"series_id": w.series_id}
+        yield from ({"series_id": s} for s in w.series)
         return
     if "{session_id}" not in template:
         assert "{" not in template, f"the scan cannot fill the parameters of {template}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
+from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock, utc_to_local
 from atexpert.domain.errors import InvalidInput, NotFound
 from atexpert.domain.series import (
@@ -21,10 +23,14 @@ from atexpert.domain.series import (
     occurrences,
 )
 from atexpert.domain.sessions import HostAccount, SessionStatus
+from atexpert.settings import Settings
+from atexpert.store.automod import AutomodStore
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease, Scheduler
 from atexpert.store.series import OccurrencePlanner, SeriesStore
 from atexpert.store.store import Store
+from atexpert.web.series_service import series_jobs
+from atexpert.x.meter import Meter
 
 RedisFactory = Callable[[], Awaitable[RedisClient]]
 PARIS = "Europe/Paris"
@@ -198,3 +204,19 @@ async def test_an_occurrence_created_but_not_scheduled_before_a_crash_is_schedul
     assert done == []
     [session] = await series_store.sessions(series.id)
     assert session.status is SessionStatus.SCHEDULED
+
+
+async def test_an_occurrence_gets_the_series_budget_and_auto_moderation(
+    redis: RedisClient,
+) -> None:
+    clock = ManualClock(CREATED)
+    config = AutomodConfig(blocklist=["spoiler"])
+    body = fields(create_ahead=1, budget_usd="2.5", automod=config.model_dump(mode="json"))
+    series = await SeriesStore(redis, clock).create(body, "admin")
+    planner, _ = series_jobs(redis, Store(redis, clock=clock), Settings(), clock)
+    assert await planner(Lease(redis), clock.now()) == [
+        f"created {occurrence_session_id(series.id, date(2027, 1, 5))}"
+    ]
+    [session] = await SeriesStore(redis, clock).sessions(series.id)
+    assert await Meter(redis).budget(session.id) == Decimal("2.5")
+    assert (await AutomodStore(redis).get(session.id)).config == config

@@ -19,7 +19,7 @@ from atexpert.store.store import SessionSnapshot, Store
 from atexpert.x.meter import Meter
 from tests.support.api_world import Api, bearer
 from tests.support.seeded_session import seed_session
-from tests.support.series_world import WAITS, plant_series
+from tests.support.public_series import WAITS, plant_series
 
 pytest_plugins = ("tests.support.api_world",)
 

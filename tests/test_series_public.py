@@ -12,7 +12,7 @@ import icalendar
 from atexpert.domain.series import occurrences
 from atexpert.domain.views import PUBLIC_SERIES_FIELDS
 from tests.support.api_world import PASSWORD, Api
-from tests.support.series_world import DRAFT_TOPIC, PARIS, SLUG, PlantedSeries, plant_series, topic
+from tests.support.public_series import DRAFT_TOPIC, PARIS, SLUG, PlantedSeries, plant_series, topic
 
 pytest_plugins = ("tests.support.api_world",)
 
@@ -97,7 +97,7 @@ async def test_unknown_slug_is_404_everywhere(api: Api) -> None:
         assert (r.status_code, r.json()["error"]) == (404, "not_found"), path
     page = await api.client.get("/series/nope")
     assert page.status_code == 404
-    assert 'src="/static/js/series.js"' in page.text  # which says the series does not exist
+    assert 'src="/static/js/series-page.js"' in page.text  # which says the series does not exist
 
 
 async def test_the_page_is_served_with_the_strict_csp(api: Api) -> None:

@@ -26,6 +26,7 @@ from atexpert.cli.backup import add_backup_commands
 from atexpert.cli.common import CliError, Run, SubParsers
 from atexpert.cli.demo import print_demo, seed_demo, with_secret_key
 from atexpert.cli.export import add_export_commands
+from atexpert.cli.series import add_series_commands
 from atexpert.cli.sessions import add_session_commands
 from atexpert.cli.users import add_user_commands
 from atexpert.domain.clock import SystemClock
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=run_serve)
     add_user_commands(sub)
     add_session_commands(sub)
+    add_series_commands(sub)
     add_demo_command(sub)
     add_emulator_command(sub)
     add_export_commands(sub)

@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from atexpert.domain.automod_config import AutomodConfig
+from atexpert.domain.clock import shown_time
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.events import JsonList
 from atexpert.domain.sessions import (
@@ -155,6 +157,8 @@ class SeriesFields(BaseModel):
     moderator_ids: JsonList[str] = []
     #: The X budget of each occurrence (None: no budget).
     budget_usd: Usd | None = None
+    #: The auto-moderation config of each occurrence (None: the default one).
+    automod: AutomodConfig | None = None
     intake_opens_before_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
     announce_before_minutes: Annotated[list[int], AfterValidator(_offsets)] = Field(
@@ -188,6 +192,7 @@ class SeriesUpdate(BaseModel):
     expert_ids: list[str] | None = None
     moderator_ids: list[str] | None = None
     budget_usd: Usd | None = None
+    automod: AutomodConfig | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
     announce_before_minutes: list[int] | None = Field(default=None, max_length=5)
@@ -289,9 +294,12 @@ def occurrence_session_id(series_id: str, on: date) -> str:
 
 
 def occurrence_fields(series: Series, start: datetime) -> SessionFields:
-    """The session of the occurrence starting at ``start``, with the series' defaults."""
+    """The session of the occurrence starting at ``start``, with the series' defaults. Its
+    title (the topic, for the admin to change) carries the date: the start and closing
+    posts of two occurrences must differ, X refuses a post that repeats an earlier one."""
+    day = shown_time(start, series.time_zone, series.language).split(",")[0]  # "5 Jan 2027"
     return SessionFields(
-        title=series.title,
+        title=f"{series.title[: 200 - len(day) - 3]} · {day}",
         description=series.description,
         hashtags=series.hashtags,
         host_account=series.host_account,

@@ -90,6 +90,8 @@ SESSION_FIELDS = (
     "fence",
     "thread_root_id",
     "closing_tweet_id",
+    "series_id",
+    "occurrence_on",
 )
 PUBLIC_SESSION_FIELDS = (
     "id",

@@ -27,6 +27,7 @@ from atexpert.domain.errors import Conflict, InvalidInput, NotFound
 from atexpert.domain.series import Series, SeriesFields, SeriesUpdate
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.store import keys, lua
+from atexpert.store.automod import AutomodStore
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import ACTOR, Lease
 from atexpert.store.steps import strs
@@ -176,6 +177,10 @@ class OccurrencePlanner:
         untouched = session.status is SessionStatus.DRAFT and session.version == 1
         if untouched and session.created_by == ACTOR:
             # New, or created then not scheduled (a crash between the two): schedule it.
+            if series.automod is not None:
+                await AutomodStore(self.series._redis).put(
+                    session_id, series.automod, actor=ACTOR, at=now
+                )
             try:
                 session = await self.store.schedule_session(session_id, actor=ACTOR, at=now)
             except InvalidInput as exc:  # its slot passed meanwhile: leave it a draft

@@ -31,6 +31,7 @@ from atexpert.web import (
     api_publish,
     api_questions,
     api_recap,
+    api_series,
     api_series_analytics,
     api_series_public,
     api_sessions,
@@ -47,6 +48,7 @@ from atexpert.web.logs import redact_request_lines
 from atexpert.web.observe import ObserveMiddleware, metrics_endpoint
 from atexpert.web.openapi import openapi_document
 from atexpert.web.pages import page_routes
+from atexpert.web.series_service import series_jobs
 from atexpert.web.serving import CLOSE_TIMEOUT_STATE
 from atexpert.web.tasks import stop_task
 
@@ -63,6 +65,7 @@ ENDPOINTS: list[Endpoint] = [
     *api_publish.ENDPOINTS,
     *api_x.ENDPOINTS,
     *api_invitations.ENDPOINTS,
+    *api_series.ENDPOINTS,
     *api_series_analytics.ENDPOINTS,
 ]
 #: Listed in /openapi.json; served as routes of their own modules.
@@ -160,8 +163,9 @@ def create_app(
             if run_scheduler:
                 lease = Lease(client, ttl=timedelta(seconds=settings.scheduler_lease_seconds))
                 interval = timedelta(seconds=settings.scheduler_interval_seconds)
+                jobs = series_jobs(client, store, settings, the_clock)
                 scheduler = app.state.scheduler = Scheduler(
-                    store, lease, the_clock, interval=interval
+                    store, lease, the_clock, interval=interval, jobs=jobs
                 )
                 stop = asyncio.Event()
                 task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")

@@ -7,6 +7,7 @@ import { confirmClose } from "./closing.js";
 import { $, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
+import { setupSeries } from "./series.js";
 import { LiveSocket } from "./socket.js";
 import { hostHint, setupXAccounts } from "./xaccounts.js";
 
@@ -403,6 +404,7 @@ async function main() {
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();
     await setupXAccounts();
+    await setupSeries();
   }
   await loadSessions();
   document.body.dataset.ready = "true";

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
-from atexpert.domain.series import SeriesFields, occurrence_fields, occurrences
+from atexpert.domain.series import Series, SeriesFields, occurrence_fields, occurrences
 from atexpert.domain.sessions import HostAccount, Role, SessionFields
 from atexpert.store.automod import AutomodStore
 from atexpert.store.intake_state import IntakeStore, PauseReason
@@ -75,7 +74,7 @@ class PlantedWorld:
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, str] = field(default_factory=dict)
     secret: str = ""
-    series_id: str = ""
+    series: list[str] = field(default_factory=list)
     series_slug: str = ""
 
     def forbidden(self, role: str) -> list[str]:
@@ -167,30 +166,26 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     await accounts.put_tokens("Airbus", "42", "XACCESSTOKEN1", "XREFRESHTOKEN1", actor="admxu")
     invitations = InvitationStore(services.redis, clock=clock)
     _, w.secret = await invitations.create(sid, Role.EXPERT, note=None, hours=24, actor="admxu")
-    await _plant_series(services, w, clock)
+    series = SeriesFields(
+        slug="ask-airbus",
+        title="Ask Airbus",
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        time_zone="Europe/Paris",
+        rrule="FREQ=MONTHLY;BYDAY=1TU",
+        start_time="15:00",
+        **members,
+    )
+    created = await SeriesStore(services.redis, clock).create(series, "admxu")
+    w.series.append(created.id)
+    w.series_slug = created.slug
+    await _plant_occurrences(services, created, clock)
     return w
 
 
-async def _plant_series(services: Services, w: PlantedWorld, clock: ManualClock) -> None:
-    """A series (the moderator and the expert its staff) with a scheduled occurrence and a
-    draft one."""
+async def _plant_occurrences(services: Services, series: Series, clock: ManualClock) -> None:
+    """A scheduled occurrence of ``series`` (public) and a draft one (its staff only)."""
     now = clock.now()
-    series = await SeriesStore(services.redis, clock).create(
-        SeriesFields(
-            slug="scan-series",
-            title="Scan series",
-            hashtags=["#AskAirbus"],
-            host_account=HostAccount(handle="Airbus"),
-            time_zone="Europe/Paris",
-            rrule="FREQ=WEEKLY",
-            start_time="15:00",
-            moderator_ids=[w.user_ids["moderator"]],
-            expert_ids=[w.user_ids["expert"]],
-            budget_usd=Decimal("7.5"),
-        ),
-        "admxu",
-    )
-    w.series_id, w.series_slug = series.id, series.slug
     for n, title in enumerate(("OPENTOPIC1", "DRAFTTOPIC1")):
         start = occurrences(series, now, 2)[n]
         fields = occurrence_fields(series, start).model_copy(update={"title": title})

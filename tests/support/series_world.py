@@ -1,140 +1,202 @@
-"""A monthly series planted in real Redis around a given moment: past occurrences that ran
-(each with questions, one answered), upcoming scheduled ones with their own topic and
-expert, and a draft one the public must never see. The public page, calendar, analytics and
-browser tests work from it."""
+"""The world of the series tests: the app (series API) on a real Redis and a ManualClock,
+the X emulator over HTTP hosting @Airbus, and schedulers whose ticks the tests drive."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from atexpert.domain.answers import AnswerDraft
-from atexpert.domain.costs import CallKind
-from atexpert.domain.questions import Author, IncomingQuestion
-from atexpert.domain.series import (
-    Series,
-    SeriesFields,
-    local_date,
-    occurrence_fields,
-    occurrence_session_id,
-    occurrences,
-)
-from atexpert.domain.sessions import HostAccount
+import httpx
+from pydantic import SecretStr
+
+from atexpert.domain.clock import ManualClock
+from atexpert.domain.sessions import Session, SessionStatus
+from atexpert.emulator.control_client import AccountTokens, EmulatorControl
+from atexpert.publish.publisher import SessionPublisher
+from atexpert.publish.series_announcer import Posters, SeriesAnnouncer
+from atexpert.publish.x_posts import OwnPost, Posted, Poster, TweepyPoster
+from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
-from atexpert.store.series import SeriesStore
+from atexpert.store.scheduler import Lease, Scheduler, TickReport
+from atexpert.store.series import OccurrencePlanner, SeriesStore
 from atexpert.store.store import Store
-from atexpert.x.meter import Meter
+from atexpert.web.app import create_app
+from atexpert.x.client import async_client
+from tests.support.api_world import BASE, FAST_HASHER, bearer
+from tests.support.publish_world import FAST
 
-PARIS = "Europe/Paris"
-SLUG = "ask-airbus"
-DRAFT_TOPIC = "Unannounced topic (draft)"
-#: Seconds from arrival to answer of the answered question of past session n (0, 1, ...).
-WAITS = (240, 600, 90)
+#: 20 December 2026, 09:00 UTC: the series is created two weeks before its first date.
+T0 = datetime.fromisoformat("2026-12-20T09:00:00+00:00")
+MONTHLY_2027 = "FREQ=MONTHLY;BYDAY=1TU;UNTIL=20271231T230000Z"
 
 
-def topic(n: int) -> str:
-    return f"Topic {n}: the A350 cabin"
+def series_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "slug": "ask-airbus",
+        "title": "Ask Airbus",
+        "hashtags": ["#AskAirbus"],
+        "host_account": {"handle": "Airbus"},
+        "time_zone": "Europe/Paris",
+        "rrule": MONTHLY_2027,
+        "start_time": "15:00",
+        "duration_minutes": 60,
+        "budget_usd": "5",
+    }
+    return body | over
 
 
 @dataclass
-class PlantedSeries:
-    series: Series
-    #: Session ids, oldest first.
-    past: list[str] = field(default_factory=list)
-    upcoming: list[str] = field(default_factory=list)
-    draft: str = ""
+class SeriesWorld:
+    client: httpx.AsyncClient
+    admin: dict[str, str]
+    clock: ManualClock
+    redis: RedisClient
+    settings: Settings
+    brand: AccountTokens
+    control: EmulatorControl
+
+    @property
+    def store(self) -> Store:
+        return Store(self.redis, clock=self.clock)
+
+    def posters(self) -> Posters:
+        """Posters acting as @Airbus with its OAuth 2.0 user token."""
+
+        @asynccontextmanager
+        async def open_poster(_: Session) -> AsyncIterator[Poster]:
+            token = self.brand.oauth2_access_token
+            async with async_client(self.settings, user_access_token=token) as x:
+                yield TweepyPoster(x, user_auth=False, host_user_id=self.brand.id)
+
+        return open_poster
+
+    def scheduler(
+        self, redis: RedisClient | None = None, posters: Posters | None = None
+    ) -> Scheduler:
+        """One app process's scheduler with the series jobs (its own client when given)."""
+        redis = redis or self.redis
+        jobs = [
+            OccurrencePlanner(Store(redis, clock=self.clock), SeriesStore(redis, self.clock)),
+            SeriesAnnouncer(redis, posters or self.posters(), self.clock),
+        ]
+        return Scheduler(Store(redis), Lease(redis), self.clock, jobs=jobs)
+
+    def crashing_posters(self, *, after_post: bool) -> Posters:
+        """Posters whose process dies once, right after (or right before) sending a post."""
+        crashed: list[bool] = []
+
+        @asynccontextmanager
+        async def open_poster(session: Session) -> AsyncIterator[Poster]:
+            async with self.posters()(session) as poster:
+                yield _Crashing(poster, crashed, after_post)
+
+        return open_poster
+
+    async def occurrences(self, series_id: str) -> list[dict[str, Any]]:
+        r = await self.client.get(f"/api/series/{series_id}/occurrences", headers=self.admin)
+        assert r.status_code == 200, r.text
+        result: list[dict[str, Any]] = r.json()
+        return result
+
+    async def publish(self, session_id: str) -> None:
+        """What the session's publisher does now (the start or closing post)."""
+        async with self.posters()(await self.store.get_session(session_id)) as poster:
+            publisher = SessionPublisher(
+                self.store, self.redis, poster, session_id, config=FAST, clock=self.clock
+            )
+            assert await publisher.lease.acquire() is not None
+            await publisher.work()
+            await publisher.lease.release()
+
+    async def tick(self, scheduler: Scheduler) -> TickReport:
+        """One scheduler tick, then the publisher of each session it started or closed."""
+        report = await scheduler.tick()
+        for session_id in [*report.started, *report.closed]:
+            await self.publish(session_id)
+        return report
+
+    async def next_moment(self, series_id: str, limit: timedelta) -> datetime:
+        """The next time something is due (an announcement, a start, an end), as the API
+        shows the occurrences; at most ``limit`` from now."""
+        now = self.clock.now()
+        times = [now + limit]
+        for occ in await self.occurrences(series_id):
+            session = occ["session"]
+            times += [datetime.fromisoformat(a["due_at"]) for a in occ["announcements"]]
+            if session["status"] == SessionStatus.SCHEDULED:
+                times.append(datetime.fromisoformat(session["scheduled_start"]))
+            if session["status"] == SessionStatus.LIVE:
+                times.append(datetime.fromisoformat(session["scheduled_end"]))
+        return min(t for t in times if t > now)
+
+    async def timeline(self) -> list[dict[str, Any]]:
+        """@Airbus's posts, oldest first: id, text, replied_to."""
+        token = self.brand.oauth2_access_token
+        out: list[dict[str, Any]] = []
+        async with async_client(self.settings, user_access_token=token) as reader:
+            pages: dict[str, Any] = {}
+            while True:
+                response = await reader.get_users_tweets(
+                    self.brand.id,
+                    max_results=100,
+                    tweet_fields=["referenced_tweets"],
+                    user_auth=False,
+                    **pages,
+                )
+                for tweet in response.data or []:
+                    refs = tweet.referenced_tweets or []
+                    parent = next((str(r.id) for r in refs if r.type == "replied_to"), None)
+                    out.append({"id": str(tweet.id), "text": tweet.text, "replied_to": parent})
+                token_next = response.meta.get("next_token")
+                if not token_next:
+                    break
+                pages = {"pagination_token": token_next}
+        return list(reversed(out))
 
 
-async def plant_series(
-    redis: RedisClient,
-    now: datetime,
-    *,
-    past: int = 2,
-    upcoming: int = 2,
-    expert_ids: tuple[str, ...] = (),
-    moderator_ids: tuple[str, ...] = (),
-    rrule: str = "FREQ=MONTHLY;BYDAY=1TU",
-) -> PlantedSeries:
-    """The series "Ask Airbus" (``rrule`` at 15:00 Paris time) seen at ``now``: ``past``
-    occurrences before ``now`` closed (past n: 3 questions, 2 approved, 1 answered after
-    ``WAITS[n]`` seconds, 1 rejected; 2 posts on the meter), the next ``upcoming`` ones
-    scheduled, the one after a draft. Occurrence n is titled :func:`topic` (n counts the
-    past ones first)."""
-    store = Store(redis)
-    series_store = SeriesStore(redis)
-    fields = SeriesFields(
-        slug=SLUG,
-        title="Ask Airbus",
-        description="Every month, an Airbus expert answers your questions.",
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        time_zone=PARIS,
-        rrule=rrule,
-        start_time="15:00",
-        starts_on=local_date(now - timedelta(days=40 * (past + 1)), PARIS),
-        language="en",
-        expert_ids=list(expert_ids),
-        moderator_ids=list(moderator_ids),
-        budget_usd=5,
+class Killed(Exception):
+    """The process died here."""
+
+
+@dataclass
+class _Crashing:
+    inner: Poster
+    crashed: list[bool]
+    after_post: bool
+
+    async def post(self, text: str, reply_to: str | None) -> Posted:
+        if self.crashed:
+            return await self.inner.post(text, reply_to)
+        self.crashed.append(True)
+        if self.after_post:
+            await self.inner.post(text, reply_to)
+        raise Killed("the process died before recording the post")
+
+    async def own_posts(self, since_id: str | None) -> list[OwnPost]:
+        return await self.inner.own_posts(since_id)
+
+
+@asynccontextmanager
+async def series_world(
+    redis: RedisClient, server_url: str, control: EmulatorControl
+) -> AsyncIterator[SeriesWorld]:
+    clock = ManualClock(T0)
+    settings = Settings(
+        secret_key=SecretStr("test-secret-key-" + "x" * 32),
+        x_api_base_url=server_url,
+        x_bearer_token=control.app()["bearer_token"],
     )
-    series = await series_store.create(fields, "root", at=now)
-    planted = PlantedSeries(series)
-    earlier = occurrences(series, now - timedelta(days=40 * (past + 1)), 40)
-    before = [s for s in earlier if s < now - timedelta(hours=2)][-past:] if past else []
-    after = occurrences(series, now, upcoming + 1)
-    for n, start in enumerate([*before, *after]):
-        sid = occurrence_session_id(series.id, local_date(start, PARIS))
-        title = DRAFT_TOPIC if n == len(before) + upcoming else topic(n)
-        occurrence = occurrence_fields(series, start).model_copy(update={"title": title})
-        created = min(start, now) - timedelta(days=10)
-        await store.create_session(
-            occurrence,
-            actor="root",
-            at=created,
-            session_id=sid,
-            series_id=series.id,
-            occurrence_on=local_date(start, PARIS),
-        )
-        await series_store.index_session(await store.get_session(sid))
-        if title == DRAFT_TOPIC:
-            planted.draft = sid
-            continue
-        await store.schedule_session(sid, actor="root", at=created)
-        if n >= len(before):
-            planted.upcoming.append(sid)
-            continue
-        await _run(store, Meter(redis), sid, start, n)
-        planted.past.append(sid)
-    return planted
-
-
-async def _run(store: Store, meter: Meter, sid: str, start: datetime, n: int) -> None:
-    """Session ``sid`` live from ``start``: questions, one answer, then closed."""
-    await store.start_session(sid, actor="scheduler", at=start)
-    asked = []
-    for k in range(3):
-        when = start + timedelta(minutes=1 + k)
-        incoming = IncomingQuestion(
-            tweet_id=str(7_000_000 + 10 * n + k),
-            author=Author(id=str(300 + k), handle=f"fan{k}"),
-            text=f"Question {k} of session {n} #AskAirbus",
-            created_at=when,
-        )
-        question, _ = await store.add_question(sid, incoming, at=when)
-        asked.append((question.id, when))
-    (answered, arrived), (approved, _), (rejected, _) = asked
-    for qid in (answered, approved):
-        await store.approve_question(sid, qid, actor="alice", at=start + timedelta(minutes=4))
-    await store.reject_question(
-        sid, rejected, "off topic", actor="alice", at=start + timedelta(minutes=4)
+    brand = control.create_account("Airbus", "Airbus")
+    app = create_app(
+        settings, redis=redis, clock=clock, password_hasher=FAST_HASHER, run_scheduler=False
     )
-    done = arrived + timedelta(seconds=WAITS[n])
-    draft = AnswerDraft(question_ids=[answered], text=f"The answer of session {n}.")
-    answer = await store.create_answer(sid, draft, expert_id="erin", at=done)
-    await store.submit_answer(sid, answer.id, actor="erin", at=done)
-    parts = [p.model_dump(mode="json") for p in answer.parts]
-    await store.start_publishing(sid, answer.id, actor="publisher", at=done, parts=parts)
-    await store.record_part_posted(sid, answer.id, 0, str(8_000 + n), actor="publisher", at=done)
-    await store.mark_published(sid, answer.id, actor="publisher", at=done)
-    await store.close_session(sid, actor="scheduler", at=start + timedelta(hours=1))
-    await meter.record(sid, CallKind.POST, 2)
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        user = await services.staff.create_user("boss", "s3cret-password", is_admin=True)
+        _, token = await services.staff.create_token(user.id, "tests")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            yield SeriesWorld(client, bearer(token), clock, redis, settings, brand, control)

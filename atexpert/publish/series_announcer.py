@@ -1,0 +1,156 @@
+"""Posting the announcements before each occurrence of a series, exactly once.
+
+:class:`SeriesAnnouncer` is a job of the scheduler's leader
+(:class:`~atexpert.store.scheduler.Scheduler`): at each tick, for every scheduled occurrence
+of every series, each announcement whose time has come
+(:mod:`atexpert.domain.series_announce`) is:
+
+1. skipped and recorded as ``missed`` when more than half its offset late (the app was
+   down), never posted late;
+2. claimed (``scheduled`` -> ``posting``) with the leader's fence and the exact text to
+   post, in one Lua step, BEFORE the post is sent;
+3. posted from the host account (the lease renewed just before), then recorded
+   ``posted`` with its tweet id.
+
+A crash between the post and its record leaves the announcement ``posting``: the next
+leader reconciles against the host's own timeline (a post with the same text, not a
+reply) and records the post it finds instead of posting again, as the publisher does for
+answers (:mod:`atexpert.publish.publisher`). A 429 releases the claim (nothing was posted:
+retried at the next tick); a refusal fails the announcement with X's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+
+from atexpert.domain import series_announce
+from atexpert.domain.clock import Clock
+from atexpert.domain.costs import post_kind
+from atexpert.domain.series import Series
+from atexpert.domain.series_announce import AnnouncementState
+from atexpert.domain.sessions import Session, SessionStatus
+from atexpert.publish.publisher import CostMeter
+from atexpert.publish.x_posts import Ambiguous, Poster, RateLimited, Refused, same_text
+from atexpert.store.redis_conn import RedisClient
+from atexpert.store.scheduler import Lease
+from atexpert.store.series import SeriesStore
+from atexpert.store.series_announcements import AnnouncementStore
+
+log = logging.getLogger(__name__)
+ACTOR = "scheduler"
+#: Opens a poster acting as the session's host account.
+Posters = Callable[[Session], AbstractAsyncContextManager[Poster]]
+
+
+class SeriesAnnouncer:
+    def __init__(
+        self,
+        redis: RedisClient,
+        posters: Posters,
+        clock: Clock,
+        *,
+        meter: CostMeter | None = None,
+    ) -> None:
+        self.series = SeriesStore(redis, clock)
+        self.states = AnnouncementStore(redis)
+        self.posters = posters
+        self.clock = clock
+        self.meter = meter
+
+    async def __call__(self, lease: Lease, now: datetime) -> list[str]:
+        """Post (or record as missed) every announcement due; what it did, e.g.
+        ``announced s_x-20270105 -1440`` (the minutes before the start)."""
+        done: list[str] = []
+        for series in await self.series.list():
+            for session in await self.series.sessions(series.id):
+                if session.status is SessionStatus.SCHEDULED and session.options.announce:
+                    done += await self._session(series, session, lease, now)
+        return done
+
+    async def _session(
+        self, series: Series, session: Session, lease: Lease, now: datetime
+    ) -> list[str]:
+        states = await self.states.states(session.id)
+        done = []
+        for before in series.announce_before_minutes:
+            state = states.get(before, AnnouncementState())
+            due = series_announce.due_at(session, before)
+            if due > now or state.status not in ("scheduled", "posting"):
+                continue
+            outcome = await self._one(session, before, state, lease, now)
+            if outcome:
+                done.append(f"{outcome} {session.id} -{before}")
+        return done
+
+    async def _one(
+        self, session: Session, before: int, state: AnnouncementState, lease: Lease, now: datetime
+    ) -> str | None:
+        fence = lease.token
+        if fence is None or not await lease.renew():
+            return None
+        text = series_announce.text_of(session, before, state)
+        if state.status == "scheduled" and series_announce.missed(session, before, now):
+            await self.states.step(session.id, before, "missed", _why(now), fence=fence)
+            return "missed"
+        verdict, state = await self.states.step(
+            session.id,
+            before,
+            "claim",
+            {"status": "posting", "text": text, "attempt_at": now.isoformat()},
+            fence=fence,
+        )
+        if verdict not in ("ok", "retry"):
+            return None
+        text = state.text or text
+        async with self.posters(session) as poster:
+            if verdict == "retry":
+                found = await _reconcile(poster, text)
+                if found is not None:
+                    return await self._posted(session, before, text, found, fence, now)
+                if series_announce.missed(session, before, now):
+                    await self.states.step(session.id, before, "missed", _why(now), fence=fence)
+                    return "missed"
+            if not await lease.renew():
+                return None  # another process leads now: it reconciles this claim
+            try:
+                posted = await poster.post(text, None)
+            except RateLimited:
+                await self.states.step(
+                    session.id, before, "release", {"status": "scheduled"}, fence=fence
+                )
+                return None
+            except Refused as exc:
+                found = await _reconcile(poster, text) if exc.duplicate else None
+                if found is not None:
+                    return await self._posted(session, before, text, found, fence, now)
+                patch = {"status": "failed", "reason": exc.reason[:500]}
+                await self.states.step(session.id, before, "failed", patch, fence=fence)
+                return "failed"
+            except Ambiguous as exc:  # stays "posting": the next tick reconciles first
+                log.warning("announcement of %s: no verdict from X: %s", session.id, exc)
+                return None
+        return await self._posted(session, before, text, posted.tweet_id, fence, now)
+
+    async def _posted(
+        self, session: Session, before: int, text: str, tweet_id: str, fence: int, now: datetime
+    ) -> str:
+        patch = {"status": "posted", "tweet_id": tweet_id, "posted_at": now.isoformat()}
+        await self.states.step(session.id, before, "posted", patch, fence=fence)
+        if self.meter is not None:
+            await self.meter.record(session.id, post_kind(text))
+        return "announced"
+
+
+def _why(now: datetime) -> dict[str, str]:
+    return {"status": "missed", "reason": f"too late at {now.isoformat()}: not posted late"}
+
+
+async def _reconcile(poster: Poster, text: str) -> str | None:
+    """Our post with ``text`` (not a reply), if the host's timeline has it."""
+    for post in await poster.own_posts(since_id=None):
+        if post.reply_to is None and same_text(text, post.text):
+            return post.tweet_id
+    return None
