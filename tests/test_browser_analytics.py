@@ -8,20 +8,15 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from pydantic import SecretStr
 
-from atexpert.settings import Settings
-from atexpert.web.app import create_app
 from tests.support.browser_fixtures import (
-    FAST_HASHER,
     Browser,
-    ThreadServer,
     browser,
     expect,
     in_thread,
+    pages_app,
     seed_staff,
 )
-from tests.support.processes import free_port
 from tests.support.seeded_session import seed_session
 
 __all__ = ["browser"]
@@ -43,19 +38,8 @@ def site(redis_url: str) -> Iterator[tuple[str, str, dict[str, str]]]:
             await client.aclose()
 
     sid = in_thread(seed)
-    port = free_port()
-    settings = Settings(
-        redis_url=redis_url,
-        secret_key=SecretStr("browser-analytics-" + "x" * 32),
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
-    server = ThreadServer(app, port, "analytics-app")
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}", sid, users
-    finally:
-        server.stop()
+    with pages_app(redis_url, "analytics-app") as base:
+        yield base, sid, users
 
 
 def bars(page: Any, chart: str) -> list[tuple[str, str]]:

@@ -12,21 +12,16 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from pydantic import SecretStr
 
 from atexpert.domain.clock import shown_time
-from atexpert.settings import Settings
-from atexpert.web.app import create_app
 from tests.support.browser_fixtures import (
-    FAST_HASHER,
     Browser,
-    ThreadServer,
     browser,
     expect,
     in_thread,
+    pages_app,
     seed_staff,
 )
-from tests.support.processes import free_port
 from tests.support.public_series import DRAFT_TOPIC, PARIS, SLUG, PlantedSeries, plant_series, topic
 
 __all__ = ["browser"]
@@ -61,19 +56,8 @@ def site(redis_url: str) -> Iterator[Site]:
             await client.aclose()
 
     planted = in_thread(seed)
-    port = free_port()
-    settings = Settings(
-        redis_url=redis_url,
-        secret_key=SecretStr("browser-series-" + "x" * 32),
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    app = create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
-    server = ThreadServer(app, port, "series-app")
-    server.start()
-    try:
-        yield Site(f"http://127.0.0.1:{port}", planted, users)
-    finally:
-        server.stop()
+    with pages_app(redis_url, "series-app") as base:
+        yield Site(base, planted, users)
 
 
 def violations(page: Any) -> list[str]:

@@ -18,8 +18,8 @@ from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import SessionSnapshot, Store
 from atexpert.x.meter import Meter
 from tests.support.api_world import Api, bearer
-from tests.support.seeded_session import seed_session
 from tests.support.public_series import WAITS, plant_series
+from tests.support.seeded_session import seed_session
 
 pytest_plugins = ("tests.support.api_world",)
 

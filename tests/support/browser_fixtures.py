@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -105,6 +106,24 @@ class ThreadServer:
 def app_with_pages(settings: Settings) -> Any:
     """The app as served in production (API, websockets and the consoles)."""
     return create_app(settings, password_hasher=FAST_HASHER, run_scheduler=False)
+
+
+@contextmanager
+def pages_app(redis_url: str, name: str) -> Iterator[str]:
+    """The app with its pages (no scheduler, no X) under uvicorn in a thread; its base URL."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        redis_url=redis_url,
+        secret_key=SecretStr(f"{name}-" + "x" * 32),
+        public_base_url=base_url,
+    )
+    server = ThreadServer(app_with_pages(settings), port, name)
+    server.start()
+    try:
+        yield base_url
+    finally:
+        server.stop()
 
 
 class PublisherThread:
