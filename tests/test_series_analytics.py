@@ -214,3 +214,6 @@ async def test_the_http_endpoint_over_real_sessions(api: Api) -> None:
     lines = csv_text.text.removeprefix("\ufeff").splitlines()
     assert len(lines) == 1 + 5 + 1 and lines[-1].startswith("total,")
     assert (await api.client.get(path + ".csv", headers=bearer(expert))).status_code == 403
+    # a session's analytics page links its admins to the whole series'
+    page = await api.client.get(f"/sessions/{planted.past[0]}/analytics", headers=bearer(admin))
+    assert f'href="/series/{planted.series.id}/analytics"' in page.text

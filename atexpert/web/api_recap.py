@@ -337,6 +337,9 @@ def render_analytics(session: Session, figures: Analytics, audience: Audience) -
             f'<p class="exports">Export: <a href="{base}json">JSON</a> · '
             f'<a href="{base}csv">CSV</a> · <a href="{base}md">Markdown</a></p>'
         )
+        if session.series_id is not None:
+            href = f"/series/{escape(session.series_id)}/analytics"
+            body.append(f'<p class="series"><a href="{href}">Every session of its series</a></p>')
     for heading, svg in sections:
         body += ['<section class="chart">', f"<h2>{escape(heading)}</h2>", svg, "</section>"]
     title = f"Analytics: {session.title}"
