@@ -157,3 +157,11 @@ async def test_the_feed_is_stable_and_answers_304_to_its_etag(api: Api) -> None:
     assert again.headers["etag"] == etag
     cached = await api.client.get(f"/series/{SLUG}.ics", headers={"If-None-Match": etag})
     assert (cached.status_code, cached.content) == (304, b"")
+
+
+async def test_a_slug_no_series_could_have_is_404_too(api: Api) -> None:
+    for slug in ("Ask_Airbus", "-x", "a" * 65, "%7Bseries%7D"):
+        r = await api.client.get(f"/api/public/series/{slug}")
+        assert (r.status_code, r.json()["error"]) == (404, "not_found"), slug
+        assert (await api.client.get(f"/series/{slug}.ics")).status_code == 404
+        assert (await api.client.get(f"/series/{slug}")).status_code == 404

@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from atexpert.domain.errors import NotFound
-from atexpert.domain.series import Series
+from atexpert.domain.series import SLUG, Series
 from atexpert.domain.sessions import Session
 from atexpert.recap.series_public import PublicSeries, calendar, public_series
 from atexpert.settings import Settings
@@ -34,10 +34,17 @@ CALENDAR_TYPE = "text/calendar; charset=utf-8"
 CALENDAR_MAX_AGE = 300
 
 
+async def _find(store: SeriesStore, slug: str) -> Series:
+    """The series named ``slug``; :class:`NotFound` (404) if none."""
+    if SLUG.fullmatch(slug) is None:
+        raise NotFound("series", slug[:64])
+    return await store.by_slug(slug)
+
+
 async def _series(services: Services, slug: str) -> tuple[Series, list[Session]]:
-    """The series named ``slug`` and every session of it; :class:`NotFound` (404) if none."""
+    """The series named ``slug`` and every session of it."""
     store = SeriesStore(services.redis, services.clock)
-    series = await store.by_slug(slug)
+    series = await _find(store, slug)
     return series, await store.sessions(series.id)
 
 
@@ -78,9 +85,8 @@ def _page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
     async def page(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
-            await SeriesStore(services.redis, services.clock).by_slug(
-                str(request.path_params["slug"])
-            )
+            store = SeriesStore(services.redis, services.clock)
+            await _find(store, str(request.path_params["slug"]))
             status = 200
         except NotFound:
             status = 404  # the page says so
