@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from atexpert.domain import series_announce
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock, utc_to_local
 from atexpert.domain.errors import Conflict, InvalidInput, NotFound
@@ -247,3 +248,22 @@ async def test_an_announcement_step_of_a_stale_leader_is_refused(redis: RedisCli
     assert (await states.step(session.id, 10080, "claim", claim, fence=3))[0] == "done"
     with pytest.raises(Conflict, match="posted; it can no longer be changed"):
         await states.edit(session.id, 10080, {"status": "skipped"}, actor="admin", at=CREATED)
+
+
+async def test_an_announcement_of_an_account_not_connected_is_not_claimed_then_missed(
+    redis: RedisClient,
+) -> None:
+    clock = ManualClock(CREATED)
+    series = await SeriesStore(redis, clock).create(fields(create_ahead=1), "admin")
+    planner, announcer = series_jobs(redis, Store(redis, clock=clock), Settings(), clock)
+    lease = Lease(redis)
+    await lease.acquire()
+    await planner(lease, clock.now())
+    [session] = await SeriesStore(redis, clock).sessions(series.id)
+    week = series_announce.due_at(session, 10080)
+    assert await announcer(lease, week) == []  # @Airbus is not connected: logged, retried
+    assert (await AnnouncementStore(redis).states(session.id)) == {}
+    late = week + timedelta(days=3, hours=13)
+    assert await announcer(lease, late) == [f"missed {session.id} -10080"]
+    [state] = (await AnnouncementStore(redis).states(session.id)).values()
+    assert state.status == "missed"

@@ -80,7 +80,11 @@ class SeriesAnnouncer:
             due = series_announce.due_at(session, before)
             if due > now or state.status not in ("scheduled", "posting"):
                 continue
-            outcome = await self._one(session, before, state, lease, now)
+            try:
+                outcome = await self._one(session, before, state, lease, now)
+            except Exception:  # e.g. the host account is not connected: the others go on
+                log.exception("announcement %s -%s failed; retrying", session.id, before)
+                continue
             if outcome:
                 done.append(f"{outcome} {session.id} -{before}")
         return done
@@ -95,17 +99,13 @@ class SeriesAnnouncer:
         if state.status == "scheduled" and series_announce.missed(session, before, now):
             await self.states.step(session.id, before, "missed", _why(now), fence=fence)
             return "missed"
-        verdict, state = await self.states.step(
-            session.id,
-            before,
-            "claim",
-            {"status": "posting", "text": text, "attempt_at": now.isoformat()},
-            fence=fence,
-        )
-        if verdict not in ("ok", "retry"):
-            return None
-        text = state.text or text
+        # The poster first: an account that cannot post (not connected) claims nothing.
         async with self.posters(session) as poster:
+            claim = {"status": "posting", "text": text, "attempt_at": now.isoformat()}
+            verdict, state = await self.states.step(session.id, before, "claim", claim, fence=fence)
+            if verdict not in ("ok", "retry"):
+                return None
+            text = state.text or text
             if verdict == "retry":
                 found = await _reconcile(poster, text)
                 if found is not None:
