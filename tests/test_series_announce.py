@@ -42,7 +42,7 @@ async def test_a_process_dying_around_the_post_leaves_exactly_one_post(
         series_id, _ = await first_occurrence(w)
         w.clock.set(T0 + timedelta(days=9, hours=5, minutes=5))  # 29 Dec: the 7-day one is due
         dying = w.scheduler(posters=w.crashing_posters(after_post=after_post))
-        await dying.tick()  # the job dies; the scheduler logs it and goes on
+        await dying.tick()  # dies mid-way: the announcer logs it and goes on
         [occurrence] = await w.occurrences(series_id)
         week = occurrence["announcements"][0]
         assert week["status"] == "posting"
