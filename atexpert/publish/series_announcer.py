@@ -16,7 +16,8 @@ A crash between the post and its record leaves the announcement ``posting``: the
 leader reconciles against the host's own timeline (a post with the same text, not a
 reply) and records the post it finds instead of posting again, as the publisher does for
 answers (:mod:`atexpert.publish.publisher`). A 429 releases the claim (nothing was posted:
-retried at the next tick); a refusal fails the announcement with X's reason.
+retried at the next tick); a refusal fails the announcement with X's reason (a
+"duplicate content" one too, unless the post was attempted before: then it is reconciled).
 """
 
 from __future__ import annotations
@@ -123,7 +124,10 @@ class SeriesAnnouncer:
                 )
                 return None
             except Refused as exc:
-                found = await _reconcile(poster, text) if exc.duplicate else None
+                # A duplicate after an earlier attempt may be ours; on a first attempt it
+                # is an older post with the same text: X's refusal stands.
+                retried = exc.duplicate and verdict == "retry"
+                found = await _reconcile(poster, text) if retried else None
                 if found is not None:
                     return await self._posted(session, before, text, found, fence, now)
                 patch = {"status": "failed", "reason": exc.reason[:500]}
