@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from atexpert.domain import series_announce
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock, utc_to_local
-from atexpert.domain.errors import InvalidInput, NotFound
+from atexpert.domain.errors import Conflict, InvalidInput, NotFound
 from atexpert.domain.series import (
     Series,
     SeriesFields,
@@ -28,6 +29,7 @@ from atexpert.store.automod import AutomodStore
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease, Scheduler
 from atexpert.store.series import OccurrencePlanner, SeriesStore
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.store import Store
 from atexpert.web.series_service import series_jobs
 from atexpert.x.meter import Meter
@@ -220,3 +222,48 @@ async def test_an_occurrence_gets_the_series_budget_and_auto_moderation(
     [session] = await SeriesStore(redis, clock).sessions(series.id)
     assert await Meter(redis).budget(session.id) == Decimal("2.5")
     assert (await AutomodStore(redis).get(session.id)).config == config
+
+
+async def test_an_announcement_step_of_a_stale_leader_is_refused(redis: RedisClient) -> None:
+    clock = ManualClock(CREATED)
+    series = await SeriesStore(redis, clock).create(fields(create_ahead=1), "admin")
+    await OccurrencePlanner(Store(redis, clock=clock), SeriesStore(redis, clock))(
+        Lease(redis), clock.now()
+    )
+    [session] = await SeriesStore(redis, clock).sessions(series.id)
+    states = AnnouncementStore(redis)
+    claim = {"status": "posting", "text": "In 7 days: …"}
+    assert (await states.step(session.id, 10080, "claim", claim, fence=1))[0] == "ok"
+    # The lease passed to a new leader (fence 2): it finds the claim and must reconcile.
+    verdict, state = await states.step(session.id, 10080, "claim", claim, fence=2)
+    assert (verdict, state.status, state.text, state.fence) == (
+        "retry",
+        "posting",
+        claim["text"],
+        2,
+    )
+    posted = {"status": "posted", "tweet_id": "1"}
+    assert (await states.step(session.id, 10080, "posted", posted, fence=1))[0] == "fence"
+    assert (await states.step(session.id, 10080, "posted", posted, fence=2))[0] == "ok"
+    assert (await states.step(session.id, 10080, "claim", claim, fence=3))[0] == "done"
+    with pytest.raises(Conflict, match="posted; it can no longer be changed"):
+        await states.edit(session.id, 10080, {"status": "skipped"}, actor="admin", at=CREATED)
+
+
+async def test_an_announcement_of_an_account_not_connected_is_not_claimed_then_missed(
+    redis: RedisClient,
+) -> None:
+    clock = ManualClock(CREATED)
+    series = await SeriesStore(redis, clock).create(fields(create_ahead=1), "admin")
+    planner, announcer = series_jobs(redis, Store(redis, clock=clock), Settings(), clock)
+    lease = Lease(redis)
+    await lease.acquire()
+    await planner(lease, clock.now())
+    [session] = await SeriesStore(redis, clock).sessions(series.id)
+    week = series_announce.due_at(session, 10080)
+    assert await announcer(lease, week) == []  # @Airbus is not connected: logged, retried
+    assert (await AnnouncementStore(redis).states(session.id)) == {}
+    late = week + timedelta(days=3, hours=13)
+    assert await announcer(lease, late) == [f"missed {session.id} -10080"]
+    [state] = (await AnnouncementStore(redis).states(session.id)).values()
+    assert state.status == "missed"

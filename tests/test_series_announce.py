@@ -42,7 +42,7 @@ async def test_a_process_dying_around_the_post_leaves_exactly_one_post(
         series_id, _ = await first_occurrence(w)
         w.clock.set(T0 + timedelta(days=9, hours=5, minutes=5))  # 29 Dec: the 7-day one is due
         dying = w.scheduler(posters=w.crashing_posters(after_post=after_post))
-        await dying.tick()  # the job dies; the scheduler logs it and goes on
+        await dying.tick()  # dies mid-way: the announcer logs it and goes on
         [occurrence] = await w.occurrences(series_id)
         week = occurrence["announcements"][0]
         assert week["status"] == "posting"
@@ -112,3 +112,23 @@ async def test_announcements_are_previewed_priced_edited_skipped_and_missed_when
 
         r = await w.client.put(edit, json={"before_minutes": 15, "skip": False}, headers=w.admin)
         assert r.status_code == 409  # the session is live: too late to change
+
+
+async def test_a_text_already_posted_is_refused_by_x_and_not_taken_for_ours(
+    redis_standalone: aioredis.Redis, server: EmulatorServer, control: EmulatorControl
+) -> None:
+    async with series_world(redis_standalone, server.base_url, control) as w:
+        series_id, occurrence = await first_occurrence(w)
+        sid = occurrence["session"]["id"]
+        old = "Our next #AskAirbus is on Tuesday!"
+        control.post("Airbus", old)  # posted by hand on X long ago
+        edit = f"/api/sessions/{sid}/series/announcements"
+        r = await w.client.put(edit, json={"before_minutes": 10080, "text": old}, headers=w.admin)
+        assert r.status_code == 200, r.text
+        w.clock.set(T0 + timedelta(days=9, hours=5, minutes=5))  # 29 Dec: the 7-day one is due
+        await w.tick(w.scheduler())
+        [occurrence] = await w.occurrences(series_id)
+        week = occurrence["announcements"][0]
+        assert (week["status"], week["tweet_id"]) == ("failed", None)
+        assert "duplicate content" in week["reason"]
+        assert [p["text"] for p in await w.timeline()] == [old]

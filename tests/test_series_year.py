@@ -32,12 +32,31 @@ LATE = timedelta(seconds=30)
 END = T0 + timedelta(days=386)
 
 
-async def run_year(w: SeriesWorld, series_id: str) -> None:
+TOPIC = "Flying the A350 with our test pilot"
+
+
+async def set_first_topic_and_expert(w: SeriesWorld, series_id: str) -> str:
+    """The admin gives January's occurrence its own topic and expert; its id."""
+    [january, _] = await w.occurrences(series_id)
+    sid = january["session"]["id"]
+    r = await w.client.patch(f"/api/sessions/{sid}", json={"title": TOPIC}, headers=w.admin)
+    assert r.status_code == 200, r.text
+    pilot = await w.staff.create_user("pilot", "s3cret-password")
+    body = {"user_id": pilot.id, "role": "expert"}
+    r = await w.client.post(f"/api/sessions/{sid}/roles", json=body, headers=w.admin)
+    assert r.status_code == 200, r.text
+    return sid
+
+
+async def run_year(w: SeriesWorld, series_id: str) -> str:
+    """A year of ticks; the id of January's occurrence."""
     scheduler = w.scheduler()
     await w.tick(scheduler)
+    january = await set_first_topic_and_expert(w, series_id)
     while w.clock.now() < END:
         w.clock.set(await w.next_moment(series_id, timedelta(days=3)) + LATE)
         await w.tick(scheduler)
+    return january
 
 
 async def test_one_year_of_a_monthly_series(
@@ -52,7 +71,7 @@ async def test_one_year_of_a_monthly_series(
             "14:00"
         ] * 2
 
-        await run_year(w, series["id"])
+        january = await run_year(w, series["id"])
 
         r = await w.client.get(f"/api/series/{series['id']}/occurrences", headers=w.admin)
         occurrences = r.json()
@@ -82,11 +101,15 @@ async def test_one_year_of_a_monthly_series(
             "Tomorrow",
             "In 15 minutes",
         ]
+        assert occurrences[0]["session"]["id"] == january
+        assert occurrences[0]["session"]["title"] == TOPIC
+        assert len(occurrences[0]["session"]["expert_ids"]) == 1
+        assert all(a["text"].split(": ")[1].startswith(TOPIC) for a in announced[:3])
         for o in occurrences:
             session = o["session"]
             root, closing = by_id[session["thread_root_id"]], by_id[session["closing_tweet_id"]]
-            assert root["text"].startswith("We're live: Ask Airbus · ")
-            assert closing["text"].startswith("That's a wrap: ")
+            assert root["text"].startswith(f"We're live: {session['title']}\n")
+            assert closing["text"].startswith(f"That's a wrap: {session['title']}\n")
             assert closing["replied_to"] == root["id"]
             # Before the start: the three announcements, in order; the start post after them.
             posted = [int(a["tweet_id"]) for a in o["announcements"]]

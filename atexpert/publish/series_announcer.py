@@ -16,7 +16,8 @@ A crash between the post and its record leaves the announcement ``posting``: the
 leader reconciles against the host's own timeline (a post with the same text, not a
 reply) and records the post it finds instead of posting again, as the publisher does for
 answers (:mod:`atexpert.publish.publisher`). A 429 releases the claim (nothing was posted:
-retried at the next tick); a refusal fails the announcement with X's reason.
+retried at the next tick); a refusal fails the announcement with X's reason (a
+"duplicate content" one too, unless the post was attempted before: then it is reconciled).
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ class SeriesAnnouncer:
             due = series_announce.due_at(session, before)
             if due > now or state.status not in ("scheduled", "posting"):
                 continue
-            outcome = await self._one(session, before, state, lease, now)
+            try:
+                outcome = await self._one(session, before, state, lease, now)
+            except Exception:  # e.g. the host account is not connected: the others go on
+                log.exception("announcement %s -%s failed; retrying", session.id, before)
+                continue
             if outcome:
                 done.append(f"{outcome} {session.id} -{before}")
         return done
@@ -95,17 +100,13 @@ class SeriesAnnouncer:
         if state.status == "scheduled" and series_announce.missed(session, before, now):
             await self.states.step(session.id, before, "missed", _why(now), fence=fence)
             return "missed"
-        verdict, state = await self.states.step(
-            session.id,
-            before,
-            "claim",
-            {"status": "posting", "text": text, "attempt_at": now.isoformat()},
-            fence=fence,
-        )
-        if verdict not in ("ok", "retry"):
-            return None
-        text = state.text or text
+        # The poster first: an account that cannot post (not connected) claims nothing.
         async with self.posters(session) as poster:
+            claim = {"status": "posting", "text": text, "attempt_at": now.isoformat()}
+            verdict, state = await self.states.step(session.id, before, "claim", claim, fence=fence)
+            if verdict not in ("ok", "retry"):
+                return None
+            text = state.text or text
             if verdict == "retry":
                 found = await _reconcile(poster, text)
                 if found is not None:
@@ -123,7 +124,10 @@ class SeriesAnnouncer:
                 )
                 return None
             except Refused as exc:
-                found = await _reconcile(poster, text) if exc.duplicate else None
+                # A duplicate after an earlier attempt may be ours; on a first attempt it
+                # is an older post with the same text: X's refusal stands.
+                retried = exc.duplicate and verdict == "retry"
+                found = await _reconcile(poster, text) if retried else None
                 if found is not None:
                     return await self._posted(session, before, text, found, fence, now)
                 patch = {"status": "failed", "reason": exc.reason[:500]}

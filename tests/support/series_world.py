@@ -22,6 +22,7 @@ from atexpert.settings import Settings
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease, Scheduler, TickReport
 from atexpert.store.series import OccurrencePlanner, SeriesStore
+from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
 from atexpert.web.app import create_app
 from atexpert.x.client import async_client
@@ -57,6 +58,7 @@ class SeriesWorld:
     settings: Settings
     brand: AccountTokens
     control: EmulatorControl
+    staff: StaffStore
 
     @property
     def store(self) -> Store:
@@ -199,4 +201,6 @@ async def series_world(
         _, token = await services.staff.create_token(user.id, "tests")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            yield SeriesWorld(client, bearer(token), clock, redis, settings, brand, control)
+            yield SeriesWorld(
+                client, bearer(token), clock, redis, settings, brand, control, services.staff
+            )
