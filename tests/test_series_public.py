@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from atexpert.domain.series import occurrences
+from atexpert.domain.series import SeriesFields, new_series, occurrences
+from atexpert.domain.sessions import HostAccount, Session, SessionStatus
 from atexpert.domain.views import PUBLIC_SERIES_FIELDS
+from atexpert.recap.series_public import calendar, public_series
 from tests.support.api_world import PASSWORD, Api
 from tests.support.public_series import DRAFT_TOPIC, PARIS, SLUG, PlantedSeries, plant_series, topic
 
@@ -165,3 +167,61 @@ async def test_a_slug_no_series_could_have_is_404_too(api: Api) -> None:
         assert (r.status_code, r.json()["error"]) == (404, "not_found"), slug
         assert (await api.client.get(f"/series/{slug}.ics")).status_code == 404
         assert (await api.client.get(f"/series/{slug}")).status_code == 404
+
+
+def test_which_sessions_are_upcoming_past_or_hidden() -> None:
+    """Pure: each status, and a scheduled session whose end passed, on hand-made sessions."""
+    now = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)  # date-ok: only data, no clock compared
+    series = new_series(
+        SeriesFields(
+            slug=SLUG,
+            title="Ask Airbus",
+            hashtags=["#AskAirbus"],
+            host_account=HostAccount(handle="Airbus"),
+            time_zone=PARIS,
+            rrule="FREQ=WEEKLY",
+            start_time="15:00",
+        ),
+        series_id="sr_1",
+        actor="root",
+        at=now,
+    )
+
+    def session(name: str, status: SessionStatus, hours: int, ran: bool = False) -> Session:
+        start = now + timedelta(hours=hours)
+        return Session(
+            id=name,
+            title=name,
+            hashtags=["#AskAirbus"],
+            host_account=HostAccount(handle="Airbus"),
+            scheduled_start=start,
+            scheduled_end=start + timedelta(hours=1),
+            time_zone=PARIS,
+            status=status,
+            started_at=start if ran else None,
+            created_by="root",
+            created_at=now,
+            updated_by="root",
+            updated_at=now,
+        )
+
+    S = SessionStatus
+    sessions = [
+        session("overdue", S.SCHEDULED, -3),  # its end passed and it never started
+        session("live", S.LIVE, -1, ran=True),
+        session("wrapping", S.WRAPPING_UP, -2, ran=True),
+        session("soon", S.SCHEDULED, 30),
+        session("draft", S.DRAFT, 10),
+        session("closed", S.CLOSED, -50, ran=True),
+        session("archived", S.ARCHIVED, -200, ran=True),
+        session("cancelled", S.ARCHIVED, -100),  # archived without running
+    ]
+    page = public_series(series, sessions, now)
+    assert [s.id for s in page.upcoming] == ["wrapping", "live", "soon"]
+    assert [s.id for s in page.past] == ["closed", "archived"]
+    # the next date: "soon" (tomorrow 16:00 Paris) is later than the rule's next 15:00 today
+    assert page.next_start == occurrences(series, now, 1)[0]
+    assert page.next_start is not None and page.next_start < sessions[3].scheduled_start
+    feed = calendar(series, sessions, now, "https://ama.example")
+    uids = [str(e["UID"]) for e in _events(feed)]
+    assert uids == [f"{n}@ama.example" for n in ("archived", "closed", "wrapping", "live", "soon")]
