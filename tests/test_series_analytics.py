@@ -11,36 +11,19 @@ from decimal import Decimal
 from atexpert.domain.costs import CallKind, Spend
 from atexpert.domain.events import Event, EventKind
 from atexpert.domain.questions import Author, Question, QuestionStatus
-from atexpert.domain.sessions import HostAccount, Session, SessionStatus
+from atexpert.domain.sessions import SessionStatus
 from atexpert.recap.exports import read_all_events
 from atexpert.recap.series_analytics import SessionInput, compute, to_csv
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import SessionSnapshot, Store
 from atexpert.x.meter import Meter
 from tests.support.api_world import Api, bearer
-from tests.support.public_series import WAITS, plant_series
+from tests.support.public_series import WAITS, plant_series, session_record
 from tests.support.seeded_session import seed_session
 
 pytest_plugins = ("tests.support.api_world",)
 
 START = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
-
-
-def _session(sid: str, start: datetime, title: str) -> Session:
-    return Session(
-        id=sid,
-        title=title,
-        hashtags=["#AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        scheduled_start=start,
-        scheduled_end=start + timedelta(hours=1),
-        time_zone="Europe/Paris",
-        status=SessionStatus.CLOSED,
-        created_by="root",
-        created_at=start,
-        updated_by="root",
-        updated_at=start,
-    )
 
 
 def _input(
@@ -73,7 +56,9 @@ def _input(
             )
     events.sort(key=lambda e: e.at)
     snapshot = SessionSnapshot(
-        session=_session(sid, start, f"Session {sid}"), questions=questions, answers={}
+        session=session_record(sid, start, SessionStatus.CLOSED, title=f"Session {sid}"),
+        questions=questions,
+        answers={},
     )
     return SessionInput(snapshot, events, spend)
 

@@ -14,7 +14,15 @@ from atexpert.domain.sessions import HostAccount, Session, SessionStatus
 from atexpert.domain.views import PUBLIC_SERIES_FIELDS
 from atexpert.recap.series_public import calendar, public_series
 from tests.support.api_world import PASSWORD, Api
-from tests.support.public_series import DRAFT_TOPIC, PARIS, SLUG, PlantedSeries, plant_series, topic
+from tests.support.public_series import (
+    DRAFT_TOPIC,
+    PARIS,
+    SLUG,
+    PlantedSeries,
+    plant_series,
+    session_record,
+    topic,
+)
 
 pytest_plugins = ("tests.support.api_world",)
 
@@ -188,22 +196,7 @@ def test_which_sessions_are_upcoming_past_or_hidden() -> None:
     )
 
     def session(name: str, status: SessionStatus, hours: int, ran: bool = False) -> Session:
-        start = now + timedelta(hours=hours)
-        return Session(
-            id=name,
-            title=name,
-            hashtags=["#AskAirbus"],
-            host_account=HostAccount(handle="Airbus"),
-            scheduled_start=start,
-            scheduled_end=start + timedelta(hours=1),
-            time_zone=PARIS,
-            status=status,
-            started_at=start if ran else None,
-            created_by="root",
-            created_at=now,
-            updated_by="root",
-            updated_at=now,
-        )
+        return session_record(name, now + timedelta(hours=hours), status, ran=ran)
 
     S = SessionStatus
     sessions = [

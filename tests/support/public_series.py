@@ -19,7 +19,7 @@ from atexpert.domain.series import (
     occurrence_session_id,
     occurrences,
 )
-from atexpert.domain.sessions import HostAccount
+from atexpert.domain.sessions import HostAccount, Session, SessionStatus
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.series import SeriesStore
 from atexpert.store.store import Store
@@ -30,6 +30,28 @@ SLUG = "ask-airbus"
 DRAFT_TOPIC = "Unannounced topic (draft)"
 #: Seconds from arrival to answer of the answered question of past session n (0, 1, ...).
 WAITS = (240, 600, 90)
+
+
+def session_record(
+    sid: str, start: datetime, status: SessionStatus, *, title: str = "", ran: bool = False
+) -> Session:
+    """A session record of an hour from ``start`` in Paris, made by hand (no store);
+    ``ran``: it started at ``start``."""
+    return Session(
+        id=sid,
+        title=title or sid,
+        hashtags=["#AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=1),
+        time_zone=PARIS,
+        status=status,
+        started_at=start if ran else None,
+        created_by="root",
+        created_at=start,
+        updated_by="root",
+        updated_at=start,
+    )
 
 
 def topic(n: int) -> str:
