@@ -1,6 +1,7 @@
 """Series in real headless Chromium: the admin creates one (a bad rule is refused with its
 reason), sees its upcoming occurrences once the scheduler made them, with each
-announcement's time, text and price, skips one, and reads it all in French."""
+announcement's time, text and price, skips one, gives another its own text, and reads it
+all in French."""
 
 from __future__ import annotations
 
@@ -71,6 +72,20 @@ def test_the_admin_creates_a_series_and_previews_its_announcements(world: Browse
     week.get_by_role("button", name="Skip").click()
     expect(week.locator(".badge")).to_have_text("skipped")
     expect(week.get_by_role("button", name="Post it after all")).to_be_visible()
+
+    day = first.locator("li[data-before='1440']")
+    day.get_by_role("button", name="Edit the text").click()
+    field = day.get_by_label("Text of the post")
+    expect(field).to_be_focused()
+    field.fill("x" * 281)
+    day.get_by_role("button", name="Save the text").click()
+    expect(day.get_by_role("alert")).to_contain_text("weighs 281, more than one post")
+    field.fill("Tomorrow at 15:00: our test pilot answers you! #AskAirbus")
+    day.get_by_role("button", name="Save the text").click()
+    expect(day.locator(".preview")).to_have_text(
+        "Tomorrow at 15:00: our test pilot answers you! #AskAirbus"
+    )
+    expect(day).to_contain_text("$0.015 · 57/280")
 
     page.get_by_label("Language", exact=True).select_option("fr")
     expect(section.locator("h2")).to_have_text("Séries")

@@ -132,3 +132,29 @@ async def test_a_text_already_posted_is_refused_by_x_and_not_taken_for_ours(
         assert (week["status"], week["tweet_id"]) == ("failed", None)
         assert "duplicate content" in week["reason"]
         assert [p["text"] for p in await w.timeline()] == [old]
+
+
+async def test_the_series_api_refuses_bad_input_with_the_field_and_stale_versions(
+    redis_standalone: aioredis.Redis, server: EmulatorServer, control: EmulatorControl
+) -> None:
+    async with series_world(redis_standalone, server.base_url, control) as w:
+        r = await w.client.post(
+            "/api/series", json=series_body(rrule="FREQ=DAILY;BYHOUR=9"), headers=w.admin
+        )
+        assert r.status_code == 422
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body", "rrule"] and "BYHOUR is not allowed" in error["msg"]
+        r = await w.client.post("/api/series", json=series_body(), headers=w.admin)
+        series = r.json()
+        one = f"/api/series/{series['id']}"
+        r = await w.client.patch(one, json={"start_time": "16:30"}, headers=w.admin)
+        assert r.status_code == 200 and r.json()["version"] == 2
+        assert r.json()["next_starts"][0].endswith("T15:30:00Z")  # 16:30 CET
+        r = await w.client.patch(f"{one}?version=1", json={"title": "Old"}, headers=w.admin)
+        assert r.status_code == 409 and "changed meanwhile" in r.text
+        r = await w.client.patch(one, json={"rrule": "FREQ=DAILY;COUNT=0"}, headers=w.admin)
+        assert r.status_code == 422
+        r = await w.client.get("/api/series/sr_nope", headers=w.admin)
+        assert r.status_code == 404
+        r = await w.client.get("/api/series")
+        assert r.status_code == 401

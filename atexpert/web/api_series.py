@@ -3,7 +3,7 @@ announcements before each (text, time, price, state), and the edit of one announ
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from atexpert.domain.series import Series, SeriesFields, SeriesUpdate, occurrences
 from atexpert.domain.series_announce import AnnouncementEdit
@@ -20,7 +20,7 @@ NEXT_STARTS = 12
 
 class SeriesOut(Series):
     #: The next starts by the rule, whether or not their sessions exist yet.
-    next_starts: list[str]
+    next_starts: list[AwareDatetime]
 
 
 class OccurrencesQuery(BaseModel):
@@ -32,7 +32,7 @@ class OccurrencesQuery(BaseModel):
 
 def _out(series: Series, call: Call) -> SeriesOut:
     starts = occurrences(series, call.now(), NEXT_STARTS)
-    return SeriesOut(**series.model_dump(), next_starts=[s.isoformat() for s in starts])
+    return SeriesOut(**series.model_dump(), next_starts=starts)
 
 
 @endpoint("GET", "/api/series", summary="List series (admin)", tag=TAG, response=list[SeriesOut])

@@ -1,6 +1,7 @@
 // Series on the admin page (admins only): the list with each series' rule and next date, the
 // form creating one, and a series' upcoming occurrences with their announcements (text,
-// time, price, state), each of which can be skipped (or taken back) until it is posted.
+// time, price, state), each of which can be given its own text or skipped (or taken back)
+// until it is posted.
 
 import { api, fieldErrors } from "./api.js";
 import { say } from "./chrome.js";
@@ -62,20 +63,44 @@ async function create(event) {
 
 function announcement(a, session) {
   const state = t(`admin.series.state.${a.status}`);
-  const skip = a.status === "scheduled" || a.status === "skipped";
-  return el("li", { class: "card", "data-before": String(a.before_minutes) },
+  const editable = a.status === "scheduled" || a.status === "skipped";
+  const item = el("li", { class: "card", "data-before": String(a.before_minutes) },
     el("div", { class: "row" },
       el("strong", { text: formatDateTime(a.due_at, session.time_zone) }),
       el("span", { class: "badge", text: state }),
       el("span", { class: "hint", text: t("admin.series.price", { price: formatUsd(a.price_usd), weight: a.weighted_length }) })),
-    el("p", { class: "preview", text: a.text }),
-    skip
-      ? el("button", {
-          type: "button",
-          text: t(a.status === "skipped" ? "admin.series.unskip" : "admin.series.skip"),
-          onclick: () => toggleSkip(session, a),
-        })
-      : null);
+    el("p", { class: "preview", text: a.text }));
+  if (editable) {
+    item.append(el("div", { class: "row" },
+      el("button", { type: "button", text: t("admin.series.edit"), onclick: () => editText(item, session, a) }),
+      el("button", {
+        type: "button",
+        text: t(a.status === "skipped" ? "admin.series.unskip" : "admin.series.skip"),
+        onclick: () => change(session, { before_minutes: a.before_minutes, skip: a.status !== "skipped" }),
+      })));
+  }
+  return item;
+}
+
+/** The announcement's text in a field, saved as the admin's own (empty: the rendered one). */
+function editText(item, session, a) {
+  const errors = el("ul", { class: "error" });
+  const field = el("textarea", { rows: "4", maxlength: "1000" });
+  field.value = a.text;
+  const form = el("form", { class: "stack" },
+    el("label", {}, el("span", { text: t("admin.series.text") }), field),
+    el("div", { class: "row" },
+      el("button", { type: "submit", class: "primary", text: t("admin.series.save") }),
+      el("button", { type: "button", text: t("cancel"), onclick: () => showUpcoming(shown, false) })),
+    el("div", { role: "alert" }, errors));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = field.value.trim() || null;
+    const failed = await change(session, { before_minutes: a.before_minutes, text, skip: a.status === "skipped" });
+    if (failed) clear(errors).append(el("li", { text: failed }));
+  });
+  item.querySelector(".preview").replaceWith(form);
+  field.focus();
 }
 
 async function showUpcoming(s, focus = true) {
@@ -99,16 +124,16 @@ async function showUpcoming(s, focus = true) {
   if (focus) $("#series-upcoming-title").focus();
 }
 
-async function toggleSkip(session, a) {
+/** Change one announcement; the error to show, if any. */
+async function change(session, body) {
   try {
-    await api("PUT", `/api/sessions/${encodeURIComponent(session.id)}/series/announcements`, {
-      before_minutes: a.before_minutes,
-      skip: a.status !== "skipped",
-    });
+    await api("PUT", `/api/sessions/${encodeURIComponent(session.id)}/series/announcements`, body);
   } catch (error) {
-    say(t("error.action", { detail: error.message }), "error");
+    const fields = Object.values(fieldErrors(error));
+    return fields.length ? fields.join(" ") : error.message;
   }
   if (shown) await showUpcoming(shown, false);
+  return null;
 }
 
 export async function setupSeries() {
