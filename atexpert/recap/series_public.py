@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from atexpert.domain.series import Series, local_date, occurrence_session_id, occurrences
 from atexpert.domain.sessions import Session, SessionStatus
-from atexpert.domain.views import Audience, project
+from atexpert.domain.views import Audience, project, sees_status
 from atexpert.recap.summary import RECAP_STATUSES
 
 UPCOMING = (SessionStatus.SCHEDULED, SessionStatus.LIVE, SessionStatus.WRAPPING_UP)
@@ -76,7 +76,7 @@ def calendar_path(slug: str) -> str:
 
 
 def _public(session: Session) -> bool:
-    return project(Audience.PUBLIC, "session", {"status": session.status.value}) is not None
+    return sees_status(Audience.PUBLIC, "session", session.status)
 
 
 def _upcoming(session: Session, now: datetime) -> bool:
