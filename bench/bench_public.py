@@ -1,0 +1,440 @@
+"""Public live page benchmark: N viewers of ``/ws/sessions/{id}/public`` on one app process.
+
+    python bench/bench_public.py                       # 10,000 viewers, every system
+    python bench/bench_public.py --viewers 2000 --processes 2 --systems atexpert,bare
+    python bench/bench_public.py --viewers 10000 --rates 5 10 20 50 --client websockets
+
+Loopback only, bounded (hard timeouts; every process stopped on exit). The viewers are a
+:mod:`fleet` over ``--processes`` processes, the same for every system, on the same machine
+as the server (2 cores: the clients' CPU is part of the budget). Three systems, each fed
+by a producer in this process and served by one uvicorn-less or uvicorn process:
+
+* ``atexpert``: the app as ``atexpert serve`` runs it (:func:`server_config`, uvicorn's
+  websockets-sansio protocol), ``limit_concurrency`` raised to the viewers plus a margin.
+  An event is one Store step: the session's description changes (``session.updated``,
+  about the size of a one-part published answer's event), tailed from the session's Redis
+  Stream by the app and sent to every public viewer.
+* ``bare``: the ceiling. The ``websockets`` library's server and ``broadcast()``, no
+  framework, tailing a Redis Stream (XREAD) fed with the same frames.
+* ``socketio``: python-socketio's ``AsyncServer`` with ``AsyncRedisManager`` under
+  uvicorn, the producer a write-only manager emitting to a room (pub/sub).
+
+Per system: the connect ramp; the latency from the producer's write to each viewer's
+receipt at a public page's pace (``--pace``, 2 events/s); then a ladder of rates
+(``--rates``): a rate is *held* when every viewer got every event in order, none was
+disconnected, the producer kept the pace and the last event reached every viewer within
+``--grace`` seconds of its write. The ladder stops at the first rate not held. CPU (server,
+fleet, producer) and RSS are sampled per step with psutil. The summary is a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis.asyncio as aioredis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from atexpert.domain.events import dumps  # noqa: E402
+from atexpert.domain.sessions import HostAccount, SessionFields, SessionUpdate  # noqa: E402
+from atexpert.domain.views import Audience, project  # noqa: E402
+from atexpert.store.redis_embedded import EmbeddedRedis  # noqa: E402
+from atexpert.store.store import Store  # noqa: E402
+from bench.bench_fanout import free_port, serve_socketio, wait_port  # noqa: E402
+from bench.fleet import Fleet, FleetSpec, marker  # noqa: E402
+
+SYSTEMS = ("atexpert", "bare", "socketio")
+RATES = [5, 10, 20, 50, 100, 200, 500]
+BARE_STREAM = "bench:bare"
+FILLER = "The A350-900 flies 8,100 nautical miles with 325 passengers on board. "
+LIMIT_MARGIN = 100  # connections beyond the viewers uvicorn still accepts
+
+
+def description(seq: int) -> str:
+    """An event's text: the marker and a published answer's worth of words (~280 chars)."""
+    return (marker(seq) + " " + FILLER * 4)[:280]
+
+
+# -- servers (run as subprocesses: bench_public.py --serve SYSTEM PORT ...) -----------------
+
+
+def serve_atexpert(port: int, limit: int) -> None:
+    import uvicorn
+
+    from atexpert.web.app import create_app
+    from atexpert.web.serving import server_config
+
+    app = create_app(run_scheduler=False)  # the settings come from the environment
+    config = server_config(
+        app, "127.0.0.1", port, log_level="warning", limit_concurrency=limit, backlog=4096
+    )
+    uvicorn.Server(config).run()
+
+
+async def serve_bare(port: int, redis_url: str) -> None:
+    """``broadcast()`` of each stream entry to every client; a new client first gets the last
+    frame as its snapshot (``?after=`` a recent id: the frames since)."""
+    from collections import deque
+    from urllib.parse import parse_qs, urlsplit
+
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    clients: set[ServerConnection] = set()
+    ring: deque[tuple[str, str]] = deque(maxlen=10_000)
+    snapshot = ['{"type":"snapshot","last_event_id":"0-0"}']
+
+    async def handler(ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        after = query.get("after", [""])[0]
+        ids = [i for i, _ in ring]
+        first = [f for _, f in list(ring)[ids.index(after) + 1 :]] if after in ids else snapshot
+        for frame in first:  # written at once, in order, before any later broadcast
+            broadcast([ws], frame)
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    position = "$"
+    async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None,
+                     max_queue=None, backlog=4096):  # fmt: skip
+        while True:
+            reply: Any = await redis.xread({BARE_STREAM: position}, count=500, block=1000)
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    position = entry_id
+                    body = fields["payload"][1:]
+                    frame = f'{{"type":"event","id":"{entry_id}",{body}'
+                    ring.append((entry_id, frame))
+                    snapshot[0] = f'{{"type":"snapshot","last_event_id":"{entry_id}",{body}'
+                    broadcast(clients, frame)
+
+
+# -- producers ------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    redis: aioredis.Redis
+    store: Store
+    session_id: str
+    public: dict[str, Any]  # the session as the public sees it
+    seq: int = 0
+
+    def message(self, seq: int) -> dict[str, Any]:
+        """The public event of the bare and socketio systems (atexpert's shape and size)."""
+        return {
+            "kind": "session.updated",
+            "entity": "session",
+            "entity_id": self.session_id,
+            "at": datetime.now(UTC).isoformat(),
+            "record": {**self.public, "description": description(seq)},
+        }
+
+
+async def make_world(redis_url: str) -> World:
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await redis.flushall()
+    store = Store(redis)
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Ask Airbus: the A350",
+        description=description(0),
+        hashtags=["AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=now + timedelta(hours=1),
+        scheduled_end=now + timedelta(hours=2),
+    )
+    session = await store.create_session(fields, actor="bench")
+    session = await store.schedule_session(session.id, actor="bench")
+    public = project(Audience.PUBLIC, "session", session.model_dump(mode="json"))
+    assert public is not None
+    return World(redis, store, session.id, public)
+
+
+class Producer:
+    """Sends event ``seq`` (numbered from 1) to one system."""
+
+    def __init__(self, kind: str, world: World, redis_url: str) -> None:
+        self.kind, self.world = kind, world
+        if kind == "socketio":
+            import socketio
+
+            self.manager = socketio.AsyncRedisManager(redis_url, write_only=True)
+
+    async def send(self, seq: int) -> None:
+        w = self.world
+        if self.kind == "atexpert":
+            update = SessionUpdate(description=description(seq))
+            await w.store.update_session(w.session_id, update, actor="bench")
+        elif self.kind == "bare":
+            await w.redis.xadd(BARE_STREAM, {"payload": dumps(w.message(seq))})
+        else:
+            message = {"type": "event", **w.message(seq)}
+            await self.manager.emit("event", message, room="bench")
+
+
+async def paced(producer: Producer, first: int, rate: float, count: int) -> float:
+    """Send events ``first``.. at ``rate``/s; the time it took."""
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await producer.send(first + i)
+    return time.monotonic() - start
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+class Cpu:
+    """CPU % of some processes between two calls of :meth:`lap` (100 = one core)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(p) for p in pids]
+        self.at, self.used = time.monotonic(), self._used()
+
+    def _used(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.procs if p.is_running())
+
+    def lap(self) -> float:
+        at, used = time.monotonic(), self._used()
+        percent = (used - self.used) / max(at - self.at, 1e-6) * 100
+        self.at, self.used = at, used
+        return percent
+
+
+@dataclass
+class Step:
+    rate: float
+    held: bool
+    server_cpu: float
+    fleet_cpu: float
+    producer_cpu: float
+    note: str = ""
+
+
+@dataclass
+class Result:
+    system: str
+    viewers: int
+    connected: int = 0
+    connect_s: float = 0.0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    max_ms: float = float("nan")
+    pace_lost: int = 0
+    best_rate: float = 0.0
+    steps: list[Step] = field(default_factory=list)
+    rss_idle_mib: float = 0.0
+    kib_per_conn: float = 0.0
+    fleet_rss_mib: float = 0.0
+
+    @property
+    def limit(self) -> Step | None:
+        """The first rate not held (what it ran out of)."""
+        return next((s for s in self.steps if not s.held), None)
+
+
+def rss(pids: list[int]) -> int:
+    return sum(psutil.Process(p).memory_info().rss for p in pids if psutil.pid_exists(p))
+
+
+async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Result:
+    world = await make_world(redis_url)
+    producer = Producer(kind, world, redis_url)
+    port = free_port()
+    env = {**os.environ, "ATEXPERT_REDIS_URL": redis_url}
+    serve = [sys.executable, __file__, "--serve", kind, str(port)]
+    if kind == "atexpert":
+        serve.append(str(args.viewers + LIMIT_MARGIN))
+        path = f"/ws/sessions/{world.session_id}/public"
+    elif kind == "bare":
+        serve.append(redis_url)
+        path = "/"
+    else:
+        serve.append(redis_url)
+        path = "/socket.io/?EIO=4&transport=websocket"
+    proc = subprocess.Popen(serve, cwd=ROOT, env=env)
+    result = Result(kind, args.viewers)
+    spec = FleetSpec(
+        url=f"ws://127.0.0.1:{port}{path}",
+        clients=args.viewers,
+        client=args.client,
+        connect_concurrency=args.connect_concurrency,
+        lifetime_s=args.max_s,
+    )
+    try:
+        wait_port(port, proc)
+        rss_before = rss([proc.pid])
+        with Fleet(spec, processes=args.processes) as fleet:
+            started = time.monotonic()
+            opened = await asyncio.to_thread(fleet.open, args.connect_timeout)
+            result.connect_s = time.monotonic() - started
+            result.connected = opened.connected
+            result.rss_idle_mib = rss([proc.pid]) / 2**20
+            result.kib_per_conn = (rss([proc.pid]) - rss_before) / max(1, opened.connected) / 1024
+            result.fleet_rss_mib = rss(fleet.pids) / 2**20
+            refused = dict(opened.refusals)
+            print(f"  {kind}: {opened.connected}/{args.viewers} connected in"
+                  f" {result.connect_s:.1f} s, refusals {refused}", flush=True)  # fmt: skip
+            await measure(result, fleet, producer, proc.pid, args)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        await world.redis.aclose()
+    return result
+
+
+async def measure(
+    result: Result, fleet: Fleet, producer: Producer, server: int, args: argparse.Namespace
+) -> None:
+    seq = 1
+    # a public page's pace: every event's latency to every viewer
+    await asyncio.to_thread(fleet.expect, seq)
+    count = max(1, int(args.pace * args.pace_s))
+    await paced(producer, seq, args.pace, count)
+    seq += count
+    got = await asyncio.to_thread(fleet.wait, seq - 1, 30.0)
+    result.p50_ms, result.p99_ms = got.p(50) * 1000, got.p(99) * 1000
+    result.max_ms = got.p(100) * 1000
+    result.pace_lost = got.lost + (got.clients - got.in_sync)
+    print(f"  {kind_line(result)} at {args.pace:g} ev/s: p50 {result.p50_ms:.1f} ms,"
+          f" p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms, {got.lost} lost,"
+          f" {got.in_sync}/{got.clients} in sync", flush=True)  # fmt: skip
+    server_cpu, producer_cpu = Cpu([server]), Cpu([os.getpid()])
+    for rate in args.rates:
+        await asyncio.to_thread(fleet.expect, seq)
+        fleet_before = (await asyncio.to_thread(fleet.summary)).cpu_s
+        server_cpu.lap(), producer_cpu.lap()
+        count = max(5, int(rate * args.step_s))
+        started = time.monotonic()
+        took = await paced(producer, seq, rate, count)
+        sent_end = time.time()
+        seq += count
+        got = await asyncio.to_thread(fleet.wait, seq - 1, args.grace + 5)
+        wall = time.monotonic() - started
+        step = Step(
+            rate,
+            False,
+            server_cpu.lap(),
+            (got.cpu_s - fleet_before) / wall * 100,
+            producer_cpu.lap(),
+        )
+        lag = (got.synced_at or got.last_at) - sent_end
+        problems = [
+            f"{got.lost} lost" if got.lost else "",
+            f"{got.clients - got.in_sync} behind" if got.in_sync < got.clients else "",
+            f"{got.clients - got.connected} disconnected" if got.connected < got.clients else "",
+            f"producer took {took:.1f} s" if took > count / rate * 1.2 else "",
+            f"last delivery {lag:.1f} s late" if lag > args.grace else "",
+        ]
+        step.note = ", ".join(p for p in problems if p)
+        step.held = not step.note
+        result.steps.append(step)
+        print(f"    {result.system} {rate:g} ev/s: {'held' if step.held else step.note};"
+              f" CPU server {step.server_cpu:.0f}%, fleet {step.fleet_cpu:.0f}%,"
+              f" producer {step.producer_cpu:.0f}%", flush=True)  # fmt: skip
+        if not step.held:
+            break
+        result.best_rate = rate
+        await asyncio.sleep(args.settle_s)
+
+
+def kind_line(result: Result) -> str:
+    return f"{result.system} N={result.viewers}"
+
+
+def table(results: list[Result], pace: float) -> str:
+    bare = next((r for r in results if r.system == "bare"), None)
+    lines = [
+        f"| system | viewers connected | connect | p50 / p99 / max at {pace:g} ev/s"
+        " | max ev/s, no loss | vs bare | at the first rate not held: server / fleet CPU"
+        " | server RSS, KiB per viewer |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = f"{r.best_rate / bare.best_rate:.0%}" if bare and bare.best_rate else "n/a"
+        limit = r.limit
+        cpu = (
+            f"{limit.rate:g} ev/s: {limit.server_cpu:.0f}% / {limit.fleet_cpu:.0f}% ({limit.note})"
+            if limit
+            else "every rate held"
+        )
+        lines.append(
+            f"| {r.system} | {r.connected:,}/{r.viewers:,} | {r.connect_s:.0f} s"
+            f" | {r.p50_ms:.0f} / {r.p99_ms:.0f} / {r.max_ms:.0f} ms"
+            f"{f' ({r.pace_lost} lost)' if r.pace_lost else ''}"
+            f" | {r.best_rate:g} | {ratio} | {cpu}"
+            f" | {r.rss_idle_mib:.0f} MiB, {r.kib_per_conn:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--viewers", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=3, help="fleet processes")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--rates", type=float, nargs="+", default=RATES)
+    parser.add_argument("--pace", type=float, default=2.0, help="events/s of the latency run")
+    parser.add_argument("--pace-s", type=float, default=10.0)
+    parser.add_argument("--step-s", type=float, default=3.0, help="seconds per rate step")
+    parser.add_argument("--grace", type=float, default=1.0, help="lateness allowed, seconds")
+    parser.add_argument("--settle-s", type=float, default=1.0)
+    parser.add_argument("--client", choices=("light", "websockets"), default="light")
+    parser.add_argument("--connect-concurrency", type=int, default=200)
+    parser.add_argument("--connect-timeout", type=float, default=120.0)
+    parser.add_argument("--max-s", type=float, default=600.0, help="a fleet's lifetime")
+    parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        kind, port, rest = args.serve[0], int(args.serve[1]), args.serve[2:]
+        if kind == "atexpert":
+            serve_atexpert(port, int(rest[0]))
+        elif kind == "bare":
+            asyncio.run(serve_bare(port, rest[0]))
+        else:
+            serve_socketio(port, rest[0])
+        return
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="public") as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "r")
+        redis.start()
+        try:
+            print(f"public page: {args.viewers} viewers, fleet of {args.processes} processes"
+                  f" ({args.client} client), {os.cpu_count()} cores,"
+                  f" load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+            for kind in systems:
+                results.append(asyncio.run(run_system(kind, args, redis.url)))
+        finally:
+            redis.stop()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nload average at the end: {load}\n")
+    print(table(results, args.pace))
+
+
+if __name__ == "__main__":
+    main()
