@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -53,10 +54,10 @@ from atexpert.domain.views import Audience, project  # noqa: E402
 from atexpert.store.redis_embedded import EmbeddedRedis  # noqa: E402
 from atexpert.store.store import Store  # noqa: E402
 from bench.bench_fanout import free_port, serve_socketio, wait_port  # noqa: E402
-from bench.fleet import Fleet, FleetSpec, marker  # noqa: E402
+from bench.fleet import Fleet, FleetSpec, loop_factory, marker  # noqa: E402
 
 SYSTEMS = ("atexpert", "bare", "socketio")
-RATES = [5, 10, 20, 50, 100, 200, 500]
+RATES = [2, 5, 10, 20, 50, 100, 200, 500]
 BARE_STREAM = "bench:bare"
 FILLER = "The A350-900 flies 8,100 nautical miles with 325 passengers on board. "
 LIMIT_MARGIN = 100  # connections beyond the viewers uvicorn still accepts
@@ -80,7 +81,21 @@ def serve_atexpert(port: int, limit: int) -> None:
     config = server_config(
         app, "127.0.0.1", port, log_level="warning", limit_concurrency=limit, backlog=4096
     )
-    uvicorn.Server(config).run()
+    profile = os.environ.get("BENCH_PROFILE")  # a file: the server's cProfile stats
+    if not profile:
+        return uvicorn.Server(config).run()
+    import cProfile
+    import signal
+
+    # uvicorn raises SIGTERM again once stopped: exit through the finally below instead
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        prof.disable()
+        prof.dump_stats(profile)
 
 
 async def serve_bare(port: int, redis_url: str) -> None:
@@ -91,6 +106,8 @@ async def serve_bare(port: int, redis_url: str) -> None:
 
     from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+    # broadcast() writes to connections lost but not yet noticed: asyncio warns each time
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     clients: set[ServerConnection] = set()
     ring: deque[tuple[str, str]] = deque(maxlen=10_000)
     snapshot = ['{"type":"snapshot","last_event_id":"0-0"}']
@@ -203,18 +220,21 @@ async def paced(producer: Producer, first: int, rate: float, count: int) -> floa
 
 
 class Cpu:
-    """CPU % of some processes between two calls of :meth:`lap` (100 = one core)."""
+    """CPU used by some processes between two calls of :meth:`lap`."""
 
     def __init__(self, pids: list[int]) -> None:
         self.procs = [psutil.Process(p) for p in pids]
         self.at, self.used = time.monotonic(), self._used()
+        self.seconds = 0.0  # CPU seconds of the last lap
 
     def _used(self) -> float:
         return sum(sum(p.cpu_times()[:2]) for p in self.procs if p.is_running())
 
     def lap(self) -> float:
+        """CPU % since the last lap (100: one core)."""
         at, used = time.monotonic(), self._used()
-        percent = (used - self.used) / max(at - self.at, 1e-6) * 100
+        self.seconds = used - self.used
+        percent = self.seconds / max(at - self.at, 1e-6) * 100
         self.at, self.used = at, used
         return percent
 
@@ -226,6 +246,8 @@ class Step:
     server_cpu: float
     fleet_cpu: float
     producer_cpu: float
+    #: Server CPU per frame written (µs): steadier than CPU % on a loaded machine.
+    server_us_per_frame: float = 0.0
     note: str = ""
 
 
@@ -246,9 +268,15 @@ class Result:
     fleet_rss_mib: float = 0.0
 
     @property
+    def us_per_frame(self) -> float:
+        """The server's CPU per frame written, median over the steps (µs)."""
+        costs = sorted(s.server_us_per_frame for s in self.steps)
+        return costs[len(costs) // 2] if costs else float("nan")
+
+    @property
     def limit(self) -> Step | None:
-        """The first rate not held (what it ran out of)."""
-        return next((s for s in self.steps if not s.held), None)
+        """The lowest rate not held (what it ran out of)."""
+        return min((s for s in self.steps if not s.held), key=lambda s: s.rate, default=None)
 
 
 def rss(pids: list[int]) -> int:
@@ -293,6 +321,9 @@ async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Res
             refused = dict(opened.refusals)
             print(f"  {kind}: {opened.connected}/{args.viewers} connected in"
                   f" {result.connect_s:.1f} s, refusals {refused}", flush=True)  # fmt: skip
+            if opened.connected < args.viewers:
+                print(f"  {kind}: not every viewer connected; no measure", flush=True)
+                return result
             await measure(result, fleet, producer, proc.pid, args)
     finally:
         proc.terminate()
@@ -307,72 +338,106 @@ async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Res
 async def measure(
     result: Result, fleet: Fleet, producer: Producer, server: int, args: argparse.Namespace
 ) -> None:
-    seq = 1
     # a public page's pace: every event's latency to every viewer
-    await asyncio.to_thread(fleet.expect, seq)
+    await asyncio.to_thread(fleet.expect, 1)
     count = max(1, int(args.pace * args.pace_s))
-    await paced(producer, seq, args.pace, count)
-    seq += count
-    got = await asyncio.to_thread(fleet.wait, seq - 1, 30.0)
+    await paced(producer, 1, args.pace, count)
+    got = await asyncio.to_thread(fleet.wait, count, 30.0)
     result.p50_ms, result.p99_ms = got.p(50) * 1000, got.p(99) * 1000
     result.max_ms = got.p(100) * 1000
     result.pace_lost = got.lost + (got.clients - got.in_sync)
-    print(f"  {kind_line(result)} at {args.pace:g} ev/s: p50 {result.p50_ms:.1f} ms,"
+    print(f"  {result.system} at {args.pace:g} ev/s: p50 {result.p50_ms:.1f} ms,"
           f" p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms, {got.lost} lost,"
           f" {got.in_sync}/{got.clients} in sync", flush=True)  # fmt: skip
-    server_cpu, producer_cpu = Cpu([server]), Cpu([os.getpid()])
+    ladder = Ladder(result, fleet, producer, server, args, count + 1)
+    held, failed = 0.0, None
     for rate in args.rates:
+        if not await ladder.step(rate):
+            failed = rate
+            break
+        held = rate
+    for _ in range(args.refine if failed is not None else 0):  # bisect between the two
+        rate = float(round((held + failed) / 2))
+        if rate in (held, failed):
+            break
+        if await ladder.step(rate):
+            held = rate
+        else:
+            failed = rate
+    result.best_rate = held
+
+
+class Ladder:
+    """Steps of constant rate; each records a :class:`Step` in the result."""
+
+    def __init__(
+        self,
+        result: Result,
+        fleet: Fleet,
+        producer: Producer,
+        server: int,
+        args: argparse.Namespace,
+        seq: int,
+    ) -> None:
+        self.result, self.fleet, self.producer, self.args = result, fleet, producer, args
+        self.seq = seq
+        self.server_cpu, self.producer_cpu = Cpu([server]), Cpu([os.getpid()])
+
+    async def step(self, rate: float) -> bool:
+        """Send at ``rate`` for ``--step-s`` seconds; whether the rate was held."""
+        fleet, args, seq = self.fleet, self.args, self.seq
         await asyncio.to_thread(fleet.expect, seq)
         fleet_before = (await asyncio.to_thread(fleet.summary)).cpu_s
-        server_cpu.lap(), producer_cpu.lap()
+        self.server_cpu.lap(), self.producer_cpu.lap()
         count = max(5, int(rate * args.step_s))
         started = time.monotonic()
-        took = await paced(producer, seq, rate, count)
+        took = await paced(self.producer, seq, rate, count)
         sent_end = time.time()
-        seq += count
-        got = await asyncio.to_thread(fleet.wait, seq - 1, args.grace + 5)
+        self.seq = last = seq + count
+        got = await asyncio.to_thread(fleet.wait, last - 1, args.grace + 5)
         wall = time.monotonic() - started
         step = Step(
             rate,
             False,
-            server_cpu.lap(),
+            self.server_cpu.lap(),
             (got.cpu_s - fleet_before) / wall * 100,
-            producer_cpu.lap(),
+            self.producer_cpu.lap(),
+            self.server_cpu.seconds / (count * got.clients or 1) * 1e6,
         )
         lag = (got.synced_at or got.last_at) - sent_end
         problems = [
             f"{got.lost} lost" if got.lost else "",
             f"{got.clients - got.in_sync} behind" if got.in_sync < got.clients else "",
-            f"{got.clients - got.connected} disconnected" if got.connected < got.clients else "",
+            f"{got.reconnects} reconnected" if got.reconnects else "",
             f"producer took {took:.1f} s" if took > count / rate * 1.2 else "",
             f"last delivery {lag:.1f} s late" if lag > args.grace else "",
         ]
         step.note = ", ".join(p for p in problems if p)
         step.held = not step.note
-        result.steps.append(step)
-        print(f"    {result.system} {rate:g} ev/s: {'held' if step.held else step.note};"
-              f" CPU server {step.server_cpu:.0f}%, fleet {step.fleet_cpu:.0f}%,"
-              f" producer {step.producer_cpu:.0f}%", flush=True)  # fmt: skip
-        if not step.held:
-            break
-        result.best_rate = rate
+        self.result.steps.append(step)
+        print(f"    {self.result.system} {rate:g} ev/s: {'held' if step.held else step.note};"
+              f" CPU server {step.server_cpu:.0f}% ({step.server_us_per_frame:.1f} µs/frame),"
+              f" fleet {step.fleet_cpu:.0f}%, producer {step.producer_cpu:.0f}%",
+              flush=True)  # fmt: skip
+        if not step.held:  # let the backlog drain before the next step
+            await asyncio.to_thread(fleet.wait, last - 1, 30.0)
         await asyncio.sleep(args.settle_s)
-
-
-def kind_line(result: Result) -> str:
-    return f"{result.system} N={result.viewers}"
+        return step.held
 
 
 def table(results: list[Result], pace: float) -> str:
     bare = next((r for r in results if r.system == "bare"), None)
     lines = [
         f"| system | viewers connected | connect | p50 / p99 / max at {pace:g} ev/s"
-        " | max ev/s, no loss | vs bare | at the first rate not held: server / fleet CPU"
-        " | server RSS, KiB per viewer |",
-        "|---|---|---|---|---|---|---|---|",
+        " | max ev/s, no loss | vs bare | server CPU per frame (vs bare)"
+        " | at the first rate not held: server / fleet CPU | server RSS, KiB per viewer |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratio = f"{r.best_rate / bare.best_rate:.0%}" if bare and bare.best_rate else "n/a"
+        cost = f"{r.us_per_frame:.1f} µs"
+        if bare and bare.steps and r is not bare:
+            cost += f" (x{r.us_per_frame / bare.us_per_frame:.1f})"
         limit = r.limit
         cpu = (
             f"{limit.rate:g} ev/s: {limit.server_cpu:.0f}% / {limit.fleet_cpu:.0f}% ({limit.note})"
@@ -383,7 +448,7 @@ def table(results: list[Result], pace: float) -> str:
             f"| {r.system} | {r.connected:,}/{r.viewers:,} | {r.connect_s:.0f} s"
             f" | {r.p50_ms:.0f} / {r.p99_ms:.0f} / {r.max_ms:.0f} ms"
             f"{f' ({r.pace_lost} lost)' if r.pace_lost else ''}"
-            f" | {r.best_rate:g} | {ratio} | {cpu}"
+            f" | {r.best_rate:g} | {ratio} | {cost} | {cpu}"
             f" | {r.rss_idle_mib:.0f} MiB, {r.kib_per_conn:.1f} |"
         )
     return "\n".join(lines)
@@ -398,6 +463,7 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=2.0, help="events/s of the latency run")
     parser.add_argument("--pace-s", type=float, default=10.0)
     parser.add_argument("--step-s", type=float, default=3.0, help="seconds per rate step")
+    parser.add_argument("--refine", type=int, default=2, help="bisections after the ladder")
     parser.add_argument("--grace", type=float, default=1.0, help="lateness allowed, seconds")
     parser.add_argument("--settle-s", type=float, default=1.0)
     parser.add_argument("--client", choices=("light", "websockets"), default="light")
@@ -411,7 +477,8 @@ def main() -> None:
         if kind == "atexpert":
             serve_atexpert(port, int(rest[0]))
         elif kind == "bare":
-            asyncio.run(serve_bare(port, rest[0]))
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:  # uvicorn's loop too
+                runner.run(serve_bare(port, rest[0]))
         else:
             serve_socketio(port, rest[0])
         return
