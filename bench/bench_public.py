@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import subprocess
 import sys
@@ -55,10 +54,10 @@ from atexpert.store.redis_embedded import EmbeddedRedis  # noqa: E402
 from atexpert.store.store import Store  # noqa: E402
 from bench.bench_fanout import free_port, serve_socketio, wait_port  # noqa: E402
 from bench.fleet import Fleet, FleetSpec, loop_factory, marker  # noqa: E402
+from bench.public_servers import BARE_STREAM, serve_atexpert, serve_bare  # noqa: E402
 
 SYSTEMS = ("atexpert", "bare", "socketio")
 RATES = [2, 5, 10, 20, 50, 100, 200, 500]
-BARE_STREAM = "bench:bare"
 FILLER = "The A350-900 flies 8,100 nautical miles with 325 passengers on board. "
 LIMIT_MARGIN = 100  # connections beyond the viewers uvicorn still accepts
 
@@ -66,79 +65,6 @@ LIMIT_MARGIN = 100  # connections beyond the viewers uvicorn still accepts
 def description(seq: int) -> str:
     """An event's text: the marker and a published answer's worth of words (~280 chars)."""
     return (marker(seq) + " " + FILLER * 4)[:280]
-
-
-# -- servers (run as subprocesses: bench_public.py --serve SYSTEM PORT ...) -----------------
-
-
-def serve_atexpert(port: int, limit: int) -> None:
-    import uvicorn
-
-    from atexpert.web.app import create_app
-    from atexpert.web.serving import server_config
-
-    app = create_app(run_scheduler=False)  # the settings come from the environment
-    config = server_config(
-        app, "127.0.0.1", port, log_level="warning", limit_concurrency=limit, backlog=4096
-    )
-    profile = os.environ.get("BENCH_PROFILE")  # a file: the server's cProfile stats
-    if not profile:
-        return uvicorn.Server(config).run()
-    import cProfile
-    import signal
-
-    # uvicorn raises SIGTERM again once stopped: exit through the finally below instead
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        prof.disable()
-        prof.dump_stats(profile)
-
-
-async def serve_bare(port: int, redis_url: str) -> None:
-    """``broadcast()`` of each stream entry to every client; a new client first gets the last
-    frame as its snapshot (``?after=`` a recent id: the frames since)."""
-    from collections import deque
-    from urllib.parse import parse_qs, urlsplit
-
-    from websockets.asyncio.server import ServerConnection, broadcast, serve
-
-    # broadcast() writes to connections lost but not yet noticed: asyncio warns each time
-    logging.getLogger("asyncio").setLevel(logging.ERROR)
-    clients: set[ServerConnection] = set()
-    ring: deque[tuple[str, str]] = deque(maxlen=10_000)
-    snapshot = ['{"type":"snapshot","last_event_id":"0-0"}']
-
-    async def handler(ws: ServerConnection) -> None:
-        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
-        after = query.get("after", [""])[0]
-        ids = [i for i, _ in ring]
-        first = [f for _, f in list(ring)[ids.index(after) + 1 :]] if after in ids else snapshot
-        for frame in first:  # written at once, in order, before any later broadcast
-            broadcast([ws], frame)
-        clients.add(ws)
-        try:
-            await ws.wait_closed()
-        finally:
-            clients.discard(ws)
-
-    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    position = "$"
-    async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None,
-                     max_queue=None, backlog=4096):  # fmt: skip
-        while True:
-            reply: Any = await redis.xread({BARE_STREAM: position}, count=500, block=1000)
-            for _, entries in reply or []:
-                for entry_id, fields in entries:
-                    position = entry_id
-                    body = fields["payload"][1:]
-                    frame = f'{{"type":"event","id":"{entry_id}",{body}'
-                    ring.append((entry_id, frame))
-                    snapshot[0] = f'{{"type":"snapshot","last_event_id":"{entry_id}",{body}'
-                    broadcast(clients, frame)
 
 
 # -- producers ------------------------------------------------------------------------------
@@ -261,6 +187,7 @@ class Result:
     p99_ms: float = float("nan")
     max_ms: float = float("nan")
     pace_lost: int = 0
+    pace_behind: int = 0  # viewers still missing events 30 s after the last one
     best_rate: float = 0.0
     steps: list[Step] = field(default_factory=list)
     rss_idle_mib: float = 0.0
@@ -338,18 +265,24 @@ async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Res
 async def measure(
     result: Result, fleet: Fleet, producer: Producer, server: int, args: argparse.Namespace
 ) -> None:
-    # a public page's pace: every event's latency to every viewer
-    await asyncio.to_thread(fleet.expect, 1)
+    # a public page's pace: every event's latency to every viewer, after a warm-up (the
+    # server settling after the connect ramp is the storm's business, not the pace's)
+    warmup = int(args.pace * args.warmup_s)
+    if warmup:
+        await asyncio.to_thread(fleet.expect, 1)
+        await paced(producer, 1, args.pace, warmup)
+        await asyncio.to_thread(fleet.wait, warmup, 30.0)
+    await asyncio.to_thread(fleet.expect, warmup + 1)
     count = max(1, int(args.pace * args.pace_s))
-    await paced(producer, 1, args.pace, count)
-    got = await asyncio.to_thread(fleet.wait, count, 30.0)
+    await paced(producer, warmup + 1, args.pace, count)
+    got = await asyncio.to_thread(fleet.wait, warmup + count, 30.0)
     result.p50_ms, result.p99_ms = got.p(50) * 1000, got.p(99) * 1000
     result.max_ms = got.p(100) * 1000
-    result.pace_lost = got.lost + (got.clients - got.in_sync)
+    result.pace_lost, result.pace_behind = got.lost, got.clients - got.in_sync
     print(f"  {result.system} at {args.pace:g} ev/s: p50 {result.p50_ms:.1f} ms,"
           f" p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms, {got.lost} lost,"
           f" {got.in_sync}/{got.clients} in sync", flush=True)  # fmt: skip
-    ladder = Ladder(result, fleet, producer, server, args, count + 1)
+    ladder = Ladder(result, fleet, producer, server, args, warmup + count + 1)
     held, failed = 0.0, None
     for rate in args.rates:
         if not await ladder.step(rate):
@@ -416,6 +349,7 @@ class Ladder:
         step.held = not step.note
         self.result.steps.append(step)
         print(f"    {self.result.system} {rate:g} ev/s: {'held' if step.held else step.note};"
+              f" p99 {got.p(99) * 1000:.0f} ms;"
               f" CPU server {step.server_cpu:.0f}% ({step.server_us_per_frame:.1f} µs/frame),"
               f" fleet {step.fleet_cpu:.0f}%, producer {step.producer_cpu:.0f}%",
               flush=True)  # fmt: skip
@@ -448,6 +382,7 @@ def table(results: list[Result], pace: float) -> str:
             f"| {r.system} | {r.connected:,}/{r.viewers:,} | {r.connect_s:.0f} s"
             f" | {r.p50_ms:.0f} / {r.p99_ms:.0f} / {r.max_ms:.0f} ms"
             f"{f' ({r.pace_lost} lost)' if r.pace_lost else ''}"
+            f"{f' ({r.pace_behind} viewers behind)' if r.pace_behind else ''}"
             f" | {r.best_rate:g} | {ratio} | {cost} | {cpu}"
             f" | {r.rss_idle_mib:.0f} MiB, {r.kib_per_conn:.1f} |"
         )
@@ -462,6 +397,7 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=RATES)
     parser.add_argument("--pace", type=float, default=2.0, help="events/s of the latency run")
     parser.add_argument("--pace-s", type=float, default=10.0)
+    parser.add_argument("--warmup-s", type=float, default=5.0, help="at the pace, not timed")
     parser.add_argument("--step-s", type=float, default=3.0, help="seconds per rate step")
     parser.add_argument("--refine", type=int, default=2, help="bisections after the ladder")
     parser.add_argument("--grace", type=float, default=1.0, help="lateness allowed, seconds")
