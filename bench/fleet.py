@@ -443,6 +443,7 @@ async def _serve_commands(pipe: Connection, spec: FleetSpec, count: int, process
         except (EOFError, OSError):  # the parent is gone
             command, args = "quit", ()
         if command == "open":
+            worker.running = True  # again, after a close
             futures = [loop.create_future() for _ in worker.clients]
             worker.tasks += [
                 asyncio.create_task(worker.run(c, f))
