@@ -3,6 +3,7 @@
     python bench/bench_public.py                       # 10,000 viewers, every system
     python bench/bench_public.py --viewers 2000 --processes 2 --systems atexpert,bare
     python bench/bench_public.py --viewers 10000 --rates 5 10 20 50 --client websockets
+    python bench/bench_public.py --viewers 20000 --processes 4 --systems nginx,bare
 
 Loopback only, bounded (hard timeouts; every process stopped on exit). The viewers are a
 :mod:`fleet` over ``--processes`` processes, the same for every system, on the same machine
@@ -18,6 +19,10 @@ by a producer in this process and served by one uvicorn-less or uvicorn process:
   framework, tailing a Redis Stream (XREAD) fed with the same frames.
 * ``socketio``: python-socketio's ``AsyncServer`` with ``AsyncRedisManager`` under
   uvicorn, the producer a write-only manager emitting to a room (pub/sub).
+* ``nginx`` (not in the default ``--systems``): two ``atexpert`` processes behind nginx
+  running ``deploy/nginx.conf`` as the deploy test does (tests/support/deploy_world.py),
+  with 4 workers sized for the viewers (two descriptors per websocket, each worker under
+  ``ulimit -n``): the 20,000 viewers of two processes.
 
 Per system: the connect ramp; the latency from the producer's write to each viewer's
 receipt at a public page's pace (``--pace``, 2 events/s); then a ladder of rates
@@ -31,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,7 +63,8 @@ from bench.bench_fanout import free_port, serve_socketio, wait_port  # noqa: E40
 from bench.fleet import Fleet, FleetSpec, loop_factory, marker  # noqa: E402
 from bench.public_servers import BARE_STREAM, serve_atexpert, serve_bare  # noqa: E402
 
-SYSTEMS = ("atexpert", "bare", "socketio")
+SYSTEMS = ("atexpert", "bare", "socketio", "nginx")
+DEFAULT_SYSTEMS = "atexpert,bare,socketio"
 RATES = [2, 5, 10, 20, 50, 100, 200, 500]
 FILLER = "The A350-900 flies 8,100 nautical miles with 325 passengers on board. "
 LIMIT_MARGIN = 100  # connections beyond the viewers uvicorn still accepts
@@ -212,20 +220,25 @@ def rss(pids: list[int]) -> int:
 
 async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Result:
     world = await make_world(redis_url)
-    producer = Producer(kind, world, redis_url)
+    producer = Producer("atexpert" if kind == "nginx" else kind, world, redis_url)
     port = free_port()
     env = {**os.environ, "ATEXPERT_REDIS_URL": redis_url}
-    serve = [sys.executable, __file__, "--serve", kind, str(port)]
-    if kind == "atexpert":
-        serve.append(str(args.viewers + LIMIT_MARGIN))
-        path = f"/ws/sessions/{world.session_id}/public"
-    elif kind == "bare":
-        serve.append(redis_url)
-        path = "/"
+    public = f"/ws/sessions/{world.session_id}/public"
+    serving: list[tuple[int, list[str]]] = []  # port, argv
+    if kind == "nginx":  # two app processes behind nginx: each may get every viewer
+        serving = [(free_port(), [str(args.viewers + LIMIT_MARGIN)]) for _ in range(2)]
+    elif kind == "atexpert":
+        serving = [(port, [str(args.viewers + LIMIT_MARGIN)])]
     else:
-        serve.append(redis_url)
-        path = "/socket.io/?EIO=4&transport=websocket"
-    proc = subprocess.Popen(serve, cwd=ROOT, env=env)
+        serving = [(port, [redis_url])]
+    path = {"bare": "/", "socketio": "/socket.io/?EIO=4&transport=websocket"}.get(kind, public)
+    serve = "atexpert" if kind == "nginx" else kind
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve", serve, str(p), *rest], cwd=ROOT, env=env
+        )
+        for p, rest in serving
+    ]
     result = Result(kind, args.viewers)
     spec = FleetSpec(
         url=f"ws://127.0.0.1:{port}{path}",
@@ -235,35 +248,91 @@ async def run_system(kind: str, args: argparse.Namespace, redis_url: str) -> Res
         lifetime_s=args.max_s,
     )
     try:
-        wait_port(port, proc)
-        rss_before = rss([proc.pid])
-        with Fleet(spec, processes=args.processes) as fleet:
-            started = time.monotonic()
-            opened = await asyncio.to_thread(fleet.open, args.connect_timeout)
-            result.connect_s = time.monotonic() - started
-            result.connected = opened.connected
-            result.rss_idle_mib = rss([proc.pid]) / 2**20
-            result.kib_per_conn = (rss([proc.pid]) - rss_before) / max(1, opened.connected) / 1024
-            result.fleet_rss_mib = rss(fleet.pids) / 2**20
-            refused = dict(opened.refusals)
-            print(f"  {kind}: {opened.connected}/{args.viewers} connected in"
-                  f" {result.connect_s:.1f} s, refusals {refused}", flush=True)  # fmt: skip
-            if opened.connected < args.viewers:
-                print(f"  {kind}: not every viewer connected; no measure", flush=True)
-                return result
-            await measure(result, fleet, producer, proc.pid, args)
+        return await serve_and_measure(result, args, spec, procs, serving, producer, port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         await world.redis.aclose()
+
+
+async def serve_and_measure(
+    result: Result,
+    args: argparse.Namespace,
+    spec: FleetSpec,
+    procs: list[subprocess.Popen[bytes]],
+    serving: list[tuple[int, list[str]]],
+    producer: Producer,
+    port: int,
+) -> Result:
+    """Wait for the servers (and put nginx in front of them, for ``nginx``), connect the
+    fleet to ``port`` and measure; every process stopped on the way out."""
+    kind = result.system
+    with contextlib.ExitStack() as stack:
+        for proc in procs:
+            stack.callback(stop, proc)
+        for (p, _), proc in zip(serving, procs, strict=True):
+            wait_port(p, proc)
+        apps = [proc.pid for proc in procs]
+        servers = list(apps)
+        if kind == "nginx":
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nginx")))
+            nginx = proxy(tmp, (serving[0][0], serving[1][0]), port, args.viewers)
+            stack.callback(nginx.stop)
+            servers += [nginx.pid, *(c.pid for c in psutil.Process(nginx.pid).children())]
+        rss_before = rss(apps)
+        fleet = stack.enter_context(Fleet(spec, processes=args.processes))
+        started = time.monotonic()
+        opened = await asyncio.to_thread(fleet.open, args.connect_timeout)
+        result.connect_s = time.monotonic() - started
+        result.connected = opened.connected
+        result.rss_idle_mib = rss(apps) / 2**20
+        result.kib_per_conn = (rss(apps) - rss_before) / max(1, opened.connected) / 1024
+        result.fleet_rss_mib = rss(fleet.pids) / 2**20
+        refused = dict(opened.refusals)
+        print(f"  {kind}: {opened.connected}/{args.viewers} connected in"
+              f" {result.connect_s:.1f} s, refusals {refused}", flush=True)  # fmt: skip
+        if opened.connected < args.viewers:
+            print(f"  {kind}: not every viewer connected; no measure", flush=True)
+            return result
+        await measure(result, fleet, producer, servers, args)
     return result
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def proxy(directory: Path, upstreams: tuple[int, int], port: int, viewers: int) -> Any:
+    """``deploy/nginx.conf`` (as the deploy test runs it) on ``port``, sized for ``viewers``
+    websockets: two descriptors each (client, upstream), spread over 4 workers that each
+    stay under ``ulimit -n``."""
+    from tests.support.deploy_world import Nginx, nginx_binary  # the deploy test's
+
+    nginx_path = nginx_binary()
+    if nginx_path is None:
+        raise SystemExit("no nginx binary")
+    nginx = Nginx(nginx_path, directory / "nginx", upstreams, port)
+    conf = directory / "nginx" / "nginx.conf"
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 500
+    text = conf.read_text()
+    for old, new in (
+        ("worker_processes 1;", f"worker_processes 4;\nworker_rlimit_nofile {files};"),
+        ("worker_connections 1024;", f"worker_connections {files - 100};"),
+        (f"listen 127.0.0.1:{port};", f"listen 127.0.0.1:{port} reuseport;"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    conf.write_text(text)
+    if viewers * 2 > 4 * (files - 100):
+        raise SystemExit(f"nginx's 4 workers cannot hold {viewers} websockets: raise ulimit -n")
+    nginx.start()
+    return nginx
+
+
 async def measure(
-    result: Result, fleet: Fleet, producer: Producer, server: int, args: argparse.Namespace
+    result: Result, fleet: Fleet, producer: Producer, servers: list[int], args: argparse.Namespace
 ) -> None:
     # a public page's pace: every event's latency to every viewer, after a warm-up (the
     # server settling after the connect ramp is the storm's business, not the pace's)
@@ -282,7 +351,7 @@ async def measure(
     print(f"  {result.system} at {args.pace:g} ev/s: p50 {result.p50_ms:.1f} ms,"
           f" p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms, {got.lost} lost,"
           f" {got.in_sync}/{got.clients} in sync", flush=True)  # fmt: skip
-    ladder = Ladder(result, fleet, producer, server, args, warmup + count + 1)
+    ladder = Ladder(result, fleet, producer, servers, args, warmup + count + 1)
     held, failed = 0.0, None
     for rate in args.rates:
         if not await ladder.step(rate):
@@ -308,13 +377,13 @@ class Ladder:
         result: Result,
         fleet: Fleet,
         producer: Producer,
-        server: int,
+        servers: list[int],
         args: argparse.Namespace,
         seq: int,
     ) -> None:
         self.result, self.fleet, self.producer, self.args = result, fleet, producer, args
         self.seq = seq
-        self.server_cpu, self.producer_cpu = Cpu([server]), Cpu([os.getpid()])
+        self.server_cpu, self.producer_cpu = Cpu(servers), Cpu([os.getpid()])
 
     async def step(self, rate: float) -> bool:
         """Send at ``rate`` for ``--step-s`` seconds; whether the rate was held."""
@@ -393,7 +462,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--viewers", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=3, help="fleet processes")
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument(
+        "--systems",
+        default=DEFAULT_SYSTEMS,
+        help=f"of {', '.join(SYSTEMS)} (nginx: two atexpert processes behind deploy/nginx.conf)",
+    )
     parser.add_argument("--rates", type=float, nargs="+", default=RATES)
     parser.add_argument("--pace", type=float, default=2.0, help="events/s of the latency run")
     parser.add_argument("--pace-s", type=float, default=10.0)
