@@ -27,6 +27,8 @@ def serve_atexpert(port: int, limit: int) -> None:
     config = server_config(
         app, "127.0.0.1", port, log_level="warning", limit_concurrency=limit, backlog=4096
     )
+    if os.environ.get("BENCH_GC"):
+        log_collections()
     profile = os.environ.get("BENCH_PROFILE")  # a file: the server's cProfile stats
     if not profile:
         return uvicorn.Server(config).run()
@@ -42,6 +44,27 @@ def serve_atexpert(port: int, limit: int) -> None:
     finally:
         prof.disable()
         prof.dump_stats(profile)
+
+
+def log_collections() -> None:
+    """Print every full collection of the garbage collector taking over 20 ms (stderr)."""
+    import gc
+    import time
+
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - started[0]
+        if took > 0.02:
+            print(f"gc: full collection {took * 1000:.0f} ms, {len(gc.get_objects())} objects",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    gc.callbacks.append(timed)
 
 
 async def serve_bare(port: int, redis_url: str) -> None:
