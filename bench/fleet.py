@@ -22,9 +22,12 @@ Loopback and bounded: only ``ws://127.0.0.1``/``localhost`` URLs, every process 
 after ``FleetSpec.lifetime_s`` whatever happens (and when its parent goes away), every
 command has a timeout, and leaving the ``with`` block stops and reaps every process.
 
-Two clients (``FleetSpec.client``): ``light``, a minimal websocket client on an asyncio
-``Protocol`` (server frames are parsed in place, no task or future per frame), the default
-since it spends a fraction of the CPU; and ``websockets``, the library's asyncio client.
+Two clients (``FleetSpec.client``): ``light`` (:mod:`bench.fleet_light`), a minimal
+websocket client on an asyncio ``Protocol`` (server frames parsed in place, no task or
+future per frame), the default: at 2,000 viewers it spent about 30% less CPU per frame
+than ``websockets``, the library's asyncio client, with a third of its latency. Each
+process runs uvloop where installed. A client counts as connected once its first frame
+came (atexpert's snapshot, socket.io's connect ack): the server has subscribed it.
 """
 
 from __future__ import annotations
