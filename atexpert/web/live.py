@@ -46,6 +46,7 @@ from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Services
 from atexpert.web.auth import Principal, authenticate
 from atexpert.web.commands import QUESTION_COMMANDS, Caller, authorize, parse_input, perform
+from atexpert.web.serving import SEND_NOW, text_frame
 
 log = logging.getLogger("atexpert.live")
 
@@ -89,6 +90,10 @@ class Connection:
         self.identities = identities
         self.config = config
         self.queue: asyncio.Queue[str] = asyncio.Queue(config.send_queue)
+        #: Writes a frame at once (the server's fast path, ``web/serving.py``), when the
+        #: server offers one and nothing is queued or being sent (:attr:`sending`).
+        self.send_now = ws.scope.get("extensions", {}).get(SEND_NOW, {}).get("send_text")
+        self.sending = True  # until the first frames are out
         self.closing: Close | None = None
         self.kicked = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -116,6 +121,13 @@ class Connection:
 
     def deliver(self, frame: str) -> None:
         if self.closing is not None:
+            return
+        if (
+            not self.sending
+            and self.send_now is not None
+            and self.queue.empty()
+            and self.send_now(text_frame(frame))
+        ):
             return
         try:
             self.queue.put_nowait(frame)
@@ -146,7 +158,10 @@ class Connection:
             for frame in first:
                 await self.ws.send_text(frame)
             while True:
-                await self.ws.send_text(await self.queue.get())
+                self.sending = False
+                frame = await self.queue.get()
+                self.sending = True
+                await self.ws.send_text(frame)
 
     def strike(self, now: float) -> None:
         if not self.strikes.take(now):
