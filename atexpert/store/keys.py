@@ -14,6 +14,7 @@ Side keys of a session (same tag; each module's docstring tells what they hold):
     ama:{s_x}:intake:<part>      cursor, status, n, config (intake_state), likes (intake_likes)
     ama:{s_x}:automod[:by:<id>]  auto-moderation config, an author's recent questions
     ama:{s_x}:meter[:budget]     X API spend and its budget
+    ama:{s_x}:meter:days|months|monthly_budget  spend per local day and month, its budget
     ama:{s_x}:pub:<name>         publisher attempts and status
     ama:{s_x}:presence|claims|live   live consoles: who is there, who holds which question
 
@@ -132,6 +133,20 @@ def meter(session_id: str) -> str:
 
 def meter_budget(session_id: str) -> str:
     return meter(session_id) + ":budget"
+
+
+def meter_days(session_id: str) -> str:
+    """Hash: local day (``2026-12-06``, the session's time zone) -> micro-dollars."""
+    return meter(session_id) + ":days"
+
+
+def meter_months(session_id: str) -> str:
+    """Hash: local month (``2026-12``) -> micro-dollars."""
+    return meter(session_id) + ":months"
+
+
+def meter_monthly_budget(session_id: str) -> str:
+    return meter(session_id) + ":monthly_budget"
 
 
 def publisher(session_id: str, name: str) -> str:

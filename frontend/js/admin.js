@@ -291,6 +291,7 @@ async function showSpend(id) {
     const spend = await api("GET", sessionUrl(id, "/spend"));
     if (state.selected !== id) return;
     const budget = spend.budget_usd;
+    const monthly = spend.monthly_budget_usd;
     const meter = $("#spend-meter");
     meter.hidden = budget == null || Number(budget) <= 0;
     if (!meter.hidden) meter.value = Math.min(Number(spend.total_usd) / Number(budget), 1);
@@ -299,29 +300,36 @@ async function showSpend(id) {
       [t("spend.total"), spent],
       [t("spend.budget"), budget == null ? t("spend.nobudget") : usd(budget)],
       [t("spend.remaining"), spend.remaining_usd == null ? null : usd(spend.remaining_usd)],
+      [t("spend.today", { day: spend.day }), usd(spend.today_usd)],
+      [t("spend.month", { month: spend.month }), monthly == null ? usd(spend.month_usd) : t("spend.of", { spent: usd(spend.month_usd), budget: usd(monthly) })],
+      [t("spend.monthly"), monthly == null ? t("spend.nobudget") : usd(monthly)],
       ...Object.entries(spend.counts || {}).map(([kind, n]) => [
         t(`spend.kind.${kind}`),
         t("spend.line", { n, usd: usd(spend.by_kind_usd[kind] ?? 0) }),
       ]),
     ]);
     if (document.activeElement !== $("#budget")) $("#budget").value = budget ?? "";
+    if (document.activeElement !== $("#monthly-budget")) $("#monthly-budget").value = monthly ?? "";
   } catch (error) {
     definitions($("#spend"), [[t("spend.total"), error.message]]);
   }
 }
 
-async function saveBudget(event) {
-  event.preventDefault();
-  if (!state.selected) return;
-  const raw = $("#budget").value.trim();
-  try {
-    await api("PUT", sessionUrl(state.selected, "/budget"), { budget_usd: raw === "" ? null : raw });
-    clear($("#budget-errors"));
-    say(t("budget.saved"), "ok");
-    await showSpend(state.selected);
-  } catch (error) {
-    showErrors($("#budget-errors"), error);
-  }
+/** A budget form's submit handler: PUT `{field: value or null}` to the session's `path`. */
+function budgetSaver(id, path, field, saved) {
+  return async (event) => {
+    event.preventDefault();
+    if (!state.selected) return;
+    const raw = $(`#${id}`).value.trim();
+    try {
+      await api("PUT", sessionUrl(state.selected, path), { [field]: raw === "" ? null : raw });
+      clear($(`#${id}-errors`));
+      say(t(saved), "ok");
+      await showSpend(state.selected);
+    } catch (error) {
+      showErrors($(`#${id}-errors`), error);
+    }
+  };
 }
 
 async function assign(event) {
@@ -398,7 +406,11 @@ async function main() {
     $("#role-form").addEventListener("submit", assign);
     setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
-    $("#budget-form").addEventListener("submit", saveBudget);
+    $("#budget-form").addEventListener("submit", budgetSaver("budget", "/budget", "budget_usd", "budget.saved"));
+    $("#monthly-budget-form").addEventListener(
+      "submit",
+      budgetSaver("monthly-budget", "/monthly-budget", "monthly_budget_usd", "monthly.saved"),
+    );
     $("#user-form").addEventListener("submit", createUser);
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();
