@@ -16,6 +16,7 @@ from atexpert.domain.business_hours import (
     closed_period,
     is_open,
     next_change,
+    preview_auto_reply,
 )
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion
@@ -92,6 +93,20 @@ def test_one_closed_period_has_one_id() -> None:
         utc(2027, 3, 29, 19, 0), DESK, PARIS
     )
     assert next_change(evening, BusinessHours(windows=[WEEKDAYS], closed_dates=[]), "UTC")
+
+
+def test_the_automatic_reply_preview_says_when_the_desk_is_back() -> None:
+    friday = utc(2027, 3, 26, 12, 0)  # open: the next closing ends on Monday 08:00
+    preview = preview_auto_reply("Back {back}.", DESK, AfterHours.AUTO_REPLY, PARIS, friday)
+    assert preview.enabled and preview.open_now
+    assert preview.next_change == utc(2027, 3, 26, 19, 0)
+    assert preview.text == "@xxxxxxxxxxxxxxx Back 2027-03-29 08:00."
+    assert preview.weighted_length == len(preview.text)
+    saturday = preview_auto_reply(
+        "Back {back}.", DESK, AfterHours.PAUSE, PARIS, friday + timedelta(days=1)
+    )
+    assert not saturday.enabled and not saturday.open_now
+    assert saturday.next_change == utc(2027, 3, 29, 6, 0)
 
 
 def test_the_options_refuse_what_cannot_be_honoured() -> None:

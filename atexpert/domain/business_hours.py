@@ -11,11 +11,15 @@ fall-back repeats takes effect at its first occurrence.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from atexpert.domain import twittertext
+from atexpert.domain.costs import CallKind, cost
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -105,6 +109,43 @@ def auto_reply(template: str, handle: str, reopens: datetime | None, time_zone: 
     mention of the asker (X refuses the same text twice from one account)."""
     back = "soon" if reopens is None else reopens.astimezone(ZoneInfo(time_zone)).strftime(BACK)
     return f"@{handle} " + template.replace("{back}", back)
+
+
+class AutoReplyPreview(BaseModel):
+    """The automatic reply as an asker would get it now, at its longest (a 15-character
+    handle), with its length as X counts it and its price."""
+
+    enabled: bool = Field(description="The session has business hours and after_hours auto_reply")
+    open_now: bool
+    next_change: datetime | None = Field(description="When it next opens or closes (UTC)")
+    text: str
+    weighted_length: int
+    max_length: int = 280
+    price_usd: Decimal = Field(description="Per reply to a question that mentions the host")
+
+
+def preview_auto_reply(
+    template: str,
+    hours: BusinessHours | None,
+    after_hours: AfterHours,
+    time_zone: str,
+    now: datetime,
+) -> AutoReplyPreview:
+    """What :func:`auto_reply` would post to an asker now (always open without hours)."""
+    open_now = hours is None or is_open(now, hours, time_zone)
+    change = None if hours is None else next_change(now, hours, time_zone)
+    reopens = change
+    if open_now and change is not None and hours is not None:  # the end of the next closing
+        reopens = next_change(change, hours, time_zone)
+    text = auto_reply(template, LONGEST_HANDLE, reopens, time_zone)
+    return AutoReplyPreview(
+        enabled=hours is not None and after_hours is AfterHours.AUTO_REPLY,
+        open_now=open_now,
+        next_change=change,
+        text=text,
+        weighted_length=twittertext.weighted_length(text),
+        price_usd=cost(CallKind.SUMMONED_REPLY),
+    )
 
 
 def _boundaries(day: date, hours: BusinessHours) -> list[datetime]:
