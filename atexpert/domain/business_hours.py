@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from atexpert.domain import twittertext
 from atexpert.domain.costs import CallKind, cost
+from atexpert.domain.events import JsonList
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -70,7 +71,7 @@ class BusinessHours(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     windows: list[Window] = Field(min_length=1, max_length=28)
-    closed_dates: list[date] = Field(default=[], max_length=366)
+    closed_dates: JsonList[date] = Field(default=[], max_length=366)
 
 
 def is_open(at: datetime, hours: BusinessHours, time_zone: str) -> bool:

@@ -12,6 +12,9 @@ import { hostHint, setupXAccounts } from "./xaccounts.js";
 
 const state = {
   me: null, sessions: [], users: [], selected: null, editing: null, live: null, roleRenders: 0,
+  // The edited session's options: those the form has no field for (business hours...) are
+  // sent back as they are, since a PATCH replaces the options whole.
+  options: {},
 };
 
 const NEXT_STEPS = {
@@ -114,6 +117,7 @@ function localInput(iso) {
 
 function resetForm() {
   state.editing = null;
+  state.options = {};
   $("#session-form").reset();
   $("#editor-title").textContent = t("admin.create");
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -123,6 +127,7 @@ function resetForm() {
 
 function edit(s) {
   state.editing = s.id;
+  state.options = s.options;
   $("#editor-title").textContent = t("admin.editing", { title: s.title });
   $("#s-title").value = s.title;
   $("#s-hashtags").value = s.hashtags.join(" ");
@@ -159,6 +164,7 @@ function formBody() {
     language: $("#s-language").value,
     wrap_up_minutes: Number($("#s-wrap-up").value || 0),
     options: {
+      ...state.options,
       require_answer_approval: $("#s-approval").checked,
       announce: $("#s-announce").checked,
       numbering: $("#s-numbering").checked,
