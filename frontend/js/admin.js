@@ -142,6 +142,7 @@ function edit(s) {
   $("#s-announce").checked = s.options.announce;
   $("#s-numbering").checked = s.options.numbering;
   $("#s-merged").value = s.options.merged_replies || "thread";
+  showHours(s.options);
   $("#s-wrap-up").value = s.wrap_up_minutes || 0;
   clear($("#s-errors"));
   hostHint();
@@ -170,8 +171,36 @@ function formBody() {
       numbering: $("#s-numbering").checked,
       merged_replies: $("#s-merged").value,
       signature: $("#s-signature").value.trim() || null,
+      ...hoursBody(),
     },
   };
+}
+
+/** The business hours fields from a session's options (its first weekly window). */
+function showHours(options) {
+  const hours = options.business_hours;
+  const first = hours?.windows[0];
+  $("#s-hours-on").checked = Boolean(hours);
+  const days = first ? first.days : ["mon", "tue", "wed", "thu", "fri"];
+  for (const box of document.querySelectorAll("input[name=hours-day]")) box.checked = days.includes(box.value);
+  $("#s-opens").value = first ? first.opens.slice(0, 5) : "08:00";
+  $("#s-closes").value = first ? first.closes.slice(0, 5) : "20:00";
+  $("#s-closed").value = hours ? hours.closed_dates.join(" ") : "";
+  $("#s-after").value = options.after_hours || "pause";
+  if (options.auto_reply_text) $("#s-auto-reply").value = options.auto_reply_text;
+}
+
+/** The options of the business hours fields; other weekly windows of the session stay. */
+function hoursBody() {
+  const body = { after_hours: $("#s-after").value };
+  const text = $("#s-auto-reply").value.trim();
+  if (text) body.auto_reply_text = text;
+  if (!$("#s-hours-on").checked) return { ...body, business_hours: null };
+  const days = [...document.querySelectorAll("input[name=hours-day]:checked")].map((box) => box.value);
+  const weekly = { days, opens: $("#s-opens").value, closes: $("#s-closes").value };
+  const others = state.options.business_hours?.windows.slice(1) ?? [];
+  const closed = $("#s-closed").value.split(/[\s,]+/).filter(Boolean);
+  return { ...body, business_hours: { windows: [weekly, ...others], closed_dates: closed } };
 }
 
 function showErrors(list, error) {
