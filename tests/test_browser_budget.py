@@ -70,6 +70,14 @@ def test_the_admin_sets_a_budget_and_reads_the_meter(world: BrowserWorld) -> Non
     assert abs(float(meter.get_attribute("value") or 0) - 0.126) < 0.001
     expect(page.locator("#intake")).to_contain_text("Questions received15")
     assert world.http.get(f"/api/sessions/{world.session_id}/spend").json()["budget_usd"] == "0.5"
+    # Spend per day and month of the session's time zone, against a monthly budget.
+    expect(spend).to_contain_text("Monthly budgetnone")
+    page.get_by_label("Monthly budget in US dollars (empty: none)").fill("2")
+    page.get_by_role("button", name="Set the monthly budget").click()
+    expect(spend).to_contain_text("Monthly budget$2.00")
+    expect(spend.locator("dt", has_text="This month")).to_be_visible()
+    expect(spend).to_contain_text("$0.063 of $2.00")
+    expect(spend.locator("dt", has_text="Today")).to_be_visible()
     # In French, and never a raw key or status anywhere.
     page.get_by_label("Language", exact=True).select_option("fr")
     expect(spend).to_contain_text("Publications lues dans les mentions de l'hôte")
@@ -79,7 +87,7 @@ def test_the_admin_sets_a_budget_and_reads_the_meter(world: BrowserWorld) -> Non
         assert raw not in details
     # Emptying the field removes the budget.
     page.get_by_label("Budget en dollars US (vide : pas de budget)").fill("")
-    page.get_by_role("button", name="Fixer le budget").click()
+    page.get_by_role("button", name="Fixer le budget", exact=True).click()
     expect(spend).to_contain_text("aucun")
     expect(meter).to_be_hidden()
     admin.allow("status of 422")

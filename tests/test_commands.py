@@ -406,6 +406,13 @@ HTTP_CASES = [
         {"budget_usd": "-1"},
     ),
     HttpCase(
+        SETTING_COMMANDS["monthly_budget"],
+        "PUT",
+        "/api/sessions/{sid}/monthly-budget",
+        {"monthly_budget_usd": "50"},
+        {"monthly_budget_usd": "lots"},
+    ),
+    HttpCase(
         SESSION_COMMANDS["revoke"], "DELETE", "/api/sessions/{sid}/roles/expert/{expert}", None
     ),
     HttpCase(
@@ -472,6 +479,8 @@ def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[s
         or w.call(w.staff.list_tokens, expert.id) != tokens
         or spend.json()["budget_usd"] is not None
         or bool(w.call(series.list))
+
+        or spend.json()["monthly_budget_usd"] is not None
     )
     return error, changed
 

@@ -174,7 +174,7 @@ async def test_two_publishers_never_post_the_same_part(world: PublishWorld) -> N
 
 
 async def test_the_service_publishes_live_sessions_and_stops_when_done(world: PublishWorld) -> None:
-    async def brand_token(session: Session) -> str:
+    async def brand_token(session: Session, refused: str | None) -> str:
         assert session.id == world.session_id
         return world.brand.oauth2_access_token
 

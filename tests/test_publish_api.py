@@ -79,6 +79,14 @@ async def test_thread_preview_announcements_and_status(mounted: ApiWorld) -> Non
     assert r.status_code == 200, r.text
     assert r.json()["enabled"] is True and "Ask Airbus" in r.json()["start"]["text"]
 
+    r = await client.get(f"/api/sessions/{w.sid}/auto-reply", headers=expert)
+    assert r.status_code == 200, r.text
+    reply = r.json()  # no business hours: always open, the reply is off
+    assert (reply["enabled"], reply["open_now"], reply["next_change"]) == (False, True, None)
+    assert reply["text"].startswith("@xxxxxxxxxxxxxxx Thanks for your message!")
+    assert reply["weighted_length"] <= reply["max_length"] == 280
+    assert reply["price_usd"] == "0.010"
+
     await w.api.services.store.submit_answer(w.sid, w.answer, actor="expert")
     r = await client.get(f"/api/sessions/{w.sid}/publishing", headers=expert)
     assert r.status_code == 200, r.text

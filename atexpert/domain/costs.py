@@ -6,9 +6,11 @@ Prices are in US dollars as :class:`~decimal.Decimal` (never floats). The defaul
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
@@ -57,6 +59,13 @@ def post_kind(text: str, *, summoned_reply: bool = False) -> CallKind:
     if twittertext.url_spans(text):
         return CallKind.POST_WITH_URL
     return CallKind.SUMMONED_REPLY if summoned_reply else CallKind.POST
+
+
+def spend_periods(at: datetime, time_zone: str) -> tuple[str, str]:
+    """The local day (``2026-12-06``) and month (``2026-12``) of ``at`` in ``time_zone``:
+    where a spend counts for the per-day and per-month totals."""
+    local = at.astimezone(ZoneInfo(time_zone))
+    return local.date().isoformat(), local.strftime("%Y-%m")
 
 
 class Spend(BaseModel):

@@ -42,6 +42,12 @@ from pydantic import (
 )
 
 from atexpert.domain import answers, twittertext
+from atexpert.domain.business_hours import (
+    LONGEST_BACK,
+    LONGEST_HANDLE,
+    AfterHours,
+    BusinessHours,
+)
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMachine, invalid_input
 
@@ -51,6 +57,11 @@ MAX_WRAP_UP = 240
 #: At the close, what becomes of answers still queued: posted before the closing post, or
 #: withdrawn to drafts.
 QueuedAtClose = Literal["post", "cancel"]
+#: The automatic reply outside business hours, until an admin writes the brand's own.
+AUTO_REPLY_TEXT = (
+    "Thanks for your message! Our team is away right now; we are back {back} and will answer "
+    "you then."
+)
 
 
 class SessionStatus(StrEnum):
@@ -158,6 +169,23 @@ class SessionOptions(BaseModel):
     recap_link: bool = False
     #: Thread by default: a post with a link is billed far above a reply (domain/costs.py).
     merged_replies: MergedReplies = MergedReplies.THREAD
+    #: When the session is open (a desk), in its time zone; None: always.
+    business_hours: BusinessHours | None = None
+    #: Outside business hours: pause intake, or reply once per asker and closed period.
+    after_hours: AfterHours = AfterHours.PAUSE
+    auto_reply_text: str = Field(default=AUTO_REPLY_TEXT, min_length=1, max_length=1000)
+
+    @field_validator("auto_reply_text")
+    @classmethod
+    def _fits_a_post(cls, v: str) -> str:
+        """One post with the longest mention of an asker and ``{back}`` (the reopening)."""
+        longest = f"@{LONGEST_HANDLE} " + v.replace("{back}", LONGEST_BACK)
+        if not twittertext.is_valid(longest):
+            raise ValueError(
+                "an automatic reply is one post: with a mention of the asker it makes "
+                f"{twittertext.weighted_length(longest)} of 280 characters as X counts them"
+            )
+        return v
 
 
 def _hashtags(tags: list[str]) -> list[str]:

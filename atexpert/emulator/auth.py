@@ -126,6 +126,14 @@ async def verify_oauth1(
 
 async def authenticate(request: Request, state: State, nonces: NonceCache) -> Principal:
     """Who is calling; 401 problem when nobody valid is."""
+    try:
+        return await _authenticate(request, state, nonces)
+    except XError:
+        state.auth_counts["unauthorized"] += 1
+        raise
+
+
+async def _authenticate(request: Request, state: State, nonces: NonceCache) -> Principal:
     header = request.headers.get("authorization", "")
     if header.startswith("OAuth "):
         return await verify_oauth1(request, state, nonces, header)
@@ -134,12 +142,10 @@ async def authenticate(request: Request, state: State, nonces: NonceCache) -> Pr
         if token and hmac.compare_digest(token, state.app.bearer_token):
             return Principal("app", None)
         grant = state.oauth2.get(token)
-        if (
-            grant is not None
-            and grant.expires_at > state.clock.now()
-            and grant.user_id in state.accounts
-        ):
-            return Principal("oauth2", grant.user_id, grant.scopes)
+        if grant is not None and grant.user_id in state.accounts:
+            if grant.expires_at > state.clock.now():
+                return Principal("oauth2", grant.user_id, grant.scopes)
+            state.auth_counts["expired_refused"] += 1  # X: the same 401 as any bad token
     raise unauthorized()
 
 

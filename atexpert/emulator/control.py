@@ -91,6 +91,9 @@ class PolicyIn(_In):
     duplicate_check: bool | None = None
     metering: bool | None = None
     max_query_length: int | None = Field(default=None, ge=1, le=4096)
+    oauth2_token_lifetime: int | None = Field(
+        default=None, ge=1, le=7 * 86400, description="seconds an OAuth 2.0 access token lives"
+    )
 
 
 class BalanceIn(_In):
@@ -354,6 +357,14 @@ async def stream_status(request: Request) -> Response:
     )
 
 
+async def tokens(request: Request) -> Response:
+    """Token tallies since the last reset, with the current OAuth 2.0 access token lifetime."""
+    state = _emu(request).state
+    return JSONResponse(
+        {**state.auth_counts, "lifetime_seconds": state.policy.oauth2_token_lifetime}
+    )
+
+
 async def reset(request: Request) -> Response:
     """Forget accounts, posts, rules, tokens, faults and limits; keep the app credentials."""
     emu = _emu(request)
@@ -382,5 +393,6 @@ routes = [
     Route("/_emulator/clock", clock, methods=["POST"]),
     Route("/_emulator/limits", limits, methods=["GET", "POST"]),
     Route("/_emulator/stream", stream_status, methods=["GET"]),
+    Route("/_emulator/tokens", tokens, methods=["GET"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
 ]

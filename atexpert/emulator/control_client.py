@@ -89,6 +89,13 @@ class EmulatorControl:
         out: dict[str, Any] = self.call("POST", "/_emulator/policy", policy)
         return out
 
+    def tokens(self) -> dict[str, int]:
+        """Token tallies (``issued``, ``refreshed``, ``refresh_refused``, ``unauthorized``,
+        ``expired_refused``) and ``lifetime_seconds``; set the lifetime with
+        ``policy(oauth2_token_lifetime=5)``."""
+        out: dict[str, int] = self.call("GET", "/_emulator/tokens")
+        return out
+
     def set_balance(self, usd: float) -> None:
         self.call("POST", "/_emulator/balance", {"usd": usd})
 

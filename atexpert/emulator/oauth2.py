@@ -2,7 +2,8 @@
 
 ``/i/oauth2/authorize`` shows a consent page (choose the account, approve or deny),
 ``/2/oauth2/token`` exchanges a code (S256 or plain verifier) or a refresh token for
-an access token valid two hours; refresh tokens rotate on use.
+an access token valid two hours (``Policy.oauth2_token_lifetime``: tests make it a few
+seconds); refresh tokens rotate on use: a used refresh token is refused afterwards.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def _tokens(emu: Emulator, user_id: str, scopes: tuple[str, ...]) -> JSONRespons
     access, refresh = emu.state.issue_oauth2(user_id, scopes)
     body = {
         "token_type": "bearer",
-        "expires_in": 7200,
+        "expires_in": emu.state.policy.oauth2_token_lifetime,
         "access_token": access,
         "scope": " ".join(scopes),
     }
@@ -187,7 +188,9 @@ async def token(request: Request) -> Response:
     if grant == "refresh_token":
         entry = emu.state.refresh.pop(str(form.get("refresh_token", "")), None)
         if entry is None:
+            emu.state.auth_counts["refresh_refused"] += 1
             return _error("Value passed for the token was invalid.")
+        emu.state.auth_counts["refreshed"] += 1
         return _tokens(emu, entry[0], entry[1])
     return _error("Missing required parameter [grant_type].")
 

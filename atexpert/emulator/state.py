@@ -154,6 +154,8 @@ class Policy:
     max_query_length: int = 512
     max_rules: int = 1000
     max_rule_length: int = 1024
+    #: Seconds an OAuth 2.0 user access token lives (X: two hours); tests shorten it.
+    oauth2_token_lifetime: int = 7200
 
 
 class State:
@@ -176,6 +178,12 @@ class State:
         self.oauth2: dict[str, OAuth2Token] = {}
         self.refresh: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.codes: dict[str, AuthCode] = {}
+        #: Token tallies: OAuth 2.0 tokens ``issued``, ``refreshed``, ``refresh_refused``;
+        #: requests answered 401 (``unauthorized``), ``expired_refused`` of them for an
+        #: expired OAuth 2.0 token.
+        self.auth_counts = dict.fromkeys(
+            ("issued", "refreshed", "refresh_refused", "unauthorized", "expired_refused"), 0
+        )
         self.balance_micro = 100_000_000  # USD 100.00
         self.spent_micro: dict[str, int] = {}
         self.referrers: dict[tuple[str, str], int] = {}  # (kind, post id) -> posts referring
@@ -220,8 +228,10 @@ class State:
     def issue_oauth2(self, user_id: str, scopes: tuple[str, ...]) -> tuple[str, str]:
         access = secrets.token_urlsafe(64)
         refresh = secrets.token_urlsafe(64)
-        self.oauth2[access] = OAuth2Token(user_id, scopes, self.clock.now() + 7200)
+        lifetime = self.policy.oauth2_token_lifetime
+        self.oauth2[access] = OAuth2Token(user_id, scopes, self.clock.now() + lifetime)
         self.refresh[refresh] = (user_id, scopes)
+        self.auth_counts["issued"] += 1
         self.dirty = True
         return access, refresh
 

@@ -247,10 +247,8 @@ class PollIntake:
         if room is not None:
             size = min(size, room - self.keep_units)
         if size < MIN_PAGE[self.mode]:
-            budget = await self.meter.budget(self.session_id)
-            raise BudgetPaused(
-                f"budget ${budget} reached: the next read could cost more than what is left"
-            )
+            budget = await self.meter.budget_reached(self.session_id)
+            raise BudgetPaused(f"{budget} reached: the next read could cost more than what is left")
         return size
 
     async def read(self, since_id: str | None, size: int, token: str | None) -> Page:

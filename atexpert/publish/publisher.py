@@ -55,6 +55,7 @@ from atexpert.publish.outbox import (
 from atexpert.publish.x_posts import Ambiguous, DailyLimit, Poster, RateLimited, Refused, same_text
 from atexpert.recap.summary import recap_url
 from atexpert.store import metrics
+from atexpert.store.after_hours import AutoReplies
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease
 from atexpert.store.store import Store
@@ -121,6 +122,7 @@ class SessionPublisher:
         self.config = config or PublishConfig()
         self.clock = clock or SystemClock()
         self.outbox = Outbox(redis, session_id)
+        self.auto_replies = AutoReplies(redis, session_id)
         self.lease = Lease(
             redis, name=f"publish:{session_id}", ttl=self.config.lease_ttl, owner=owner
         )
@@ -173,6 +175,7 @@ class SessionPublisher:
         for answer in pending:
             waiting |= not await self.publish(answer, session, root)
         await self._late_merges(session)
+        await self._auto_replies()
         if session.status is SessionStatus.CLOSED:
             await self._announce_end(session, root)
         if not waiting:
@@ -308,6 +311,22 @@ class SessionPublisher:
         await self.outbox.record_error(f"answer {answer.id}: {why}", self.clock.now())
 
     # -- announcements -------------------------------------------------------------------
+
+    async def _auto_replies(self) -> None:
+        """The after-hours automatic replies intake queued (:mod:`atexpert.store.after_hours`),
+        each posted once; one X refuses is dropped with the reason in the status."""
+        replies = self.auto_replies
+        for reply in await replies.pending():
+            field = "auto:" + reply.key
+            try:
+                await self._deliver(reply.text, reply.reply_to, field)
+            except (Refused, GaveUp) as exc:
+                reason = exc.reason if isinstance(exc, Refused) else str(exc)
+                await self.outbox.record_error(f"automatic reply: {reason}", self.clock.now())
+            else:
+                await self._count(reply.text, summoned=reply.summoned)
+            await replies.done(reply.key)
+            await self.outbox.clear_attempt(field)
 
     async def _announce_start(self, session: Session) -> str | None:
         """The root of the session's thread (posted now if needed); None when off."""

@@ -14,10 +14,10 @@ async tweepy client of :mod:`atexpert.x.client`. Every outcome of a post is one 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import tweepy
@@ -26,6 +26,11 @@ from tweepy.asynchronous import AsyncClient
 DUPLICATE = "duplicate content"
 _URL = re.compile(r"https?://\S+")
 _LIMIT_HEADERS = ("x-rate-limit-", "x-user-limit-", "x-app-limit-")
+T = TypeVar("T")
+
+#: The brand's current OAuth 2.0 access token; given the token X just refused (401), a fresh
+#: one (:meth:`atexpert.x.accounts.XAccountStore.session_token`).
+TokenSource = Callable[[str | None], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +143,34 @@ class TweepyPoster:
     """:class:`Poster` over an ``AsyncClient`` acting as the host account.
 
     ``host_user_id``: the account's id (read with ``GET /2/users/me`` when not given).
+    ``token``: where the OAuth 2.0 user token comes from, asked before every call (it
+    refreshes the token before it expires, however long the poster runs); after a 401 the
+    call is made once more with the token it then gives (a 401 posted nothing). Without it
+    the client's own credentials are used as they are.
     """
 
     def __init__(
-        self, client: AsyncClient, *, user_auth: bool, host_user_id: str | None = None
+        self,
+        client: AsyncClient,
+        *,
+        user_auth: bool,
+        host_user_id: str | None = None,
+        token: TokenSource | None = None,
     ) -> None:
         self.client = client
         self.user_auth = user_auth
         self.host_user_id = host_user_id
+        self.token = token
+
+    async def _authorized(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self.token is None:
+            return await call()
+        used = self.client.bearer_token = await self.token(None)
+        try:
+            return await call()
+        except tweepy.Unauthorized:
+            self.client.bearer_token = await self.token(used)
+            return await call()
 
     async def post(self, text: str, reply_to: str | None) -> Posted:
         try:
@@ -153,8 +178,10 @@ class TweepyPoster:
             if reply_to is not None:
                 body["reply"] = {"in_reply_to_tweet_id": reply_to}
             # tweepy's request() (not create_tweet) returns the response: we need its headers.
-            response = await self.client.request(
-                "POST", "/2/tweets", json=body, user_auth=self.user_auth
+            response = await self._authorized(
+                lambda: self.client.request(
+                    "POST", "/2/tweets", json=body, user_auth=self.user_auth
+                )
             )
             data = await response.json(content_type=None)
         except ValueError as exc:
@@ -182,12 +209,14 @@ class TweepyPoster:
     async def own_posts(self, since_id: str | None) -> list[OwnPost]:
         try:
             user_id = await self._user_id()
-            response = await self.client.get_users_tweets(
-                user_id,
-                since_id=since_id,
-                max_results=100,
-                tweet_fields=["referenced_tweets"],
-                user_auth=self.user_auth,
+            response = await self._authorized(
+                lambda: self.client.get_users_tweets(
+                    user_id,
+                    since_id=since_id,
+                    max_results=100,
+                    tweet_fields=["referenced_tweets"],
+                    user_auth=self.user_auth,
+                )
             )
         except tweepy.TooManyRequests as exc:
             raise RateLimited(_reset_at(_headers(exc.response)), None) from exc
@@ -202,6 +231,6 @@ class TweepyPoster:
 
     async def _user_id(self) -> str:
         if self.host_user_id is None:
-            me = await self.client.get_me(user_auth=self.user_auth)
+            me = await self._authorized(lambda: self.client.get_me(user_auth=self.user_auth))
             self.host_user_id = str(me.data.id)
         return self.host_user_id

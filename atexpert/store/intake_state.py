@@ -53,6 +53,7 @@ class PauseReason(StrEnum):
     X_ERRORS = "x_errors"  # X or the network fails; retrying
     X_RATE_LIMIT = "x_rate_limit"  # X's rate limit is used up until its reset
     X_TOKEN = "x_token"  # X refuses the app's token (revoked or invalid)
+    OUTSIDE_HOURS = "outside_hours"  # the session is closed (business hours, after_hours pause)
 
 
 def pause_reason(status: int | None) -> PauseReason:

@@ -14,7 +14,9 @@ Side keys of a session (same tag; each module's docstring tells what they hold):
     ama:{s_x}:intake:<part>      cursor, status, n, config (intake_state), likes (intake_likes)
     ama:{s_x}:automod[:by:<id>]  auto-moderation config, an author's recent questions
     ama:{s_x}:meter[:budget]     X API spend and its budget
+    ama:{s_x}:meter:days|months|monthly_budget  spend per local day and month, its budget
     ama:{s_x}:pub:<name>         publisher attempts and status
+    ama:{s_x}:autoreply[:<period>]  automatic replies to post; askers answered per period
     ama:{s_x}:presence|claims|live   live consoles: who is there, who holds which question
 
 Global, best-effort mirrors derived from the session records (``{global}`` tag)::
@@ -135,6 +137,30 @@ def meter(session_id: str) -> str:
 
 def meter_budget(session_id: str) -> str:
     return meter(session_id) + ":budget"
+
+
+def auto_replies(session_id: str) -> str:
+    """Hash: ``<closed period>|<asker id>`` -> JSON of an automatic reply to post."""
+    return session_key(session_id, "autoreply")
+
+
+def auto_replied(session_id: str, period: str) -> str:
+    """Set: the askers already answered automatically in one closed period."""
+    return session_key(session_id, "autoreply:" + period)
+
+
+def meter_days(session_id: str) -> str:
+    """Hash: local day (``2026-12-06``, the session's time zone) -> micro-dollars."""
+    return meter(session_id) + ":days"
+
+
+def meter_months(session_id: str) -> str:
+    """Hash: local month (``2026-12``) -> micro-dollars."""
+    return meter(session_id) + ":months"
+
+
+def meter_monthly_budget(session_id: str) -> str:
+    return meter(session_id) + ":monthly_budget"
 
 
 def publisher(session_id: str, name: str) -> str:

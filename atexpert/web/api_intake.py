@@ -8,7 +8,12 @@ from __future__ import annotations
 from atexpert.domain.staff import Action
 from atexpert.store.intake_state import IntakeStatus, IntakeStore
 from atexpert.web.api_routing import Call, Endpoint, endpoint
-from atexpert.web.setting_commands import SETTING_COMMANDS, BudgetIn, IntakeModeIn
+from atexpert.web.setting_commands import (
+    SETTING_COMMANDS,
+    BudgetIn,
+    IntakeModeIn,
+    MonthlyBudgetIn,
+)
 from atexpert.x.meter import EndpointLimits, Meter, SpendReport
 
 TAG = "intake"
@@ -39,7 +44,7 @@ async def set_intake_mode(call: Call) -> IntakeStatus:
 @endpoint("GET", ONE + "/spend", summary="X spend of the session", tag=TAG, response=SpendReport)
 async def session_spend(call: Call) -> SpendReport:
     session = await call.session(Action.SESSION_READ)
-    return await Meter(call.services.redis).report(session.id)
+    return await Meter(call.services.redis, clock=call.services.clock).report(session.id)
 
 
 @endpoint(
@@ -56,6 +61,20 @@ async def set_budget(call: Call) -> SpendReport:
 
 
 @endpoint(
+    "PUT",
+    ONE + "/monthly-budget",
+    summary="Set or remove the session's X budget per month of its time zone (intake "
+    "pauses when the month's spend reaches it, and resumes the next month)",
+    tag=TAG,
+    body=MonthlyBudgetIn,
+    response=SpendReport,
+    command=True,
+)
+async def set_monthly_budget(call: Call) -> SpendReport:
+    return await call.run(SETTING_COMMANDS["monthly_budget"])
+
+
+@endpoint(
     "GET",
     "/api/x/limits",
     summary="X rate limits and daily post limits, as X last reported them",
@@ -67,4 +86,11 @@ async def x_limits(call: Call) -> list[EndpointLimits]:
     return await Meter(call.services.redis, clock=call.services.clock).limits()
 
 
-ENDPOINTS: list[Endpoint] = [intake_status, set_intake_mode, session_spend, set_budget, x_limits]
+ENDPOINTS: list[Endpoint] = [
+    intake_status,
+    set_intake_mode,
+    session_spend,
+    set_budget,
+    set_monthly_budget,
+    x_limits,
+]

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel
 from atexpert.domain import announce
 from atexpert.domain.announce import AnnouncementPreview, Moment
 from atexpert.domain.answers import AnswerStatus
+from atexpert.domain.business_hours import AutoReplyPreview, preview_auto_reply
 from atexpert.domain.publish_plan import ThreadPlan, plan
 from atexpert.domain.splitter import SplitError
 from atexpert.domain.staff import Action
@@ -110,4 +111,28 @@ async def announcements_preview(call: Call) -> AnnouncementPreview:
     return announce.preview(session, answered=len(published))
 
 
-ENDPOINTS: list[Endpoint] = [publishing_status, thread_preview, announcements_preview]
+@endpoint(
+    "GET",
+    SESSION + "/auto-reply",
+    summary="Preview the automatic reply after business hours, its length and price",
+    tag=TAG,
+    response=AutoReplyPreview,
+)
+async def auto_reply_preview(call: Call) -> AutoReplyPreview:
+    session = await call.session(Action.SESSION_READ)
+    options = session.options
+    return preview_auto_reply(
+        options.auto_reply_text,
+        options.business_hours,
+        options.after_hours,
+        session.time_zone,
+        call.services.clock.now(),
+    )
+
+
+ENDPOINTS: list[Endpoint] = [
+    publishing_status,
+    thread_preview,
+    announcements_preview,
+    auto_reply_preview,
+]

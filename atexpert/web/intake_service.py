@@ -6,7 +6,11 @@ per session in a polling mode (one process wins the session's lease) and hands s
 sessions to the one :class:`~atexpert.intake.stream.StreamIntake` (one process wins the
 stream lease). Changing a session's mode takes effect at the next tick. Each tick also
 starts the session's like refresh (:mod:`atexpert.intake.likes`), which calls X once per
-``likes_refresh_seconds``.
+``likes_refresh_seconds``. A session with business hours whose ``after_hours`` is
+``pause`` is not read while closed: the tick stops its intake and says so (pause reason
+``outside_hours``), and starts it again at the first tick once it opens; with ``auto_reply``
+intake goes on and each new question asked while closed gets an automatic reply, once per
+asker and closed period (:mod:`atexpert.store.after_hours`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from atexpert.domain.business_hours import AfterHours, is_open
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.intake.likes import LikesRefresh
@@ -32,8 +37,9 @@ from atexpert.intake.poll import (
 from atexpert.intake.stream import StreamIntake, stream_factory
 from atexpert.intake.x_reads import XFailure, XReader, sleep_or_stop
 from atexpert.settings import Settings
+from atexpert.store.after_hours import AfterHoursSink
 from atexpert.store.automod import AutomodSink, AutomodStore
-from atexpert.store.intake_state import IntakeMode, IntakeStore
+from atexpert.store.intake_state import IntakeMode, IntakeStore, PauseReason
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease
 from atexpert.store.store import Store
@@ -78,7 +84,7 @@ class IntakeService:
         self.meter = meter or Meter(redis, clock=self.clock)
         self.state = IntakeStore(redis, self.intake.mode)
         # Every new question meets the session's auto-moderation rules as it arrives.
-        sink = AutomodSink(store, AutomodStore(redis))
+        sink = AfterHoursSink(AutomodSink(store, AutomodStore(redis)), store, redis, self.clock)
         self.ingestor = Ingestor(sink, self.state, clock=self.clock)
         self.pollers: dict[str, _Poller] = {}
         self.likes = LikesRefresh(
@@ -103,6 +109,8 @@ class IntakeService:
         sessions = [s for s in await self.store.list_sessions() if receiving(s, now)]
         wanted: set[str] = set()
         for session in sessions:
+            if await self._closed(session, now):
+                continue
             try:
                 host_id = session.host_account.user_id or await reader.user_id(
                     session.host_account.handle
@@ -121,6 +129,24 @@ class IntakeService:
         if self.stream is not None:
             for sid in [s for s in self.stream.served if s not in wanted]:
                 self.stream.drop(sid)
+
+    async def _closed(self, session: Session, now: datetime) -> bool:
+        """Whether intake is paused because the session is closed (after_hours ``pause``);
+        says so once when it closes, and that it runs again once it opens."""
+        hours = session.options.business_hours
+        if hours is None or session.options.after_hours is not AfterHours.PAUSE:
+            return False
+        if is_open(now, hours, session.time_zone):
+            pause = await self.state.pause(session.id)
+            if pause.reason is PauseReason.OUTSIDE_HOURS:
+                await self.state.set_pause(session.id, None, at=now)
+            return False
+        if session.id in self.pollers:  # stopped first: its last read would say "running"
+            await self._stop_poller(session.id)
+        if self.stream is not None:
+            self.stream.drop(session.id)
+        await self.state.set_pause(session.id, PauseReason.OUTSIDE_HOURS, at=now)
+        return True
 
     async def _place(
         self, session: Session, mode: IntakeMode, host_id: str, reader: XReader

@@ -5,7 +5,8 @@ lease keeps a single active publisher per session. A session has work while it i
 wraps up, and once closed until its queue is empty and its end announcement is posted (when on).
 How a publisher reaches X as the brand is the ``posters`` factory: it opens a
 :class:`~atexpert.publish.x_posts.Poster` for a session (the brand's OAuth 2.0 user token with
-:func:`tweepy_posters`).
+:func:`tweepy_posters`, asked for before every call so that it is refreshed however long
+the publisher runs).
 """
 
 from __future__ import annotations
@@ -36,15 +37,21 @@ PosterFactory = Callable[[Session], AbstractAsyncContextManager[Poster]]
 
 
 def tweepy_posters(
-    settings: Settings, user_token: Callable[[Session], Awaitable[str]]
+    settings: Settings, user_token: Callable[[Session, str | None], Awaitable[str]]
 ) -> PosterFactory:
-    """Posters acting with the brand's OAuth 2.0 user token (``user_token(session)``)."""
+    """Posters acting with the brand's OAuth 2.0 user token (``user_token(session, refused)``,
+    :meth:`~atexpert.x.accounts.XAccountStore.session_token`), asked for before every call."""
 
     @asynccontextmanager
     async def open_poster(session: Session) -> AsyncIterator[Poster]:
-        token = await user_token(session)
+        token = await user_token(session, None)  # not connected: stop here, retry next tick
         async with async_client(settings, user_access_token=token) as client:
-            yield TweepyPoster(client, user_auth=False, host_user_id=session.host_account.user_id)
+            yield TweepyPoster(
+                client,
+                user_auth=False,
+                host_user_id=session.host_account.user_id,
+                token=lambda refused: user_token(session, refused),
+            )
 
     return open_poster
 

@@ -1,5 +1,6 @@
 """The settings of a session as commands (see :mod:`atexpert.web.commands`): its
-auto-moderation config and raid switch, its intake mode and its X budget.
+auto-moderation config and raid switch, its intake mode and its X budgets (in total, and
+per month of the session's time zone).
 
 None of them is a websocket message: the consoles change them over HTTP.
 """
@@ -44,6 +45,15 @@ class BudgetIn(BaseModel):
     )
 
 
+class MonthlyBudgetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    monthly_budget_usd: Usd | None = Field(
+        description="Most the session may spend on X per month of its time zone, in USD; "
+        "intake pauses when it is reached and resumes on the 1st; null removes it"
+    )
+
+
 async def _automod(s: Stores, t: Target, config: AutomodConfig) -> StoredConfig:
     """Replace the config (only if still at ``version``, when given)."""
     return await AutomodStore(s.redis).put(
@@ -75,7 +85,13 @@ async def _intake_mode(s: Stores, t: Target, body: IntakeModeIn) -> IntakeStatus
 async def _budget(s: Stores, t: Target, body: BudgetIn) -> SpendReport:
     meter = Meter(s.redis)
     await meter.set_budget(t.session.id, body.budget_usd)
-    return await meter.report(t.session.id)
+    return await meter.report(t.session.id, at=t.at)
+
+
+async def _monthly_budget(s: Stores, t: Target, body: MonthlyBudgetIn) -> SpendReport:
+    meter = Meter(s.redis)
+    await meter.set_monthly_budget(t.session.id, body.monthly_budget_usd)
+    return await meter.report(t.session.id, at=t.at)
 
 
 _MODERATE, _UPDATE = Action.QUESTION_MODERATE, Action.SESSION_UPDATE
@@ -87,5 +103,6 @@ SETTING_COMMANDS: dict[str, Command[Any, Any]] = {
         Command("raid", RaidIn, _MODERATE, _raid),
         Command("intake_mode", IntakeModeIn, _UPDATE, _intake_mode),
         Command("budget", BudgetIn, _UPDATE, _budget),
+        Command("monthly_budget", MonthlyBudgetIn, _UPDATE, _monthly_budget),
     )
 }

@@ -10,6 +10,14 @@ Keys (one hash tag, so every operation works on Redis Cluster)::
 X rotates refresh tokens: of two processes refreshing with the same refresh token, one
 would get an error and, worse, its token would be gone. So a refresh runs under a Redis
 lock, and the stored record is replaced only if nobody changed it in the meantime.
+
+Whatever the run length: every call to X asks :meth:`XAccountStore.user_token` for the
+token (publishers do it before each post, see :class:`~atexpert.publish.x_posts.TweepyPoster`),
+which refreshes it once less than :func:`refresh_margin` of its lifetime is left: 5 minutes
+of X's 2 hours, a quarter of a 5-second token. A token X refuses anyway (401: our clock and
+X's disagree) is refreshed at once with ``user_token(handle, refused=token)``, which
+refreshes only if the stored token is still the refused one, so many callers refused at
+once cause one refresh.
 Tokens are secrets: they never leave this module except through :meth:`user_token`,
 are never logged, and are stored encrypted with a key derived from the secret key
 (:mod:`atexpert.x.sealing`). A record read with clear-text tokens (written by an older
@@ -53,6 +61,8 @@ log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
 REFRESH_MARGIN = timedelta(minutes=5)
+#: Share of a token's lifetime left when it is refreshed, for tokens shorter than 20 minutes.
+REFRESH_SHARE = 0.25
 REFUSED = frozenset({400})  # invalid_request/invalid_grant: the refresh token is dead
 LOCK_TTL = timedelta(seconds=90)  # longer than a token call may take (60 s timeout)
 
@@ -101,6 +111,9 @@ class _Record(XAccount):
 
     access_token: SecretStr
     refresh_token: SecretStr | None
+    #: When we asked X for the access token (its lifetime starts no earlier); None: before
+    #: this was kept, the margin is then :data:`REFRESH_MARGIN`.
+    issued_at: AwareDatetime | None = None
 
     def dumps(self, sealer: Sealer) -> str:
         data = self.model_dump(mode="json")
@@ -121,7 +134,9 @@ class _Record(XAccount):
         return cls.model_validate(data), stale
 
     def public(self) -> XAccount:
-        return XAccount.model_validate(self.model_dump(exclude={"access_token", "refresh_token"}))
+        return XAccount.model_validate(
+            self.model_dump(exclude={"access_token", "refresh_token", "issued_at"})
+        )
 
 
 class _Pending(BaseModel):
@@ -251,6 +266,7 @@ class XAccountStore:
             name=name,
             scopes=list(tokens.scopes),
             expires_at=_expiry(now, tokens),
+            issued_at=now,
             connected_by=actor,
             connected_at=now,
             access_token=SecretStr(tokens.access_token),
@@ -325,10 +341,11 @@ class XAccountStore:
 
     # -- tokens --------------------------------------------------------------------
 
-    async def session_token(self, session: Session) -> str:
-        """The access token of ``session``'s host account (for publishing and intake)."""
+    async def session_token(self, session: Session, refused: str | None = None) -> str:
+        """The access token of ``session``'s host account (for publishing); ``refused``: see
+        :meth:`user_token`."""
         host = session.host_account
-        token = await self.user_token(host.handle)
+        token = await self.user_token(host.handle, refused)
         record, _ = await self._load(host.handle)
         if host.user_id is not None and host.user_id != record.user_id:
             raise Conflict(
@@ -337,8 +354,10 @@ class XAccountStore:
             )
         return token
 
-    async def user_token(self, handle: str) -> str:
-        """A valid access token of ``handle``, refreshed when it expires within 5 minutes.
+    async def user_token(self, handle: str, refused: str | None = None) -> str:
+        """A valid access token of ``handle``, refreshed when less than
+        :func:`refresh_margin` of its lifetime is left, or when it is ``refused`` (the token
+        X just answered 401 to) and nobody has refreshed it since.
 
         :class:`NotFound` when the account is not connected; :class:`Conflict` when X
         refuses the refresh (revoked: an admin must reconnect) or is unreachable once
@@ -349,33 +368,38 @@ class XAccountStore:
         deadline = time.monotonic() + LOCK_TTL.total_seconds() + 5
         while True:
             record, _ = await self._load(name)
-            if not self._due(record):
+            if not self._due(record, refused):
                 return record.access_token.get_secret_value()
             if record.needs_reconnect:
                 raise _reconnect(record.handle, "X refused to refresh its token")
             me = secrets.token_hex(16)
             if await self.redis.set(lock, me, nx=True, px=_ms(LOCK_TTL)):
                 try:
-                    return await self._refresh(name)
+                    return await self._refresh(name, refused)
                 finally:
                     await self.redis.eval(_UNLOCK, 1, lock, me)
             if time.monotonic() > deadline:
                 raise Conflict(f"timed out waiting for the token refresh of @{name}")
             await asyncio.sleep(self.lock_poll.total_seconds())  # another process refreshes
 
-    def _due(self, record: _Record) -> bool:
-        return record.expires_at - self.clock.now() <= REFRESH_MARGIN
+    def _due(self, record: _Record, refused: str | None) -> bool:
+        if _refuses(record, refused):
+            return True
+        lifetime = record.expires_at - (record.issued_at or record.connected_at)
+        return record.expires_at - self.clock.now() <= refresh_margin(lifetime)
 
-    async def _refresh(self, handle: str) -> str:
+    async def _refresh(self, handle: str, refused: str | None) -> str:
         """Refresh under the lock (re-reading: another process may just have done it)."""
         record, raw = await self._load(handle)
-        if not self._due(record):
+        if not self._due(record, refused):
             return record.access_token.get_secret_value()  # refreshed while we waited
-        expired = record.expires_at <= self.clock.now()
+        # X's 401 is as good as an expired token: only a refresh gives one X accepts
+        expired = record.expires_at <= self.clock.now() or _refuses(record, refused)
         if record.refresh_token is None:
             if expired:
                 raise _reconnect(record.handle, "its token expired and cannot be refreshed")
             return record.access_token.get_secret_value()
+        asked = self.clock.now()
         try:
             tokens = await refresh_user_token(
                 self.settings, record.refresh_token.get_secret_value()
@@ -397,13 +421,14 @@ class XAccountStore:
                 "refresh_token": SecretStr(tokens.refresh_token)
                 if tokens.refresh_token
                 else record.refresh_token,
-                "expires_at": _expiry(self.clock.now(), tokens),
+                "expires_at": _expiry(asked, tokens),
+                "issued_at": asked,
                 "scopes": list(tokens.scopes) or record.scopes,
             }
         )
         if not await self._cas(record.handle, raw, fresh):
             raise Conflict(f"host account @{record.handle} changed during its token refresh")
-        log.info("refreshed the token of @%s", record.handle)
+        log.info("refreshed the token of @%s (valid %ss)", record.handle, tokens.expires_in)
         return tokens.access_token
 
     def _still_valid(self, record: _Record, expired: bool, why: str) -> str:
@@ -418,6 +443,20 @@ class XAccountStore:
         raw = new.dumps(self.sealer)
         done: Any = await self.redis.eval(_CAS, 1, keys.x_account(handle), old, raw)
         return raw if done else None
+
+
+def refresh_margin(lifetime: timedelta) -> timedelta:
+    """How long before expiry a token of ``lifetime`` is refreshed: :data:`REFRESH_MARGIN`,
+    or :data:`REFRESH_SHARE` of the lifetime when that is less (a 5-second token would
+    otherwise always be due), so a token is used for at least three quarters of its life."""
+    return min(REFRESH_MARGIN, lifetime * REFRESH_SHARE)
+
+
+def _refuses(record: _Record, refused: str | None) -> bool:
+    """Whether ``refused`` (a token X answered 401 to) is still the stored one."""
+    return refused is not None and secrets.compare_digest(
+        record.access_token.get_secret_value(), refused
+    )
 
 
 def _ms(delta: timedelta) -> int:

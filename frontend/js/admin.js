@@ -13,6 +13,9 @@ import { hostHint, setupXAccounts } from "./xaccounts.js";
 
 const state = {
   me: null, sessions: [], users: [], selected: null, editing: null, live: null, roleRenders: 0,
+  // The edited session's options: those the form has no field for (business hours...) are
+  // sent back as they are, since a PATCH replaces the options whole.
+  options: {},
 };
 
 const NEXT_STEPS = {
@@ -115,6 +118,7 @@ function localInput(iso) {
 
 function resetForm() {
   state.editing = null;
+  state.options = {};
   $("#session-form").reset();
   $("#editor-title").textContent = t("admin.create");
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -124,6 +128,7 @@ function resetForm() {
 
 function edit(s) {
   state.editing = s.id;
+  state.options = s.options;
   $("#editor-title").textContent = t("admin.editing", { title: s.title });
   $("#s-title").value = s.title;
   $("#s-hashtags").value = s.hashtags.join(" ");
@@ -138,6 +143,7 @@ function edit(s) {
   $("#s-announce").checked = s.options.announce;
   $("#s-numbering").checked = s.options.numbering;
   $("#s-merged").value = s.options.merged_replies || "thread";
+  showHours(s.options);
   $("#s-wrap-up").value = s.wrap_up_minutes || 0;
   clear($("#s-errors"));
   hostHint();
@@ -160,13 +166,42 @@ function formBody() {
     language: $("#s-language").value,
     wrap_up_minutes: Number($("#s-wrap-up").value || 0),
     options: {
+      ...state.options,
       require_answer_approval: $("#s-approval").checked,
       announce: $("#s-announce").checked,
       numbering: $("#s-numbering").checked,
       merged_replies: $("#s-merged").value,
       signature: $("#s-signature").value.trim() || null,
+      ...hoursBody(),
     },
   };
+}
+
+/** The business hours fields from a session's options (its first weekly window). */
+function showHours(options) {
+  const hours = options.business_hours;
+  const first = hours?.windows[0];
+  $("#s-hours-on").checked = Boolean(hours);
+  const days = first ? first.days : ["mon", "tue", "wed", "thu", "fri"];
+  for (const box of document.querySelectorAll("input[name=hours-day]")) box.checked = days.includes(box.value);
+  $("#s-opens").value = first ? first.opens.slice(0, 5) : "08:00";
+  $("#s-closes").value = first ? first.closes.slice(0, 5) : "20:00";
+  $("#s-closed").value = hours ? hours.closed_dates.join(" ") : "";
+  $("#s-after").value = options.after_hours || "pause";
+  if (options.auto_reply_text) $("#s-auto-reply").value = options.auto_reply_text;
+}
+
+/** The options of the business hours fields; other weekly windows of the session stay. */
+function hoursBody() {
+  const body = { after_hours: $("#s-after").value };
+  const text = $("#s-auto-reply").value.trim();
+  if (text) body.auto_reply_text = text;
+  if (!$("#s-hours-on").checked) return { ...body, business_hours: null };
+  const days = [...document.querySelectorAll("input[name=hours-day]:checked")].map((box) => box.value);
+  const weekly = { days, opens: $("#s-opens").value, closes: $("#s-closes").value };
+  const others = state.options.business_hours?.windows.slice(1) ?? [];
+  const closed = $("#s-closed").value.split(/[\s,]+/).filter(Boolean);
+  return { ...body, business_hours: { windows: [weekly, ...others], closed_dates: closed } };
 }
 
 function showErrors(list, error) {
@@ -292,6 +327,7 @@ async function showSpend(id) {
     const spend = await api("GET", sessionUrl(id, "/spend"));
     if (state.selected !== id) return;
     const budget = spend.budget_usd;
+    const monthly = spend.monthly_budget_usd;
     const meter = $("#spend-meter");
     meter.hidden = budget == null || Number(budget) <= 0;
     if (!meter.hidden) meter.value = Math.min(Number(spend.total_usd) / Number(budget), 1);
@@ -300,29 +336,36 @@ async function showSpend(id) {
       [t("spend.total"), spent],
       [t("spend.budget"), budget == null ? t("spend.nobudget") : usd(budget)],
       [t("spend.remaining"), spend.remaining_usd == null ? null : usd(spend.remaining_usd)],
+      [t("spend.today", { day: spend.day }), usd(spend.today_usd)],
+      [t("spend.month", { month: spend.month }), monthly == null ? usd(spend.month_usd) : t("spend.of", { spent: usd(spend.month_usd), budget: usd(monthly) })],
+      [t("spend.monthly"), monthly == null ? t("spend.nobudget") : usd(monthly)],
       ...Object.entries(spend.counts || {}).map(([kind, n]) => [
         t(`spend.kind.${kind}`),
         t("spend.line", { n, usd: usd(spend.by_kind_usd[kind] ?? 0) }),
       ]),
     ]);
     if (document.activeElement !== $("#budget")) $("#budget").value = budget ?? "";
+    if (document.activeElement !== $("#monthly-budget")) $("#monthly-budget").value = monthly ?? "";
   } catch (error) {
     definitions($("#spend"), [[t("spend.total"), error.message]]);
   }
 }
 
-async function saveBudget(event) {
-  event.preventDefault();
-  if (!state.selected) return;
-  const raw = $("#budget").value.trim();
-  try {
-    await api("PUT", sessionUrl(state.selected, "/budget"), { budget_usd: raw === "" ? null : raw });
-    clear($("#budget-errors"));
-    say(t("budget.saved"), "ok");
-    await showSpend(state.selected);
-  } catch (error) {
-    showErrors($("#budget-errors"), error);
-  }
+/** A budget form's submit handler: PUT `{field: value or null}` to the session's `path`. */
+function budgetSaver(id, path, field, saved) {
+  return async (event) => {
+    event.preventDefault();
+    if (!state.selected) return;
+    const raw = $(`#${id}`).value.trim();
+    try {
+      await api("PUT", sessionUrl(state.selected, path), { [field]: raw === "" ? null : raw });
+      clear($(`#${id}-errors`));
+      say(t(saved), "ok");
+      await showSpend(state.selected);
+    } catch (error) {
+      showErrors($(`#${id}-errors`), error);
+    }
+  };
 }
 
 async function assign(event) {
@@ -399,7 +442,11 @@ async function main() {
     $("#role-form").addEventListener("submit", assign);
     setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
-    $("#budget-form").addEventListener("submit", saveBudget);
+    $("#budget-form").addEventListener("submit", budgetSaver("budget", "/budget", "budget_usd", "budget.saved"));
+    $("#monthly-budget-form").addEventListener(
+      "submit",
+      budgetSaver("monthly-budget", "/monthly-budget", "monthly_budget_usd", "monthly.saved"),
+    );
     $("#user-form").addEventListener("submit", createUser);
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();

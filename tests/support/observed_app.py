@@ -49,7 +49,7 @@ def app_settings(server: EmulatorServer, control: EmulatorControl, redis_url: st
 def brand_publishing(settings: Settings, brand: AccountTokens) -> LifespanHook:
     """Publishing as the app runs it, with the brand's token from the emulator."""
 
-    async def token(session: Session) -> str:
+    async def token(session: Session, refused: str | None) -> str:
         return brand.oauth2_access_token
 
     @asynccontextmanager
