@@ -479,7 +479,6 @@ def _http_case(w: CommandWorld, case: HttpCase, role: str, body: Any) -> tuple[s
         or w.call(w.staff.list_tokens, expert.id) != tokens
         or spend.json()["budget_usd"] is not None
         or bool(w.call(series.list))
-
         or spend.json()["monthly_budget_usd"] is not None
     )
     return error, changed
