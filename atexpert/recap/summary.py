@@ -59,6 +59,13 @@ class RecapItem(BaseModel):
     published_at: datetime
 
 
+class SeriesLink(BaseModel):
+    """The series a session is an occurrence of: its public page."""
+
+    title: str
+    path: str
+
+
 class Recap(BaseModel):
     session_id: str
     title: str
@@ -70,6 +77,7 @@ class Recap(BaseModel):
     closed_at: datetime | None
     items: list[RecapItem]
     unanswered: list[RecapQuestion]
+    series: SeriesLink | None = None
 
 
 def _question(
@@ -107,9 +115,11 @@ def _merged_replies(answers: list[Answer]) -> dict[str, str]:
     return out
 
 
-def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
+def build(
+    snapshot: SessionSnapshot, links: str = X_POST_LINK, series: SeriesLink | None = None
+) -> Recap:
     """The recap view model of ``snapshot`` (any status; the page shows closed ones), its
-    posts linked after the template ``links``."""
+    posts linked after the template ``links``, linking back to its ``series`` if any."""
     session = snapshot.session
     handle = session.host_account.handle
     merged = merged_into(snapshot.questions.values())
@@ -152,4 +162,5 @@ def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
         closed_at=session.closed_at,
         items=items,
         unanswered=[_question(q, merged, replies, handle, links) for q in waiting],
+        series=series,
     )
