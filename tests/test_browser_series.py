@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from atexpert.domain.clock import SystemClock
 from atexpert.store.scheduler import Lease
 from atexpert.store.series import OccurrencePlanner, SeriesStore
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.store import Store
 from tests.support.browser_fixtures import BrowserWorld, expect, in_thread, settled
 from tests.support.browser_fixtures import browser as browser
@@ -33,6 +34,20 @@ def plan_occurrences(world: BrowserWorld) -> None:
             clock = SystemClock()
             planner = OccurrencePlanner(Store(client, clock=clock), SeriesStore(client, clock))
             await planner(Lease(client), clock.now())
+        finally:
+            await client.aclose()
+
+    in_thread(run)
+
+
+def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
+    """The scheduler's leader records an announcement missed (the app was down)."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
+        try:
+            patch = {"status": "missed", "reason": "too late: not posted late"}
+            await AnnouncementStore(client).step(session_id, before_minutes, "missed", patch)
         finally:
             await client.aclose()
 
@@ -140,6 +155,15 @@ def test_the_admin_follows_a_series_past_and_upcoming_and_sets_a_guest(world: Br
     expect(page.locator("#status")).to_contain_text("Guest saved.")
     expect(first.locator("li[data-before='1440'] .preview")).to_contain_text(f", with {GUEST}")
     expect(first.get_by_label("Guest (shown in public)")).to_have_value(GUEST)
+
+    # the scheduler's side changes the announcements' states: the open section reads them
+    # again (every 30 s) and shows what did not go out, with why
+    miss(world, upcoming_ids[1], 10080)
+    miss(world, past_ids[-1], 15)
+    week = page.locator(f"[data-session='{upcoming_ids[1]}'] li[data-before='10080']")
+    expect(week.locator(".badge.status-missed")).to_have_text("missed (app down)", timeout=60_000)
+    expect(week).to_contain_text("Why: too late")
+    expect(latest.locator("li[data-before='15'] .badge")).to_have_text("missed (app down)")
 
     page.get_by_label("Language", exact=True).select_option("fr")
     settled(page)
