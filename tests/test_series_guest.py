@@ -12,6 +12,8 @@ from atexpert.domain import twittertext
 from atexpert.domain.series_announce import render
 from atexpert.domain.sessions import SessionStatus
 from atexpert.domain.views import Audience, project
+from atexpert.recap.summary import Recap
+from atexpert.web.api_recap import render_recap
 from tests.support.api_world import Api, bearer
 from tests.support.public_series import SLUG, plant_series, session_record
 
@@ -85,6 +87,26 @@ async def test_a_recap_links_back_to_its_series_page(api: Api) -> None:
     r = await api.client.get(f"/recap/{planted.past[0]}")
     assert r.status_code == 200, r.text
     assert f'<a href="/series/{SLUG}">Every session of Ask Airbus</a>' in r.text
+    assert '<p class="guest">' not in r.text
+
+
+def test_a_recap_names_its_guest_and_without_a_series_links_to_none() -> None:
+    view = Recap(
+        session_id="s_1",
+        title="The A350 cabin",
+        description="",
+        guest="Capt. Jane <Doe>",
+        language="fr",
+        hashtags=["#AskAirbus"],
+        host_handle="Airbus",
+        started_at=START,
+        closed_at=START,
+        items=[],
+        unanswered=[],
+    )
+    html = render_recap(view, "Europe/Paris", "https://ama.example")
+    assert '<p class="guest">Avec Capt. Jane &lt;Doe&gt;</p>' in html
+    assert 'class="series"' not in html
 
 
 def test_the_guest_goes_too_when_even_an_empty_title_does_not_fit() -> None:

@@ -70,6 +70,7 @@ class Recap(BaseModel):
     session_id: str
     title: str
     description: str
+    guest: str = ""
     language: str
     hashtags: list[str]
     host_handle: str
@@ -155,6 +156,7 @@ def build(
         session_id=session.id,
         title=session.title,
         description=session.description,
+        guest=session.guest,
         language=session.language,
         hashtags=list(session.hashtags),
         host_handle=handle,

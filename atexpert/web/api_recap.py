@@ -67,6 +67,7 @@ TEXT = {
         "closed": "Closed",
         "not_ready": "This session has no recap yet: it is published when the session closes.",
         "series": "Every session of {title}",
+        "guest": "With {guest}",
     },
     "fr": {
         "recap": "Récapitulatif",
@@ -82,6 +83,7 @@ TEXT = {
         "closed": "Terminée le",
         "not_ready": "Cette session n'a pas encore de récapitulatif : il paraît à sa clôture.",
         "series": "Toutes les sessions de {title}",
+        "guest": "Avec {guest}",
     },
 }
 
@@ -177,6 +179,8 @@ def render_recap(
         f" · {escape(t['closed'])} {escape(_when(view.closed_at, tz, lang))}</p>",
         _paragraphs(view.description),
     ]
+    if view.guest:
+        body.insert(1, f'<p class="guest">{escape(t["guest"].format(guest=view.guest))}</p>')
     if view.series is not None:
         link = t["series"].format(title=escape(view.series.title))
         body.append(f'<p class="series"><a href="{escape(view.series.path)}">{link}</a></p>')

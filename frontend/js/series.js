@@ -125,8 +125,9 @@ function editText(item, session, a) {
 /** The occurrence's guest (its own expert, shown in public) in a field saved with the
  * session's update; empty: none. */
 function guestForm(session) {
-  const field = el("input", { maxlength: "100", autocomplete: "off", placeholder: t("admin.series.guest.placeholder") });
-  field.value = session.guest || "";
+  const field = el("input", {
+    maxlength: "100", autocomplete: "off", value: session.guest || "", placeholder: t("admin.series.guest.placeholder"),
+  });
   const errors = el("ul", { class: "error" });
   const form = el("form", { class: "row guest" },
     el("label", {}, el("span", { text: t("admin.series.guest") }), field),
@@ -194,11 +195,13 @@ async function showOccurrences(s, focus = true) {
   refresher ??= setInterval(refresh, REFRESH_MS);
 }
 
-/** Read the shown series' occurrences again, unless the admin is typing in them. */
+/** Read the shown series' occurrences again, unless the admin is editing them (a text
+ * open, a guest typed and not saved yet). */
 function refresh() {
   const panel = $("#series-upcoming");
-  const typing = panel.querySelector("textarea") || panel.contains(document.activeElement) && document.activeElement.matches("input");
-  if (shown && !document.hidden && !typing) showOccurrences(shown, false);
+  const editing = panel.querySelector("textarea")
+    || [...panel.querySelectorAll("input")].some((field) => field.value !== field.defaultValue);
+  if (shown && !document.hidden && !editing) showOccurrences(shown, false);
 }
 
 /** Change one announcement; the error to show, if any. */
