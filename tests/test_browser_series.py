@@ -1,7 +1,9 @@
 """Series in real headless Chromium: the admin creates one (a bad rule is refused with its
 reason), sees its upcoming occurrences once the scheduler made them, with each
 announcement's time, text and price, skips one, gives another its own text, and reads it
-all in French."""
+all in French; on a series that already ran, the admin follows its links (public page,
+calendar, analytics), sees the past occurrences with their recap, and gives an upcoming one
+its guest, then shown on the series' page and the session's live page."""
 
 from __future__ import annotations
 
@@ -12,11 +14,15 @@ import redis.asyncio as aioredis
 from atexpert.domain.clock import SystemClock
 from atexpert.store.scheduler import Lease
 from atexpert.store.series import OccurrencePlanner, SeriesStore
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.store import Store
-from tests.support.browser_fixtures import BrowserWorld, expect, in_thread
+from tests.support.browser_fixtures import BrowserWorld, expect, in_thread, settled
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
+from tests.support.public_series import SLUG, plant_series
+
+GUEST = "Capt. Jane Doe, A350 pilot"
 
 
 def plan_occurrences(world: BrowserWorld) -> None:
@@ -28,6 +34,20 @@ def plan_occurrences(world: BrowserWorld) -> None:
             clock = SystemClock()
             planner = OccurrencePlanner(Store(client, clock=clock), SeriesStore(client, clock))
             await planner(Lease(client), clock.now())
+        finally:
+            await client.aclose()
+
+    in_thread(run)
+
+
+def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
+    """The scheduler's leader records an announcement missed (the app was down)."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
+        try:
+            patch = {"status": "missed", "reason": "too late: not posted late"}
+            await AnnouncementStore(client).step(session_id, before_minutes, "missed", patch)
         finally:
             await client.aclose()
 
@@ -91,3 +111,67 @@ def test_the_admin_creates_a_series_and_previews_its_announcements(world: Browse
     expect(section.locator("h2")).to_have_text("Séries")
     expect(week.locator(".badge")).to_have_text("non publiée")
     expect(section.get_by_role("button", name="Créer la série")).to_be_visible()
+
+
+def test_the_admin_follows_a_series_past_and_upcoming_and_sets_a_guest(world: BrowserWorld) -> None:
+    async def seed() -> list[list[str]]:
+        client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
+        try:
+            planted = await plant_series(client, datetime.now(UTC))
+        finally:
+            await client.aclose()
+        return [[planted.series.id], planted.past, planted.upcoming]
+
+    [series_id], past_ids, upcoming_ids = in_thread(seed)
+    page = world.page("root", "/admin").page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    row = page.locator("#series-list tr", has_text="Ask Airbus")
+    links = {
+        "Public page": f"/series/{SLUG}",
+        "Calendar (iCal)": f"/series/{SLUG}.ics",
+        "Analytics": f"/series/{series_id}/analytics",
+    }
+    for name, href in links.items():
+        expect(row.get_by_role("link", name=name)).to_have_attribute("href", href)
+
+    row.get_by_role("button", name="Upcoming").click()
+    past = page.locator("#series-past > li")
+    expect(past).to_have_count(2, timeout=20_000)
+    latest = past.first
+    expect(latest).to_have_attribute("data-session", past_ids[-1])  # latest first
+    expect(latest.locator(".badge")).to_have_text("Ended")
+    expect(latest.get_by_role("link", name="Recap")).to_have_attribute(
+        "href", f"/recap/{past_ids[-1]}"
+    )
+    expect(latest.get_by_role("link", name="Analytics")).to_have_attribute(
+        "href", f"/sessions/{past_ids[-1]}/analytics"
+    )
+
+    first = page.locator(f"#series-occurrences > li[data-session='{upcoming_ids[0]}']")
+    first.get_by_label("Guest (shown in public)").fill("x" * 100 + "y")
+    expect(first.get_by_label("Guest (shown in public)")).to_have_value("x" * 100)  # maxlength
+    first.get_by_label("Guest (shown in public)").fill(GUEST)
+    first.get_by_role("button", name="Save the guest").click()
+    expect(page.locator("#status")).to_contain_text("Guest saved.")
+    expect(first.locator("li[data-before='1440'] .preview")).to_contain_text(f", with {GUEST}")
+    expect(first.get_by_label("Guest (shown in public)")).to_have_value(GUEST)
+
+    # the scheduler's side changes the announcements' states: the open section reads them
+    # again (every 30 s) and shows what did not go out, with why
+    miss(world, upcoming_ids[1], 10080)
+    miss(world, past_ids[-1], 15)
+    week = page.locator(f"[data-session='{upcoming_ids[1]}'] li[data-before='10080']")
+    expect(week.locator(".badge.status-missed")).to_have_text("missed (app down)", timeout=60_000)
+    expect(week).to_contain_text("Why: too late")
+    expect(latest.locator("li[data-before='15'] .badge")).to_have_text("missed (app down)")
+
+    page.get_by_label("Language", exact=True).select_option("fr")
+    settled(page)
+    expect(page.locator("#series h3", has_text="Occurrences passées")).to_be_visible()
+    expect(row.get_by_role("link", name="Page publique")).to_be_visible()
+
+    public = world.page(None, f"/series/{SLUG}").page
+    entry = public.locator(f"#upcoming [data-session='{upcoming_ids[0]}']")
+    expect(entry).to_contain_text(f"With {GUEST}")
+    live = world.page(None, f"/live/{upcoming_ids[0]}").page
+    expect(live.locator("#session-guest")).to_have_text(f"With {GUEST}", timeout=20_000)

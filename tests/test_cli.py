@@ -138,6 +138,7 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
         "--end", f"{DAY}T15:00",
         "--tz", "Europe/Paris",
         "--lang", "fr",
+        "--guest", "Cdt Jeanne Dupont, pilote",
     )  # fmt: skip
     assert code == 0, out
     sid, status = out.split()[:2]
@@ -146,6 +147,7 @@ def test_session_lifecycle(env: str, capsys: pytest.CaptureFixture[str]) -> None
     shown = json.loads(out)
     assert datetime.fromisoformat(shown["scheduled_start"]) == datetime(YEAR, 5, 1, 12, tzinfo=UTC)
     assert code == 0 and shown["language"] == "fr" and shown["time_zone"] == "Europe/Paris"
+    assert shown["guest"] == "Cdt Jeanne Dupont, pilote"
     assert run(capsys, "user", "add", "mia", "--password-stdin", stdin="long-pw-123456\n")[0] == 0
     code, out, _ = run(capsys, "session", "assign", sid, "--moderator", "mia", "--expert", "MIA")
     assert code == 0 and out.splitlines() == [

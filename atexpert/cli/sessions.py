@@ -65,6 +65,7 @@ async def run_session_create(args: argparse.Namespace, settings: Settings) -> in
     fields = SessionFields(
         title=args.title,
         description=args.description,
+        guest=args.guest,
         hashtags=args.hashtag,
         host_account=HostAccount(handle=args.host),
         scheduled_start=parse_time(args.start, args.tz),
@@ -240,6 +241,7 @@ def add_session_commands(sub: SubParsers) -> None:
     create = sessions.add_parser("create", help="create a draft session")
     create.add_argument("--title", required=True)
     create.add_argument("--description", default="")
+    create.add_argument("--guest", default="", help='the expert in public, e.g. "Jane Doe, pilot"')
     create.add_argument(
         "--hashtag", action="append", required=True, help="e.g. #AskAirbus (repeatable)"
     )

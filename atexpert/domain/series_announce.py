@@ -32,12 +32,16 @@ AnnouncementStatus = Literal["scheduled", "posting", "posted", "skipped", "misse
 EDITABLE = ("scheduled", "skipped")
 
 TEMPLATES = {
-    "en": ("{when}: {title}\n{date}. Ask your questions with {hashtags} and mention @{handle}!"),
+    "en": (
+        "{when}: {title}{guest}\n{date}. Ask your questions with {hashtags} and mention @{handle}!"
+    ),
     "fr": (
-        f"{{when}}{NNBSP}: {{title}}\n{{date}}. Posez vos questions avec {{hashtags}} "
+        f"{{when}}{NNBSP}: {{title}}{{guest}}\n{{date}}. Posez vos questions avec {{hashtags}} "
         f"en mentionnant @{{handle}}{NNBSP}!"
     ),
 }
+#: ``{guest}`` when the session has one (the occurrence's own expert), else nothing.
+WITH_GUEST = {"en": ", with {guest}", "fr": ", avec {guest}"}
 #: ``{when}``: (one day, days, hours, minutes), singular and plural.
 WHEN = {
     "en": ("Tomorrow", ("In {n} day", "In {n} days"), ("In {n} hour", "In {n} hours")),
@@ -101,21 +105,27 @@ def when(before_minutes: int, language: str) -> str:
 
 
 def render(session: Session, before_minutes: int) -> str:
-    """The announcement text in the session's language, shortened to fit one post."""
+    """The announcement text in the session's language, with its guest if it has one,
+    shortened to fit one post (the title first)."""
     lang = session.language
     title = session.title.strip()
+    guest = session.guest.strip()
     while True:
         text = TEMPLATES[lang].format(
             when=when(before_minutes, lang),
             title=title,
+            guest=WITH_GUEST[lang].format(guest=guest) if guest else "",
             date=shown_time(session.scheduled_start, session.time_zone, lang),
             hashtags=" ".join(session.hashtags),
             handle=session.host_account.handle,
         )
-        if twittertext.is_valid(text) or not title:
+        if twittertext.is_valid(text) or not (title or guest):
             return text
-        title = title[: max(len(title) - 10, 0)].rstrip()
-        title = title + "…" if title else ""
+        if title:
+            title = title[: max(len(title) - 10, 0)].rstrip()
+            title = title + "…" if title else ""
+        else:
+            guest = ""  # still too long without a title: the guest goes too
 
 
 def check_text(text: str) -> None:

@@ -54,6 +54,8 @@ from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMac
 HASHTAG = re.compile(r"#\w{1,99}")
 #: The longest wrap-up period, in minutes.
 MAX_WRAP_UP = 240
+#: The length of a session's guest line.
+MAX_GUEST = 100
 #: At the close, what becomes of answers still queued: posted before the closing post, or
 #: withdrawn to drafts.
 QueuedAtClose = Literal["post", "cancel"]
@@ -218,6 +220,8 @@ class SessionFields(BaseModel):
 
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
+    #: The occurrence's own expert, in public ("Capt. Jane Doe, A350 pilot"); "": none.
+    guest: str = Field(default="", max_length=MAX_GUEST)
     hashtags: list[str] = Field(min_length=1, max_length=10)
     host_account: HostAccount
     expert_ids: JsonList[str] = []
@@ -259,6 +263,8 @@ class SessionUpdate(BaseModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
+    #: "": no guest any more.
+    guest: str | None = Field(default=None, max_length=MAX_GUEST)
     hashtags: list[str] | None = Field(default=None, min_length=1, max_length=10)
     host_account: HostAccount | None = None
     scheduled_start: AwareDatetime | None = None

@@ -3,8 +3,9 @@
 The series is projected through :mod:`atexpert.domain.views` (no staff ids, no budget, no
 options), its sessions too: a draft is never shown, and a session archived without ever
 running (a discarded draft or a cancelled occurrence) is neither upcoming nor past. Each
-session shows its own title and description (the occurrence's topic and expert, as the
-admins write them); staff names never appear: a display name may be the login username.
+session shows its own title, description and guest line (the occurrence's topic and
+expert, as the admins write them); staff names never appear: a display name may be the
+login username.
 
 - upcoming: scheduled (and not yet over), live or wrapping up, soonest first;
 - past: closed or archived after it ran, latest first, each with its recap;
@@ -42,6 +43,8 @@ class SeriesSession(BaseModel):
     id: str
     title: str
     description: str
+    #: The occurrence's own expert ("": none).
+    guest: str = ""
     scheduled_start: datetime
     scheduled_end: datetime
     time_zone: str
@@ -95,6 +98,7 @@ def _entry(session: Session) -> SeriesSession:
         id=session.id,
         title=session.title,
         description=session.description,
+        guest=session.guest,
         scheduled_start=session.scheduled_start,
         scheduled_end=session.scheduled_end,
         time_zone=session.time_zone,
@@ -138,8 +142,11 @@ def public_series(series: Series, sessions: Sequence[Session], now: datetime) ->
 
 
 def _description(entry: SeriesSession, hashtags: Sequence[str], base: str) -> str:
-    """The event's text: the session's description, hashtags, the live page and the recap."""
-    lines = [entry.description] if entry.description else []
+    """The event's text: the guest, the session's description, hashtags, the live page and
+    the recap."""
+    lines = [entry.guest] if entry.guest else []
+    if entry.description:
+        lines.append(entry.description)
     lines.append(" ".join(hashtags))
     lines.append(base + entry.live_path)
     if entry.recap_path:

@@ -59,10 +59,18 @@ class RecapItem(BaseModel):
     published_at: datetime
 
 
+class SeriesLink(BaseModel):
+    """The series a session is an occurrence of: its public page."""
+
+    title: str
+    path: str
+
+
 class Recap(BaseModel):
     session_id: str
     title: str
     description: str
+    guest: str = ""
     language: str
     hashtags: list[str]
     host_handle: str
@@ -70,6 +78,7 @@ class Recap(BaseModel):
     closed_at: datetime | None
     items: list[RecapItem]
     unanswered: list[RecapQuestion]
+    series: SeriesLink | None = None
 
 
 def _question(
@@ -107,9 +116,11 @@ def _merged_replies(answers: list[Answer]) -> dict[str, str]:
     return out
 
 
-def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
+def build(
+    snapshot: SessionSnapshot, links: str = X_POST_LINK, series: SeriesLink | None = None
+) -> Recap:
     """The recap view model of ``snapshot`` (any status; the page shows closed ones), its
-    posts linked after the template ``links``."""
+    posts linked after the template ``links``, linking back to its ``series`` if any."""
     session = snapshot.session
     handle = session.host_account.handle
     merged = merged_into(snapshot.questions.values())
@@ -145,6 +156,7 @@ def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
         session_id=session.id,
         title=session.title,
         description=session.description,
+        guest=session.guest,
         language=session.language,
         hashtags=list(session.hashtags),
         host_handle=handle,
@@ -152,4 +164,5 @@ def build(snapshot: SessionSnapshot, links: str = X_POST_LINK) -> Recap:
         closed_at=session.closed_at,
         items=items,
         unanswered=[_question(q, merged, replies, handle, links) for q in waiting],
+        series=series,
     )

@@ -38,6 +38,7 @@ from atexpert.recap.analytics import Analytics, MinuteCount, compute
 from atexpert.settings import Settings
 from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import BODY_ERRORS, Call, Endpoint, Services, endpoint, to_route
+from atexpert.web.api_series_public import series_link
 from atexpert.web.auth import authenticate
 from atexpert.web.pages import security_headers
 from atexpert.x.meter import Meter
@@ -65,6 +66,8 @@ TEXT = {
         "unanswered": "Unanswered questions",
         "closed": "Closed",
         "not_ready": "This session has no recap yet: it is published when the session closes.",
+        "series": "Every session of {title}",
+        "guest": "With {guest}",
     },
     "fr": {
         "recap": "Récapitulatif",
@@ -79,6 +82,8 @@ TEXT = {
         "unanswered": "Questions sans réponse",
         "closed": "Terminée le",
         "not_ready": "Cette session n'a pas encore de récapitulatif : il paraît à sa clôture.",
+        "series": "Toutes les sessions de {title}",
+        "guest": "Avec {guest}",
     },
 }
 
@@ -173,8 +178,13 @@ def render_recap(
         f'<p class="meta">{escape(" ".join(view.hashtags))} · @{escape(view.host_handle)}'
         f" · {escape(t['closed'])} {escape(_when(view.closed_at, tz, lang))}</p>",
         _paragraphs(view.description),
-        f"<h2>{escape(t['answered'])}</h2>",
     ]
+    if view.guest:
+        body.insert(1, f'<p class="guest">{escape(t["guest"].format(guest=view.guest))}</p>')
+    if view.series is not None:
+        link = t["series"].format(title=escape(view.series.title))
+        body.append(f'<p class="series"><a href="{escape(view.series.path)}">{link}</a></p>')
+    body.append(f"<h2>{escape(t['answered'])}</h2>")
     if not view.items:
         body.append(f'<p class="empty">{escape(t["none"])}</p>')
     for item in view.items:
@@ -466,7 +476,8 @@ def _recap_page(headers: dict[str, str]) -> Callable[[Request], Awaitable[Respon
             return _html(_page(session.language, session.title, body), 404, headers)
         show = request.query_params.get("unanswered", "1") != "0"
         base = services.settings.public_base_url
-        view = recap.build(snapshot, services.settings.x_post_link)
+        series = await series_link(services, session)
+        view = recap.build(snapshot, services.settings.x_post_link, series)
         html = render_recap(view, session.time_zone, base, show)
         return _html(html, 200, headers)
 

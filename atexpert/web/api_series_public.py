@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute, Route
 from atexpert.domain.errors import NotFound
 from atexpert.domain.series import SLUG, Series
 from atexpert.domain.sessions import Session
-from atexpert.recap.series_public import PublicSeries, calendar, public_series
+from atexpert.recap.series_public import PublicSeries, calendar, public_series, series_path
+from atexpert.recap.summary import SeriesLink
 from atexpert.settings import Settings
 from atexpert.store.series import SeriesStore
 from atexpert.web.api_routing import Call, Endpoint, Services, endpoint, to_route
@@ -46,6 +47,15 @@ async def _series(services: Services, slug: str) -> tuple[Series, list[Session]]
     store = SeriesStore(services.redis, services.clock)
     series = await _find(store, slug)
     return series, await store.sessions(series.id)
+
+
+async def series_link(services: Services, session: Session) -> SeriesLink | None:
+    """The public page of the series ``session`` is an occurrence of (None: not one), for
+    its recap to link back to."""
+    if session.series_id is None:
+        return None
+    series = await SeriesStore(services.redis, services.clock).get(session.series_id)
+    return SeriesLink(title=series.title, path=series_path(series.slug))
 
 
 @endpoint(

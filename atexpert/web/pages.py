@@ -286,6 +286,7 @@ class PublicSession(BaseModel):
     id: str
     title: str
     description: str = ""
+    guest: str = ""
     hashtags: list[str]
     scheduled_start: datetime
     scheduled_end: datetime

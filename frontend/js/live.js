@@ -23,6 +23,8 @@ function renderSession() {
   $("#session").hidden = !s;
   if (!s) return;
   $("#session-title").textContent = s.title;
+  $("#session-guest").hidden = !s.guest;
+  $("#session-guest").textContent = s.guest ? t("session.guest", { guest: s.guest }) : "";
   $("#session-tags").textContent = (s.hashtags || []).join(" ");
   $("#session-state").textContent = t(`session.status.${s.status}`);
   showSessionEnded(s, "public");

@@ -1,5 +1,6 @@
 // The public page of a series (no login): its next date in the series' time zone, the
-// upcoming sessions with their topic (title and description), and the past ones with their recaps.
+// upcoming sessions with their topic (title, guest and description), and the past ones with
+// their recaps.
 
 import { api, ApiError } from "./api.js";
 import { $, clear, el } from "./dom.js";
@@ -13,9 +14,14 @@ function when(s) {
   return formatDateTime(s.scheduled_start, series.time_zone);
 }
 
+function guestLine(s) {
+  return s.guest ? el("p", { class: "guest", text: t("session.guest", { guest: s.guest }) }) : null;
+}
+
 function upcomingItem(s) {
   return el("li", { class: "card", "data-session": s.id },
     el("h4", {}, el("a", { href: s.live_path, text: s.title })),
+    guestLine(s),
     el("p", { class: "meta" },
       el("time", { datetime: s.scheduled_start, text: when(s) }), " ",
       el("span", { class: "badge", text: t(`session.status.${s.status}`) })),
@@ -25,6 +31,7 @@ function upcomingItem(s) {
 function pastItem(s) {
   return el("li", { class: "card", "data-session": s.id },
     el("h4", {}, el("a", { href: s.recap_path, text: s.title })),
+    guestLine(s),
     el("p", { class: "meta" },
       el("time", { datetime: s.scheduled_start, text: when(s) })),
     el("p", {}, el("a", { href: s.recap_path, text: t("series.recap") })));

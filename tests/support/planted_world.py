@@ -43,11 +43,11 @@ STAFF_ONLY = [
     "crejected1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
-MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token", "DRAFTTOPIC1"]
+MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token", "DRAFTTOPIC1", "DRAFTGUEST1"]
 #: Some of what each role may see, for the scan to prove it reached it.
 VISIBLE_TO = {
-    "public": ["sanswered1", "canswered1", "capproved1", "OPENTOPIC1"],
-    "outsider": ["sanswered1", "capproved1", "OPENTOPIC1"],
+    "public": ["sanswered1", "canswered1", "capproved1", "OPENTOPIC1", "OPENGUEST1"],
+    "outsider": ["sanswered1", "capproved1", "OPENTOPIC1", "OPENGUEST1"],
     "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1", "x_token"],
     "moderator": [*STAFF_ONLY, *MEMBERS_ONLY],
     "admin": [*STAFF_ONLY, *MEMBERS_ONLY],
@@ -186,9 +186,11 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
 async def _plant_occurrences(services: Services, series: Series, clock: ManualClock) -> None:
     """A scheduled occurrence of ``series`` (public) and a draft one (its staff only)."""
     now = clock.now()
-    for n, title in enumerate(("OPENTOPIC1", "DRAFTTOPIC1")):
+    planted = (("OPENTOPIC1", "OPENGUEST1"), ("DRAFTTOPIC1", "DRAFTGUEST1"))
+    for n, (title, guest) in enumerate(planted):
         start = occurrences(series, now, 2)[n]
-        fields = occurrence_fields(series, start).model_copy(update={"title": title})
+        update = {"title": title, "guest": guest}
+        fields = occurrence_fields(series, start).model_copy(update=update)
         session = await services.store.create_session(
             fields, actor="admxu", at=now, series_id=series.id
         )
