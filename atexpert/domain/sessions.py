@@ -77,6 +77,7 @@ class SessionAction(StrEnum):
     ARCHIVE = "archive"
     CHANGE_ROLES = "change roles of"
     ANNOUNCE = "announce"
+    SHIFT = "change shifts of"
     #: Guard only: questions are received while the session is scheduled or live.
     RECEIVE = "receive questions for"
 
@@ -109,6 +110,9 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.LIVE, _A.ANNOUNCE): _S.LIVE,
         (_S.WRAPPING_UP, _A.ANNOUNCE): _S.WRAPPING_UP,
         (_S.CLOSED, _A.ANNOUNCE): _S.CLOSED,
+        (_S.SCHEDULED, _A.SHIFT): _S.SCHEDULED,
+        (_S.LIVE, _A.SHIFT): _S.LIVE,
+        (_S.WRAPPING_UP, _A.SHIFT): _S.WRAPPING_UP,
     },
 )
 
@@ -122,6 +126,7 @@ _KIND = {
     _A.ARCHIVE: EventKind.SESSION_ARCHIVED,
     _A.CHANGE_ROLES: EventKind.SESSION_ROLES_CHANGED,
     _A.ANNOUNCE: EventKind.SESSION_ANNOUNCED,
+    _A.SHIFT: EventKind.SESSION_SHIFT_CHANGED,
 }
 #: Session field holding the tweet id of each announcement.
 ANNOUNCEMENT_FIELD = {"start": "thread_root_id", "end": "closing_tweet_id"}
@@ -289,6 +294,8 @@ class Session(SessionFields):
     thread_root_id: str | None = None
     #: The end announcement on X.
     closing_tweet_id: str | None = None
+    #: Desk mode: the staff user ids of the agents on duty (atexpert.domain.desk).
+    on_duty: JsonList[str] = []
 
 
 def new_session_id() -> str:

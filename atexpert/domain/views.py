@@ -90,6 +90,7 @@ SESSION_FIELDS = (
     "fence",
     "thread_root_id",
     "closing_tweet_id",
+    "on_duty",
 )
 PUBLIC_SESSION_FIELDS = (
     "id",
@@ -129,6 +130,8 @@ EXPERT_QUESTION_FIELDS = (
     "answer_id",
     "decided_by",
     "decided_at",
+    "assignee",
+    "handover_note",
     "version",
 )
 PUBLIC_QUESTION_FIELDS = (
