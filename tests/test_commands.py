@@ -419,6 +419,13 @@ HTTP_CASES = [
         SESSION_COMMANDS["revoke"], "DELETE", "/api/sessions/{sid}/roles/expert/{expert}", None
     ),
     HttpCase(
+        DESK_COMMANDS["reply_add"],
+        "POST",
+        "/api/sessions/{sid}/saved-replies",
+        {"title": "Hi", "text": "Hello {asker}, {agent} here"},
+        {"title": "Hi", "text": "Hello {name}"},  # an unknown variable
+    ),
+    HttpCase(
         DESK_COMMANDS["shift"],
         "POST",
         "/api/sessions/{sid}/shift",

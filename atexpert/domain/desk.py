@@ -22,7 +22,7 @@ they matter on a desk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -30,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.events import Change, Record
 from atexpert.domain.questions import Question, QuestionStatus
+from atexpert.domain.saved_replies import SavedReply
 from atexpert.domain.sessions import Session, SessionAction, transition
 
 #: The statuses of a question still waiting for its first response.
@@ -102,3 +103,17 @@ def assignment_patch(session: Session, assignee: str | None, note: str | None) -
     if note is not None and len(note) > MAX_HANDOVER_NOTE:
         raise InvalidInput.field(("note",), f"at most {MAX_HANDOVER_NOTE} characters")
     return {"assignee": assignee, "handover_note": (note or None) if assignee else None}
+
+
+def replies_change(
+    session: Session, replies: Sequence[SavedReply], *, actor: str, at: datetime
+) -> Change:
+    """The session's saved replies become ``replies`` (:mod:`atexpert.domain.saved_replies`)."""
+    return transition(
+        session.id,
+        SessionAction.REPLIES,
+        actor=actor,
+        at=at,
+        patch={"saved_replies": [r.model_dump(mode="json") for r in replies]},
+        expected_version=session.version,
+    )

@@ -69,6 +69,7 @@ class EventKind(StrEnum):
     SESSION_ROLES_CHANGED = "session.roles_changed"
     SESSION_ANNOUNCED = "session.announced"
     SESSION_SHIFT_CHANGED = "session.shift_changed"  # an agent went on or off duty
+    SESSION_REPLIES_CHANGED = "session.replies_changed"  # the saved replies, as a whole
     QUESTION_RECEIVED = "question.received"
     QUESTION_APPROVED = "question.approved"
     QUESTION_REJECTED = "question.rejected"

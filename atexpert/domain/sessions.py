@@ -49,6 +49,7 @@ from pydantic import (
 from atexpert.domain import answers, twittertext
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMachine, invalid_input
+from atexpert.domain.saved_replies import SavedReply
 
 HASHTAG = re.compile(r"#\w{1,99}")
 #: The longest wrap-up period, in minutes.
@@ -78,6 +79,7 @@ class SessionAction(StrEnum):
     CHANGE_ROLES = "change roles of"
     ANNOUNCE = "announce"
     SHIFT = "change shifts of"
+    REPLIES = "change saved replies of"
     #: Guard only: questions are received while the session is scheduled or live.
     RECEIVE = "receive questions for"
 
@@ -113,6 +115,10 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.SCHEDULED, _A.SHIFT): _S.SCHEDULED,
         (_S.LIVE, _A.SHIFT): _S.LIVE,
         (_S.WRAPPING_UP, _A.SHIFT): _S.WRAPPING_UP,
+        (_S.DRAFT, _A.REPLIES): _S.DRAFT,
+        (_S.SCHEDULED, _A.REPLIES): _S.SCHEDULED,
+        (_S.LIVE, _A.REPLIES): _S.LIVE,
+        (_S.WRAPPING_UP, _A.REPLIES): _S.WRAPPING_UP,
     },
 )
 
@@ -127,6 +133,7 @@ _KIND = {
     _A.CHANGE_ROLES: EventKind.SESSION_ROLES_CHANGED,
     _A.ANNOUNCE: EventKind.SESSION_ANNOUNCED,
     _A.SHIFT: EventKind.SESSION_SHIFT_CHANGED,
+    _A.REPLIES: EventKind.SESSION_REPLIES_CHANGED,
 }
 #: Session field holding the tweet id of each announcement.
 ANNOUNCEMENT_FIELD = {"start": "thread_root_id", "end": "closing_tweet_id"}
@@ -296,6 +303,8 @@ class Session(SessionFields):
     closing_tweet_id: str | None = None
     #: Desk mode: the staff user ids of the agents on duty (atexpert.domain.desk).
     on_duty: JsonList[str] = []
+    #: Saved replies with variables (atexpert.domain.saved_replies), as plain records.
+    saved_replies: JsonList[SavedReply] = []
 
 
 def new_session_id() -> str:

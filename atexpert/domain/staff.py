@@ -152,6 +152,8 @@ class Action(StrEnum):
     QUESTION_ASSIGN = "question.assign"
     #: Desk mode: go on or off duty (the session's agents: its experts).
     DESK_SHIFT = "desk.shift"
+    #: Write, change and delete the session's saved replies.
+    SESSION_REPLIES = "session.saved_replies"
     ANSWER_READ = "answer.read"
     ANSWER_WRITE = "answer.write"
     ANSWER_APPROVE = "answer.approve"
@@ -178,6 +180,7 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
             Action.QUESTION_MODERATE,
             Action.QUESTION_HAND_BACK,
             Action.QUESTION_ASSIGN,
+            Action.SESSION_REPLIES,
             Action.ANSWER_READ,
             Action.ANSWER_APPROVE,
         }

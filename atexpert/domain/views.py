@@ -91,6 +91,7 @@ SESSION_FIELDS = (
     "thread_root_id",
     "closing_tweet_id",
     "on_duty",
+    "saved_replies",
 )
 PUBLIC_SESSION_FIELDS = (
     "id",

@@ -33,6 +33,7 @@ from atexpert.domain.events import (
     replay,
 )
 from atexpert.domain.questions import Question, QuestionAction
+from atexpert.domain.saved_replies import SavedReply
 from atexpert.domain.sessions import (
     QueuedAtClose,
     Role,
@@ -228,6 +229,22 @@ class Store(MergeSteps):
         at = self._now(at)
         return await self._retried(
             session_id, lambda s: desk.shift(s, user_id, on_duty, actor=actor, at=at)
+        )
+
+    async def change_saved_replies(
+        self,
+        session_id: str,
+        plan: Callable[[list[SavedReply]], list[SavedReply]],
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Session:
+        """The session's saved replies become ``plan`` of the current ones:
+        ``session.replies_changed`` (retried when the session changed meanwhile)."""
+        at = self._now(at)
+        return await self._retried(
+            session_id,
+            lambda s: desk.replies_change(s, plan(list(s.saved_replies)), actor=actor, at=at),
         )
 
     async def assign_question(
