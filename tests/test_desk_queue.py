@@ -8,7 +8,7 @@ from typing import Any
 
 from atexpert.domain.events import EventKind
 from tests.support.api_world import bearer
-from tests.support.desk_world import DeskWorld
+from tests.support.desk_world import DeskWorld, ask_again, publish
 
 pytest_plugins = ("tests.support.api_world", "tests.support.desk_world")
 
@@ -115,3 +115,31 @@ async def test_an_answered_question_is_not_assigned(desk_world: DeskWorld) -> No
         w, "moderator", f"/questions/{w.qids['old']}/assign", {"assignee": w.users["ada"].id}
     )
     assert (r.status_code, r.json()["error"]) == (409, "illegal_transition")
+
+
+async def test_the_askers_history_beside_a_question(desk_world: DeskWorld) -> None:
+    w = desk_world
+    answer = await publish(w, w.qids["old"], "Your bag is on its way to your hotel.")
+    second = await ask_again(w, 0, "Still no bag? #AFhelp", minutes_ago=30)
+    third = await ask_again(w, 0, "Bag arrived, thanks #AFhelp", minutes_ago=1)
+    r = await w.api.client.get(
+        f"/api/sessions/{w.sid}/questions/{third}/history", headers=bearer(w.tokens["moderator"])
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()
+    assert [i["question"]["id"] for i in items] == [second, w.qids["old"]]  # newest first
+    assert items[0]["answer"] is None
+    assert items[1]["answer"]["id"] == answer
+    assert items[1]["answer"]["text"] == "Your bag is on its way to your hotel."
+    # An agent sees the history of a question it sees, without what it may not see (the
+    # pending question) nor the moderators' note.
+    await w.api.services.store.approve_question(w.sid, third, actor="moderator")
+    r = await w.api.client.get(
+        f"/api/sessions/{w.sid}/questions/{third}/history", headers=bearer(w.tokens["ada"])
+    )
+    assert [i["question"]["id"] for i in r.json()] == [w.qids["old"]]
+    assert "moderator_note" not in r.json()[0]["question"]
+    r = await w.api.client.get(
+        f"/api/sessions/{w.sid}/questions/{second}/history", headers=bearer(w.tokens["ada"])
+    )
+    assert r.status_code == 403  # still pending: not the agent's to see

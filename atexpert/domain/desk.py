@@ -9,6 +9,9 @@ A desk (:class:`~atexpert.domain.sessions.SessionKind`) answers customers as the
 * Shifts: the session's ``on_duty`` lists the staff user ids of the agents (the session's
   experts, who answer) on duty; an agent starts and ends their own shift
   (``session.shift_changed``).
+* The asker's history (:func:`earlier`): beside a question, the earlier questions of the
+  same X account in this session, newest first, each with its answer if any; what each
+  role sees of them is :func:`atexpert.domain.views.asker_history`.
 * Assignment: a waiting question's ``assignee`` is one agent on duty (or none), with an
   optional hand-over note (``question.assigned``). Assigning a question someone else holds
   is the hand-over. The rule for answering: assignment routes, it does not lock; anyone
@@ -117,3 +120,19 @@ def replies_change(
         patch={"saved_replies": [r.model_dump(mode="json") for r in replies]},
         expected_version=session.version,
     )
+
+
+#: The most earlier questions shown beside one.
+HISTORY = 20
+
+
+def earlier(question: Question, questions: Iterable[Question]) -> list[Question]:
+    """The questions the same X account sent before ``question``, newest first."""
+    mine = [
+        q
+        for q in questions
+        if q.author.id == question.author.id
+        and q.id != question.id
+        and (q.received_at, q.id) < (question.received_at, question.id)
+    ]
+    return sorted(mine, key=lambda q: (q.received_at, q.id), reverse=True)[:HISTORY]

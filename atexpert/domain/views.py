@@ -281,3 +281,21 @@ def _nested(found: Shape, name: str, value: Any) -> Any:
         for item in value or []
         if isinstance(item, Mapping) and (required is None or item.get(required))
     ]
+
+
+def asker_history(
+    audience: Audience,
+    earlier: Iterable[Mapping[str, Any]],
+    answers: Mapping[str, Mapping[str, Any]],
+) -> list[Json]:
+    """Desk mode: the ``earlier`` questions of an asker (records, newest first) that
+    ``audience`` sees, each as ``{"question", "answer"}`` (the answer by id from
+    ``answers``, when it has one ``audience`` sees; else None)."""
+    out: list[Json] = []
+    for record in earlier:
+        question = project(audience, "question", record)
+        if question is None:
+            continue
+        answer = answers.get(str(record.get("answer_id") or ""))
+        out.append({"question": question, "answer": project(audience, "answer", answer)})
+    return out

@@ -6,8 +6,11 @@ by whoever answers it."""
 from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
 
-from atexpert.domain import desk, saved_replies
+from atexpert.domain import desk, saved_replies, views
+from atexpert.domain.answers import Answer
+from atexpert.domain.questions import Question
 from atexpert.domain.saved_replies import MAX_VALUE, Filled, SavedReply
 from atexpert.domain.sessions import Session
 from atexpert.domain.staff import Action, staff_name
@@ -126,4 +129,42 @@ async def fill_reply(call: Call) -> Filled:
     return saved_replies.fill(reply, asker=question.author.handle, agent=agent, values=body.values)
 
 
-ENDPOINTS: list[Endpoint] = [desk_queue, shift, add_reply, replace_reply, delete_reply, fill_reply]
+class HistoryItem(BaseModel):
+    question: Question
+    answer: Answer | None
+
+
+@endpoint(
+    "GET",
+    ONE + "/questions/{question_id}/history",
+    summary="The earlier questions of the same X account in this session, newest first, "
+    "with their answers, as the caller may see them",
+    tag=TAG,
+    response=list[HistoryItem],
+)
+async def asker_history(call: Call) -> JSONResponse:
+    session = await call.session(Action.QUESTION_READ_APPROVED)
+    audience = reader_of(call.principal.user, session)
+    store = call.services.store
+    question = await store.get_question(session.id, call.path("question_id"))
+    if project(audience, "question", question.model_dump(mode="json")) is None:
+        raise ApiError(403, "forbidden", "you may not see this question")
+    before = desk.earlier(question, await store.list_questions(session.id))
+    answers = {
+        a.id: a.model_dump(mode="json")
+        for a in await store.list_answers(session.id)
+        if a.id in {q.answer_id for q in before}
+    }
+    records = (q.model_dump(mode="json") for q in before)
+    return JSONResponse(views.asker_history(audience, records, answers))
+
+
+ENDPOINTS: list[Endpoint] = [
+    desk_queue,
+    shift,
+    add_reply,
+    replace_reply,
+    delete_reply,
+    fill_reply,
+    asker_history,
+]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.questions import Author, IncomingQuestion
 from atexpert.domain.sessions import SessionFields
 from atexpert.domain.staff import StaffUser
@@ -67,3 +68,27 @@ async def desk_world(api: Api) -> DeskWorld:
         )
         w.qids[name] = question.id
     return w
+
+
+async def ask_again(w: DeskWorld, n: int, text: str, minutes_ago: int = 0) -> str:
+    """Another question from the asker of question ``n`` (the same X account)."""
+    incoming = desk_question(n, f"flyer{n}", text, minutes_ago, w.api)
+    incoming = incoming.model_copy(update={"tweet_id": str(7_100_000 + len(w.qids))})
+    at = w.api.clock.now() - timedelta(minutes=minutes_ago)
+    question, _ = await w.api.services.store.add_question(w.sid, incoming, at=at)
+    w.qids[f"again{len(w.qids)}"] = question.id
+    return question.id
+
+
+async def publish(w: DeskWorld, qid: str, text: str, *, agent: str = "ada") -> str:
+    """Approve ``qid`` and publish ``text`` as its answer; the answer's id."""
+    store, now, tweet = w.api.services.store, w.api.clock.now(), 7_200_000 + len(w.qids)
+    await store.approve_question(w.sid, qid, actor="moderator", at=now)
+    draft = AnswerDraft(question_ids=[qid], text=text)
+    answer = await store.create_answer(w.sid, draft, expert_id=w.users[agent].id, at=now)
+    await store.submit_answer(w.sid, answer.id, actor=agent, at=now)
+    parts = [p.model_dump(mode="json") for p in answer.parts]
+    await store.start_publishing(w.sid, answer.id, actor="publisher", at=now, parts=parts)
+    await store.record_part_posted(w.sid, answer.id, 0, str(tweet), actor="publisher", at=now)
+    await store.mark_published(w.sid, answer.id, actor="publisher", at=now)
+    return answer.id
