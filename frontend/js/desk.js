@@ -109,3 +109,55 @@ export function assignForm(q, session, name, onAssign) {
   el("button", { type: "submit", id: "assign", text: t("desk.assign") }),
   q.handover_note ? el("p", { class: "hint handover", text: t("desk.handover.was", { note: q.handover_note }) }) : null);
 }
+
+/** The saved-reply picker of the answer editor: choose a reply, fill its free variables,
+ * see it filled in with its weighted length on X (``fill``: the server's fill of the
+ * reply for the current question), and insert it (``insert``: the filled text). */
+export function replyPicker(box, session, { fill, insert }) {
+  const replies = session.saved_replies || [];
+  box.hidden = replies.length === 0;
+  const chosen = box.querySelector("#reply");
+  const keep = chosen ? chosen.value : "";
+  const select = el("select", { id: "reply", "aria-labelledby": "reply-label" },
+    el("option", { value: "", text: t("desk.reply.pick") }),
+    ...replies.map((r) => el("option", { value: r.id, text: r.title, selected: r.id === keep })));
+  const values = el("div", { class: "row reply-values" });
+  const preview = el("p", { class: "reply-preview", id: "reply-preview", "aria-live": "polite" });
+  const button = el("button", { type: "button", id: "reply-insert", text: t("desk.reply.insert") });
+  const current = () => replies.find((r) => r.id === select.value);
+  const filled = async () => {
+    const reply = current();
+    if (!reply) return null;
+    const given = Object.fromEntries([...values.querySelectorAll("input")].map((i) => [i.name, i.value]));
+    return fill(reply, given);
+  };
+  const show = async () => {
+    preview.textContent = "";
+    const reply = current();
+    if (!reply || reply.variables.some((v) => !values.querySelector(`input[name="${v}"]`).value.trim())) return;
+    const done = await filled().catch(() => null);
+    if (done) preview.textContent = t("desk.reply.preview", { text: done.text, n: done.weighted_length });
+  };
+  select.addEventListener("change", () => {
+    const reply = current();
+    values.replaceChildren(...(reply ? reply.variables : []).map((name) =>
+      el("label", {}, el("span", { text: name }), el("input", { name, maxlength: "200", oninput: show }))));
+    show();
+  });
+  button.addEventListener("click", async () => {
+    const done = await filled();
+    if (done) insert(done.text);
+  });
+  box.replaceChildren(el("label", {}, el("span", { id: "reply-label", text: t("desk.reply") }), select), values, preview, button);
+  if (keep) select.dispatchEvent(new Event("change"));
+}
+
+/** The asker's earlier questions in this session, newest first, with their answers. */
+export function renderHistory(box, list, items, when) {
+  box.hidden = items.length === 0;
+  list.replaceChildren(...items.map(({ question, answer }) => el("li", { class: "history-item" },
+    el("p", {}, el("time", { datetime: question.received_at, text: when(question.received_at) }), " ",
+      el("span", { class: `badge status-${question.status}`, text: t(`status.${question.status}`) }), " ",
+      el("span", { class: "q-text", text: question.display_text ?? question.text })),
+    el("p", { class: answer ? "history-answer" : "hint", text: answer ? t("desk.history.answer", { text: answer.text }) : t("desk.history.none") }))));
+}

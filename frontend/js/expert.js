@@ -5,7 +5,9 @@
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
-import { assignForm, assigneeChip, deskOrder, dutyPanel, isDesk, startTicker, waitingChip } from "./desk.js";
+import {
+  assignForm, assigneeChip, deskOrder, dutyPanel, isDesk, renderHistory, replyPicker, startTicker, waitingChip,
+} from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, formatUsd, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -214,6 +216,7 @@ function answer(qid) {
   state.preview = null;
   render();
   refreshPreview();
+  showHistory(qid);
   requestAnimationFrame(() => $("#answer-text").focus());
 }
 
@@ -403,6 +406,36 @@ function showSession() {
   showSessionEnded(state.session);
   dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: state.actions.includes("desk.shift"), onShift: shift });
   $("#desk").hidden = !isDesk(state.session);
+  const replies = JSON.stringify([state.session.saved_replies || [], document.documentElement.lang]);
+  if ($("#replies").dataset.stamp !== replies) { // rebuilt only when the replies change
+    $("#replies").dataset.stamp = replies;
+    replyPicker($("#replies"), state.session, { fill: fillReply, insert: insertText });
+  }
+}
+
+function fillReply(reply, values) {
+  const path = `${base}/saved-replies/${encodeURIComponent(reply.id)}/fill`;
+  return api("POST", path, { question_id: state.current, values });
+}
+
+/** Put ``text`` into the answer at the cursor; the preview and the draft follow. */
+function insertText(text) {
+  const area = $("#answer-text");
+  const at = area.selectionStart ?? area.value.length;
+  area.setRangeText(text, at, area.selectionEnd ?? at, "end");
+  area.dispatchEvent(new Event("input"));
+  area.focus();
+}
+
+/** The asker's earlier questions beside the one being answered. */
+async function showHistory(qid) {
+  const box = $("#history-box");
+  try {
+    const items = await api("GET", `${base}/questions/${encodeURIComponent(qid)}/history`);
+    if (qid === state.current) renderHistory(box, $("#history"), items, (iso) => formatDateTime(iso, zone()));
+  } catch {
+    box.hidden = true;
+  }
 }
 
 async function shift(onDuty) {
