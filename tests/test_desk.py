@@ -13,11 +13,14 @@ from atexpert.domain.clock import ManualClock
 from atexpert.domain.events import EventKind
 from atexpert.domain.sessions import (
     HostAccount,
+    Session,
     SessionFields,
     SessionKind,
     SessionStatus,
     due_at,
 )
+from atexpert.intake.poll import target_of
+from atexpert.intake.posts import Accepted, Skip, Skipped, classify
 from atexpert.store import keys
 from atexpert.store.scheduler import Lease, Scheduler
 from atexpert.store.store import Store
@@ -117,3 +120,21 @@ async def test_a_desk_is_created_over_http_and_an_endless_event_is_a_clear_422(
     r = await api.client.post("/api/sessions", json=session_body(kind="desk"), headers=auth)
     assert r.status_code == 422
     assert "a desk has no end" in r.text
+
+
+def test_a_desk_takes_every_mention_an_event_only_its_hashtags() -> None:
+    mention = {
+        "id": "1860000000000000000",
+        "text": "@AirFrance my flight AF1234 is late, any news?",
+        "author_id": "20",
+        "created_at": START.isoformat(),
+    }
+    users = {"20": {"id": "20", "username": "flyer", "name": "Flyer"}}
+    desk = desk_fields().model_dump() | {"id": "s_1", "created_by": "a", "updated_by": "a"}
+    desk |= {"created_at": START, "updated_at": START}
+    as_desk = target_of(Session.model_validate(desk), "10")
+    out = classify(mention, users, as_desk, START)
+    assert isinstance(out, Accepted) and out.incoming.replyable
+    event = desk | {"kind": "event", "scheduled_end": START + timedelta(hours=1)}
+    skipped = classify(mention, users, target_of(Session.model_validate(event), "10"), START)
+    assert isinstance(skipped, Skipped) and skipped.reason is Skip.NO_HASHTAG
