@@ -143,3 +143,24 @@ def test_an_agent_works_the_desk_queue(world: BrowserWorld, lang: str) -> None:
     expect(mpage.locator("#on-duty")).to_contain_text("Erin")
     assert world.question(old)["assignee"] is None
     mod.assert_clean()
+
+
+def test_an_admin_creates_a_desk_with_no_end(world: BrowserWorld) -> None:
+    start = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT10:00")
+    admin = world.page("root", "/admin")
+    page = admin.page
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_label("Title", exact=True).fill("Air France helps")
+    page.get_by_label("Hashtags").fill("#AFhelp")
+    page.get_by_label("Host X account").fill("@AirFrance")
+    page.get_by_label("Start", exact=True).fill(start)
+    expect(page.get_by_label("First-response target of a desk (minutes)")).to_be_hidden()
+    page.get_by_label("Kind").select_option("desk")
+    expect(page.get_by_label("End", exact=True)).to_be_hidden()
+    page.get_by_label("First-response target of a desk (minutes)").fill("30")
+    page.get_by_role("button", name="Save").click()
+    row = page.locator("tr", has_text="Air France helps")
+    expect(row.get_by_role("cell").first).to_contain_text("desk")
+    created = next(s for s in world.http.get("/api/sessions").json() if s["kind"] == "desk")
+    assert (created["scheduled_end"], created["first_response_minutes"]) == (None, 30)
+    admin.assert_clean()

@@ -414,6 +414,7 @@ async function main() {
     $("#session-form").addEventListener("submit", saveSession);
     $("#s-new").addEventListener("click", resetForm);
     $("#s-kind").addEventListener("change", kindChanged);
+    kindChanged();
     $("#role-form").addEventListener("submit", assign);
     setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
