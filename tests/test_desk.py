@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from atexpert.cli.main import main
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.events import EventKind
 from atexpert.domain.sessions import (
@@ -138,3 +140,19 @@ def test_a_desk_takes_every_mention_an_event_only_its_hashtags() -> None:
     event = desk | {"kind": "event", "scheduled_end": START + timedelta(hours=1)}
     skipped = classify(mention, users, target_of(Session.model_validate(event), "10"), START)
     assert isinstance(skipped, Skipped) and skipped.reason is Skip.NO_HASHTAG
+
+
+def test_the_cli_creates_a_desk_and_refuses_an_endless_event(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()
+    monkeypatch.setenv("ATEXPERT_REDIS_URL", redis_url)
+    monkeypatch.delenv("ATEXPERT_REDIS_CLUSTER", raising=False)
+    start = START.strftime("%Y-%m-%dT%H:%M")
+    create = ["session", "create", "--title", "AF helps", "--hashtag", "#AFhelp"]
+    create += ["--host", "AirFrance", "--start", start, "--tz", "Europe/Paris"]
+    assert main([*create, "--kind", "desk", "--schedule"]) == 0
+    assert "scheduled" in capsys.readouterr().out
+    assert main(create) == 1  # an event without its end
+    assert "scheduled_end is required" in capsys.readouterr().err
