@@ -60,13 +60,16 @@ def open_desk(world: BrowserWorld, lang: str) -> str:
     return sid
 
 
-def received(world: BrowserWorld, handle: str, text: str, minutes_ago: int) -> str:
-    """A question received ``minutes_ago`` minutes ago, approved."""
+def received(
+    world: BrowserWorld, handle: str, text: str, minutes_ago: int, author: int | None = None
+) -> str:
+    """A question received ``minutes_ago`` minutes ago (by X account ``author``, by default
+    one of its own), approved."""
     at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     n = minutes_ago
     incoming = IncomingQuestion(
         tweet_id=str(8_000_000 + n),
-        author=Author(id=str(900 + n), handle=handle),
+        author=Author(id=str(author or 900 + n), handle=handle),
         text=text,
         created_at=at,
     )
@@ -91,11 +94,12 @@ def test_an_agent_works_the_desk_queue(world: BrowserWorld, lang: str) -> None:
     sid = open_desk(world, lang)
     old = received(world, "zoe_flies", "@Airbus where is my bag? #AFhelp", 95)
     fresh = received(world, "max_travels", "@Airbus is AF1234 late? #AFhelp", 5)
+    received(world, "zoe_flies", "@Airbus any news of my bag?", 2, author=995)  # Zoé again
 
     agent = world.page("erin", f"/sessions/{sid}/expert")
     page = agent.page
     items = page.locator("#approved > li")
-    expect(items).to_have_count(2)
+    expect(items).to_have_count(3)
     # Oldest first; the old one is past the 60-minute target: an icon and words say so.
     late = items.nth(0).locator(".waiting")
     expect(late).to_have_class(re.compile(r"\blate\b"))
@@ -135,12 +139,16 @@ def test_an_agent_works_the_desk_queue(world: BrowserWorld, lang: str) -> None:
     mpage = mod.page
     mpage.locator("#f-status").select_option("approved")
     queue = mpage.locator("#queue > li")
-    expect(queue).to_have_count(2)
+    expect(queue).to_have_count(3)
     settled(mpage)
     expect(queue.nth(0)).to_contain_text("where is my bag")  # oldest first on a desk
     expect(queue.nth(0).locator(".waiting")).to_contain_text(words["late"])
     expect(queue.nth(1)).to_contain_text(re.compile(r"Erin"))
     expect(mpage.locator("#on-duty")).to_contain_text("Erin")
+    # Zoé's new question: her earlier one shows beside it.
+    queue.nth(2).click()
+    expect(mpage.locator("#history-box")).to_be_visible()
+    expect(mpage.locator("#history")).to_contain_text("where is my bag")
     assert world.question(old)["assignee"] is None
     mod.assert_clean()
 

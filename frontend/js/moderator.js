@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
-import { assignForm, assigneeChip, dutyPanel, isDesk, startTicker, waitingChip } from "./desk.js";
+import { assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, startTicker, waitingChip } from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -210,6 +210,11 @@ function renderDetail() {
   else if (mine) $("#d-claim").textContent = t("claim.mine");
   $("#d-text").textContent = shownText(q);
   renderAssign(q);
+  if (state.historyOf !== q.id) {
+    state.historyOf = q.id;
+    $("#history-box").hidden = true;
+    loadHistory(q.id);
+  }
   const why = q.reject_reason
     ? t("detail.reason", { reason: q.reject_reason })
     : handedBack(q)
@@ -236,6 +241,17 @@ function renderDetail() {
     fill("#d-note", q.moderator_note || "");
   }
 }
+
+/** The asker's earlier questions beside the selected one (once the selection rests). */
+const loadHistory = debounce(async (qid) => {
+  if (qid !== state.selected) return;
+  try {
+    const items = await api("GET", `/api/sessions/${encodeURIComponent(sid)}/questions/${encodeURIComponent(qid)}/history`);
+    if (qid === state.selected) renderHistory($("#history-box"), $("#history"), items, (iso) => formatDateTime(iso, zone()));
+  } catch {
+    // no history shown
+  }
+}, 300);
 
 /** Desk mode: assign the selected waiting question to an agent on duty, or hand it over. */
 function renderAssign(q) {
