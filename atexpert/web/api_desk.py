@@ -149,7 +149,7 @@ async def asker_history(call: Call) -> JSONResponse:
     question = await store.get_question(session.id, call.path("question_id"))
     if project(audience, "question", question.model_dump(mode="json")) is None:
         raise ApiError(403, "forbidden", "you may not see this question")
-    before = desk.earlier(question, await store.list_questions(session.id))
+    before = desk.earlier(question, await store.list_questions_by(session.id, question.author.id))
     answers = {
         a.id: a.model_dump(mode="json")
         for a in await store.list_answers(session.id)
