@@ -112,6 +112,7 @@ CASES = [
     Case("POST", Q + "/{pending}/priority", MODS, 200, lambda w: {"priority": 5}),
     Case("POST", Q + "/{pending}/tags", MODS, 200, lambda w: {"tags": ["tech"]}),
     Case("POST", Q + "/{pending}/note", MODS, 200, lambda w: {"note": "good one"}),
+    Case("POST", Q + "/{approved}/assign", MEMBERS, 200, lambda w: {"assignee": None}),
     Case("GET", A, MEMBERS),
     Case(
         "POST",

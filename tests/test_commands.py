@@ -27,6 +27,7 @@ from atexpert.web.commands import (
     SESSION_COMMANDS,
     Command,
 )
+from atexpert.web.desk_commands import DESK_COMMANDS
 from atexpert.web.series_commands import SERIES_COMMANDS
 from atexpert.web.setting_commands import SETTING_COMMANDS
 from atexpert.web.staff_commands import USER_COMMANDS
@@ -51,7 +52,7 @@ def app_client(redis_url: str) -> Iterator[TestClient]:
         yield client
 
 
-WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids"})
+WORLD_IDS = frozenset({"id", "session_id", "moderator_ids", "expert_ids", "on_duty", "assignee"})
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,19 @@ QUESTION_CASES = [
     QuestionCase("note", "pending", {"note": "ask about flaps"}),
     QuestionCase("note", "pending", {"note": "x" * (MAX_NOTE + 1)}, label="too-long"),
     QuestionCase("note", "pending", {"note": "hi", "colour": "red"}, label="unknown-field"),
+    QuestionCase("assign", "approved", {"assignee": "expert", "note": "yours"}),
+    QuestionCase("assign", "pending", {"assignee": None}),
+    QuestionCase("assign", "pending", {"assignee": "moderator"}, label="off-duty"),
+    QuestionCase("assign", "rejected", {"assignee": "expert"}),  # illegal transition
 ]
 
 
 def _payload(w: CommandWorld, case: QuestionCase) -> dict[str, Any]:
-    """The case's input, with a target status named by ``into`` resolved to its id."""
-    into = case.payload.get("into")
+    """The case's input, with a target status named by ``into`` and a username named by
+    ``assignee`` resolved to their ids."""
+    into, assignee = case.payload.get("into"), case.payload.get("assignee")
+    if assignee:
+        return {**case.payload, "assignee": w.call(w.staff.get_by_username, assignee).id}
     return {**case.payload, "into": w.qids[into]} if into else case.payload
 
 
@@ -188,6 +196,10 @@ def test_the_outcomes_are_the_product_rules(app_client: TestClient, redis_url: s
         ("note-pending-too-long", "admin"): "invalid_input",
         ("tags-pending", "moderator"): None,
         ("note-pending", "admin"): None,
+        ("assign-approved", "expert"): None,  # agents hand over: QUESTION_ASSIGN
+        ("assign-pending", "moderator"): None,
+        ("assign-pending-off-duty", "moderator"): "invalid_input",
+        ("assign-approved", "outsider"): "forbidden",
     }
     by_name = {str(c): c for c in QUESTION_CASES}
     for (name, role), error in expected.items():
@@ -414,6 +426,20 @@ HTTP_CASES = [
     ),
     HttpCase(
         SESSION_COMMANDS["revoke"], "DELETE", "/api/sessions/{sid}/roles/expert/{expert}", None
+    ),
+    HttpCase(
+        DESK_COMMANDS["reply_add"],
+        "POST",
+        "/api/sessions/{sid}/saved-replies",
+        {"title": "Hi", "text": "Hello {asker}, {agent} here"},
+        {"title": "Hi", "text": "Hello {name}"},  # an unknown variable
+    ),
+    HttpCase(
+        DESK_COMMANDS["shift"],
+        "POST",
+        "/api/sessions/{sid}/shift",
+        {"on_duty": False},  # the expert ends their shift; anyone else was off already
+        {"on_duty": "maybe"},
     ),
     HttpCase(
         ADD_QUESTION,

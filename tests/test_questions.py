@@ -30,6 +30,8 @@ LEGAL: dict[tuple[S, A], S] = {
     (S.MERGED, A.RESTORE): S.PENDING,
     **{(s, a): s for s in (S.PENDING, S.APPROVED, S.ANSWERED, S.REJECTED) for a in ANNOTATE},
     **{(s, A.MERGE_INTO): s for s in (S.PENDING, S.APPROVED, S.ANSWERED)},
+    # Desk mode: only a question still waiting for its first response is assigned.
+    **{(s, A.ASSIGN): s for s in (S.PENDING, S.APPROVED)},
 }
 ALL_PAIRS = [(s, a) for s in S for a in A]
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from atexpert.domain import saved_replies
 from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.errors import AtexpertError
 from atexpert.domain.events import EventKind
 from atexpert.domain.questions import Author, IncomingQuestion
+from atexpert.domain.saved_replies import SavedReplyIn
 from atexpert.domain.sessions import Role, SessionFields, SessionUpdate
 from atexpert.live.hub import LiveHub, SessionFeed
 from atexpert.store.automod import AutomodStore
@@ -121,6 +123,15 @@ async def run_every_action(
     await store.set_question_tags(sid, q[0], ["fuel", "a350"], actor="u_mod", at=t)
     await store.set_question_tags(sid, q[2], [], actor="u_mod", at=t)
     await store.set_question_note(sid, q[0], "great one", actor="u_mod", at=t)
+    # Desk mode: an agent on duty, a question assigned then handed back to no one.
+    await store.set_on_duty(sid, "u_exp", True, actor="u_exp", at=t)
+    await store.assign_question(sid, q[5], "u_exp", "call back", actor="u_mod", at=t)
+    await store.assign_question(sid, q[5], None, actor="u_exp", at=t)
+    await store.assign_question(sid, q[1], "u_exp", actor="u_mod", at=t)
+    reply = SavedReplyIn(title="Thanks", variables=["topic"], text="Thanks {asker} for {topic}")
+    await store.change_saved_replies(
+        sid, lambda rs: saved_replies.added(rs, reply, "r_1"), actor="u_mod", at=t
+    )
     # Like counts read on X: changed ones only (q[2] still has 14), the version kept.
     likes = {q[0]: 40, q[1]: 3, q[2]: 14, "q_1": 5}
     assert await store.set_question_likes(sid, likes, actor="intake", at=t) == [q[0], q[1]]

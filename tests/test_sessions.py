@@ -36,6 +36,9 @@ LEGAL: dict[tuple[S, A], S] = {
     (S.CLOSED, A.ARCHIVE): S.ARCHIVED,
     (S.LIVE, A.ANNOUNCE): S.LIVE,
     (S.CLOSED, A.ANNOUNCE): S.CLOSED,
+    # Desk mode: agents go on and off duty until the session closes.
+    **{(s, A.SHIFT): s for s in (S.SCHEDULED, S.LIVE, S.WRAPPING_UP)},
+    **{(s, A.REPLIES): s for s in (S.DRAFT, S.SCHEDULED, S.LIVE, S.WRAPPING_UP)},
 }
 ALL_PAIRS = [(s, a) for s in S for a in A]
 

@@ -68,6 +68,8 @@ class EventKind(StrEnum):
     SESSION_ARCHIVED = "session.archived"
     SESSION_ROLES_CHANGED = "session.roles_changed"
     SESSION_ANNOUNCED = "session.announced"
+    SESSION_SHIFT_CHANGED = "session.shift_changed"  # an agent went on or off duty
+    SESSION_REPLIES_CHANGED = "session.replies_changed"  # the saved replies, as a whole
     QUESTION_RECEIVED = "question.received"
     QUESTION_APPROVED = "question.approved"
     QUESTION_REJECTED = "question.rejected"
@@ -81,6 +83,7 @@ class EventKind(StrEnum):
     QUESTION_TAGGED = "question.tagged"
     QUESTION_NOTED = "question.noted"
     QUESTION_METRICS = "question.metrics"
+    QUESTION_ASSIGNED = "question.assigned"  # to an agent on duty, or unassigned
     ANSWER_DRAFTED = "answer.drafted"
     ANSWER_EDITED = "answer.edited"
     ANSWER_SUBMITTED = "answer.submitted"

@@ -72,6 +72,7 @@ class QuestionAction(StrEnum):
     PRIORITIZE = "prioritize"
     TAG = "tag"
     NOTE = "note"
+    ASSIGN = "assign"
     #: Guard only: the target of a merge must be one of these.
     MERGE_INTO = "merge into"
 
@@ -96,6 +97,8 @@ for _status in (_S.PENDING, _S.APPROVED, _S.ANSWERED, _S.REJECTED):
         _table[(_status, _action)] = _status
 for _status in (_S.PENDING, _S.APPROVED, _S.ANSWERED):
     _table[(_status, _A.MERGE_INTO)] = _status
+for _status in (_S.PENDING, _S.APPROVED):  # waiting questions (atexpert.domain.desk)
+    _table[(_status, _A.ASSIGN)] = _status
 
 MACHINE: StateMachine[QuestionStatus, QuestionAction] = StateMachine("question", _table)
 
@@ -111,6 +114,7 @@ _KIND = {
     _A.PRIORITIZE: EventKind.QUESTION_PRIORITIZED,
     _A.TAG: EventKind.QUESTION_TAGGED,
     _A.NOTE: EventKind.QUESTION_NOTED,
+    _A.ASSIGN: EventKind.QUESTION_ASSIGNED,
 }
 _DECISIONS = (_A.APPROVE, _A.REJECT, _A.MERGE, _A.REQUEUE, _A.RESTORE)
 
@@ -198,6 +202,10 @@ class Question(BaseModel):
     answer_id: str | None = None
     decided_by: str | None = None
     decided_at: AwareDatetime | None = None
+    #: Desk mode (atexpert.domain.desk): the agent on duty it is assigned to, and the
+    #: note of the last hand-over.
+    assignee: str | None = None
+    handover_note: str | None = None
     version: int = 1
 
     @computed_field  # type: ignore[prop-decorator]
@@ -384,5 +392,15 @@ def note_patch(note: str | None) -> Record:
 #: What staff can do to a question: the question commands (atexpert.web.commands) and the
 #: ``action`` of a websocket question message (atexpert.live.protocol).
 QuestionCommandName = Literal[
-    "approve", "reject", "merge", "requeue", "restore", "edit", "star", "priority", "tags", "note"
+    "approve",
+    "reject",
+    "merge",
+    "requeue",
+    "restore",
+    "edit",
+    "star",
+    "priority",
+    "tags",
+    "note",
+    "assign",
 ]

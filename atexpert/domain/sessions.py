@@ -18,6 +18,11 @@ change in draft, scheduled and live. ``announce`` records the tweet id of the st
 announcement (the root of the session's thread on X) or of the end one, while live or
 closed. A session is started only from scheduled: a "start
 now" button schedules then starts. Nothing leaves archived.
+
+Two kinds (:class:`SessionKind`): an ``event`` runs from its start to its
+``scheduled_end``, when the scheduler closes it; a ``desk`` (an always-on customer-service
+desk, :mod:`atexpert.domain.desk`) has no end: it goes live at its start and stays live
+until an admin closes it. The kind is chosen at creation.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from atexpert.domain.business_hours import (
 )
 from atexpert.domain.errors import IllegalTransition, InvalidInput
 from atexpert.domain.events import Change, EventKind, JsonList, Record, StateMachine, invalid_input
+from atexpert.domain.saved_replies import SavedReply
 
 HASHTAG = re.compile(r"#\w{1,99}")
 #: The longest wrap-up period, in minutes.
@@ -85,6 +91,8 @@ class SessionAction(StrEnum):
     ARCHIVE = "archive"
     CHANGE_ROLES = "change roles of"
     ANNOUNCE = "announce"
+    SHIFT = "change shifts of"
+    REPLIES = "change saved replies of"
     #: Guard only: questions are received while the session is scheduled or live.
     RECEIVE = "receive questions for"
 
@@ -117,6 +125,13 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.LIVE, _A.ANNOUNCE): _S.LIVE,
         (_S.WRAPPING_UP, _A.ANNOUNCE): _S.WRAPPING_UP,
         (_S.CLOSED, _A.ANNOUNCE): _S.CLOSED,
+        (_S.SCHEDULED, _A.SHIFT): _S.SCHEDULED,
+        (_S.LIVE, _A.SHIFT): _S.LIVE,
+        (_S.WRAPPING_UP, _A.SHIFT): _S.WRAPPING_UP,
+        (_S.DRAFT, _A.REPLIES): _S.DRAFT,
+        (_S.SCHEDULED, _A.REPLIES): _S.SCHEDULED,
+        (_S.LIVE, _A.REPLIES): _S.LIVE,
+        (_S.WRAPPING_UP, _A.REPLIES): _S.WRAPPING_UP,
     },
 )
 
@@ -130,6 +145,8 @@ _KIND = {
     _A.ARCHIVE: EventKind.SESSION_ARCHIVED,
     _A.CHANGE_ROLES: EventKind.SESSION_ROLES_CHANGED,
     _A.ANNOUNCE: EventKind.SESSION_ANNOUNCED,
+    _A.SHIFT: EventKind.SESSION_SHIFT_CHANGED,
+    _A.REPLIES: EventKind.SESSION_REPLIES_CHANGED,
 }
 #: Session field holding the tweet id of each announcement.
 ANNOUNCEMENT_FIELD = {"start": "thread_root_id", "end": "closing_tweet_id"}
@@ -151,6 +168,15 @@ class HostAccount(BaseModel):
         if handle is None:
             raise ValueError(twittertext.HANDLE_RULE)
         return handle
+
+
+class SessionKind(StrEnum):
+    EVENT = "event"  # from its start to its scheduled end (the default)
+    DESK = "desk"  # no end: live until an admin closes it
+
+
+#: The default first-response target of a desk's questions, in minutes.
+FIRST_RESPONSE_MINUTES = 60
 
 
 class MergedReplies(StrEnum):
@@ -222,16 +248,21 @@ class SessionFields(BaseModel):
     description: str = Field(default="", max_length=5000)
     #: The occurrence's own expert, in public ("Capt. Jane Doe, A350 pilot"); "": none.
     guest: str = Field(default="", max_length=MAX_GUEST)
+
+    kind: SessionKind = SessionKind.EVENT
     hashtags: list[str] = Field(min_length=1, max_length=10)
     host_account: HostAccount
     expert_ids: JsonList[str] = []
     moderator_ids: JsonList[str] = []
     scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime
+    #: Required for an event; a desk has none.
+    scheduled_end: AwareDatetime | None = None
     time_zone: str = "UTC"
     intake_opens_before_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     #: After the close, how long the expert may still finish and publish (0: none).
     wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
+    #: A desk's target: each question has a first response within this many minutes.
+    first_response_minutes: int = Field(default=FIRST_RESPONSE_MINUTES, ge=1, le=7 * 24 * 60)
     language: Literal["fr", "en"] = "en"
     options: SessionOptions = SessionOptions()
 
@@ -247,7 +278,12 @@ class SessionFields(BaseModel):
 
     @model_validator(mode="after")
     def _times(self) -> Self:
-        if self.scheduled_end <= self.scheduled_start:
+        if self.kind is SessionKind.DESK:
+            if self.scheduled_end is not None:
+                raise ValueError("a desk has no end: leave scheduled_end out")
+        elif self.scheduled_end is None:
+            raise ValueError("scheduled_end is required (only a desk has no end)")
+        elif self.scheduled_end <= self.scheduled_start:
             raise ValueError("scheduled_end must be after scheduled_start")
         return self
 
@@ -272,6 +308,7 @@ class SessionUpdate(BaseModel):
     time_zone: str | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
     language: Literal["fr", "en"] | None = None
     options: SessionOptions | None = None
 
@@ -302,6 +339,11 @@ class Session(SessionFields):
     #: The series this session is an occurrence of, and the occurrence's local day.
     series_id: str | None = None
     occurrence_on: date | None = None
+
+    #: Desk mode: the staff user ids of the agents on duty (atexpert.domain.desk).
+    on_duty: JsonList[str] = []
+    #: Saved replies with variables (atexpert.domain.saved_replies), as plain records.
+    saved_replies: JsonList[SavedReply] = []
 
 
 def new_session_id() -> str:
@@ -374,7 +416,7 @@ def transition(
 def schedule(session: Session, *, actor: str, at: datetime) -> Change:
     """A session whose start has passed may still be scheduled (the scheduler starts it at
     once); one whose end has passed may not: there would be nothing left to run."""
-    if session.scheduled_end <= at:
+    if session.scheduled_end is not None and session.scheduled_end <= at:
         raise InvalidInput.field(
             ("scheduled_end",),
             "the session's end has already passed: move its times later, then schedule it",
@@ -486,7 +528,7 @@ def due_at(session: Session) -> datetime | None:
     if session.status is SessionStatus.SCHEDULED:
         return session.scheduled_start
     if session.status is SessionStatus.LIVE:
-        return session.scheduled_end
+        return session.scheduled_end  # None for a desk: it never closes by itself
     if session.status is SessionStatus.WRAPPING_UP:
         return session.wrap_up_until
     return None

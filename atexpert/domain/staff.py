@@ -150,6 +150,12 @@ class Action(StrEnum):
     QUESTION_MODERATE = "question.moderate"
     #: Send an approved question back to the moderators' queue (moderators and experts).
     QUESTION_HAND_BACK = "question.hand_back"
+    #: Desk mode: assign a waiting question to an agent on duty, or hand it over.
+    QUESTION_ASSIGN = "question.assign"
+    #: Desk mode: go on or off duty (the session's agents: its experts).
+    DESK_SHIFT = "desk.shift"
+    #: Write, change and delete the session's saved replies.
+    SESSION_REPLIES = "session.saved_replies"
     ANSWER_READ = "answer.read"
     ANSWER_WRITE = "answer.write"
     ANSWER_APPROVE = "answer.approve"
@@ -175,6 +181,8 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
             Action.QUESTION_READ_APPROVED,
             Action.QUESTION_MODERATE,
             Action.QUESTION_HAND_BACK,
+            Action.QUESTION_ASSIGN,
+            Action.SESSION_REPLIES,
             Action.ANSWER_READ,
             Action.ANSWER_APPROVE,
             Action.SERIES_ANALYTICS,
@@ -185,6 +193,8 @@ _GRANTS: dict[StaffRole, frozenset[Action]] = {
             Action.SESSION_READ,
             Action.QUESTION_READ_APPROVED,
             Action.QUESTION_HAND_BACK,
+            Action.QUESTION_ASSIGN,
+            Action.DESK_SHIFT,
             Action.ANSWER_READ,
             Action.ANSWER_WRITE,
         }

@@ -66,6 +66,7 @@ SESSION_FIELDS = (
     "title",
     "description",
     "guest",
+    "kind",
     "hashtags",
     "host_account",
     "expert_ids",
@@ -75,6 +76,7 @@ SESSION_FIELDS = (
     "time_zone",
     "intake_opens_before_minutes",
     "wrap_up_minutes",
+    "first_response_minutes",
     "language",
     "options",
     "status",
@@ -93,12 +95,15 @@ SESSION_FIELDS = (
     "closing_tweet_id",
     "series_id",
     "occurrence_on",
+    "on_duty",
+    "saved_replies",
 )
 PUBLIC_SESSION_FIELDS = (
     "id",
     "title",
     "description",
     "guest",
+    "kind",
     "hashtags",
     "scheduled_start",
     "scheduled_end",
@@ -132,6 +137,8 @@ EXPERT_QUESTION_FIELDS = (
     "answer_id",
     "decided_by",
     "decided_at",
+    "assignee",
+    "handover_note",
     "version",
 )
 PUBLIC_QUESTION_FIELDS = (
@@ -298,3 +305,21 @@ def _nested(found: Shape, name: str, value: Any) -> Any:
         for item in value or []
         if isinstance(item, Mapping) and (required is None or item.get(required))
     ]
+
+
+def asker_history(
+    audience: Audience,
+    earlier: Iterable[Mapping[str, Any]],
+    answers: Mapping[str, Mapping[str, Any]],
+) -> list[Json]:
+    """Desk mode: the ``earlier`` questions of an asker (records, newest first) that
+    ``audience`` sees, each as ``{"question", "answer"}`` (the answer by id from
+    ``answers``, when it has one ``audience`` sees; else None)."""
+    out: list[Json] = []
+    for record in earlier:
+        question = project(audience, "question", record)
+        if question is None:
+            continue
+        answer = answers.get(str(record.get("answer_id") or ""))
+        out.append({"question": question, "answer": project(audience, "answer", answer)})
+    return out

@@ -29,7 +29,7 @@ from atexpert.domain.clock import Clock, SystemClock
 from atexpert.domain.costs import CallKind
 from atexpert.domain.errors import IllegalTransition, NotFound
 from atexpert.domain.questions import IncomingQuestion, Question
-from atexpert.domain.sessions import Session
+from atexpert.domain.sessions import Session, SessionKind
 from atexpert.intake.posts import (
     TWEPOCH_MS,
     Accepted,
@@ -118,7 +118,11 @@ class BudgetPaused(Exception):
 
 
 def target_of(session: Session, host_id: str) -> Target:
-    return Target.of(session.id, session.hashtags, host_id, session.host_account.handle)
+    """What intake looks for: a desk takes every mention of the host, an event only the
+    posts with one of its hashtags."""
+    desk = session.kind is SessionKind.DESK
+    handle = session.host_account.handle
+    return Target.of(session.id, session.hashtags, host_id, handle, any_hashtag=desk)
 
 
 def search_query(target: Target) -> str:

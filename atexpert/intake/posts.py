@@ -47,11 +47,21 @@ class Target:
     hashtags: frozenset[str]  # casefolded, without '#'
     host_id: str
     host_handle: str
+    #: A desk takes every post it reads (the host's mentions), with a hashtag or not.
+    any_hashtag: bool = False
 
     @classmethod
-    def of(cls, session_id: str, hashtags: Iterable[str], host_id: str, host_handle: str) -> Target:
+    def of(
+        cls,
+        session_id: str,
+        hashtags: Iterable[str],
+        host_id: str,
+        host_handle: str,
+        *,
+        any_hashtag: bool = False,
+    ) -> Target:
         tags = frozenset(t.lstrip("#＃").casefold() for t in hashtags)
-        return cls(session_id, tags, host_id, host_handle.lstrip("@"))
+        return cls(session_id, tags, host_id, host_handle.lstrip("@"), any_hashtag)
 
 
 class Skip(StrEnum):
@@ -247,7 +257,8 @@ def classify(post: Any, users: Users, target: Target, now: datetime) -> Outcome:
     references = reference_types(post)
     if twittertext.is_retweet(text, references):
         return Skipped(tweet_id, Skip.RETWEET)
-    if not any(tag.casefold() in target.hashtags for tag in hashtags(post, text)):
+    tagged = any(tag.casefold() in target.hashtags for tag in hashtags(post, text))
+    if not tagged and not target.any_hashtag:
         return Skipped(tweet_id, Skip.NO_HASHTAG)
     truncated = len(text) > MAX_TEXT
     replyable = twittertext.may_reply(

@@ -84,7 +84,8 @@ def _public(session: Session) -> bool:
 
 def _upcoming(session: Session, now: datetime) -> bool:
     if session.status is SessionStatus.SCHEDULED:
-        return session.scheduled_end >= now
+        end = session.scheduled_end  # None: a desk, which never ends
+        return end is None or end >= now
     return session.status in UPCOMING
 
 

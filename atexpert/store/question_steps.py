@@ -55,6 +55,23 @@ class QuestionSteps(StepRunner):
         )
         return [questions.load(raw, session_id) for raw in raws]
 
+    async def list_questions_by(self, session_id: str, author_id: str) -> list[Question]:
+        """The questions of one X account (``author.id``, digits), in arrival order. Every
+        record is read but only that account's are parsed: a record holds the author's
+        id as ``"id":"<digits>"`` (compact JSON, however its fields are ordered), and no
+        other ``id`` field of a question is digits alone."""
+        if not author_id.isdigit():
+            return []
+        needle = f'"id":"{author_id}"'
+        raws = await self._list(
+            [keys.question_index(session_id, s.value) for s in QuestionStatus],
+            lambda i: keys.question(session_id, i),
+            0,
+            None,
+        )
+        found = (questions.load(raw, session_id) for raw in raws if needle in raw)
+        return [q for q in found if q.author.id == author_id]
+
     async def _question(
         self,
         session_id: str,

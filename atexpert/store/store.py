@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from atexpert.domain import sessions
+from atexpert.domain import desk, sessions
 from atexpert.domain.answers import Answer, AnswerStatus
 from atexpert.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from atexpert.domain.events import (
@@ -32,7 +32,8 @@ from atexpert.domain.events import (
     decode_event,
     replay,
 )
-from atexpert.domain.questions import Question
+from atexpert.domain.questions import Question, QuestionAction
+from atexpert.domain.saved_replies import SavedReply
 from atexpert.domain.sessions import (
     QueuedAtClose,
     Role,
@@ -203,9 +204,16 @@ class Store(MergeSteps):
     async def _change_role(
         self, session_id: str, user_id: str, role: Role, grant: bool, actor: str, at: datetime
     ) -> Session:
-        for _ in range(ROLE_RETRIES):  # read-modify-write guarded by the version
-            current = await self.get_session(session_id)
-            change = sessions.change_role(current, user_id, role, grant=grant, actor=actor, at=at)
+        return await self._retried(
+            session_id,
+            lambda s: sessions.change_role(s, user_id, role, grant=grant, actor=actor, at=at),
+        )
+
+    async def _retried(self, session_id: str, plan: Callable[[Session], Change]) -> Session:
+        """The change ``plan`` makes of the current session, read-modify-write guarded by
+        the version: retried when the session changed meanwhile."""
+        for _ in range(ROLE_RETRIES):
+            change = plan(await self.get_session(session_id))
             try:
                 return await self._session_step(change)
             except IllegalTransition:
@@ -213,6 +221,57 @@ class Store(MergeSteps):
             except Conflict:
                 continue
         raise Conflict(f"session {session_id} keeps changing; try again")
+
+    # -- desk mode: shifts and assignment (atexpert.domain.desk) --------------------------
+
+    async def set_on_duty(
+        self,
+        session_id: str,
+        user_id: str,
+        on_duty: bool,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Session:
+        """``user_id`` starts (``on_duty``) or ends a shift: ``session.shift_changed``."""
+        at = self._now(at)
+        return await self._retried(
+            session_id, lambda s: desk.shift(s, user_id, on_duty, actor=actor, at=at)
+        )
+
+    async def change_saved_replies(
+        self,
+        session_id: str,
+        plan: Callable[[list[SavedReply]], list[SavedReply]],
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Session:
+        """The session's saved replies become ``plan`` of the current ones:
+        ``session.replies_changed`` (retried when the session changed meanwhile)."""
+        at = self._now(at)
+        return await self._retried(
+            session_id,
+            lambda s: desk.replies_change(s, plan(list(s.saved_replies)), actor=actor, at=at),
+        )
+
+    async def assign_question(
+        self,
+        session_id: str,
+        question_id: str,
+        assignee: str | None,
+        note: str | None = None,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Question:
+        """Assign a waiting question to an agent on duty (None: unassign), or hand it over
+        with a ``note``: ``question.assigned``."""
+        at = self._now(at)
+        patch = desk.assignment_patch(await self.get_session(session_id), assignee, note)
+        return await self._question(
+            session_id, question_id, QuestionAction.ASSIGN, actor, at, patch
+        )
 
     async def record_announcement(
         self,

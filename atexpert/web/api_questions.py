@@ -119,6 +119,7 @@ ACTIONS = command_endpoints(
         "priority": "Set the priority",
         "tags": "Replace the tags",
         "note": "Set the moderators' note",
+        "assign": "Assign to an agent on duty, hand over (with a note) or unassign (desk)",
     },
     ONE,
     tag=TAG,

@@ -88,8 +88,10 @@ async def session_grants(call: Call) -> Grants:
 
 
 class StaffName(BaseModel):
-    """How the consoles name a staff person found by username (events' actors)."""
+    """How the consoles name a staff person found by username (events' actors) or by id
+    (a desk's agents on duty, a question's assignee)."""
 
+    id: str
     username: str
     name: str
 
@@ -105,7 +107,9 @@ async def session_staff(call: Call) -> list[StaffName]:
     session = await call.session(Action.SESSION_READ)
     users = await call.services.staff.list_users()
     return [
-        StaffName(username=u.username, name=staff_name(u)) for u in users if roles_of(u, session)
+        StaffName(id=u.id, username=u.username, name=staff_name(u))
+        for u in users
+        if roles_of(u, session)
     ]
 
 

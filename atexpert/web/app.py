@@ -26,6 +26,7 @@ from atexpert.store.store import Store
 from atexpert.web import (
     api_answers,
     api_automod,
+    api_desk,
     api_intake,
     api_invitations,
     api_publish,
@@ -59,6 +60,7 @@ ENDPOINTS: list[Endpoint] = [
     *api_staff.ENDPOINTS,
     *api_sessions.ENDPOINTS,
     *api_questions.ENDPOINTS,
+    *api_desk.ENDPOINTS,
     *api_answers.ENDPOINTS,
     *api_intake.ENDPOINTS,
     *api_automod.ENDPOINTS,

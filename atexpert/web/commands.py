@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from atexpert.domain import invitations
 from atexpert.domain.answers import MAX_PARTS, Answer, AnswerDraft
 from atexpert.domain.answers import MAX_TEXT as MAX_ANSWER_TEXT
+from atexpert.domain.desk import MAX_HANDOVER_NOTE
 from atexpert.domain.errors import FieldError, Forbidden, InvalidInput, SessionClosed
 from atexpert.domain.invitations import DEFAULT_HOURS, Hours, Invitation, takes_staff
 from atexpert.domain.questions import (
@@ -277,6 +278,19 @@ class Note(BaseModel):
     note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None
 
 
+class Assign(BaseModel):
+    """Desk mode (:mod:`atexpert.domain.desk`): to an agent on duty, or to no one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(
+        max_length=64, description="The staff user id of an agent on duty; null: unassign"
+    )
+    note: str | None = Field(
+        default=None, max_length=MAX_HANDOVER_NOTE, description="For the new assignee"
+    )
+
+
 # -- question commands -------------------------------------------------------------------
 
 _MODERATE = Action.QUESTION_MODERATE
@@ -299,6 +313,12 @@ def _step(method: Callable[..., Awaitable[R]], field: str | None = None) -> Step
 async def _requeue(s: Stores, t: Target, body: HandBack) -> Question:
     return await s.store.requeue_question(
         t.session.id, t.id, actor=t.actor, at=t.at, reason=body.reason
+    )
+
+
+async def _assign_question(s: Stores, t: Target, body: Assign) -> Question:
+    return await s.store.assign_question(
+        t.session.id, t.id, body.assignee, body.note, actor=t.actor, at=t.at
     )
 
 
@@ -329,6 +349,14 @@ QUESTION_COMMANDS: dict[str, QuestionCommand] = {
         Command("priority", Priority, _MODERATE, _step(Store.set_question_priority, "priority")),
         Command("tags", Tags, _MODERATE, _step(Store.set_question_tags, "tags")),
         Command("note", Note, _MODERATE, _step(Store.set_question_note, "note")),
+        Command(
+            "assign",
+            Assign,
+            Action.QUESTION_ASSIGN,
+            _assign_question,
+            states=ANSWERING,
+            refusal=NO_ANSWERS,
+        ),
     )
 }
 assert set(QUESTION_COMMANDS) == set(get_args(QuestionCommandName))

@@ -50,7 +50,8 @@ export function personName(user) {
 
 const staffNames = new Map();
 
-/** The name of the staff person whose username is ``username`` (e.g. an event's actor). */
+/** The name of the staff person whose username (e.g. an event's actor) or id is
+ * ``username``. */
 export function staffName(username) {
   return staffNames.get(username) || username;
 }
@@ -60,6 +61,7 @@ export async function loadStaffNames(sid) {
   try {
     for (const person of await api("GET", `/api/sessions/${encodeURIComponent(sid)}/staff`)) {
       staffNames.set(person.username, person.name);
+      staffNames.set(person.id, person.name); // a desk's agents and assignees are ids
     }
   } catch {
     // the usernames are shown instead

@@ -3,8 +3,11 @@
 // saved on the server, warnings before publishing, per-part publishing status.
 
 import { api } from "./api.js";
-import { connectionIndicator, say, setupChrome } from "./chrome.js";
+import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
+import {
+  assignForm, assigneeChip, deskOrder, dutyPanel, isDesk, renderHistory, replyPicker, startTicker, waitingChip,
+} from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, formatUsd, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -49,7 +52,7 @@ function alsoAsked(q, merged) {
 function approvedList() {
   return [...state.questions.values()]
     .filter((q) => q.status === "approved" && !state.skipped.has(q.id))
-    .sort(byModeratorOrder);
+    .sort(isDesk(state.session) ? deskOrder(state.me.id) : byModeratorOrder);
 }
 
 let scheduled = false;
@@ -84,6 +87,8 @@ function renderList() {
       el("div", { class: "q-head" },
         el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
         el("time", { datetime: q.created_at, text: formatTime(q.created_at, zone()) }),
+        waitingChip(q, state.session),
+        assigneeChip(q, state.me.id, staffName),
         q.starred ? el("span", { class: "star", text: "★" }) : null,
         q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
         q.id === state.current ? el("span", { class: "badge", text: t("expert.now") }) : null),
@@ -106,6 +111,13 @@ function renderNow() {
   $("#now-text").textContent = shownText(q);
   $("#now-merged").textContent = alsoAsked(q, mergedAskers([...state.questions.values()]));
   $("#now-merged").hidden = !$("#now-merged").textContent;
+  const assign = $("#now-assign");
+  assign.hidden = !isDesk(state.session);
+  const stamp = `${q.id}@${q.version}|${(state.session.on_duty || []).join()}|${document.documentElement.lang}`;
+  if (!assign.hidden && assign.dataset.stamp !== stamp) { // rebuilt only when it changed: a note being typed stays
+    assign.dataset.stamp = stamp;
+    assign.replaceChildren(assignForm(q, state.session, staffName, (who, note) => assignTo(q, who, note)));
+  }
   renderPreview();
 }
 
@@ -204,6 +216,7 @@ function answer(qid) {
   state.preview = null;
   render();
   refreshPreview();
+  showHistory(qid);
   requestAnimationFrame(() => $("#answer-text").focus());
 }
 
@@ -391,6 +404,60 @@ function showSession() {
   });
   sessionLanguage(state.session.language);
   showSessionEnded(state.session);
+  dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: state.actions.includes("desk.shift"), onShift: shift });
+  $("#desk").hidden = !isDesk(state.session);
+  const replies = JSON.stringify([state.session.saved_replies || [], document.documentElement.lang]);
+  if ($("#replies").dataset.stamp !== replies) { // rebuilt only when the replies change
+    $("#replies").dataset.stamp = replies;
+    replyPicker($("#replies"), state.session, { fill: fillReply, insert: insertText });
+  }
+}
+
+function fillReply(reply, values) {
+  const path = `${base}/saved-replies/${encodeURIComponent(reply.id)}/fill`;
+  return api("POST", path, { question_id: state.current, values });
+}
+
+/** Put ``text`` into the answer at the cursor; the preview and the draft follow. */
+function insertText(text) {
+  const area = $("#answer-text");
+  const at = area.selectionStart ?? area.value.length;
+  area.setRangeText(text, at, area.selectionEnd ?? at, "end");
+  area.dispatchEvent(new Event("input"));
+  area.focus();
+}
+
+/** The asker's earlier questions beside the one being answered. */
+async function showHistory(qid) {
+  const box = $("#history-box");
+  try {
+    const items = await api("GET", `${base}/questions/${encodeURIComponent(qid)}/history`);
+    if (qid === state.current) renderHistory(box, $("#history"), items, (iso) => formatDateTime(iso, zone()));
+  } catch {
+    box.hidden = true;
+  }
+}
+
+async function shift(onDuty) {
+  try {
+    keep(state, "session", await api("POST", `${base}/shift`, { on_duty: onDuty }));
+    say(t(onDuty ? "desk.shift.started" : "desk.shift.ended"), "ok");
+    showSession();
+    render();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+}
+
+async function assignTo(q, assignee, note) {
+  try {
+    const path = `${base}/questions/${encodeURIComponent(q.id)}/assign`;
+    keep(state, "question", await api("POST", path, { assignee, note }));
+    say(assignee ? t("desk.assigned.to", { who: staffName(assignee) }) : t("desk.unassigned"), "ok");
+    render();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
 }
 
 /** The session's time zone: every time shown is in it. */
@@ -445,6 +512,8 @@ async function main() {
     say(t("error.action", { detail: error.message }), "error");
     return;
   }
+  await loadStaffNames(sid);
+  startTicker();
   document.addEventListener("keydown", onKey);
   document.addEventListener("langchange", () => {
     showSession();

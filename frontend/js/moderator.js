@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
+import { assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, startTicker, waitingChip } from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -133,6 +134,8 @@ function item(q) {
       el("strong", { class: "handle", text: `@${(q.author || {}).handle || "?"}` }),
       el("time", { datetime: q.created_at, text: formatTime(q.created_at, zone()) }),
       likes(q),
+      waitingChip(q, state.session),
+      assigneeChip(q, state.me.id, staffName),
       el("span", { class: `badge status-${q.status}`, text: t(`status.${q.status}`) }),
       q.starred ? el("span", { class: "star", text: "★", title: t("action.star") }) : null,
       q.priority ? el("span", { class: "prio", text: t("detail.priority.short", { n: q.priority }) }) : null,
@@ -206,6 +209,12 @@ function renderDetail() {
   if (claim) $("#d-claim").textContent = t("claim.taken", { who: claim.name });
   else if (mine) $("#d-claim").textContent = t("claim.mine");
   $("#d-text").textContent = shownText(q);
+  renderAssign(q);
+  if (state.historyOf !== q.id) {
+    state.historyOf = q.id;
+    $("#history-box").hidden = true;
+    loadHistory(q.id);
+  }
   const why = q.reject_reason
     ? t("detail.reason", { reason: q.reject_reason })
     : handedBack(q)
@@ -231,6 +240,27 @@ function renderDetail() {
     fill("#d-tags", (q.tags || []).join(", "));
     fill("#d-note", q.moderator_note || "");
   }
+}
+
+/** The asker's earlier questions beside the selected one (once the selection rests). */
+const loadHistory = debounce(async (qid) => {
+  if (qid !== state.selected) return;
+  try {
+    const items = await api("GET", `/api/sessions/${encodeURIComponent(sid)}/questions/${encodeURIComponent(qid)}/history`);
+    if (qid === state.selected) renderHistory($("#history-box"), $("#history"), items, (iso) => formatDateTime(iso, zone()));
+  } catch {
+    // no history shown
+  }
+}, 300);
+
+/** Desk mode: assign the selected waiting question to an agent on duty, or hand it over. */
+function renderAssign(q) {
+  const box = $("#d-assign");
+  box.hidden = !isDesk(state.session) || !["pending", "approved"].includes(q.status);
+  const stamp = `${q.id}@${q.version}|${(state.session.on_duty || []).join()}|${document.documentElement.lang}`;
+  if (box.hidden || box.dataset.stamp === stamp) return; // a note being typed stays
+  box.dataset.stamp = stamp;
+  box.replaceChildren(assignForm(q, state.session, staffName, (assignee, note) => run(q.id, "assign", { assignee, note }).then(render)));
 }
 
 function fill(selector, value) {
@@ -611,6 +641,20 @@ function showSession() {
   });
   sessionLanguage(state.session.language);
   showSessionEnded(state.session);
+  dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: false });
+  if (isDesk(state.session) && !state.deskSorted) {
+    state.deskSorted = true; // a desk's queue: oldest first, unless a sort was chosen here
+    let chosen = null;
+    try {
+      chosen = localStorage.getItem(SORT_KEY);
+    } catch {
+      // no storage: the desk's default
+    }
+    if (!chosen) {
+      $("#f-sort").value = "oldest";
+      render();
+    }
+  }
 }
 
 /** The session's time zone: every time shown is in it. */
@@ -794,6 +838,7 @@ async function main() {
     return;
   }
   await loadStaffNames(sid);
+  startTicker();
   wire();
   socket = new LiveSocket(sid, "moderator", {
     onSnapshot,

@@ -16,6 +16,7 @@ import redis
 
 from atexpert.domain.clock import ManualClock, SystemClock
 from atexpert.domain.sessions import SessionFields
+from atexpert.live.hub import LiveConfig
 from atexpert.store.invitations import InvitationStore
 from atexpert.store.staff import StaffStore
 from atexpert.store.store import Store
@@ -33,8 +34,9 @@ NOW = SystemClock().now().replace(microsecond=0)
 
 @dataclass
 class CommandWorld:
-    """A live session with one user per role and a pending, an approved and a rejected
-    question (each action has a target it is legal on); a draft session for the CLI."""
+    """A live session with one user per role (the expert on duty) and a pending, an
+    approved and a rejected question (each action has a target it is legal on); a draft
+    session for the CLI."""
 
     client: TestClient
     store: Store
@@ -57,6 +59,9 @@ def command_app(redis_url: str) -> Iterator[TestClient]:
         clock=ManualClock(NOW),
         password_hasher=FAST_HASHER,
         run_scheduler=False,
+        # Every world is fresh: a feed left without clients is retired at once, rather
+        # than holding a Redis connection for a session the next world flushed.
+        live_config=LiveConfig(idle_s=0),
     )
     with TestClient(app) as client:
         yield client
@@ -85,6 +90,7 @@ def fresh_world(client: TestClient, redis_url: str) -> CommandWorld:
     w.draft = w.call(w.store.create_session, fields, actor="seed", at=NOW).id
     w.call(w.store.schedule_session, w.sid, actor="seed", at=NOW)
     w.call(w.store.start_session, w.sid, actor="seed", at=NOW)
+    w.call(w.store.set_on_duty, w.sid, users["expert"].id, True, actor="seed", at=NOW)
     for n, status in enumerate(("pending", "approved", "rejected")):
         question, _ = w.call(w.store.add_question, w.sid, incoming(n), at=NOW)
         w.qids[status] = question.id

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from atexpert.domain import saved_replies
 from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.automod_config import AutomodConfig
 from atexpert.domain.clock import ManualClock
 from atexpert.domain.questions import Author, IncomingQuestion, QuestionStatus
+from atexpert.domain.saved_replies import SavedReplyIn
 from atexpert.domain.series import Series, SeriesFields, occurrence_fields, occurrences
 from atexpert.domain.sessions import HostAccount, Role, SessionFields
 from atexpert.store.automod import AutomodStore
@@ -43,12 +45,21 @@ STAFF_ONLY = [
     "crejected1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
-MEMBERS_ONLY = ["sapproved1", "DRAFTANSWER1", "smerged1", "x_token", "DRAFTTOPIC1", "DRAFTGUEST1"]
+MEMBERS_ONLY = [
+    "sapproved1",
+    "DRAFTANSWER1",
+    "smerged1",
+    "x_token",
+    "DRAFTTOPIC1",
+    "DRAFTGUEST1",
+    "HANDOVER1",
+    "SAVEDREPLY1",
+]
 #: Some of what each role may see, for the scan to prove it reached it.
 VISIBLE_TO = {
     "public": ["sanswered1", "canswered1", "capproved1", "OPENTOPIC1", "OPENGUEST1"],
     "outsider": ["sanswered1", "capproved1", "OPENTOPIC1", "OPENGUEST1"],
-    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1", "x_token"],
+    "expert": ["sapproved1", "DRAFTANSWER1", "sanswered1", "smerged1", "x_token", "HANDOVER1"],
     "moderator": [*STAFF_ONLY, *MEMBERS_ONLY],
     "admin": [*STAFF_ONLY, *MEMBERS_ONLY],
 }
@@ -139,6 +150,15 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     approved = await ask(sid, "sapproved1")
     await store.approve_question(sid, approved, actor="modzed", at=now)
     await store.set_question_note(sid, approved, "MODNOTE1", actor="modzed", at=now)
+    # Desk mode: the expert on duty, the approved question handed over to them with a note.
+    await store.set_on_duty(sid, w.user_ids["expert"], True, actor="expyan", at=now)
+    await store.assign_question(
+        sid, approved, w.user_ids["expert"], "HANDOVER1", actor="modzed", at=now
+    )
+    reply = SavedReplyIn(title="Thanks", text="SAVEDREPLY1 {asker}")
+    await store.change_saved_replies(
+        sid, lambda rs: saved_replies.added(rs, reply, "r_1"), actor="modzed", at=now
+    )
     merged = await ask(sid, "smerged1")
     await store.merge_question(sid, merged, approved, actor="modzed", at=now)
     handed = await ask(sid, "shanded1")
