@@ -34,6 +34,7 @@ class Close(StrEnum):
     NOT_FOUND = "4404 no such session"
     ABUSE = "4429 too many rejected messages"
     UNAVAILABLE = "1013 try again later"
+    OVERLOADED = "1013 the server is full; try again later"
 
     @property
     def code(self) -> int:
