@@ -52,10 +52,13 @@ PUBLIC_LIMITS: dict[str, Any] = {
     # an idle keep-alive connection is closed after this; above the 10 s after which
     # nginx drops its idle upstream connections, so it never reuses one being closed
     "timeout_keep_alive": 20,
-    # open connections (websockets included) and requests at once; beyond, 503
-    "limit_concurrency": 10_000,
+    # open connections (websockets included) and requests at once; beyond, 503. Above
+    # LiveConfig.max_public (10 000), so that public clients beyond that get the app's
+    # refusal with a retry hint (1013) rather than a bare 503
+    "limit_concurrency": 12_000,
     # a websocket frame larger than this closes the connection (1009); the app answers
-    # frames over its own limit (64 KiB) with a message_too_large error frame
+    # frames over its own limit (64 KiB) with a message_too_large error frame (a public
+    # client's frames are capped lower: PUBLIC_WS_MAX_SIZE)
     "ws_max_size": 1024 * 1024,
     # on SIGTERM: websockets are closed at once (1012), in-flight requests get this long
     "timeout_graceful_shutdown": 10,

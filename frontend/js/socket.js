@@ -5,7 +5,7 @@
 const SUBPROTOCOL = "atexpert.v1";
 const FATAL = new Set([4401, 4403, 4404, 4400]);
 const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 30000;
+const BACKOFF_CAP_MS = 15000;
 
 /** The wait before reconnecting: full jitter over an exponential ceiling, and at least
  * the `retry_after=<s>` a refusing server put in the close reason. */
