@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from atexpert.domain.questions import Author, IncomingQuestion
-from atexpert.domain.sessions import HostAccount, Session, SessionFields, SessionUpdate
+from atexpert.domain.sessions import Session, SessionUpdate
 from atexpert.live.hub import LiveConfig, LiveHub
 from atexpert.live.views import View
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import Store
+from tests.support.live_world import scheduled_session
 
 
 @dataclass(eq=False)
@@ -49,20 +50,6 @@ class Listener:
                 await self.arrived.wait()
 
 
-async def live_session(store: Store) -> str:
-    now = datetime.now(UTC)
-    fields = SessionFields(
-        title="Ask Airbus",
-        hashtags=["AskAirbus"],
-        host_account=HostAccount(handle="Airbus"),
-        scheduled_start=now + timedelta(hours=1),
-        scheduled_end=now + timedelta(hours=2),
-    )
-    session = await store.create_session(fields, actor="root")
-    await store.schedule_session(session.id, actor="root")
-    return session.id
-
-
 async def ask(store: Store, session_id: str, tweet: int) -> str:
     author = Author(id="7", handle="ann", name="Ann")
     incoming = IncomingQuestion(
@@ -76,7 +63,7 @@ async def test_feed_follows_the_stream_and_resumes_from_its_window(
     redis: RedisClient, redis_factory: Any
 ) -> None:
     store = Store(redis)
-    sid = await live_session(store)
+    sid = await scheduled_session(store)
     first = await ask(store, sid, 1)
     hub = LiveHub(await redis_factory(), LiveConfig(heartbeat_s=0.05))
     await hub.start()
@@ -115,7 +102,7 @@ async def test_claims_and_presence_are_shared_and_expire(
     redis: RedisClient, redis_factory: Any
 ) -> None:
     store = Store(redis)
-    sid = await live_session(store)
+    sid = await scheduled_session(store)
     qid = await ask(store, sid, 1)
     a, b = LiveHub(await redis_factory()), LiveHub(await redis_factory())
     try:
@@ -148,7 +135,7 @@ async def test_resume_older_than_the_window_is_a_resync(
     redis: RedisClient, redis_factory: Any
 ) -> None:
     store = Store(redis)
-    sid = await live_session(store)
+    sid = await scheduled_session(store)
     for tweet in range(5):
         await ask(store, sid, tweet)
     ids = [str(e[0]) for e in await redis.xrange(f"ama:{{{sid}}}:events")]

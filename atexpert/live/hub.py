@@ -51,6 +51,7 @@ BLOCK_MS = 1_000
 RETRY_S = 0.5
 LOAD_TRIES = 20
 LAG_PROBE_S = 0.25
+LAG_SAMPLES = 4
 
 _MODELS: dict[str, type[BaseModel]] = {
     "session": Session,
@@ -367,7 +368,7 @@ class LiveHub:
         self.feeds: dict[str, SessionFeed] = {}
         #: Public clients connected or connecting (the endpoint counts them).
         self.public_clients = 0
-        #: How late the event loop ran a timer lately, in seconds.
+        #: How late the event loop runs its timers lately, in seconds.
         self.lag = 0.0
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None
@@ -407,11 +408,15 @@ class LiveHub:
         return round(self.config.retry_after_s * (1 + random.random()))
 
     async def _probe_lag(self) -> None:
+        """Keep :attr:`lag`: the least delay of the last few timers, so one slow step (or
+        one moment without the CPU) does not turn clients away."""
         loop = asyncio.get_running_loop()
+        recent: deque[float] = deque(maxlen=LAG_SAMPLES)
         while True:
             start = loop.time()
             await asyncio.sleep(LAG_PROBE_S)
-            self.lag = max(0.0, loop.time() - start - LAG_PROBE_S)
+            recent.append(max(0.0, loop.time() - start - LAG_PROBE_S))
+            self.lag = min(recent)
 
     async def feed(self, session_id: str) -> SessionFeed:
         """The session's feed, started (and loaded) if needed; NotFound for no session."""

@@ -48,6 +48,7 @@ from atexpert.web.api_errors import ApiError
 from atexpert.web.api_routing import Services
 from atexpert.web.auth import Principal, authenticate
 from atexpert.web.commands import QUESTION_COMMANDS, Caller, authorize, parse_input, perform
+from atexpert.web.serving import SEND_NOW, text_frame
 
 log = logging.getLogger("atexpert.live")
 
@@ -88,6 +89,7 @@ class Connection:
         "pending",
         "receiving",
         "role",
+        "send_now",
         "sender",
         "strikes",
         "task",
@@ -113,6 +115,9 @@ class Connection:
         self.pending: deque[str] | None = None
         self.limit = config.send_queue
         self.sender: asyncio.Task[None] | None = None
+        #: Writes a frame at once (the server's fast path, ``web/serving.py``), when the
+        #: server offers one and nothing is waiting or being sent (no :attr:`sender`).
+        self.send_now = ws.scope.get("extensions", {}).get(SEND_NOW, {}).get("send_text")
         self.closing: Close | None = None
         #: The endpoint's task, and whether it waits for a message (then a kick wakes it).
         self.task = asyncio.current_task()
@@ -141,6 +146,8 @@ class Connection:
 
     def deliver(self, frame: str) -> None:
         if self.closing is not None:
+            return
+        if self.sender is None and self.send_now is not None and self.send_now(text_frame(frame)):
             return
         if self.pending is None:
             self.pending = deque()

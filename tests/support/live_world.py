@@ -54,6 +54,21 @@ class LiveWorld:
         return (await self.store.create_session(fields, actor="root")).id
 
 
+async def scheduled_session(store: Store) -> str:
+    """A new scheduled session, an hour from now (public, and its fields can change): its id."""
+    now = datetime.now(UTC)
+    fields = SessionFields(
+        title="Ask Airbus",
+        hashtags=["AskAirbus"],
+        host_account=HostAccount(handle="Airbus"),
+        scheduled_start=now + timedelta(hours=1),
+        scheduled_end=now + timedelta(hours=2),
+    )
+    session = await store.create_session(fields, actor="root")
+    await store.schedule_session(session.id, actor="root")
+    return session.id
+
+
 @pytest.fixture
 async def world(redis_standalone: aioredis.Redis) -> AsyncIterator[LiveWorld]:
     store = Store(redis_standalone)
