@@ -12,7 +12,8 @@ the session, which the public sees; the third tags a pending question, which it 
 not). Then:
 
 1. ``--clients`` public clients connect, spread over ``--procs`` client processes; the
-   app's RSS growth over that, divided by the count, is the memory per idle connection.
+   app's RSS growth over that (each after a garbage collection and ``malloc_trim``),
+   divided by the count, is the memory per idle connection.
 2. Events flow for ``--warmup`` seconds; the app process is killed (SIGKILL) and, after
    ``--down`` seconds, started again, while events keep coming.
 3. Each client reconnects as ``frontend/js/socket.js`` does (full jitter over an
@@ -30,6 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -99,9 +102,23 @@ def serve(port: int, redis_url: str) -> None:
     from atexpert.web.serving import server_config
 
     raise_fd_limit()
+    signal.signal(signal.SIGUSR1, lambda *_: collect())  # before reading the RSS
     app = create_app(Settings(redis_url=redis_url), run_scheduler=False)
     config = server_config(app, "127.0.0.1", port, log_level="warning", backlog=8192)
     uvicorn.Server(config).run()
+
+
+def collect() -> None:
+    """Collect garbage and hand the allocator's free memory back to the system."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def settled_rss_kib(pid: int) -> int:
+    """The app's RSS after a :func:`collect`."""
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(1)
+    return rss_kib(pid)
 
 
 def start_app(port: int, redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -180,7 +197,7 @@ async def viewer(client: Client, url: str, opts: dict[str, float], stop: asyncio
                             client.last = None
                 except ConnectionClosed:
                     pass
-                code = ws.close_code or 1006
+                code = int(ws.close_code or 1006)
                 client.closes[code] = client.closes.get(code, 0) + 1
                 client.refused += bool(code == 1013 and HINT.search(ws.close_reason or ""))
                 reason = ws.close_reason or ""
@@ -340,11 +357,11 @@ async def storm(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     fleet: Fleet | None = None
     try:
         await asyncio.sleep(1)  # settled
-        rss_before = rss_kib(app.pid)
+        rss_before = settled_rss_kib(app.pid)
         fleet = Fleet(url, args.clients, args.procs, opts)
         took = await asyncio.to_thread(fleet.wait, "connected", None, args.clients, args.timeout)
-        await asyncio.sleep(2)
-        rss_per_conn = (rss_kib(app.pid) - rss_before) / args.clients
+        await asyncio.sleep(1)
+        rss_per_conn = (settled_rss_kib(app.pid) - rss_before) / args.clients
         print(f"{args.clients} clients connected in {took:.1f} s;"
               f" {rss_per_conn:.1f} KiB of app RSS per idle connection", flush=True)  # fmt: skip
         producer = Producer(store, session_id, question_id, args.rate)
@@ -379,7 +396,7 @@ async def storm(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
         app.kill()
         app.wait()
         await redis.aclose()
-    summary = summarize(reports, expected, marker, restarted)
+    summary = summarize(reports, expected, marker, restarted, listening)
     return {
         "clients": args.clients,
         "client_processes": args.procs,
@@ -392,7 +409,11 @@ async def storm(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
 
 
 def summarize(
-    reports: list[dict[str, Any]], expected: dict[str, str], marker: str, restarted: float
+    reports: list[dict[str, Any]],
+    expected: dict[str, str],
+    marker: str,
+    restarted: float,
+    listening: float,
 ) -> dict[str, Any]:
     """What the clients got against the stream's public events."""
     unrecovered = duplicates = wrong_snapshots = 0
@@ -427,6 +448,8 @@ def summarize(
         "sync_s_p50": round(percentile(sync_s, 0.5), 2),
         "sync_s_p99": round(percentile(sync_s, 0.99), 2),
         "sync_s_max": round(max(sync_s, default=float("nan")), 2),
+        "sync_after_listening_s_p50": round(percentile(sync_s, 0.5) - listening, 2),
+        "sync_after_listening_s_p99": round(percentile(sync_s, 0.99) - listening, 2),
     }
 
 
@@ -453,6 +476,7 @@ def main() -> None:
         serve(int(args.serve[0]), args.serve[1])
         return
     raise_fd_limit()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the processes it started
     with tempfile.TemporaryDirectory(prefix="storm") as tmp:
         embedded = None
         if args.redis_url is None:

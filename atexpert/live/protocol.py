@@ -143,7 +143,7 @@ def ack_frame(request_id: str, **extra: Any) -> str:
     return dumps({"type": "ack", "request_id": request_id, **extra})
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """``rate`` messages per second on average, bursts up to ``burst``."""
 
