@@ -398,8 +398,7 @@ class LiveHub:
     def full(self) -> bool:
         """Whether to refuse a newcomer public client: too many, or the loop lags."""
         return (
-            self.public_clients >= self.config.max_public
-            or self.lag >= self.config.max_loop_lag_s
+            self.public_clients >= self.config.max_public or self.lag >= self.config.max_loop_lag_s
         )
 
     def retry_after(self) -> int:
