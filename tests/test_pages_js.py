@@ -172,6 +172,24 @@ def test_the_mirror_drops_what_leaves_the_view_and_a_snapshot_replaces_all() -> 
     }
 
 
+def test_reconnections_back_off_with_full_jitter_and_honour_the_retry_hint() -> None:
+    """``frontend/js/socket.js``: a random wait under a doubling ceiling (0.5 s to 15 s),
+    at least the ``retry_after`` of a refusal."""
+    body = (
+        "const top = () => 0.999999, bottom = () => 0;\n"
+        "print({ceilings: [0, 1, 2, 5, 9].map((n) => Math.round(s.reconnectDelay(n, '', top))),"
+        " floor: s.reconnectDelay(3, '', bottom),"
+        " hinted: s.reconnectDelay(0, 'the server is full; try again later; retry_after=7',"
+        " top), hintBelow: Math.round(s.reconnectDelay(6, 'retry_after=2', top))});"
+    )
+    assert run_js(body, "socket.js", "s") == {
+        "ceilings": [500, 1000, 2000, 15000, 15000],
+        "floor": 0,
+        "hinted": 7000,
+        "hintBelow": 15000,
+    }
+
+
 @pytest.mark.parametrize(
     ("instant", "zone"),
     [

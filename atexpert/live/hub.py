@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -49,6 +50,8 @@ READ_COUNT = 500
 BLOCK_MS = 1_000
 RETRY_S = 0.5
 LOAD_TRIES = 20
+LAG_PROBE_S = 0.25
+LAG_SAMPLES = 4
 
 _MODELS: dict[str, type[BaseModel]] = {
     "session": Session,
@@ -131,6 +134,20 @@ class LiveConfig(BaseSettings):
         "and the close frame; then its connection is reset.",
     )
     handshakes: int = Field(default=16, ge=1, description="Handshakes checked at once.")
+    max_public: int = Field(
+        default=10_000,
+        ge=0,
+        description="Public clients per process at most (those connecting included); "
+        "beyond, newcomers are refused with 1013 and a retry hint.",
+    )
+    max_loop_lag_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Refuse newcomer public clients while the event loop lags this much.",
+    )
+    retry_after_s: float = Field(
+        default=5.0, gt=0, description="A refused client's retry hint: 1 to 2 times this."
+    )
 
 
 class SessionFeed:
@@ -349,17 +366,25 @@ class LiveHub:
         self.config = config or LiveConfig()
         self.handshakes = asyncio.Semaphore(self.config.handshakes)
         self.feeds: dict[str, SessionFeed] = {}
+        #: Public clients connected or connecting (the endpoint counts them).
+        self.public_clients = 0
+        #: How late the event loop runs its timers lately, in seconds.
+        self.lag = 0.0
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._revocations: asyncio.Task[None] | None = None
+        self._lag_probe: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name="live-heartbeat")
         self._revocations = asyncio.create_task(self._follow_revocations(), name="live-revoked")
+        self._lag_probe = asyncio.create_task(self._probe_lag(), name="live-lag")
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
         if self._ticker is not None:
             await self._ticker
         if self._revocations is not None:
@@ -369,6 +394,28 @@ class LiveHub:
             handle.cancel()
         feeds, self.feeds = list(self.feeds.values()), {}
         await asyncio.gather(*(f.stop() for f in feeds), return_exceptions=True)
+
+    def full(self) -> bool:
+        """Whether to refuse a newcomer public client: too many, or the loop lags."""
+        return (
+            self.public_clients >= self.config.max_public or self.lag >= self.config.max_loop_lag_s
+        )
+
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait: 1 to 2 times ``retry_after_s``, so the
+        refused don't all come back at once."""
+        return round(self.config.retry_after_s * (1 + random.random()))
+
+    async def _probe_lag(self) -> None:
+        """Keep :attr:`lag`: the least delay of the last few timers, so one slow step (or
+        one moment without the CPU) does not turn clients away."""
+        loop = asyncio.get_running_loop()
+        recent: deque[float] = deque(maxlen=LAG_SAMPLES)
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            recent.append(max(0.0, loop.time() - start - LAG_PROBE_S))
+            self.lag = min(recent)
 
     async def feed(self, session_id: str) -> SessionFeed:
         """The session's feed, started (and loaded) if needed; NotFound for no session."""

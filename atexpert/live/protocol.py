@@ -34,6 +34,7 @@ class Close(StrEnum):
     NOT_FOUND = "4404 no such session"
     ABUSE = "4429 too many rejected messages"
     UNAVAILABLE = "1013 try again later"
+    OVERLOADED = "1013 the server is full; try again later"
 
     @property
     def code(self) -> int:
@@ -142,7 +143,7 @@ def ack_frame(request_id: str, **extra: Any) -> str:
     return dumps({"type": "ack", "request_id": request_id, **extra})
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """``rate`` messages per second on average, bursts up to ``burst``."""
 

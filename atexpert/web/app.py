@@ -44,7 +44,7 @@ from atexpert.web.api_errors import exception_handlers
 from atexpert.web.api_recap import recap_routes
 from atexpert.web.api_routing import Endpoint, Services, to_route
 from atexpert.web.auth import CookieSigner
-from atexpert.web.live import live_routes
+from atexpert.web.live import LiveMiddleware, live_routes
 from atexpert.web.logs import redact_request_lines
 from atexpert.web.observe import ObserveMiddleware, metrics_endpoint
 from atexpert.web.openapi import openapi_document
@@ -193,7 +193,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
-        middleware=[Middleware(ObserveMiddleware)],
+        middleware=[Middleware(ObserveMiddleware), Middleware(LiveMiddleware)],
     )
     app.state.openapi = openapi_document([*ENDPOINTS, *DOCUMENTED_ELSEWHERE], server_url="/")
     return app

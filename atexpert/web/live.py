@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.routing import BaseRoute, Match, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from atexpert.domain.errors import AtexpertError, Forbidden, InvalidInput, NotFound
 from atexpert.domain.events import Record
@@ -72,7 +74,28 @@ def origin_of(url: str) -> str:
 
 
 class Connection:
-    """One client: a bounded send queue fed by the hub, drained by its own sender task."""
+    """One client. The endpoint's own task reads its messages; frames the hub hands it wait
+    in a bounded deque, written by a sender task that exists only while there are some:
+    an idle client costs no task, queue or event (see ``docs/live-protocol.md``)."""
+
+    __slots__ = (
+        "bucket",
+        "closing",
+        "config",
+        "id",
+        "identities",
+        "last_seen",
+        "limit",
+        "pending",
+        "receiving",
+        "role",
+        "send_now",
+        "sender",
+        "strikes",
+        "task",
+        "user",
+        "ws",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -89,15 +112,17 @@ class Connection:
         #: What revokes this client's credentials: its login or token, its user.
         self.identities = identities
         self.config = config
-        self.queue: asyncio.Queue[str] = asyncio.Queue(config.send_queue)
+        self.pending: deque[str] | None = None
+        self.limit = config.send_queue
+        self.sender: asyncio.Task[None] | None = None
         #: Writes a frame at once (the server's fast path, ``web/serving.py``), when the
-        #: server offers one and nothing is queued or being sent (:attr:`sending`).
+        #: server offers one and nothing is waiting or being sent (no :attr:`sender`).
         self.send_now = ws.scope.get("extensions", {}).get(SEND_NOW, {}).get("send_text")
-        self.sending = True  # until the first frames are out
         self.closing: Close | None = None
-        self.kicked = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        self.last_seen = loop.time()
+        #: The endpoint's task, and whether it waits for a message (then a kick wakes it).
+        self.task = asyncio.current_task()
+        self.receiving = False
+        self.last_seen = asyncio.get_running_loop().time()
         self.bucket = TokenBucket(config.rate_per_s, config.burst)
         self.strikes = TokenBucket(config.max_strikes / 600, config.max_strikes)
 
@@ -122,22 +147,62 @@ class Connection:
     def deliver(self, frame: str) -> None:
         if self.closing is not None:
             return
-        if (
-            not self.sending
-            and self.send_now is not None
-            and self.queue.empty()
-            and self.send_now(text_frame(frame))
-        ):
+        if self.sender is None and self.send_now is not None and self.send_now(text_frame(frame)):
             return
+        if self.pending is None:
+            self.pending = deque()
+        elif len(self.pending) >= self.limit:
+            return self.kick(Close.TOO_SLOW)
+        self.pending.append(frame)
+        if self.sender is None:
+            self.sender = asyncio.get_running_loop().create_task(self._send_pending())
+
+    def begin(self, first: list[str]) -> None:
+        """Send ``first`` (the snapshot or the missed events: the window bounds those, not
+        ``send_queue``) before anything delivered later."""
+        if first:
+            self.pending, self.limit = deque(first), len(first) + self.config.send_queue
+            self.sender = asyncio.get_running_loop().create_task(self._send_pending())
+
+    async def _send_pending(self) -> None:
         try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.kick(Close.TOO_SLOW)
+            while self.pending:
+                await self.ws.send_text(self.pending.popleft())
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            pass  # the endpoint's task sees it too
+        except Exception as exc:
+            log.warning("live: sending to a %s client: %r", self.role, exc)
+            self.kick(Close.UNAVAILABLE)
+        finally:
+            self.sender = None
+            self.pending = None
+            self.limit = self.config.send_queue
 
     def kick(self, why: Close) -> None:
-        if self.closing is None:
-            self.closing = why
-            self.kicked.set()
+        """Close the client with ``why``: nothing more is queued; wake its endpoint."""
+        if self.closing is not None:
+            return
+        self.closing = why
+        if why is Close.TOO_SLOW and self.sender is not None:
+            self.sender.cancel()  # else it sends what is pending (an error frame) first
+        if self.receiving and self.task is not None:
+            self.task.cancel()  # caught by wait_message, for this reason only
+
+    async def wait_message(self) -> Message | None:
+        """The client's next message; None once it is gone or kicked."""
+        if self.closing is not None:
+            return None
+        self.receiving = True
+        try:
+            message = await self.ws.receive()
+        except asyncio.CancelledError:
+            assert self.task is not None
+            if self.closing is None or self.task.uncancel() > 0:
+                raise  # not (only) a kick
+            return None
+        finally:
+            self.receiving = False
+        return None if message["type"] == "websocket.disconnect" else message
 
     def session_changed(self, session: Session) -> None:
         if not allowed(self.role, self.user, session):
@@ -152,16 +217,6 @@ class Connection:
             self.kick(Close.HEARTBEAT)
         else:
             self.deliver(ping)
-
-    async def send_all(self, first: list[str]) -> None:
-        with contextlib.suppress(WebSocketDisconnect):  # the receiver sees it too
-            for frame in first:
-                await self.ws.send_text(frame)
-            while True:
-                self.sending = False
-                frame = await self.queue.get()
-                self.sending = True
-                await self.ws.send_text(frame)
 
     def strike(self, now: float) -> None:
         if not self.strikes.take(now):
@@ -217,9 +272,28 @@ class _Denied(Exception):
         self.status, self.code, self.message, self.close = status, code, message, close
 
 
+def _retry_later(close: Close, seconds: int) -> _Denied:
+    """A refusal with the retry hint clients read from the close reason."""
+    return _Denied(503, "unavailable", f"{close.reason}; retry_after={seconds}", close)
+
+
 async def live_endpoint(ws: WebSocket) -> None:
-    services: Services = ws.app.state.services
+    """A public client beyond ``max_public`` (or while the loop lags) is refused at once
+    with 1013 and a retry hint; the clients already connected are not affected."""
     hub: LiveHub = ws.app.state.live_hub
+    if ws.path_params.get("role") != LiveRole.PUBLIC.value:
+        return await _live(ws, hub)
+    if hub.full():
+        return await _deny(ws, _retry_later(Close.OVERLOADED, hub.retry_after()))
+    hub.public_clients += 1
+    try:
+        await _live(ws, hub)
+    finally:
+        hub.public_clients -= 1
+
+
+async def _live(ws: WebSocket, hub: LiveHub) -> None:
+    services: Services = ws.app.state.services
     after = ws.query_params.get("after")
     try:
         if after is not None and STREAM_ID.fullmatch(after) is None:
@@ -230,9 +304,10 @@ async def live_endpoint(ws: WebSocket) -> None:
         return await _deny(ws, no)
     except (RedisError, OSError) as exc:
         log.warning("live: handshake failed: %s", exc)
-        reason = Close.UNAVAILABLE.reason
-        return await _deny(ws, _Denied(503, "unavailable", reason, Close.UNAVAILABLE))
+        return await _deny(ws, _retry_later(Close.UNAVAILABLE, hub.retry_after()))
     await ws.accept(_subprotocol(ws))
+    if role is LiveRole.PUBLIC:
+        ws.scope["headers"].clear()  # not needed any more: a public client's are dropped
     user, identities = (
         (None, frozenset[str]()) if principal is None else (principal.user, principal.identities)
     )
@@ -289,28 +364,26 @@ async def _serve(
     services: Services,
     after: str | None,
 ) -> None:
-    first = hub.attach(feed, conn, after)
+    conn.begin(hub.attach(feed, conn, after))
     if conn.identities and not await _still_valid(ws, services):
         conn.kick(Close.REVOKED)  # revoked between the handshake and the attach
-    sender = asyncio.create_task(conn.send_all(first))
-    receiver = asyncio.create_task(_receive(conn, feed, services))
-    kicked = asyncio.create_task(conn.kicked.wait())
     try:
         if conn.role is LiveRole.MODERATOR:  # the admin endpoint watches, unlisted
             await feed.presence.join(conn.id, conn.member, hub.config.heartbeat_timeout_s)
-        await asyncio.wait({sender, receiver, kicked}, return_when=asyncio.FIRST_COMPLETED)
+        await _receive(conn, feed, services)
+    except Exception as exc:
+        log.warning("live: %s client of %s: %r", conn.role, feed.session_id, exc)
     finally:
         hub.detach(feed, conn)
-        for task in (sender, receiver, kicked):
-            task.cancel()
-        # wait, not gather: a cancel of this task then surfaces as itself, not as the
-        # CancelledError of a child (which anyio's cancel scopes would not recognize)
-        await asyncio.wait((sender, receiver, kicked))
-        for task in (sender, receiver, kicked):  # retrieved, so none goes unreported
-            if not task.cancelled() and task.exception() is not None:
-                log.warning(
-                    "live: %s client of %s: %r", conn.role, feed.session_id, task.exception()
-                )
+        sender = conn.sender
+        if sender is not None:
+            if conn.closing is None:
+                sender.cancel()
+            # wait, not gather: a cancel of this task then surfaces as itself, not as the
+            # CancelledError of a child (which anyio's cancel scopes would not recognize)
+            await asyncio.wait({sender}, timeout=hub.config.close_timeout_s)
+            sender.cancel()
+            await asyncio.wait({sender})
         if conn.staff:
             with contextlib.suppress(Exception):
                 await feed.presence.leave(conn.id)
@@ -338,10 +411,7 @@ async def _still_valid(ws: WebSocket, services: Services) -> bool:
 
 async def _receive(conn: Connection, feed: SessionFeed, services: Services) -> None:
     loop = asyncio.get_running_loop()
-    while True:
-        message = await conn.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
+    while (message := await conn.wait_message()) is not None:
         now = conn.last_seen = loop.time()
         text = message.get("text")
         if text is None:
@@ -428,4 +498,23 @@ def live_routes() -> list[BaseRoute]:
     return [WebSocketRoute(PATH, live_endpoint, name="live")]
 
 
-__all__ = ["LiveConfig", "LiveHub", "live_routes"]
+class LiveMiddleware:
+    """Runs the live endpoints from the middleware stack, before the router: the router's
+    layers (routing, exception handling: some 4 KiB of coroutine frames and closures) would
+    otherwise stay on every connection's stack as long as it is open. The route stays in
+    the router too, for ``url_path_for``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.route = WebSocketRoute(PATH, live_endpoint, name="live")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            match, child = self.route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                return await live_endpoint(WebSocket(scope, receive, send))
+        await self.app(scope, receive, send)
+
+
+__all__ = ["LiveConfig", "LiveHub", "LiveMiddleware", "live_routes"]

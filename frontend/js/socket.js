@@ -1,8 +1,19 @@
 // Live websocket client: snapshot then events, resume from the last event id, reconnect
-// with exponential backoff, answer pings, and match acks/errors to requests.
+// with exponential backoff (full jitter, honouring the server's retry hint), answer pings,
+// and match acks/errors to requests.
 
 const SUBPROTOCOL = "atexpert.v1";
 const FATAL = new Set([4401, 4403, 4404, 4400]);
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 15000;
+
+/** The wait before reconnecting: full jitter over an exponential ceiling, and at least
+ * the `retry_after=<s>` a refusing server put in the close reason. */
+export function reconnectDelay(attempt, reason, random = Math.random) {
+  const delay = random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  const hint = /retry_after=(\d+)/.exec(reason || "");
+  return hint ? Math.max(delay, Number(hint[1]) * 1000) : delay;
+}
 
 export class LiveSocket {
   /**
@@ -44,10 +55,7 @@ export class LiveSocket {
     this.status("connecting");
     const ws = new WebSocket(this.url(), [SUBPROTOCOL]);
     this.ws = ws;
-    ws.addEventListener("open", () => {
-      this.attempt = 0;
-      this.status("open");
-    });
+    ws.addEventListener("open", () => this.status("open"));
     ws.addEventListener("message", (event) => this.receive(event.data));
     ws.addEventListener("close", (event) => this.closed(ws, event));
   }
@@ -62,7 +70,7 @@ export class LiveSocket {
       if (event.code === 4400) this.lastId = null; // a bad resume point: start afresh
       else return this.status("stopped", { code: event.code, reason: event.reason });
     }
-    const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    const delay = reconnectDelay(this.attempt, event.reason);
     this.attempt += 1;
     this.status("closed", { code: event.code, reason: event.reason, retryIn: delay });
     this.timer = setTimeout(() => this.connect(), delay);
@@ -81,10 +89,12 @@ export class LiveSocket {
     }
     switch (msg.type) {
       case "snapshot":
+        this.attempt = 0; // served: a refusal or a crash closes before this
         this.lastId = msg.last_event_id;
         this.handlers.onSnapshot(msg);
         break;
       case "event":
+        this.attempt = 0;
         this.lastId = msg.id;
         this.handlers.onEvent(msg);
         break;
@@ -92,6 +102,8 @@ export class LiveSocket {
         this.lastId = null; // the snapshot that follows replaces everything
         break;
       case "ping":
+        this.attempt = 0;
+        if (this.lastId) this.lastId = msg.last_event_id; // everything up to it has come
         this.send({ type: "pong" });
         break;
       case "presence":
