@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from atexpert.domain.events import SessionState, decode_event, replay
+from atexpert.domain.events import Event, SessionState, decode_event, replay
 from atexpert.store import keys, lua
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease, run_ticks
@@ -82,7 +82,7 @@ async def load(redis: RedisClient, session_id: str) -> Checkpoint:
     cid, at, state = await redis.hmget(keys.checkpoint(session_id), ["id", "at", "state"])
     if cid is None or state is None:
         return Checkpoint()
-    return Checkpoint(id=cid, at=at, state=SessionState.model_validate_json(state))
+    return Checkpoint(id=cid, at=at or None, state=SessionState.model_validate_json(state))
 
 
 async def tail(
@@ -109,18 +109,26 @@ async def tail(
             return
 
 
-async def fold_log(redis: RedisClient, session_id: str, *, chunk: int = CHUNK) -> SessionState:
-    """The session's state from its log: the checkpoint's, then the tail folded in."""
+async def read_log(
+    redis: RedisClient, session_id: str, *, chunk: int = CHUNK
+) -> tuple[Checkpoint, list[Event]]:
+    """The session's log: its checkpoint and every event after it, read consistently."""
     for _ in range(TRIES):
         base = await load(redis, session_id)
-        state = base.state
+        events: list[Event] = []
         try:
             async for entries in tail(redis, session_id, base.id, chunk=chunk):
-                replay((decode_event(session_id, eid, f) for eid, f in entries), state)
+                events.extend(decode_event(session_id, eid, f) for eid, f in entries)
         except Trimmed:
             continue
-        return state
+        return base, events
     raise Trimmed(session_id)
+
+
+async def fold_log(redis: RedisClient, session_id: str, *, chunk: int = CHUNK) -> SessionState:
+    """The session's state from its log: the checkpoint's, then the tail folded in."""
+    base, events = await read_log(redis, session_id, chunk=chunk)
+    return replay(events, base.state)
 
 
 @dataclass(frozen=True)
