@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="How often the scheduler checks for due sessions."
     )
     checkpoint_every_events: int = Field(
-        default=5_000,
+        default=1_000,
         ge=1,
         le=1_000_000,
         description="A session's event log gets a new checkpoint (its state folded) once this "

@@ -120,7 +120,12 @@ class LiveConfig(BaseSettings):
     rate_per_s: float = Field(default=10.0, gt=0, description="Client messages per second.")
     burst: int = Field(default=20, ge=1, description="Client message burst.")
     max_strikes: int = Field(default=10, ge=1, description="Rejected messages before a close.")
-    window: int = Field(default=10_000, ge=1, description="Events kept for resuming clients.")
+    window: int = Field(
+        default=2_000,
+        ge=1,
+        description="Events kept rendered per session for resuming clients (their frames for "
+        "the 3 views: about 1.6 KiB an event; older ids get a resync and the snapshot).",
+    )
     idle_s: float = Field(default=30.0, ge=0, description="Keep a feed this long without clients.")
     claim_ttl_s: float = Field(default=60.0, gt=0, description="Lifetime of a soft claim.")
     close_timeout_s: float = Field(

@@ -135,7 +135,7 @@ async def fold_log(redis: RedisClient, session_id: str, *, chunk: int = CHUNK) -
 class Policy:
     """When a session gets a new checkpoint (see the module's docstring)."""
 
-    every: int = 5_000
+    every: int = 1_000
     keep: int = 1_000
 
     def __post_init__(self) -> None:
