@@ -355,7 +355,7 @@ async def test_public_sessions_list_live_and_upcoming_only(api: Api, world: ApiW
     assert draft.id not in ids
     assert ids.index(world.sid) < ids.index(later.id)  # live ones first
     assert set(found[0]) == {
-        "id", "title", "description", "hashtags", "scheduled_start", "scheduled_end",
-        "time_zone", "language", "status", "host_handle",
+        "id", "title", "description", "kind", "hashtags", "scheduled_start",
+        "scheduled_end", "time_zone", "language", "status", "host_handle",
     }  # fmt: skip
     assert found[0]["host_handle"] == "Airbus"

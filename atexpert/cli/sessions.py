@@ -65,10 +65,11 @@ async def run_session_create(args: argparse.Namespace, settings: Settings) -> in
     fields = SessionFields(
         title=args.title,
         description=args.description,
+        kind=args.kind,
         hashtags=args.hashtag,
         host_account=HostAccount(handle=args.host),
         scheduled_start=parse_time(args.start, args.tz),
-        scheduled_end=parse_time(args.end, args.tz),
+        scheduled_end=parse_time(args.end, args.tz) if args.end else None,
         time_zone=args.tz,
         language=args.lang,
     )
@@ -245,7 +246,12 @@ def add_session_commands(sub: SubParsers) -> None:
     )
     create.add_argument("--host", required=True, help="X handle that publishes the answers")
     create.add_argument("--start", required=True, help="ISO 8601, e.g. 2026-11-26T14:00")
-    create.add_argument("--end", required=True, help="ISO 8601, e.g. 2026-11-26T15:00")
+    create.add_argument(
+        "--end", help="ISO 8601, e.g. 2026-11-26T15:00 (required but for a desk, which has none)"
+    )
+    create.add_argument(
+        "--kind", default="event", choices=["event", "desk"], help="a desk has no end"
+    )
     create.add_argument("--tz", default="UTC", help="IANA time zone (default UTC)")
     create.add_argument("--lang", default="en", choices=["en", "fr"])
     create.add_argument("--schedule", action="store_true", help="schedule it right away")

@@ -18,6 +18,11 @@ change in draft, scheduled and live. ``announce`` records the tweet id of the st
 announcement (the root of the session's thread on X) or of the end one, while live or
 closed. A session is started only from scheduled: a "start
 now" button schedules then starts. Nothing leaves archived.
+
+Two kinds (:class:`SessionKind`): an ``event`` runs from its start to its
+``scheduled_end``, when the scheduler closes it; a ``desk`` (an always-on customer-service
+desk, :mod:`atexpert.domain.desk`) has no end: it goes live at its start and stays live
+until an admin closes it. The kind is chosen at creation.
 """
 
 from __future__ import annotations
@@ -140,6 +145,15 @@ class HostAccount(BaseModel):
         return handle
 
 
+class SessionKind(StrEnum):
+    EVENT = "event"  # from its start to its scheduled end (the default)
+    DESK = "desk"  # no end: live until an admin closes it
+
+
+#: The default first-response target of a desk's questions, in minutes.
+FIRST_RESPONSE_MINUTES = 60
+
+
 class MergedReplies(StrEnum):
     """How the askers of questions merged into an answered one get the answer on X."""
 
@@ -190,16 +204,20 @@ class SessionFields(BaseModel):
 
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
+    kind: SessionKind = SessionKind.EVENT
     hashtags: list[str] = Field(min_length=1, max_length=10)
     host_account: HostAccount
     expert_ids: JsonList[str] = []
     moderator_ids: JsonList[str] = []
     scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime
+    #: Required for an event; a desk has none.
+    scheduled_end: AwareDatetime | None = None
     time_zone: str = "UTC"
     intake_opens_before_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     #: After the close, how long the expert may still finish and publish (0: none).
     wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
+    #: A desk's target: each question has a first response within this many minutes.
+    first_response_minutes: int = Field(default=FIRST_RESPONSE_MINUTES, ge=1, le=7 * 24 * 60)
     language: Literal["fr", "en"] = "en"
     options: SessionOptions = SessionOptions()
 
@@ -215,7 +233,12 @@ class SessionFields(BaseModel):
 
     @model_validator(mode="after")
     def _times(self) -> Self:
-        if self.scheduled_end <= self.scheduled_start:
+        if self.kind is SessionKind.DESK:
+            if self.scheduled_end is not None:
+                raise ValueError("a desk has no end: leave scheduled_end out")
+        elif self.scheduled_end is None:
+            raise ValueError("scheduled_end is required (only a desk has no end)")
+        elif self.scheduled_end <= self.scheduled_start:
             raise ValueError("scheduled_end must be after scheduled_start")
         return self
 
@@ -238,6 +261,7 @@ class SessionUpdate(BaseModel):
     time_zone: str | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
     language: Literal["fr", "en"] | None = None
     options: SessionOptions | None = None
 
@@ -327,7 +351,7 @@ def transition(
 def schedule(session: Session, *, actor: str, at: datetime) -> Change:
     """A session whose start has passed may still be scheduled (the scheduler starts it at
     once); one whose end has passed may not: there would be nothing left to run."""
-    if session.scheduled_end <= at:
+    if session.scheduled_end is not None and session.scheduled_end <= at:
         raise InvalidInput.field(
             ("scheduled_end",),
             "the session's end has already passed: move its times later, then schedule it",
@@ -439,7 +463,7 @@ def due_at(session: Session) -> datetime | None:
     if session.status is SessionStatus.SCHEDULED:
         return session.scheduled_start
     if session.status is SessionStatus.LIVE:
-        return session.scheduled_end
+        return session.scheduled_end  # None for a desk: it never closes by itself
     if session.status is SessionStatus.WRAPPING_UP:
         return session.wrap_up_until
     return None

@@ -170,7 +170,8 @@ class Scheduler:
                     continue
                 report.started.append(session.id)
                 status = SessionStatus.LIVE
-            closing = status is SessionStatus.LIVE and session.scheduled_end <= now
+            end = session.scheduled_end  # None for a desk: it never closes by itself
+            closing = status is SessionStatus.LIVE and end is not None and end <= now
             wrapped = status is SessionStatus.WRAPPING_UP and session_due(session, now)
             if (closing or wrapped) and await self._act(
                 self.store.close_session, session.id, now, token, report

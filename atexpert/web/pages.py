@@ -285,8 +285,9 @@ class PublicSession(BaseModel):
     title: str
     description: str = ""
     hashtags: list[str]
+    kind: str = "event"
     scheduled_start: datetime
-    scheduled_end: datetime
+    scheduled_end: datetime | None = Field(default=None, description="None for a desk")
     time_zone: str
     language: str
     status: str
@@ -308,7 +309,8 @@ async def public_sessions(call: Call) -> list[PublicSession]:
     for session in found:
         if session.status not in PUBLIC_STATUSES:
             continue
-        if session.status is SessionStatus.SCHEDULED and session.scheduled_end < now:
+        end = session.scheduled_end
+        if session.status is SessionStatus.SCHEDULED and end is not None and end < now:
             continue
         seen = project(Audience.PUBLIC, "session", session.model_dump(mode="json"))
         if seen is not None:

@@ -52,7 +52,8 @@ function renderSessions() {
     body.append(
       el("tr", { "data-session": s.id },
         el("th", { scope: "row", text: s.title }),
-        el("td", {}, el("span", { class: "badge", text: t(`session.status.${s.status}`) })),
+        el("td", {}, el("span", { class: "badge", text: t(`session.status.${s.status}`) }),
+          s.kind === "desk" && el("span", { class: "badge", text: t("session.kind.desk.badge") })),
         el("td", { text: formatDateTime(s.scheduled_start, s.time_zone) }),
         el("td", {}, el("div", { class: "row" },
           el("a", { href: `/sessions/${id}/moderate`, text: t("admin.open.moderate") }),
@@ -117,8 +118,18 @@ function resetForm() {
   $("#session-form").reset();
   $("#editor-title").textContent = t("admin.create");
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  $("#s-kind").disabled = false;
+  kindChanged();
   clear($("#s-errors"));
   hostHint();
+}
+
+/** A desk has no end: its end field is hidden, its first-response target shown. */
+function kindChanged() {
+  const desk = $("#s-kind").value === "desk";
+  $("#s-end").closest("label").hidden = desk;
+  $("#s-end").required = !desk;
+  $("#s-first-response").closest("label").hidden = !desk;
 }
 
 function edit(s) {
@@ -128,7 +139,11 @@ function edit(s) {
   $("#s-hashtags").value = s.hashtags.join(" ");
   $("#s-host").value = `@${s.host_account.handle}`;
   $("#s-start").value = localInput(s.scheduled_start);
-  $("#s-end").value = localInput(s.scheduled_end);
+  $("#s-kind").value = s.kind || "event";
+  $("#s-kind").disabled = true;
+  kindChanged();
+  $("#s-end").value = s.scheduled_end ? localInput(s.scheduled_end) : "";
+  $("#s-first-response").value = s.first_response_minutes || 60;
   $("#s-tz").value = s.time_zone;
   $("#s-language").value = s.language;
   $("#s-description").value = s.description || "";
@@ -148,13 +163,16 @@ function formBody() {
     const value = $(id).value;
     return value ? new Date(value).toISOString() : null;
   };
+  const desk = $("#s-kind").value === "desk";
   return {
+    ...(state.editing ? {} : { kind: $("#s-kind").value }),
     title: $("#s-title").value.trim(),
     description: $("#s-description").value,
     hashtags: $("#s-hashtags").value.split(/[\s,]+/).filter(Boolean),
     host_account: { handle: $("#s-host").value.trim() },
     scheduled_start: when("#s-start"),
-    scheduled_end: when("#s-end"),
+    scheduled_end: desk ? null : when("#s-end"),
+    ...(desk ? { first_response_minutes: Number($("#s-first-response").value || 60) } : {}),
     time_zone: $("#s-tz").value.trim() || "UTC",
     language: $("#s-language").value,
     wrap_up_minutes: Number($("#s-wrap-up").value || 0),
@@ -395,6 +413,7 @@ async function main() {
   } else {
     $("#session-form").addEventListener("submit", saveSession);
     $("#s-new").addEventListener("click", resetForm);
+    $("#s-kind").addEventListener("change", kindChanged);
     $("#role-form").addEventListener("submit", assign);
     setupInvitations();
     $("#intake-mode").addEventListener("change", setMode);
