@@ -27,9 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import redis.asyncio as aioredis
@@ -50,6 +52,7 @@ from atexpert.store.store import Store  # noqa: E402
 LIKES_BATCH = 250  # questions whose like count one step updates (one event each)
 MIB = 1024 * 1024
 CONCURRENCY = 50  # steps in flight while building
+T = TypeVar("T")
 
 
 @dataclass
@@ -116,6 +119,40 @@ async def publish_answer(store: Store, sid: str, qid: str, expert: str) -> None:
     await store.mark_published(sid, answer.id, actor="publisher")
 
 
+def start_app(redis_url: str, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+    """The app in a uvicorn process as ``atexpert serve`` runs it, listening: (process,
+    port). ``env``: more ATEXPERT_* settings."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "atexpert.web.app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--ws-per-message-deflate", "false",
+        "--ws", "atexpert.web.serving:WebSocketProtocol",  # as `atexpert serve` does
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, "ATEXPERT_REDIS_URL": redis_url, **env}
+    )
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        proc.terminate()
+        raise
+    return proc, port
+
+
+def on_embedded_redis(title: str, header: str, run: Callable[[str], Awaitable[T]]) -> T:
+    """``run(url)`` on a fresh embedded Redis, after a line saying where and under what load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "r")
+        redis.start()
+        try:
+            print(f"{title} on {os.cpu_count()} cores, load {os.getloadavg()}", flush=True)
+            print(header, flush=True)
+            return asyncio.run(run(redis.url))
+        finally:
+            redis.stop()
+
+
 async def join(url: str) -> tuple[float, dict[str, object], int]:
     """Connect and wait for the snapshot: (ms, snapshot, its size in bytes)."""
     started = time.perf_counter()
@@ -137,21 +174,9 @@ async def measure(
     events: int,
 ) -> Row:
     store = Store(client)
-    port = free_port()
-    env = {
-        **os.environ,
-        "ATEXPERT_REDIS_URL": redis_url,
-        "ATEXPERT_CHECKPOINT_INTERVAL_SECONDS": "3600",  # this bench trims, not the app
-    }
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "atexpert.web.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "--ws-per-message-deflate", "false",
-        "--ws", "atexpert.web.serving:WebSocketProtocol",  # as `atexpert serve` does
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    # this bench trims the log itself, not the app's checkpointer
+    proc, port = start_app(redis_url, ATEXPERT_CHECKPOINT_INTERVAL_SECONDS="3600")
     try:
-        wait_port(port, proc)
         rss_before = psutil.Process(proc.pid).memory_info().rss
         url = f"ws://127.0.0.1:{port}/ws/sessions/{sid}/public"
         head = await store.last_event_id(sid)
@@ -228,15 +253,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=400, help="questions of the session")
     parser.add_argument("--keep", type=int, default=1_000, help="events the checkpoint keeps")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        redis = EmbeddedRedis(Path(tmp) / "r")
-        redis.start()
-        try:
-            print(f"join on {os.cpu_count()} cores, load {os.getloadavg()}", flush=True)
-            print(HEADER, flush=True)
-            rows = asyncio.run(run(redis.url, args))
-        finally:
-            redis.stop()
+    rows = on_embedded_redis("join", HEADER, lambda url: run(url, args))
     print("\nsummary")
     print(HEADER)
     for row in rows:

@@ -114,6 +114,19 @@ def check_days(start: date, end: date) -> None:
         raise ValueError(f"a range covers {MAX_DAYS} days at most")
 
 
+def days_of(fmt: Format, start: date | None, end: date | None) -> Days | None:
+    """The range of days an export in ``fmt`` asks for (from and to, or neither: None);
+    ValueError saying why it cannot be."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise ValueError("give both from and to (days, to excluded), or neither")
+    if fmt == "json":
+        raise ValueError("the JSON export is the whole session (importable): no range")
+    check_days(start, end)
+    return Days(start=start, end=end)
+
+
 class Days(BaseModel):
     """A range of days ``[start, end)`` in the session's time zone."""
 

@@ -372,19 +372,12 @@ class ExportQuery(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> ExportQuery:
-        if (self.start is None) != (self.end is None):
-            raise ValueError("give both from and to (days, to excluded), or neither")
-        if self.start is not None and self.format == "json":
-            raise ValueError("the JSON export is the whole session (importable): no range")
-        if self.start is not None and self.end is not None:
-            exports.check_days(self.start, self.end)
+        exports.days_of(self.format, self.start, self.end)
         return self
 
     @property
     def days(self) -> exports.Days | None:
-        if self.start is None or self.end is None:
-            return None
-        return exports.Days(start=self.start, end=self.end)
+        return exports.days_of(self.format, self.start, self.end)
 
 
 MEDIA = {
