@@ -125,7 +125,7 @@ async def test_the_lua_step_refuses_a_stale_or_older_checkpoint(redis: RedisClie
     assert await put("0-0", ids[4]) == -1  # folded from another base: another process won
     assert await put(ids[2], ids[1]) == -1  # older than the current one
     assert await put(ids[2], ids[2]) == -1
-    assert await checkpoint.checkpoint_id(redis, sid) == ids[2]
+    assert (await checkpoint.load(redis, sid)).id == ids[2]
     assert await redis.xlen(keys.events(sid)) == len(ids) - 3
 
 

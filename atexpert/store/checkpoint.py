@@ -72,11 +72,6 @@ def after_id(entry_id: str) -> str:
     return f"{ms}-{seq + 1}"
 
 
-async def checkpoint_id(redis: RedisClient, session_id: str) -> str:
-    raw = await redis.hget(keys.checkpoint(session_id), "id")
-    return "0-0" if raw is None else str(raw)
-
-
 async def load(redis: RedisClient, session_id: str) -> Checkpoint:
     """The session's checkpoint; an empty one (id "0-0") if the log was never trimmed."""
     cid, at, state = await redis.hmget(keys.checkpoint(session_id), ["id", "at", "state"])
