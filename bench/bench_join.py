@@ -8,12 +8,12 @@ of them answered: the public sees those) and a log of that many events (the rest
 like-count updates read on X, ``question.metrics``). One app process (uvicorn, as
 ``atexpert serve`` runs it) is started twice: on the whole log, then after a checkpoint
 trimmed it to its last ``--keep`` events (what the app's checkpointer does). Each time,
-public viewers connect one after the other; the table shows the time from the websocket
-connect to the snapshot received for the first viewer of the process (cold: the process
-loads the session) and for the later ones (warm: a join of the view's rendered records),
-and the process's RSS before the first viewer and after the last. Every snapshot is
-checked: the answered questions, as of the log's last event. Loopback only, bounded,
-self-stopping.
+public viewers connect one after the other (after one of a tiny session, which warms
+the process up); the table shows the time from the websocket connect to the snapshot
+received for the first viewer of the session (cold: the process loads the session) and
+for the later ones (warm: a join of the view's rendered records), and the process's RSS
+before the first viewer and after the last. Every snapshot is checked: the answered
+questions, as of the log's last event. Loopback only, bounded, self-stopping.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def on_embedded_redis(title: str, header: str, run: Callable[[str], Awaitable[T]
 async def join(url: str) -> tuple[float, dict[str, object], int]:
     """Connect and wait for the snapshot: (ms, snapshot, its size in bytes)."""
     started = time.perf_counter()
-    async with connect(url, max_size=None, compression=None) as ws:
+    async with connect(url, max_size=None, compression=None, open_timeout=300) as ws:
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout=120)
             frame = json.loads(raw)
@@ -167,6 +167,7 @@ async def join(url: str) -> tuple[float, dict[str, object], int]:
 async def measure(
     redis_url: str,
     client: aioredis.Redis,
+    warmup: str,
     sid: str,
     approved: int,
     viewers: int,
@@ -174,9 +175,11 @@ async def measure(
     events: int,
 ) -> Row:
     store = Store(client)
-    # this bench trims the log itself, not the app's checkpointer
-    proc, port = start_app(redis_url, ATEXPERT_CHECKPOINT_INTERVAL_SECONDS="3600")
+    # this bench trims the log itself (between the two runs), not the app's checkpointer
+    proc, port = start_app(redis_url, ATEXPERT_CHECKPOINT_EVERY_EVENTS="1000000")
     try:
+        # a first viewer elsewhere, so "cold" is the session's load, not the process's start
+        await join(f"ws://127.0.0.1:{port}/ws/sessions/{warmup}/public")
         rss_before = psutil.Process(proc.pid).memory_info().rss
         url = f"ws://127.0.0.1:{port}/ws/sessions/{sid}/public"
         head = await store.last_event_id(sid)
@@ -212,17 +215,22 @@ async def run(redis_url: str, args: argparse.Namespace) -> list[Row]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     rows = []
     try:
+        warmup, _ = await build(client, 20, 2)
         for events in args.sizes:
             t = time.perf_counter()
             sid, approved = await build(client, events, args.questions)
             print(f"built {events} events in {time.perf_counter() - t:.1f} s", flush=True)
             rows.append(
-                await measure(redis_url, client, sid, approved, args.viewers, "whole log", events)
+                await measure(
+                    redis_url, client, warmup, sid, approved, args.viewers, "whole log", events
+                )
             )
             policy = checkpoint.Policy(every=1, keep=args.keep)
             await checkpoint.write(client, sid, policy)
             rows.append(
-                await measure(redis_url, client, sid, approved, args.viewers, "checkpoint", events)
+                await measure(
+                    redis_url, client, warmup, sid, approved, args.viewers, "checkpoint", events
+                )
             )
             for row in rows[-2:]:
                 print_row(row)
@@ -250,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--viewers", type=int, default=10, help="viewers joining one by one")
-    parser.add_argument("--questions", type=int, default=400, help="questions of the session")
+    parser.add_argument("--questions", type=int, default=200, help="questions of the session")
     parser.add_argument("--keep", type=int, default=1_000, help="events the checkpoint keeps")
     args = parser.parse_args()
     rows = on_embedded_redis("join", HEADER, lambda url: run(url, args))

@@ -263,9 +263,11 @@ class SessionFeed:
         self.state, self.position, self._views = fresh.state, fresh.position, fresh._views
         self._ring, self._index, self._base = fresh._ring, fresh._index, fresh._base
         self._snapshots.clear()
+        session = Session.model_validate(self.state.session)
         for sub in list(self.subscribers):
             sub.deliver(RESYNC)
             sub.deliver(self.snapshot(sub.view))
+            sub.session_changed(session)  # its roles may have changed meanwhile
 
     def _apply(
         self, entry_id: str, fields: Mapping[str, str], *, live: bool = True, render: bool = True

@@ -17,8 +17,8 @@ entries may be gone, :class:`Trimmed` is raised and the reader starts again.
 session gets a new checkpoint once ``every`` events stand beyond the ``keep`` newest ones,
 which stay in the stream (resuming consoles, the hub's window, recent audit trail). The
 stream then holds between ``keep`` and ``keep + every`` entries (plus what arrives until the
-next pass); the checkpoint is about as big as the session's records (see the README,
-"Bounded event log").
+next pass); the checkpoint is about as big as the session's records (docs/events.md, "A
+bounded log", weighs the two).
 """
 
 from __future__ import annotations
