@@ -116,7 +116,7 @@ async def test_the_lua_step_refuses_a_stale_or_older_checkpoint(redis: RedisClie
     script = redis.register_script(checkpoint.WRITE_LUA)
 
     async def put(base: str, new: str) -> int:
-        state = (await checkpoint.load(redis, sid)).state.model_dump_json()
+        state = checkpoint.encode_state((await checkpoint.load(redis, sid)).state)
         args = [base, new, T0.isoformat(), state, checkpoint.after_id(new)]
         return int(await script(keys=[keys.checkpoint(sid), keys.events(sid)], args=args))
 

@@ -465,7 +465,7 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
     if doc.checkpoint is not None:
         base = doc.checkpoint
         at = "" if base.at is None else base.at.isoformat()
-        hashed = {"id": base.id, "at": at, "state": base.state.model_dump_json()}
+        hashed = {"id": base.id, "at": at, "state": checkpoint.encode_state(base.state)}
         settings += [[ref(keys.checkpoint(sid)), k, v] for k, v in hashed.items()]
     payload = json.dumps(
         {"events": events, "records": records, "index": index, "meter": meter, "settings": settings}
