@@ -61,6 +61,22 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the scheduler checks for due sessions."
     )
+    checkpoint_every_events: int = Field(
+        default=1_000,
+        ge=1,
+        le=1_000_000,
+        description="A session's event log gets a new checkpoint (its state folded) once this "
+        "many events stand beyond the kept tail; those events are trimmed from the stream.",
+    )
+    checkpoint_keep_events: int = Field(
+        default=1_000,
+        ge=1,
+        le=1_000_000,
+        description="Newest events every session's stream keeps after its checkpoint.",
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often the event logs are checked."
+    )
     likes_refresh_seconds: float = Field(
         default=300.0,
         ge=0,

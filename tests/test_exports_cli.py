@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -115,3 +116,19 @@ def test_errors_are_one_line(env: str, tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as usage:
         cli.main(["export", "s_x", "--format", "xml"])
     assert usage.value.code == 2
+
+
+def test_a_csv_over_a_range_of_days_and_a_bad_range(
+    capsys: pytest.CaptureFixture[str], env: str
+) -> None:
+    sid = seeded(env)
+    day = T0.astimezone(ZoneInfo("Europe/Paris")).date()
+    after = (day + timedelta(days=1)).isoformat()
+    code, out, _ = run(capsys, "export", sid, "--format", "csv", "--from", str(day), "--to", after)
+    assert code == 0 and len(list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))) == 9
+    code, out, _ = run(capsys, "export", sid, "--format", "csv", "--from", after, "--to", after)
+    assert code == 1
+    code, out, _ = run(capsys, "export", sid, "--format", "md", "--from", after)
+    assert code == 1
+    code, _, err = run(capsys, "export", sid, "--from", str(day), "--to", after)
+    assert code == 1 and "JSON export is the whole session" in err

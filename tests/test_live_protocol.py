@@ -31,6 +31,8 @@ from atexpert.domain.answers import AnswerDraft
 from atexpert.domain.errors import Conflict
 from atexpert.domain.sessions import HostAccount, Role, SessionFields, SessionUpdate
 from atexpert.settings import Settings
+from atexpert.store import checkpoint
+from atexpert.store.checkpoint import Policy
 from atexpert.web.auth import COOKIE_NAME, CookieSigner
 from tests.support.live_world import LiveWorld
 from tests.support.live_world import world as world
@@ -276,8 +278,9 @@ async def test_resync_when_the_events_are_gone(
     await client.ws.close()
     for i in range(5):
         await world.ask(f"q{i}")
-    await world.redis.xtrim(f"ama:{{{world.session_id}}}:events", maxlen=2, approximate=False)
-    # B never followed this session: it loads the trimmed log and cannot resume from early
+    assert await checkpoint.write(world.redis, world.session_id, Policy(every=1, keep=2)) > 0
+    # B never followed this session: it loads the checkpoint and the 2 events after it, and
+    # cannot resume from early
     client = await open_client(servers[1], world, "moderator", "mia", after=early)
     assert (await client.recv())["type"] == "resync"
     snapshot = await client.recv()

@@ -21,7 +21,9 @@ from atexpert.domain.questions import Author, IncomingQuestion
 from atexpert.domain.saved_replies import SavedReplyIn
 from atexpert.domain.sessions import Role, SessionFields, SessionUpdate
 from atexpert.live.hub import LiveHub, SessionFeed
+from atexpert.store import checkpoint
 from atexpert.store.automod import AutomodStore
+from atexpert.store.checkpoint import Policy
 from atexpert.store.intake_state import IntakeMode, IntakeStore, PauseReason
 from atexpert.store.store import SessionSnapshot, Store
 from tests.support.redis_fixtures import RedisClient
@@ -259,3 +261,23 @@ async def test_the_live_hub_folds_the_log_as_replay_does(
     finally:
         await following.stop()
         await loading.stop()
+
+
+async def test_replay_from_a_checkpoint_at_any_point_equals_the_stored_state(
+    redis: RedisClient, redis_factory: Any
+) -> None:
+    """The log of every action, checkpointed further and further: each time the checkpoint
+    plus the tail rebuild the stored state, in the store and in a live hub loading it."""
+    store = Store(redis)
+    sid = await run_every_action(store, redis)
+    stored = await store.snapshot(sid)
+    total = len(await store.read_events(sid, count=10_000))
+    for keep in (total - 1, total // 2, 7, 1):
+        assert await checkpoint.write(redis, sid, Policy(every=1, keep=keep)) > 0
+        assert len(await store.read_events(sid, count=10_000)) == keep
+        assert await store.replay(sid) == stored
+        hub = LiveHub(await redis_factory())
+        try:
+            assert SessionSnapshot.of((await hub.feed(sid)).state) == stored
+        finally:
+            await hub.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 from atexpert.recap import exports
@@ -19,10 +20,11 @@ from atexpert.store.store import Store
 
 
 async def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    days = exports.days_of(args.format, args.start, args.end)
     async with RedisRuntime(settings) as runtime:
         store = Store(runtime.client)
         names = await StaffStore(runtime.client).names()
-        doc = await exports.export_session(store, runtime.client, args.session, names)
+        doc = await exports.export_session(store, runtime.client, args.session, names, days)
     text = exports.render(doc, args.format, names)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -52,6 +54,17 @@ def add_export_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     export = subparsers.add_parser("export", help="export a session (json is importable)")
     export.add_argument("session", metavar="SESSION", help="session id")
     export.add_argument("--format", choices=["json", "csv", "md"], default="json")
+    for flag, dest, what in (
+        ("--from", "start", "first day"),
+        ("--to", "end", "day after the last"),
+    ):
+        export.add_argument(
+            flag,
+            dest=dest,
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help=f"csv or md: the {what} of a range, in the session's time zone",
+        )
     export.add_argument(
         "-o",
         "--output",

@@ -32,24 +32,23 @@ from redis.exceptions import RedisError
 
 from atexpert.domain.answers import Answer
 from atexpert.domain.errors import NotFound
-from atexpert.domain.events import EventKind, Record, SessionState, decode_event, dumps, fold
+from atexpert.domain.events import Record, SessionState, decode_event, dumps, fold
 from atexpert.domain.questions import Question
 from atexpert.domain.sessions import Session
 from atexpert.live.presence import Presence
-from atexpert.live.views import Json, View, event_message, snapshot_message
-from atexpert.store import keys, metrics
+from atexpert.live.views import Json, RenderedView, View, event_message
+from atexpert.store import checkpoint, keys, metrics
 from atexpert.store.automod import StoredConfig
+from atexpert.store.checkpoint import Checkpoint, Trimmed, id_key
 from atexpert.store.intake_state import IntakePause, IntakeSetting
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.staff import REVOCATIONS
-from atexpert.store.store import Store
 
 log = logging.getLogger("atexpert.live")
 
 READ_COUNT = 500
 BLOCK_MS = 1_000
 RETRY_S = 0.5
-LOAD_TRIES = 20
 LAG_PROBE_S = 0.25
 LAG_SAMPLES = 4
 
@@ -124,7 +123,12 @@ class LiveConfig(BaseSettings):
     rate_per_s: float = Field(default=10.0, gt=0, description="Client messages per second.")
     burst: int = Field(default=20, ge=1, description="Client message burst.")
     max_strikes: int = Field(default=10, ge=1, description="Rejected messages before a close.")
-    window: int = Field(default=10_000, ge=1, description="Events kept for resuming clients.")
+    window: int = Field(
+        default=2_000,
+        ge=1,
+        description="Events kept rendered per session for resuming clients (their frames for "
+        "the 3 views: about 1.6 KiB an event; older ids get a resync and the snapshot).",
+    )
     idle_s: float = Field(default=30.0, ge=0, description="Keep a feed this long without clients.")
     claim_ttl_s: float = Field(default=60.0, gt=0, description="Lifetime of a soft claim.")
     close_timeout_s: float = Field(
@@ -167,6 +171,7 @@ class SessionFeed:
         self._index: dict[str, int] = {}
         self._base = 0  # sequence number of _ring[0]
         self._snapshots: dict[View, str] = {}
+        self._views: dict[View, RenderedView] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -193,71 +198,99 @@ class SessionFeed:
             raise
         self.ready.set_result(None)
         while not self._stopping.is_set():
-            try:
-                reply = await self.redis.xread(
-                    {self.events_key: self.position, self.presence.stream: self.presence.position},
-                    count=READ_COUNT,
-                    block=BLOCK_MS,
-                )
-            except (RedisError, OSError) as exc:
-                log.warning("live feed %s: %s; retrying", self.session_id, exc)
-                await asyncio.sleep(RETRY_S)
-                continue
-            notices = False
-            for stream, entry_id, fields in stream_entries(reply):
-                if stream == self.events_key:
-                    self._apply(entry_id, fields)
-                else:
-                    self.presence.position = entry_id
-                    notices = True
-            if notices:
-                await self.refresh_presence()
+            await self.follow()
+
+    async def follow(self) -> None:
+        """Read what came after :attr:`position` (waiting up to ``BLOCK_MS``) and apply it."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xread(
+            {self.events_key: self.position, self.presence.stream: self.presence.position},
+            count=READ_COUNT,
+            block=BLOCK_MS,
+        )
+        pipe.hget(keys.checkpoint(self.session_id), "id")  # answered after the XREAD
+        try:
+            reply, trimmed_to = await pipe.execute()
+            if trimmed_to is not None and id_key(str(trimmed_to)) > id_key(self.position):
+                await self._reload()  # the feed fell behind a trim: entries may be gone
+                return
+        except (RedisError, OSError, Trimmed) as exc:
+            log.warning("live feed %s: %s; retrying", self.session_id, exc)
+            await asyncio.sleep(RETRY_S)
+            return
+        notices = False
+        for stream, entry_id, fields in stream_entries(reply):
+            if stream == self.events_key:
+                self._apply(entry_id, fields)
+            else:
+                self.presence.position = entry_id
+                notices = True
+        if notices:
+            await self.refresh_presence()
 
     async def _load(self) -> None:
-        """Replay the whole log: the state and the rendered window, as of its last entry.
-
-        A log trimmed of its start cannot be replayed: then the state comes from the
-        records (read between two equal stream heads) and the window starts empty.
-        """
+        """The state as of the log's last entry: the checkpoint's, then the tail folded in;
+        the tail's last ``window`` entries rendered. Its cost depends on the records and the
+        tail, not on how long the log has grown (see :mod:`atexpert.store.checkpoint`)."""
         await self.presence.load()
-        first: Any = await self.redis.xrange(self.events_key, count=1)
-        if not first:
-            raise NotFound("session", self.session_id)
-        head = decode_event(self.session_id, str(first[0][0]), first[0][1])
-        if head.kind is not EventKind.SESSION_CREATED:
-            await self._load_records()
+        for _ in range(checkpoint.TRIES):
+            base = await checkpoint.load(self.redis, self.session_id)
+            self._start_from(base)
+            unseen = await self.redis.xlen(self.events_key) - self.window  # no frames for those
+            try:
+                async for entries in checkpoint.tail(
+                    self.redis, self.session_id, base.id, chunk=READ_COUNT
+                ):
+                    for entry_id, fields in entries:
+                        self._apply(entry_id, fields, live=False, render=unseen <= 0)
+                        unseen -= 1
+            except Trimmed:
+                continue
+            if self.state.session is None:
+                raise NotFound("session", self.session_id)
+            self._views = {view: RenderedView.of(view, self.state) for view in View}
             return
-        start = "-"
-        unseen = await self.redis.xlen(self.events_key) - self.window  # no frames for those
-        while True:
-            chunk: Any = await self.redis.xrange(self.events_key, min=start, count=READ_COUNT)
-            for entry_id, fields in chunk:
-                self._apply(str(entry_id), fields, live=False, render=unseen <= 0)
-                unseen -= 1
-            if len(chunk) < READ_COUNT:
-                break
-            start = "(" + str(chunk[-1][0])
+        raise Trimmed(self.session_id)
 
-    async def _load_records(self) -> None:
-        store = Store(self.redis)
-        for _ in range(LOAD_TRIES):
-            head = await store.last_event_id(self.session_id)
-            snap = await store.snapshot(self.session_id)
-            if await store.last_event_id(self.session_id) == head:
-                break
-        self.position = head
+    def _start_from(self, base: Checkpoint) -> None:
+        """Forget everything; start from ``base``'s state, its records shaped as the API's."""
+        st = base.state
         self.state = SessionState(
-            session=snap.session.model_dump(mode="json"),
-            questions={k: q.model_dump(mode="json") for k, q in snap.questions.items()},
-            answers={k: a.model_dump(mode="json") for k, a in snap.answers.items()},
-            last_event_id=head,
+            session=None if st.session is None else normalize("session", st.session),
+            questions={k: normalize("question", v) for k, v in st.questions.items()},
+            answers={k: normalize("answer", v) for k, v in st.answers.items()},
+            automod=None if st.automod is None else normalize("automod", st.automod),
+            intake=None if st.intake is None else normalize("intake", st.intake),
+            intake_pause=None
+            if st.intake_pause is None
+            else normalize("intake_pause", st.intake_pause),
+            last_event_id=base.id,
         )
+        self.position = base.id
+        self._ring.clear()
+        self._index.clear()
+        self._views.clear()
+
+    async def _reload(self) -> None:
+        """Load again (a trim passed this feed's position) beside the current state, then
+        switch: every client gets a resync and the new snapshot, as one resuming from a
+        trimmed id does."""
+        fresh = SessionFeed(self.redis, self.session_id, self.window)
+        await fresh._load()
+        self.state, self.position, self._views = fresh.state, fresh.position, fresh._views
+        self._ring, self._index, self._base = fresh._ring, fresh._index, fresh._base
+        self._snapshots.clear()
+        session = Session.model_validate(self.state.session)
+        for sub in list(self.subscribers):
+            sub.deliver(RESYNC)
+            sub.deliver(self.snapshot(sub.view))
+            sub.session_changed(session)  # its roles may have changed meanwhile
 
     def _apply(
         self, entry_id: str, fields: Mapping[str, str], *, live: bool = True, render: bool = True
     ) -> None:
-        """Fold one entry into the records; render it into the window (``render``) and hand
-        it to the clients (``live``)."""
+        """Fold one entry into the records and each view's snapshot records; render it into
+        the window (``render``) and hand it to the clients (``live``)."""
         self.position = entry_id
         try:
             event = decode_event(self.session_id, entry_id, fields)
@@ -266,6 +299,8 @@ class SessionFeed:
             log.error("live feed %s: cannot apply event %s: %s", self.session_id, entry_id, exc)
             return
         self._snapshots.clear()
+        for rendered in self._views.values():  # empty while loading: built once after
+            rendered.put(event.entity, event.entity_id, after)
         if not render:
             return
         head: Json = {"kind": event.kind.value, "actor": event.actor, "at": event.at.isoformat()}
@@ -274,7 +309,9 @@ class SessionFeed:
             message = event_message(
                 view, entry_id, head, event.entity, event.entity_id, before, after
             )
-            frames[view] = None if message is None else dumps(message)
+            frame = None if message is None else dumps(message)
+            # the same frame for several views is kept once in the window
+            frames[view] = next((f for f in frames.values() if f == frame), frame)
         self._remember(entry_id, frames)
         if not live:
             return
@@ -306,18 +343,11 @@ class SessionFeed:
         return self.state.session
 
     def snapshot(self, view: View) -> str:
-        """The view's snapshot as of :attr:`position`, serialized once per position."""
+        """The view's snapshot as of :attr:`position`, serialized once per position (a join
+        of the view's records, kept rendered: :class:`~atexpert.live.views.RenderedView`)."""
         frame = self._snapshots.get(view)
         if frame is None:
-            message = snapshot_message(
-                view,
-                self.position,
-                self.state.session,
-                list(self.state.questions.values()),
-                list(self.state.answers.values()),
-                self.state.intake_pause,
-            )
-            frame = self._snapshots[view] = dumps(message)
+            frame = self._snapshots[view] = self._views[view].message(self.position)
         return frame
 
     def attach(self, sub: Subscriber, after: str | None) -> list[str]:

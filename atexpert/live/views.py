@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from atexpert.domain.events import Entity, Record, Setting
+from atexpert.domain.events import Entity, Record, SessionState, Setting, dumps
 from atexpert.domain.views import ACTOR_READERS, Audience, project
 from atexpert.domain.views import PUBLIC_SESSION_STATUSES as PUBLIC_SESSION_STATUSES
 from atexpert.domain.views import Json as Json
@@ -119,3 +119,51 @@ def _visible(view: View, entity: Entity, records: list[Record]) -> list[Json]:
         if seen is not None:
             out.append(seen)
     return out
+
+
+class RenderedView:
+    """The records ``view`` sees, each kept as its JSON and updated as events come, so the
+    view's snapshot is a join of strings however long the log (same text as
+    ``dumps(snapshot_message(...))``). Invisible records stay as None: their place in the
+    arrival order is kept."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.session = "null"
+        self.questions: dict[str, str | None] = {}
+        self.answers: dict[str, str | None] = {}
+        self.intake_pause: str | None = None
+
+    @classmethod
+    def of(cls, view: View, state: SessionState) -> RenderedView:
+        out = cls(view)
+        out.put("session", "", state.session)
+        for qid, question in state.questions.items():
+            out.put("question", qid, question)
+        for aid, answer in state.answers.items():
+            out.put("answer", aid, answer)
+        out.put("intake_pause", "", state.intake_pause)
+        return out
+
+    def put(self, entity: Entity | Setting, entity_id: str, record: Record | None) -> None:
+        """The record's new value (the view's snapshot does not show automod or intake)."""
+        seen = view_record(self.view, entity, record)
+        text = None if seen is None else dumps(seen)
+        if entity == "question":
+            self.questions[entity_id] = text
+        elif entity == "answer":
+            self.answers[entity_id] = text
+        elif entity == "session":
+            self.session = text or "null"
+        elif entity == "intake_pause":
+            self.intake_pause = text
+
+    def message(self, last_event_id: str) -> str:
+        """The snapshot message's JSON text."""
+        questions = ",".join(t for t in self.questions.values() if t is not None)
+        answers = ",".join(t for t in self.answers.values() if t is not None)
+        pause = "" if self.intake_pause is None else ',"intake_pause":' + self.intake_pause
+        return (
+            f'{{"type":"snapshot","last_event_id":{dumps(last_event_id)},'
+            f'"session":{self.session},"questions":[{questions}],"answers":[{answers}]{pause}}}'
+        )

@@ -1,12 +1,18 @@
 """Exports of a session (JSON, CSV, Markdown) and the import of a JSON export.
 
-The JSON export carries the session's whole event log plus the records and settings
-(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics.
-Import checks that the log replays to exactly the records and settings carried, then
-writes, in ONE Lua step under the session's hash tag, the events into a fresh stream (same
-entry ids, so the audit trail is kept as it was), the records, their status indexes, the
-settings and the meter; it refuses a session id that already exists.
-Exporting an imported session gives the same document again.
+The JSON export carries the session's event log plus the records and settings
+(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics. A
+log trimmed by a checkpoint (:mod:`atexpert.store.checkpoint`) is exported as that
+checkpoint plus the events after it; ``complete_from`` tells from when the audit trail
+holds every event. Import checks that the checkpoint and the log replay to exactly the
+records and settings carried, then writes, in ONE Lua step under the session's hash tag,
+the checkpoint, the events into a fresh stream (same entry ids, so the audit trail is kept
+as it was), the records, their status indexes, the settings and the meter; it refuses a
+session id that already exists. Exporting an imported session gives the same document again.
+
+CSV and Markdown exports may cover a range of days (:class:`Days`, in the session's time
+zone), as a desk that never closes needs: the questions received, the answers drafted and
+the events in that range.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 
 from atexpert.domain import sessions
 from atexpert.domain.answers import Answer
@@ -42,8 +49,9 @@ from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience
 from atexpert.recap.analytics import Analytics, compute
-from atexpert.store import keys, lua
+from atexpert.store import checkpoint, keys, lua
 from atexpert.store.automod import StoredConfig
+from atexpert.store.checkpoint import Checkpoint
 from atexpert.store.intake_state import IntakeSetting
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.store import SessionSnapshot, Store
@@ -66,6 +74,8 @@ _URL_SAFE = "/:%"
 _SLUG_MAX = 40
 
 _IMPORT_LUA = lua.script(__name__, "exports_import.lua")
+#: Days a range of a CSV or Markdown export covers at most.
+MAX_DAYS = 366
 
 
 class SpendExport(BaseModel):
@@ -87,12 +97,55 @@ class SessionExport(BaseModel):
     answers: list[Answer]
     automod: StoredConfig = StoredConfig()
     intake: IntakeSetting = IntakeSetting()
+    #: The log folded up to where it was trimmed; ``events`` are the ones after it.
+    checkpoint: Checkpoint | None = None
+    #: The audit trail holds every event after this time (None: every event since creation).
+    complete_from: AwareDatetime | None = None
     events: list[Event]
     spend: SpendExport
     analytics: Analytics
 
 
+def check_days(start: date, end: date) -> None:
+    """ValueError unless ``[start, end)`` is a range of 1 to ``MAX_DAYS`` days."""
+    if end <= start:
+        raise ValueError("the range ends after it starts (to > from; to is excluded)")
+    if (end - start).days > MAX_DAYS:
+        raise ValueError(f"a range covers {MAX_DAYS} days at most")
+
+
+def days_of(fmt: Format, start: date | None, end: date | None) -> Days | None:
+    """The range of days an export in ``fmt`` asks for (from and to, or neither: None);
+    ValueError saying why it cannot be."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise ValueError("give both from and to (days, to excluded), or neither")
+    if fmt == "json":
+        raise ValueError("the JSON export is the whole session (importable): no range")
+    check_days(start, end)
+    return Days(start=start, end=end)
+
+
+class Days(BaseModel):
+    """A range of days ``[start, end)`` in the session's time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Days:
+        check_days(self.start, self.end)
+        return self
+
+    def holds(self, at: datetime, time_zone: str) -> bool:
+        return self.start <= at.astimezone(ZoneInfo(time_zone)).date() < self.end
+
+
 async def read_all_events(store: Store, session_id: str) -> list[Event]:
+    """Every event the log still holds: all of them, or those after its checkpoint."""
     out: list[Event] = []
     after = "0-0"
     while chunk := await store.read_events(session_id, after, count=1000):
@@ -102,12 +155,32 @@ async def read_all_events(store: Store, session_id: str) -> list[Event]:
 
 
 async def export_session(
-    store: Store, redis: RedisClient, session_id: str, names: StaffNames | None = None
+    store: Store,
+    redis: RedisClient,
+    session_id: str,
+    names: StaffNames | None = None,
+    days: Days | None = None,
 ) -> SessionExport:
+    """The session's export; with ``days``, only what happened in that range (not importable:
+    no checkpoint, and the records of other days are left out)."""
     snapshot = await store.snapshot(session_id)
-    events = await read_all_events(store, session_id)
+    base, events = await checkpoint.read_log(redis, session_id)
     spend = await Meter(redis).spend(session_id)
-    return build_export(snapshot, events, spend, names)
+    if days is None:
+        trimmed = base if base.id != "0-0" else None
+        return build_export(snapshot, events, spend, names, trimmed)
+    tz = snapshot.session.time_zone
+    within = snapshot.model_copy(
+        update={
+            "questions": {
+                k: q for k, q in snapshot.questions.items() if days.holds(q.received_at, tz)
+            },
+            "answers": {k: a for k, a in snapshot.answers.items() if days.holds(a.created_at, tz)},
+        }
+    )
+    in_range = [e for e in events if days.holds(e.at, tz)]
+    doc = build_export(within, in_range, spend, names)
+    return doc.model_copy(update={"complete_from": base.at})
 
 
 def build_export(
@@ -115,8 +188,11 @@ def build_export(
     events: Sequence[Event],
     spend: Spend,
     names: StaffNames | None = None,
+    base: Checkpoint | None = None,
 ) -> SessionExport:
     return SessionExport(
+        checkpoint=base,
+        complete_from=None if base is None else base.at,
         session=snapshot.session,
         questions=sorted(snapshot.questions.values(), key=lambda q: (q.received_at, q.id)),
         answers=sorted(snapshot.answers.values(), key=lambda a: (a.created_at, a.id)),
@@ -264,7 +340,11 @@ def to_markdown(doc: SessionExport, names: StaffNames | None = None) -> str:
         by = names.name(q.decided_by)
         cells = ["@" + q.author.handle, q.status.value, by, q.reject_reason or ""]
         lines.append("| " + " | ".join([_link(q.id, q.url), *map(_md, cells)]) + " |")
-    lines += ["", "## Audit trail", "", "| event | time | actor | kind | entity |"]
+    lines += ["", "## Audit trail", ""]
+    if doc.complete_from is not None:
+        since = doc.complete_from.isoformat()
+        lines += [f"Complete from {since}: the earlier events were folded into a checkpoint.", ""]
+    lines.append("| event | time | actor | kind | entity |")
     lines.append("|---|---|---|---|---|")
     for e in doc.events:
         cells = [e.id, e.at.isoformat(), names.name(e.actor), e.kind.value, e.entity_id]
@@ -319,9 +399,11 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
     ids = [e.id for e in doc.events]
     if len(set(ids)) != len(ids) or any(not i for i in ids):
         raise InvalidInput.field(("events",), "event ids must be present and unique")
+    start = doc.checkpoint or Checkpoint()
+    if any(checkpoint.id_key(i) <= checkpoint.id_key(start.id) for i in ids):
+        raise InvalidInput.field(("events",), "the events are the ones after the checkpoint")
     try:
-        state = replay(doc.events)
-        replayed = SessionSnapshot.of(state)
+        replayed = SessionSnapshot.of(replayed_state(doc))
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise InvalidInput.field(("events",), f"the event log does not replay: {exc}") from None
     carried = SessionSnapshot(
@@ -339,11 +421,18 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
     return replayed
 
 
+def replayed_state(doc: SessionExport) -> SessionState:
+    """The state the export's checkpoint (if any) and events fold to."""
+    start = doc.checkpoint or Checkpoint()
+    return replay(doc.events, start.state.model_copy(deep=True))
+
+
 async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
-    """Recreate the exported session here (events, records, indexes, meter), atomically."""
+    """Recreate the exported session here (checkpoint, events, records, indexes, meter),
+    atomically."""
     check_consistent(doc)
     sid = doc.session.id
-    state = replay(doc.events)
+    state = replayed_state(doc)
     slots = {k: i for i, k in enumerate([keys.events(sid), keys.session(sid), keys.meter(sid)], 1)}
 
     def ref(key: str) -> int:
@@ -373,6 +462,11 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
         for key, fields in _setting_hashes(sid, state)
         for name, value in fields.items()
     ]
+    if doc.checkpoint is not None:
+        base = doc.checkpoint
+        at = "" if base.at is None else base.at.isoformat()
+        hashed = {"id": base.id, "at": at, "state": checkpoint.encode_state(base.state)}
+        settings += [[ref(keys.checkpoint(sid)), k, v] for k, v in hashed.items()]
     payload = json.dumps(
         {"events": events, "records": records, "index": index, "meter": meter, "settings": settings}
     )

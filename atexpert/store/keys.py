@@ -3,7 +3,8 @@
 Per session (one Cluster slot, so one Lua step may touch any of them)::
 
     ama:{s_x}:session            Session JSON
-    ama:{s_x}:events             Stream: the session's event log
+    ama:{s_x}:events             Stream: the session's event log (the tail after the checkpoint)
+    ama:{s_x}:checkpoint         hash id, at, state: the log folded up to ``id`` (checkpoint)
     ama:{s_x}:q:<qid>            Question JSON (qid = "q_" + source tweet id)
     ama:{s_x}:qs:<status>        sorted set of question ids by arrival (ms)
     ama:{s_x}:a:<aid>            Answer JSON
@@ -76,6 +77,11 @@ def session(session_id: str) -> str:
 
 def events(session_id: str) -> str:
     return _tag(session_id) + "events"
+
+
+def checkpoint(session_id: str) -> str:
+    """The session's checkpoint: its state folded up to an event id trimmed from the log."""
+    return _tag(session_id) + "checkpoint"
 
 
 def question(session_id: str, question_id: str) -> str:

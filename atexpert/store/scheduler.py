@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -216,23 +216,34 @@ class Scheduler:
         A failing tick (Redis unreachable, a bad record...) is logged and the next one
         tries again: the loop only ends when told to. The lease is released on exit.
         """
-        stop = stop or asyncio.Event()
-        try:
-            while not stop.is_set():
-                try:
-                    await self.tick()
-                except Exception:
-                    _reraise_cancel()
-                    log.exception("scheduler tick failed; retrying in %s", self.interval)
-                _reraise_cancel()  # redis-py may also swallow a cancel without an error
-                # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel
-                # that lands as the wait ends, and a cancelled scheduler must stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval.total_seconds()):
-                        await stop.wait()
-        finally:
-            with contextlib.suppress(RedisError, OSError):
-                await self.lease.release()
+        await run_ticks(self.tick, self.interval, stop or asyncio.Event(), self.lease, "scheduler")
+
+
+async def run_ticks(
+    tick: Callable[[], Awaitable[object]],
+    interval: timedelta,
+    stop: asyncio.Event,
+    lease: Lease,
+    what: str,
+) -> None:
+    """``tick()`` every ``interval`` until ``stop`` is set (or the task is cancelled); a
+    failing tick is logged and the next one tries again; ``lease`` is released on exit."""
+    try:
+        while not stop.is_set():
+            try:
+                await tick()
+            except Exception:
+                _reraise_cancel()
+                log.exception("%s tick failed; retrying in %s", what, interval)
+            _reraise_cancel()  # redis-py may also swallow a cancel without an error
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel
+            # that lands as the wait ends, and a cancelled loop must stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval.total_seconds()):
+                    await stop.wait()
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await lease.release()
 
 
 def _reraise_cancel() -> None:

@@ -30,7 +30,6 @@ from atexpert.domain.events import (
     EventKind,
     SessionState,
     decode_event,
-    replay,
 )
 from atexpert.domain.questions import Question, QuestionAction
 from atexpert.domain.saved_replies import SavedReply
@@ -43,7 +42,7 @@ from atexpert.domain.sessions import (
     SessionStatus,
     SessionUpdate,
 )
-from atexpert.store import keys
+from atexpert.store import checkpoint, keys
 from atexpert.store.automod import AutomodStore, StoredConfig
 from atexpert.store.intake_state import IntakePause, IntakeSetting, IntakeStore
 from atexpert.store.merge_steps import MergeSteps
@@ -339,16 +338,9 @@ class Store(MergeSteps):
         return str(entries[0][0]) if entries else "0-0"
 
     async def replay(self, session_id: str) -> SessionSnapshot:
-        """Rebuild the session's state from its event log alone."""
-        state = SessionState()
-        stream = keys.events(session_id)
-        start = "-"
-        while True:
-            chunk: Any = await self._redis.xrange(stream, min=start, count=REPLAY_CHUNK)
-            state = replay((decode_event(session_id, eid, f) for eid, f in chunk), state)
-            if len(chunk) < REPLAY_CHUNK:
-                break
-            start = "(" + str(chunk[-1][0])
+        """Rebuild the session's state from its event log alone: the checkpoint's state
+        (:mod:`atexpert.store.checkpoint`), then every event after it."""
+        state = await checkpoint.fold_log(self._redis, session_id, chunk=REPLAY_CHUNK)
         if state.session is None:
             raise NotFound("session", session_id)
         return SessionSnapshot.of(state)

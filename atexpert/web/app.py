@@ -18,6 +18,7 @@ from atexpert import __version__
 from atexpert.domain.clock import Clock, SystemClock
 from atexpert.live.hub import LiveConfig, LiveHub
 from atexpert.settings import Settings
+from atexpert.store.checkpoint import Checkpointer, Policy
 from atexpert.store.metrics import probe_redis
 from atexpert.store.redis_conn import RedisClient, RedisRuntime, ping
 from atexpert.store.scheduler import Lease, Scheduler
@@ -172,6 +173,14 @@ def create_app(
                 stop = asyncio.Event()
                 task = asyncio.create_task(scheduler.run(stop), name="atexpert-scheduler")
                 stack.push_async_callback(stop_task, task, stop, timeout=5)
+            checkpoints = Checkpointer(
+                client,
+                Policy(settings.checkpoint_every_events, settings.checkpoint_keep_events),
+                interval=timedelta(seconds=settings.checkpoint_interval_seconds),
+            )
+            stop_checkpoints = asyncio.Event()
+            task = asyncio.create_task(checkpoints.run(stop_checkpoints), name="checkpoints")
+            stack.push_async_callback(stop_task, task, stop_checkpoints, timeout=5)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(app.state.services))
             # the server's websocket protocol resets dropped clients after this timeout
