@@ -4,7 +4,7 @@
 import { api, fieldErrors } from "./api.js";
 import { personName, say, setupChrome } from "./chrome.js";
 import { confirmClose } from "./closing.js";
-import { $, clear, el } from "./dom.js";
+import { $, askDialog, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { setupInvitations, showInvitations } from "./invites.js";
 import { setupSeries } from "./series.js";
@@ -407,9 +407,45 @@ async function loadUsers() {
   const select = clear($("#r-user"));
   for (const u of state.users) {
     const label = `${personName(u)} · ${t("admin.u.login", { username: u.username })}`;
-    list.append(el("li", { text: `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
-    select.append(el("option", { value: u.id, text: label }));
+    const text = `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}`;
+    list.append(el("li", { "data-user": u.id }, text, " ",
+      u.disabled ? el("span", { class: "badge", text: t("admin.u.disabled") }) : null, " ",
+      u.id === state.me.id ? null : userActions(u)));
+    if (!u.disabled) select.append(el("option", { value: u.id, text: label }));
   }
+}
+
+/** Disable / enable and delete (confirmed) ``u``: never shown for oneself. */
+function userActions(u) {
+  const name = personName(u);
+  const step = u.disabled ? "enable" : "disable";
+  return el("span", { class: "row" },
+    el("button", {
+      type: "button", "data-action": step, text: t(`admin.u.${step}`),
+      "aria-label": t(`admin.u.${step}.label`, { name }), onclick: () => changeUser(u, step),
+    }),
+    el("button", {
+      type: "button", "data-action": "delete", class: "danger", text: t("admin.u.delete"),
+      "aria-label": t("admin.u.delete.label", { name }), onclick: () => changeUser(u, "delete"),
+    }));
+}
+
+async function changeUser(u, step) {
+  if (step === "delete") {
+    $("#user-delete-title").textContent = t("admin.u.delete.title", { name: personName(u) });
+    if (await askDialog($("#user-delete-dialog")) !== "delete") return;
+  }
+  try {
+    if (step === "delete") await api("DELETE", `/api/users/${encodeURIComponent(u.id)}`);
+    else await api("POST", `/api/users/${encodeURIComponent(u.id)}/${step}`);
+    say(t(`admin.u.done.${step}`, { name: personName(u) }), "ok");
+    await loadUsers();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+  // The buttons were drawn again: keep the keyboard where it was.
+  const row = document.querySelector(`#users li[data-user="${CSS.escape(u.id)}"]`);
+  (row?.querySelector("button") ?? $("#users-title")).focus();
 }
 
 async function createUser(event) {
