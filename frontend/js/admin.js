@@ -27,6 +27,8 @@ const NEXT_STEPS = {
   archived: [],
 };
 
+const SPEND_REFRESH_MS = 30_000;
+
 function sessionUrl(id, tail = "") {
   return `/api/sessions/${encodeURIComponent(id)}${tail}`;
 }
@@ -351,6 +353,16 @@ async function showSpend(id) {
   }
 }
 
+/** Refresh the cost meter every 30 s while the page is visible (events refresh it too), and
+ * as soon as it becomes visible again. */
+function refreshSpendWhileVisible() {
+  const refresh = () => {
+    if (document.visibilityState === "visible" && state.selected) showSpend(state.selected);
+  };
+  setInterval(refresh, SPEND_REFRESH_MS);
+  document.addEventListener("visibilitychange", refresh);
+}
+
 /** A budget form's submit handler: PUT `{field: value or null}` to the session's `path`. */
 function budgetSaver(id, path, field, saved) {
   return async (event) => {
@@ -484,6 +496,7 @@ async function main() {
       budgetSaver("monthly-budget", "/monthly-budget", "monthly_budget_usd", "monthly.saved"),
     );
     $("#user-form").addEventListener("submit", createUser);
+    refreshSpendWhileVisible();
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();
     await setupXAccounts();
