@@ -6,6 +6,7 @@ import { personName, say, setupChrome } from "./chrome.js";
 import { confirmClose } from "./closing.js";
 import { $, askDialog, clear, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
+import { hoursBody, setupHours, showAutoReply, showHours } from "./hours.js";
 import { setupInvitations, showInvitations } from "./invites.js";
 import { setupSeries } from "./series.js";
 import { LiveSocket } from "./socket.js";
@@ -13,7 +14,7 @@ import { hostHint, setupXAccounts } from "./xaccounts.js";
 
 const state = {
   me: null, sessions: [], users: [], selected: null, editing: null, live: null, roleRenders: 0,
-  // The edited session's options: those the form has no field for (business hours...) are
+  // The edited session's options: those the form has no field for are
   // sent back as they are, since a PATCH replaces the options whole.
   options: {},
 };
@@ -124,6 +125,8 @@ function resetForm() {
   $("#session-form").reset();
   $("#editor-title").textContent = t("admin.create");
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  showHours({});
+  showAutoReply(null);
   clear($("#s-errors"));
   hostHint();
 }
@@ -146,6 +149,7 @@ function edit(s) {
   $("#s-numbering").checked = s.options.numbering;
   $("#s-merged").value = s.options.merged_replies || "thread";
   showHours(s.options);
+  showAutoReply(s);
   $("#s-wrap-up").value = s.wrap_up_minutes || 0;
   clear($("#s-errors"));
   hostHint();
@@ -177,33 +181,6 @@ function formBody() {
       ...hoursBody(),
     },
   };
-}
-
-/** The business hours fields from a session's options (its first weekly window). */
-function showHours(options) {
-  const hours = options.business_hours;
-  const first = hours?.windows[0];
-  $("#s-hours-on").checked = Boolean(hours);
-  const days = first ? first.days : ["mon", "tue", "wed", "thu", "fri"];
-  for (const box of document.querySelectorAll("input[name=hours-day]")) box.checked = days.includes(box.value);
-  $("#s-opens").value = first ? first.opens.slice(0, 5) : "08:00";
-  $("#s-closes").value = first ? first.closes.slice(0, 5) : "20:00";
-  $("#s-closed").value = hours ? hours.closed_dates.join(" ") : "";
-  $("#s-after").value = options.after_hours || "pause";
-  if (options.auto_reply_text) $("#s-auto-reply").value = options.auto_reply_text;
-}
-
-/** The options of the business hours fields; other weekly windows of the session stay. */
-function hoursBody() {
-  const body = { after_hours: $("#s-after").value };
-  const text = $("#s-auto-reply").value.trim();
-  if (text) body.auto_reply_text = text;
-  if (!$("#s-hours-on").checked) return { ...body, business_hours: null };
-  const days = [...document.querySelectorAll("input[name=hours-day]:checked")].map((box) => box.value);
-  const weekly = { days, opens: $("#s-opens").value, closes: $("#s-closes").value };
-  const others = state.options.business_hours?.windows.slice(1) ?? [];
-  const closed = $("#s-closed").value.split(/[\s,]+/).filter(Boolean);
-  return { ...body, business_hours: { windows: [weekly, ...others], closed_dates: closed } };
 }
 
 function showErrors(list, error) {
@@ -485,6 +462,7 @@ async function main() {
     for (const node of document.querySelectorAll(".admin-only")) node.hidden = true;
     $("#not-admin").hidden = false;
   } else {
+    setupHours();
     $("#session-form").addEventListener("submit", saveSession);
     $("#s-new").addEventListener("click", resetForm);
     $("#role-form").addEventListener("submit", assign);
