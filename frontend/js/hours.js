@@ -10,6 +10,7 @@ const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FIRST_WINDOW = { days: ["mon", "tue", "wed", "thu", "fri"], opens: "08:00", closes: "20:00" };
 
 let drawn = 0; // ids for the labels of the windows drawn so far
+let previewed = null; // the session whose automatic reply is (being) shown
 
 /** One weekly window's fieldset; ``number``: its place, ``removable``: with a remove button. */
 function windowFieldset(window, number, removable) {
@@ -96,14 +97,17 @@ export function hoursBody() {
 export async function showAutoReply(s) {
   const box = $("#s-auto-reply-preview");
   box.hidden = !s;
+  previewed = s?.id ?? null;
   if (!s) return;
   let preview;
   try {
     preview = await api("GET", `/api/sessions/${encodeURIComponent(s.id)}/auto-reply`);
   } catch {
-    box.hidden = true;
-    return;
+    preview = null;
   }
+  if (previewed !== s.id) return; // another session was opened meanwhile
+  box.hidden = !preview;
+  if (!preview) return;
   $("#s-ar-text").textContent = preview.text;
   const length = $("#s-ar-length");
   length.textContent = t("admin.f.autoreply.length", { n: preview.weighted_length, max: preview.max_length });
