@@ -4,7 +4,7 @@
 import { api, fieldErrors } from "./api.js";
 import { personName, say, setupChrome } from "./chrome.js";
 import { confirmClose } from "./closing.js";
-import { $, askDialog, clear, el } from "./dom.js";
+import { $, clear, confirmed, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { hoursBody, setupHours, showAutoReply, showHours } from "./hours.js";
 import { setupInvitations, showInvitations } from "./invites.js";
@@ -421,8 +421,8 @@ function userActions(u) {
 
 async function changeUser(u, step) {
   if (step === "delete") {
-    $("#user-delete-title").textContent = t("admin.u.delete.title", { name: personName(u) });
-    if (await askDialog($("#user-delete-dialog")) !== "delete") return;
+    const title = t("admin.u.delete.title", { name: personName(u) });
+    if (!(await confirmed(title, t("admin.u.delete.why"), t("admin.u.delete")))) return;
   }
   try {
     if (step === "delete") await api("DELETE", `/api/users/${encodeURIComponent(u.id)}`);
