@@ -3,12 +3,13 @@ kept when the session is edited, changed in the form, in English and French."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tests.support.browser_fixtures import BrowserWorld, expect
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
+from tests.support.hours_session import create_desk
 
 HOURS = {
     "windows": [
@@ -20,29 +21,16 @@ HOURS = {
 
 def test_editing_a_desk_keeps_its_business_hours(world: BrowserWorld) -> None:
     now = datetime.now(UTC)
-    body = {
-        "title": "Customer desk",
-        "hashtags": ["#AskAirbusDesk"],
-        "host_account": {"handle": world.brand.username, "user_id": world.brand.id},
-        "scheduled_start": (now + timedelta(days=1)).isoformat(),
-        "scheduled_end": (now + timedelta(days=30)).isoformat(),
-        "time_zone": "Europe/Paris",
-        "options": {
-            "announce": False,
-            "business_hours": HOURS,
-            "after_hours": "auto_reply",
-            "auto_reply_text": "Back {back}.",
-        },
-    }
-    r = world.http.post("/api/sessions", json=body)
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
+    sid = create_desk(
+        world,
+        {"business_hours": HOURS, "after_hours": "auto_reply", "auto_reply_text": "Back {back}."},
+    )
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     row = page.locator("tr", has_text="Customer desk")
     row.get_by_role("button", name="Edit").click()
-    page.get_by_label("Title", exact=True).fill("Customer desk, Europe")
+    page.locator("#session-form").get_by_label("Title", exact=True).fill("Customer desk, Europe")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Customer desk, Europe")
     options = world.http.get(f"/api/sessions/{sid}").json()["options"]

@@ -43,7 +43,7 @@ def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: Browse
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     accounts = x_accounts(page)
     expect(accounts.get_by_text("No X account is connected yet.")).to_be_visible()
-    page.get_by_label("Host X account").fill("@Airbus")
+    page.locator("#session-form").get_by_label("Host X account").fill("@Airbus")
     expect(host_hint(page)).to_have_text(re.compile("^Not connected: connect it below"))
 
     start_connecting(page, world, "@Airbus")
@@ -61,7 +61,7 @@ def test_admin_connects_the_brand_account_on_x_then_disconnects_it(world: Browse
     (listed,) = world.http.get("/api/x/accounts").json()
     assert (listed["handle"], listed["user_id"]) == ("Airbus", world.brand.id)
     # The session form knows the host account can post now.
-    page.get_by_label("Host X account").fill("@airbus")
+    page.locator("#session-form").get_by_label("Host X account").fill("@airbus")
     expect(host_hint(page)).to_have_text("@Airbus is connected.")
 
     # Disconnecting asks first; cancelling keeps it.

@@ -4,8 +4,9 @@
 import { api, fieldErrors } from "./api.js";
 import { personName, say, setupChrome } from "./chrome.js";
 import { confirmClose } from "./closing.js";
-import { $, clear, el } from "./dom.js";
+import { $, clear, confirmed, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
+import { hoursBody, setupHours, showAutoReply, showHours } from "./hours.js";
 import { setupInvitations, showInvitations } from "./invites.js";
 import { setupSeries } from "./series.js";
 import { LiveSocket } from "./socket.js";
@@ -13,7 +14,7 @@ import { hostHint, setupXAccounts } from "./xaccounts.js";
 
 const state = {
   me: null, sessions: [], users: [], selected: null, editing: null, live: null, roleRenders: 0,
-  // The edited session's options: those the form has no field for (business hours...) are
+  // The edited session's options: those the form has no field for are
   // sent back as they are, since a PATCH replaces the options whole.
   options: {},
 };
@@ -26,6 +27,8 @@ const NEXT_STEPS = {
   closed: ["archive"],
   archived: [],
 };
+
+const SPEND_REFRESH_MS = 30_000;
 
 function sessionUrl(id, tail = "") {
   return `/api/sessions/${encodeURIComponent(id)}${tail}`;
@@ -125,6 +128,9 @@ function resetForm() {
   $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   $("#s-kind").disabled = false;
   kindChanged();
+
+  showHours({});
+  showAutoReply(null);
   clear($("#s-errors"));
   hostHint();
 }
@@ -159,6 +165,7 @@ function edit(s) {
   $("#s-numbering").checked = s.options.numbering;
   $("#s-merged").value = s.options.merged_replies || "thread";
   showHours(s.options);
+  showAutoReply(s);
   $("#s-wrap-up").value = s.wrap_up_minutes || 0;
   clear($("#s-errors"));
   hostHint();
@@ -193,33 +200,6 @@ function formBody() {
       ...hoursBody(),
     },
   };
-}
-
-/** The business hours fields from a session's options (its first weekly window). */
-function showHours(options) {
-  const hours = options.business_hours;
-  const first = hours?.windows[0];
-  $("#s-hours-on").checked = Boolean(hours);
-  const days = first ? first.days : ["mon", "tue", "wed", "thu", "fri"];
-  for (const box of document.querySelectorAll("input[name=hours-day]")) box.checked = days.includes(box.value);
-  $("#s-opens").value = first ? first.opens.slice(0, 5) : "08:00";
-  $("#s-closes").value = first ? first.closes.slice(0, 5) : "20:00";
-  $("#s-closed").value = hours ? hours.closed_dates.join(" ") : "";
-  $("#s-after").value = options.after_hours || "pause";
-  if (options.auto_reply_text) $("#s-auto-reply").value = options.auto_reply_text;
-}
-
-/** The options of the business hours fields; other weekly windows of the session stay. */
-function hoursBody() {
-  const body = { after_hours: $("#s-after").value };
-  const text = $("#s-auto-reply").value.trim();
-  if (text) body.auto_reply_text = text;
-  if (!$("#s-hours-on").checked) return { ...body, business_hours: null };
-  const days = [...document.querySelectorAll("input[name=hours-day]:checked")].map((box) => box.value);
-  const weekly = { days, opens: $("#s-opens").value, closes: $("#s-closes").value };
-  const others = state.options.business_hours?.windows.slice(1) ?? [];
-  const closed = $("#s-closed").value.split(/[\s,]+/).filter(Boolean);
-  return { ...body, business_hours: { windows: [weekly, ...others], closed_dates: closed } };
 }
 
 function showErrors(list, error) {
@@ -369,6 +349,16 @@ async function showSpend(id) {
   }
 }
 
+/** Refresh the cost meter every 30 s while the page is visible (events refresh it too), and
+ * as soon as it becomes visible again. */
+function refreshSpendWhileVisible() {
+  const refresh = () => {
+    if (document.visibilityState === "visible" && state.selected) showSpend(state.selected);
+  };
+  setInterval(refresh, SPEND_REFRESH_MS);
+  document.addEventListener("visibilitychange", refresh);
+}
+
 /** A budget form's submit handler: PUT `{field: value or null}` to the session's `path`. */
 function budgetSaver(id, path, field, saved) {
   return async (event) => {
@@ -425,9 +415,45 @@ async function loadUsers() {
   const select = clear($("#r-user"));
   for (const u of state.users) {
     const label = `${personName(u)} · ${t("admin.u.login", { username: u.username })}`;
-    list.append(el("li", { text: `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}` }));
-    select.append(el("option", { value: u.id, text: label }));
+    const text = `${label}${u.is_admin ? ` · ${t("admin.u.admin")}` : ""}`;
+    list.append(el("li", { "data-user": u.id }, text, " ",
+      u.disabled ? el("span", { class: "badge", text: t("admin.u.disabled") }) : null, " ",
+      u.id === state.me.id ? null : userActions(u)));
+    if (!u.disabled) select.append(el("option", { value: u.id, text: label }));
   }
+}
+
+/** Disable / enable and delete (confirmed) ``u``: never shown for oneself. */
+function userActions(u) {
+  const name = personName(u);
+  const step = u.disabled ? "enable" : "disable";
+  return el("span", { class: "row" },
+    el("button", {
+      type: "button", "data-action": step, text: t(`admin.u.${step}`),
+      "aria-label": t(`admin.u.${step}.label`, { name }), onclick: () => changeUser(u, step),
+    }),
+    el("button", {
+      type: "button", "data-action": "delete", class: "danger", text: t("admin.u.delete"),
+      "aria-label": t("admin.u.delete.label", { name }), onclick: () => changeUser(u, "delete"),
+    }));
+}
+
+async function changeUser(u, step) {
+  if (step === "delete") {
+    const title = t("admin.u.delete.title", { name: personName(u) });
+    if (!(await confirmed(title, t("admin.u.delete.why"), t("admin.u.delete")))) return;
+  }
+  try {
+    if (step === "delete") await api("DELETE", `/api/users/${encodeURIComponent(u.id)}`);
+    else await api("POST", `/api/users/${encodeURIComponent(u.id)}/${step}`);
+    say(t(`admin.u.done.${step}`, { name: personName(u) }), "ok");
+    await loadUsers();
+  } catch (error) {
+    say(t("error.action", { detail: error.message }), "error");
+  }
+  // The buttons were drawn again: keep the keyboard where it was.
+  const row = document.querySelector(`#users li[data-user="${CSS.escape(u.id)}"]`);
+  (row?.querySelector("button") ?? $("#users-title")).focus();
 }
 
 async function createUser(event) {
@@ -455,6 +481,7 @@ async function main() {
     for (const node of document.querySelectorAll(".admin-only")) node.hidden = true;
     $("#not-admin").hidden = false;
   } else {
+    setupHours();
     $("#session-form").addEventListener("submit", saveSession);
     $("#s-new").addEventListener("click", resetForm);
     $("#s-kind").addEventListener("change", kindChanged);
@@ -468,6 +495,7 @@ async function main() {
       budgetSaver("monthly-budget", "/monthly-budget", "monthly_budget_usd", "monthly.saved"),
     );
     $("#user-form").addEventListener("submit", createUser);
+    refreshSpendWhileVisible();
     $("#s-tz").value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     await loadUsers();
     await setupXAccounts();

@@ -25,6 +25,12 @@ function questionLine(q) {
   return `@${(q.author || {}).handle || "?"}: ${q.display_text || q.text}`;
 }
 
+/** An empty ``list`` is hidden, its "None." line ``none`` shown instead (no blank space). */
+function showEmpty(list, none) {
+  list.hidden = list.children.length === 0;
+  none.hidden = !list.hidden;
+}
+
 /** Ask the admin to confirm closing ``session``; the ``queued`` choice ("post" or
  * "cancel"), or null when the admin keeps it open. */
 export async function confirmClose(session) {
@@ -41,7 +47,7 @@ export async function confirmClose(session) {
   $("#close-wrap-up").textContent = wrapUp ? t("closing.wrapup", { n: session.wrap_up_minutes }) : "";
   const unanswered = clear($("#close-unanswered"));
   for (const q of approved) unanswered.append(el("li", { "data-question": q.id, text: questionLine(q) }));
-  $("#close-unanswered-none").hidden = approved.length > 0;
+  showEmpty(unanswered, $("#close-unanswered-none"));
   const flying = clear($("#close-in-flight"));
   const asked = new Map(approved.map((q) => [q.id, q]));
   for (const a of inFlight) {
@@ -49,7 +55,7 @@ export async function confirmClose(session) {
       el("span", { class: "badge", text: t(`answer.status.${a.status}`) }), " ",
       a.question_ids.map((id) => asked.get(id)).filter(Boolean).map(questionLine).join(" · ") || a.text));
   }
-  $("#close-in-flight-none").hidden = inFlight.length > 0;
+  showEmpty(flying, $("#close-in-flight-none"));
   $("#close-choice").hidden = inFlight.length === 0;
   $("#close-post").checked = true;
   const answer = await askDialog(dialog);

@@ -61,6 +61,15 @@ export function askDialog(dialog) {
   });
 }
 
+/** Ask in the page's ``#confirm-dialog`` (never window.confirm): its ``title``, ``why`` and
+ * the ``yes`` button's text, all translated; whether ``yes`` was pressed. */
+export async function confirmed(title, why, yes) {
+  $("#confirm-title").textContent = title;
+  $("#confirm-why").textContent = why;
+  $("#confirm-yes").textContent = yes;
+  return (await askDialog($("#confirm-dialog"))) === "confirm";
+}
+
 export function debounce(fn, ms) {
   let timer = null;
   const wrapped = (...args) => {

@@ -5,7 +5,7 @@
 
 import { api, fieldErrors } from "./api.js";
 import { say } from "./chrome.js";
-import { $, askDialog, clear, el } from "./dom.js";
+import { $, clear, confirmed, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 
 const HANDLE = /^@?([A-Za-z0-9_]{1,15})$/;
@@ -88,9 +88,8 @@ async function connect(handle) {
 }
 
 async function disconnect(account) {
-  $("#x-disconnect-title").textContent = t("admin.x.disconnect.title", { handle: account.handle });
-  // Asked in the page's dialog, never window.confirm.
-  if ((await askDialog($("#x-disconnect-dialog"))) !== "disconnect") return;
+  const title = t("admin.x.disconnect.title", { handle: account.handle });
+  if (!(await confirmed(title, t("admin.x.disconnect.why"), t("admin.x.disconnect")))) return;
   try {
     await api("DELETE", `/api/x/accounts/${encodeURIComponent(account.handle)}`);
     say(t("admin.x.disconnected", { handle: account.handle }), "ok");
