@@ -158,9 +158,9 @@ def test_an_admin_creates_a_desk_with_no_end(world: BrowserWorld) -> None:
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.get_by_label("Title", exact=True).fill("Air France helps")
-    page.get_by_label("Hashtags").fill("#AFhelp")
-    page.get_by_label("Host X account").fill("@AirFrance")
+    page.locator("#session-form").get_by_label("Title", exact=True).fill("Air France helps")
+    page.locator("#session-form").get_by_label("Hashtags").fill("#AFhelp")
+    page.locator("#session-form").get_by_label("Host X account").fill("@AirFrance")
     page.get_by_label("Start", exact=True).fill(start)
     expect(page.get_by_label("First-response target of a desk (minutes)")).to_be_hidden()
     page.get_by_label("Kind").select_option("desk")

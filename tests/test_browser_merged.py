@@ -74,9 +74,9 @@ def test_the_admin_chooses_how_merged_askers_are_answered(world: BrowserWorld) -
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     choice = page.get_by_label("Askers of merged questions get")
     expect(choice).to_have_value("thread")  # the default
-    page.get_by_label("Title", exact=True).fill("Ask the cabin crew")
-    page.get_by_label("Hashtags").fill("#AskCrew")
-    page.get_by_label("Host X account").fill("@Airbus")
+    page.locator("#session-form").get_by_label("Title", exact=True).fill("Ask the cabin crew")
+    page.locator("#session-form").get_by_label("Hashtags").fill("#AskCrew")
+    page.locator("#session-form").get_by_label("Host X account").fill("@Airbus")
     page.get_by_label("Start", exact=True).fill(f"{tomorrow}T10:00")
     page.get_by_label("End", exact=True).fill(f"{tomorrow}T11:00")
     choice.select_option("link")
