@@ -47,7 +47,14 @@ def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
         client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
         try:
             patch = {"status": "missed", "reason": "too late: not posted late"}
-            await AnnouncementStore(client).step(session_id, before_minutes, "missed", patch)
+            await AnnouncementStore(client).step(
+                session_id,
+                before_minutes,
+                "missed",
+                patch,
+                actor="scheduler",
+                at=SystemClock().now(),
+            )
         finally:
             await client.aclose()
 

@@ -33,6 +33,7 @@ from atexpert.domain.answers import Answer
 from atexpert.domain.errors import NotFound
 from atexpert.domain.events import EventKind, Record, SessionState, decode_event, dumps, fold
 from atexpert.domain.questions import Question
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session
 from atexpert.live.presence import Presence
 from atexpert.live.views import Json, View, event_message, snapshot_message
@@ -57,6 +58,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "automod": StoredConfig,
     "intake": IntakeSetting,
     "intake_pause": IntakePause,
+    "announcement": AnnouncementState,
 }
 RESYNC = dumps({"type": "resync", "reason": "the events after your id are no longer available"})
 
@@ -299,6 +301,7 @@ class SessionFeed:
                 list(self.state.questions.values()),
                 list(self.state.answers.values()),
                 self.state.intake_pause,
+                list(self.state.announcements.values()),
             )
             frame = self._snapshots[view] = dumps(message)
         return frame

@@ -1,7 +1,8 @@
 """Exports of a session (JSON, CSV, Markdown) and the import of a JSON export.
 
 The JSON export carries the session's whole event log plus the records and settings
-(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics.
+(auto-moderation config, intake mode, a series occurrence's announcements) it rebuilds,
+the X spend meter and the analytics.
 Import checks that the log replays to exactly the records and settings carried, then
 writes, in ONE Lua step under the session's hash tag, the events into a fresh stream (same
 entry ids, so the audit trail is kept as it was), the records, their status indexes, the
@@ -38,6 +39,7 @@ from atexpert.domain.events import (
     replay,
 )
 from atexpert.domain.questions import Question, post_link
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience
@@ -87,6 +89,8 @@ class SessionExport(BaseModel):
     answers: list[Answer]
     automod: StoredConfig = StoredConfig()
     intake: IntakeSetting = IntakeSetting()
+    #: A series occurrence's announcements, earliest first (their events are in ``events``).
+    announcements: list[AnnouncementState] = []
     events: list[Event]
     spend: SpendExport
     analytics: Analytics
@@ -122,6 +126,7 @@ def build_export(
         answers=sorted(snapshot.answers.values(), key=lambda a: (a.created_at, a.id)),
         automod=snapshot.automod,
         intake=snapshot.intake,
+        announcements=[snapshot.announcements[k] for k in sorted(snapshot.announcements)[::-1]],
         events=list(events),
         spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
         analytics=compute(snapshot, events, spend, Audience.ADMIN, names),
@@ -330,6 +335,7 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
         answers={a.id: a for a in doc.answers},
         automod=doc.automod,
         intake=doc.intake,
+        announcements={int(a.id): a for a in doc.announcements},
     )
     if replayed != carried:
         raise InvalidInput.field(
@@ -389,10 +395,14 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
 
 
 def _setting_hashes(sid: str, state: SessionState) -> list[tuple[str, Record]]:
-    """The settings' hashes as their stores write them (see atexpert.store.session_settings)."""
+    """The settings' hashes as their stores write them (see atexpert.store.session_settings),
+    and the announcements' (atexpert.store.series_announcements)."""
     out: list[tuple[str, Record]] = []
     if state.automod is not None:
         out.append((keys.automod(sid), {**state.automod, "config": dumps(state.automod["config"])}))
     if state.intake is not None:
         out.append((keys.intake(sid, "config"), state.intake))
+    if state.announcements:
+        announcements = {k: dumps(v) for k, v in state.announcements.items()}
+        out.append((keys.series_announcements(sid), announcements))
     return out
