@@ -7,9 +7,11 @@ its guest, then shown on the series' page and the session's live page."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from playwright.sync_api import Page, WebSocket
 
 from atexpert.domain.clock import SystemClock
 from atexpert.store.scheduler import Lease
@@ -59,6 +61,13 @@ def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
             await client.aclose()
 
     in_thread(run)
+
+
+def wait_for_frame(page: Page, frames: list[str], text: str) -> None:
+    deadline = time.monotonic() + 30
+    while not any(text in frame for frame in frames):
+        assert time.monotonic() < deadline, f"no {text} frame on the admin websocket"
+        page.wait_for_timeout(50)
 
 
 def test_the_admin_creates_a_series_and_previews_its_announcements(world: BrowserWorld) -> None:
@@ -164,9 +173,22 @@ def test_the_admin_follows_a_series_past_and_upcoming_and_sets_a_guest(world: Br
     expect(first.get_by_label("Guest (shown in public)")).to_have_value(GUEST)
 
     # the scheduler's side changes the announcements' states: the open section reads them
-    # again (every 30 s) and shows what did not go out, with why
-    miss(world, upcoming_ids[1], 10080)
+    # again (every 30 s, and at once on an announcement event of the session it follows)
+    # and shows what did not go out, with why
+    frames: list[str] = []
+
+    def follow(ws: WebSocket) -> None:
+        if ws.url.endswith(f"/{upcoming_ids[1]}/admin"):
+            ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", follow)
+    page.locator(f'#sessions tr[data-session="{upcoming_ids[1]}"]').get_by_role(
+        "button", name="Details"
+    ).click()
+    wait_for_frame(page, frames, '"snapshot"')
     miss(world, past_ids[-1], 15)
+    miss(world, upcoming_ids[1], 10080)
+    wait_for_frame(page, frames, '"announcement.missed"')  # the admin's feed is told
     week = page.locator(f"[data-session='{upcoming_ids[1]}'] li[data-before='10080']")
     expect(week.locator(".badge.status-missed")).to_have_text("missed (app down)", timeout=60_000)
     expect(week).to_contain_text("Why: too late")
