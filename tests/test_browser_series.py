@@ -7,11 +7,9 @@ its guest, then shown on the series' page and the session's live page."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
-from playwright.sync_api import Page, WebSocket
 
 from atexpert.domain.clock import SystemClock
 from atexpert.store.scheduler import Lease
@@ -22,6 +20,7 @@ from tests.support.browser_fixtures import BrowserWorld, expect, in_thread, sett
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
+from tests.support.browser_frames import frames_of, wait_for_frame
 from tests.support.public_series import SLUG, plant_series
 
 GUEST = "Capt. Jane Doe, A350 pilot"
@@ -61,13 +60,6 @@ def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
             await client.aclose()
 
     in_thread(run)
-
-
-def wait_for_frame(page: Page, frames: list[str], text: str) -> None:
-    deadline = time.monotonic() + 30
-    while not any(text in frame for frame in frames):
-        assert time.monotonic() < deadline, f"no {text} frame on the admin websocket"
-        page.wait_for_timeout(50)
 
 
 def test_the_admin_creates_a_series_and_previews_its_announcements(world: BrowserWorld) -> None:
@@ -175,13 +167,7 @@ def test_the_admin_follows_a_series_past_and_upcoming_and_sets_a_guest(world: Br
     # the scheduler's side changes the announcements' states: the open section reads them
     # again (every 30 s, and at once on an announcement event of the session it follows)
     # and shows what did not go out, with why
-    frames: list[str] = []
-
-    def follow(ws: WebSocket) -> None:
-        if ws.url.endswith(f"/{upcoming_ids[1]}/admin"):
-            ws.on("framereceived", lambda payload: frames.append(str(payload)))
-
-    page.on("websocket", follow)
+    frames = frames_of(page, f"/{upcoming_ids[1]}/admin")
     page.locator(f'#sessions tr[data-session="{upcoming_ids[1]}"]').get_by_role(
         "button", name="Details"
     ).click()
