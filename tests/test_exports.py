@@ -88,6 +88,13 @@ async def test_the_settings_travel_with_the_log(redis: RedisClient) -> None:
     tampered["automod"]["config"]["raid_mode"] = False
     with pytest.raises(InvalidInput, match="does not rebuild"):
         exports.parse_export(json.dumps(tampered))
+    tampered = json.loads(first)
+    tampered["announcements"][0]["status"] = "scheduled"
+    with pytest.raises(InvalidInput, match="does not rebuild"):
+        exports.parse_export(json.dumps(tampered))
+    tampered["announcements"][0]["id"] = "tomorrow"
+    with pytest.raises(InvalidInput, match="announcements"):
+        exports.parse_export(json.dumps(tampered))
 
 
 async def test_import_refuses_an_existing_session_and_writes_nothing(

@@ -329,14 +329,17 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
         replayed = SessionSnapshot.of(state)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise InvalidInput.field(("events",), f"the event log does not replay: {exc}") from None
-    carried = SessionSnapshot(
-        session=doc.session,
-        questions={q.id: q for q in doc.questions},
-        answers={a.id: a for a in doc.answers},
-        automod=doc.automod,
-        intake=doc.intake,
-        announcements={int(a.id): a for a in doc.announcements},
-    )
+    try:
+        carried = SessionSnapshot(
+            session=doc.session,
+            questions={q.id: q for q in doc.questions},
+            answers={a.id: a for a in doc.answers},
+            automod=doc.automod,
+            intake=doc.intake,
+            announcements={a.id: a for a in doc.announcements},  # ids: minutes, as text
+        )
+    except ValidationError as exc:
+        raise invalid_input(exc, "not an atexpert session export") from None
     if replayed != carried:
         raise InvalidInput.field(
             ("events",),
