@@ -20,6 +20,7 @@ from tests.support.browser_fixtures import BrowserWorld, expect, in_thread, sett
 from tests.support.browser_fixtures import browser as browser
 from tests.support.browser_fixtures import emulator_server as emulator_server
 from tests.support.browser_fixtures import world as world
+from tests.support.browser_frames import frames_of, wait_for_frame
 from tests.support.public_series import SLUG, plant_series
 
 GUEST = "Capt. Jane Doe, A350 pilot"
@@ -47,7 +48,14 @@ def miss(world: BrowserWorld, session_id: str, before_minutes: int) -> None:
         client = aioredis.Redis.from_url(world.redis_url, decode_responses=True)
         try:
             patch = {"status": "missed", "reason": "too late: not posted late"}
-            await AnnouncementStore(client).step(session_id, before_minutes, "missed", patch)
+            await AnnouncementStore(client).step(
+                session_id,
+                before_minutes,
+                "missed",
+                patch,
+                actor="scheduler",
+                at=SystemClock().now(),
+            )
         finally:
             await client.aclose()
 
@@ -157,9 +165,16 @@ def test_the_admin_follows_a_series_past_and_upcoming_and_sets_a_guest(world: Br
     expect(first.get_by_label("Guest (shown in public)")).to_have_value(GUEST)
 
     # the scheduler's side changes the announcements' states: the open section reads them
-    # again (every 30 s) and shows what did not go out, with why
-    miss(world, upcoming_ids[1], 10080)
+    # again (every 30 s, and at once on an announcement event of the session it follows)
+    # and shows what did not go out, with why
+    frames = frames_of(page, f"/{upcoming_ids[1]}/admin")
+    page.locator(f'#sessions tr[data-session="{upcoming_ids[1]}"]').get_by_role(
+        "button", name="Details"
+    ).click()
+    wait_for_frame(page, frames, '"snapshot"')
     miss(world, past_ids[-1], 15)
+    miss(world, upcoming_ids[1], 10080)
+    wait_for_frame(page, frames, '"announcement.missed"')  # the admin's feed is told
     week = page.locator(f"[data-session='{upcoming_ids[1]}'] li[data-before='10080']")
     expect(week.locator(".badge.status-missed")).to_have_text("missed (app down)", timeout=60_000)
     expect(week).to_contain_text("Why: too late")

@@ -14,6 +14,7 @@ from atexpert.recap import exports
 from atexpert.store.automod import AutomodStore
 from atexpert.store.intake_state import IntakeMode, IntakeStore
 from atexpert.store.redis_conn import RedisClient
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.store import Store
 from tests.support.seeded_session import PROFANITY, TEXT_101, TEXT_102, at, seed_session
 
@@ -49,16 +50,25 @@ async def test_export_import_export_is_identical(redis: RedisClient) -> None:
 
 
 async def test_the_settings_travel_with_the_log(redis: RedisClient) -> None:
-    """Auto-moderation and intake mode changes are events: the export carries them and the
-    import restores both settings, and exporting again gives the same bytes."""
+    """Auto-moderation and intake mode changes are events, like a series occurrence's
+    announcements: the export carries them and the import restores the settings and the
+    announcements, and exporting again gives the same bytes."""
     seeded = await seed_session(redis, close=False)
     sid, store = seeded.session_id, Store(redis)
     automod, intake = AutomodStore(redis), IntakeStore(redis)
     config = AutomodConfig(raid_mode=True, blocklist=["vol « gratuit »"], banned=["@troll"])
     await automod.put(sid, config, actor="alice", at=at(20))
     await intake.set_mode(sid, IntakeMode.SEARCH, actor="root", at=at(21))
+    announcements = AnnouncementStore(redis)  # as for an occurrence of a series
+    await announcements.edit(sid, 15, {"status": "skipped", "text": None}, actor="root", at=at(22))
+    claim = {"status": "posting", "text": "Tomorrow!"}
+    await announcements.step(sid, 1440, "claim", claim, fence=1, actor="scheduler", at=at(23))
+    posted = {"status": "posted", "tweet_id": "9100"}
+    await announcements.step(sid, 1440, "posted", posted, fence=1, actor="scheduler", at=at(24))
     await store.close_session(sid, actor="scheduler", at=at(60))
-    first = exports.to_json(await exports.export_session(store, redis, sid))
+    doc = await exports.export_session(store, redis, sid)
+    assert "| announcement.posted |" in exports.to_markdown(doc)
+    first = exports.to_json(doc)
     before = await store.snapshot(sid)
     await _flush(redis)
 
@@ -68,12 +78,22 @@ async def test_the_settings_travel_with_the_log(redis: RedisClient) -> None:
     restored = await automod.get(sid)
     assert restored.config == config and (restored.version, restored.updated_by) == (1, "alice")
     assert await intake.mode(sid) is IntakeMode.SEARCH
+    restored_announcements = await announcements.states(sid)
+    assert restored_announcements == before.announcements
+    assert restored_announcements[1440].tweet_id == "9100"
     kinds = [e["kind"] for e in json.loads(first)["events"]]
     assert "automod.changed" in kinds and "intake.mode_changed" in kinds
     # The log must rebuild the settings carried, like the records.
     tampered = json.loads(first)
     tampered["automod"]["config"]["raid_mode"] = False
     with pytest.raises(InvalidInput, match="does not rebuild"):
+        exports.parse_export(json.dumps(tampered))
+    tampered = json.loads(first)
+    tampered["announcements"][0]["status"] = "scheduled"
+    with pytest.raises(InvalidInput, match="does not rebuild"):
+        exports.parse_export(json.dumps(tampered))
+    tampered["announcements"][0]["id"] = "tomorrow"
+    with pytest.raises(InvalidInput, match="announcements"):
         exports.parse_export(json.dumps(tampered))
 
 

@@ -108,6 +108,21 @@ def test_staff_and_experts_see_why_intake_is_paused_the_public_does_not() -> Non
     assert event_message(View.PUBLIC, "2-0", head, "intake_pause", "s_1", pause, resumed) is None
 
 
+def test_only_the_staff_follow_the_announcements_of_an_occurrence() -> None:
+    posting = {"id": "1440", "status": "posting", "text": "Tomorrow!", "fence": 2, "version": 2}
+    posted = {**posting, "status": "posted", "tweet_id": "9", "version": 3}
+    staff = snapshot_message(View.STAFF, "1-0", None, [], [], announcements=[posting])
+    assert staff["announcements"] == [posting]
+    for view in (View.EXPERT, View.PUBLIC):
+        assert "announcements" not in snapshot_message(view, "1-0", None, [], [], None, [posting])
+    head = {"kind": "announcement.posted", "actor": "scheduler", "at": "2026-11-26T09:02:00Z"}
+    message = event_message(View.STAFF, "2-0", head, "announcement", "1440", posting, posted)
+    assert message is not None and message["record"] == posted
+    assert message["entity_id"] == "1440" and message["actor"] == "scheduler"
+    for view in (View.EXPERT, View.PUBLIC):
+        assert event_message(view, "2-0", head, "announcement", "1440", posting, posted) is None
+
+
 def test_client_messages_are_validated_with_field_details() -> None:
     assert isinstance(parse_client_message('{"type":"pong"}', 100), Pong)
     claim = parse_client_message('{"type":"claim","request_id":"c","question_id":"q_1"}', 1000)

@@ -190,6 +190,25 @@ def test_reconnections_back_off_with_full_jitter_and_honour_the_retry_hint() -> 
     }
 
 
+def test_the_mirror_keeps_a_staff_console_s_announcements_by_id() -> None:
+    body = MIRROR + (
+        "m.applySnapshot(state, {session: {id: 's', version: 1}, questions: [], answers: [],"
+        " announcements: [{id: '1440', status: 'posting', version: 2}]});\n"
+        "m.applyEvent(state, event('announcement', {id: '1440', status: 'posted', version: 3}));\n"
+        "m.applyEvent(state, event('announcement', {id: '15', status: 'skipped', version: 1}));\n"
+        "const held = Object.fromEntries(state.announcements);\n"
+        "m.applySnapshot(state, {session: null, questions: [], answers: []});\n"
+        "print({held, after: state.announcements.size});"
+    )
+    assert run_js(body, "mirror.js", "m") == {
+        "held": {
+            "1440": {"id": "1440", "status": "posted", "version": 3},
+            "15": {"id": "15", "status": "skipped", "version": 1},
+        },
+        "after": 0,
+    }
+
+
 @pytest.mark.parametrize(
     ("instant", "zone"),
     [

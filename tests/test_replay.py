@@ -25,6 +25,7 @@ from atexpert.store import checkpoint
 from atexpert.store.automod import AutomodStore
 from atexpert.store.checkpoint import Policy
 from atexpert.store.intake_state import IntakeMode, IntakeStore, PauseReason
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.store import SessionSnapshot, Store
 from tests.support.redis_fixtures import RedisClient
 from tests.support.waiting import wait_for
@@ -92,6 +93,22 @@ async def run_every_action(
     assert await intake.set_pause(sid, PauseReason.X_ERRORS, at=t)
     assert not await intake.set_pause(sid, PauseReason.X_ERRORS, at=t)  # no change, no event
     assert await intake.set_pause(sid, PauseReason.BUDGET, at=t)
+    # Announcements before it (as for an occurrence of a series): each state it can take.
+    steps = AnnouncementStore(redis)
+    await steps.edit(sid, 1440, {"status": "scheduled", "text": "Demain !"}, actor="brand", at=t)
+    await steps.edit(sid, 60, {"status": "skipped", "text": None}, actor="brand", at=t)
+    await steps.edit(sid, 60, {"status": "scheduled", "text": None}, actor="brand", at=t)
+    for before, op, patch in [
+        (1440, "claim", {"status": "posting", "text": "Demain !"}),
+        (1440, "release", {"status": "scheduled"}),
+        (1440, "claim", {"status": "posting", "text": "Demain !"}),
+        (1440, "posted", {"status": "posted", "tweet_id": "1860000000000000001"}),
+        (60, "missed", {"status": "missed", "reason": "too late"}),
+        (15, "claim", {"status": "posting", "text": "Dans 15 minutes"}),
+        (15, "failed", {"status": "failed", "reason": "duplicate content"}),
+        (15, "claim", {"status": "posting"}),  # failed: no step, no event
+    ]:
+        await steps.step(sid, before, op, patch, fence=2, actor="scheduler", at=t)  # type: ignore[arg-type]
     qs = [
         (await store.add_question(sid, tweet(n), at=t + timedelta(seconds=n)))[0] for n in range(6)
     ]
@@ -228,6 +245,9 @@ async def test_replay_equals_the_stored_state(redis: RedisClient) -> None:
     assert stored.automod.config.language == "fr" and not stored.automod.config.raid_mode
     assert stored.intake.mode is IntakeMode.SEARCH and stored.intake.version == 2
     assert stored.intake_pause.reason is PauseReason.BUDGET and stored.intake_pause.version == 2
+    announced = {k: (a.status, a.version) for k, a in stored.announcements.items()}
+    assert announced == {1440: ("posted", 5), 60: ("missed", 3), 15: ("failed", 2)}
+    assert stored.announcements[1440].tweet_id == "1860000000000000001"
 
 
 async def test_replay_in_chunks(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,6 +167,10 @@ def test_views_are_whitelists_that_name_every_field() -> None:
     assert project(Audience.MODERATOR, "question", new) == new
     assert project(Audience.EXPERT, "question", new) == record
     assert project(Audience.PUBLIC, "question", new) == {**record, "author": {"handle": "ann"}}
+    announcement = {"id": "1440", "status": "posted", "text": "Tomorrow!", "tweet_id": "9"}
+    assert project(Audience.MODERATOR, "announcement", announcement) == announcement
+    assert project(Audience.EXPERT, "announcement", announcement) is None
+    assert project(Audience.PUBLIC, "announcement", announcement) is None
 
 
 def test_audience_of_a_caller() -> None:

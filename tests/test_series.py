@@ -23,13 +23,14 @@ from atexpert.domain.series import (
     occurrence_session_id,
     occurrences,
 )
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import HostAccount, SessionStatus
 from atexpert.settings import Settings
 from atexpert.store.automod import AutomodStore
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease, Scheduler
 from atexpert.store.series import OccurrencePlanner, SeriesStore
-from atexpert.store.series_announcements import AnnouncementStore
+from atexpert.store.series_announcements import AnnouncementStore, Op
 from atexpert.store.store import Store
 from atexpert.web.series_service import series_jobs
 from atexpert.x.meter import Meter
@@ -232,10 +233,17 @@ async def test_an_announcement_step_of_a_stale_leader_is_refused(redis: RedisCli
     )
     [session] = await SeriesStore(redis, clock).sessions(series.id)
     states = AnnouncementStore(redis)
+    before = await Store(redis).last_event_id(session.id)
+
+    async def step(op: Op, patch: dict[str, str], fence: int) -> tuple[str, AnnouncementState]:
+        return await states.step(
+            session.id, 10080, op, patch, fence=fence, actor="scheduler", at=CREATED
+        )
+
     claim = {"status": "posting", "text": "In 7 days: …"}
-    assert (await states.step(session.id, 10080, "claim", claim, fence=1))[0] == "ok"
+    assert (await step("claim", claim, 1))[0] == "ok"
     # The lease passed to a new leader (fence 2): it finds the claim and must reconcile.
-    verdict, state = await states.step(session.id, 10080, "claim", claim, fence=2)
+    verdict, state = await step("claim", claim, 2)
     assert (verdict, state.status, state.text, state.fence) == (
         "retry",
         "posting",
@@ -243,11 +251,22 @@ async def test_an_announcement_step_of_a_stale_leader_is_refused(redis: RedisCli
         2,
     )
     posted = {"status": "posted", "tweet_id": "1"}
-    assert (await states.step(session.id, 10080, "posted", posted, fence=1))[0] == "fence"
-    assert (await states.step(session.id, 10080, "posted", posted, fence=2))[0] == "ok"
-    assert (await states.step(session.id, 10080, "claim", claim, fence=3))[0] == "done"
+    assert (await step("posted", posted, 1))[0] == "fence"
+    assert (await step("posted", posted, 2))[0] == "ok"
+    assert (await step("claim", claim, 3))[0] == "done"
     with pytest.raises(Conflict, match="posted; it can no longer be changed"):
         await states.edit(session.id, 10080, {"status": "skipped"}, actor="admin", at=CREATED)
+    # Each change wrote its event in the session's log, the refused steps none.
+    events = await Store(redis).read_events(session.id, before)
+    assert [(e.kind, e.entity, e.entity_id, e.fence, e.version) for e in events] == [
+        ("announcement.claimed", "announcement", "10080", 1, 1),
+        ("announcement.claimed", "announcement", "10080", 2, 2),
+        ("announcement.posted", "announcement", "10080", 2, 3),
+    ]
+    assert events[-1].data["tweet_id"] == "1" and events[-1].actor == "scheduler"
+    replayed = await Store(redis).replay(session.id)
+    assert replayed == await Store(redis).snapshot(session.id)
+    assert replayed.announcements[10080].status == "posted"
 
 
 async def test_an_announcement_of_an_account_not_connected_is_not_claimed_then_missed(

@@ -54,6 +54,12 @@ async def test_a_process_dying_around_the_post_leaves_exactly_one_post(
         assert week["status"] == "posted"
         texts = Counter(p["text"] for p in await w.timeline())
         assert texts[week["text"]] == 1 and len(texts) == 1
+        # The log: the dying claim, the next leader's claim, one post with its tweet id.
+        assert await w.announcement_events(occurrence["session"]["id"]) == [
+            ("announcement.claimed", "10080", None),
+            ("announcement.claimed", "10080", None),
+            ("announcement.posted", "10080", week["tweet_id"]),
+        ]
 
 
 async def test_announcements_are_previewed_priced_edited_skipped_and_missed_when_down(
@@ -112,6 +118,13 @@ async def test_announcements_are_previewed_priced_edited_skipped_and_missed_when
 
         r = await w.client.put(edit, json={"before_minutes": 15, "skip": False}, headers=w.admin)
         assert r.status_code == 409  # the session is live: too late to change
+        assert await w.announcement_events(sid) == [
+            ("announcement.edited", "1440", None),
+            ("announcement.skipped", "15", None),
+            ("announcement.missed", "10080", None),
+            ("announcement.claimed", "1440", None),
+            ("announcement.posted", "1440", day["tweet_id"]),
+        ]
 
 
 async def test_a_text_already_posted_is_refused_by_x_and_not_taken_for_ours(
@@ -132,6 +145,15 @@ async def test_a_text_already_posted_is_refused_by_x_and_not_taken_for_ours(
         assert (week["status"], week["tweet_id"]) == ("failed", None)
         assert "duplicate content" in week["reason"]
         assert [p["text"] for p in await w.timeline()] == [old]
+        assert [e[0] for e in await w.announcement_events(sid)] == [
+            "announcement.edited",
+            "announcement.claimed",
+            "announcement.failed",
+        ]
+        events = await w.store.read_events(sid, count=1000)
+        edited, _, failed = [e for e in events if e.entity == "announcement"]
+        assert (edited.data["text"], edited.actor, failed.actor) == (old, "boss", "scheduler")
+        assert "duplicate content" in failed.data["reason"] and failed.data["status"] == "failed"
 
 
 async def test_the_series_api_refuses_bad_input_with_the_field_and_stale_versions(

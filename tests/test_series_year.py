@@ -3,8 +3,9 @@
 "First Tuesday of the month, 15:00 Europe/Paris" for 2027, created over the API: exactly 12
 sessions, each starting at 15:00 in Paris (14:00 UTC in winter, 13:00 UTC in summer) across
 both DST changes, every announcement (3 x 12) posted exactly once on @Airbus's timeline
-with its text, then the start and closing posts. The clock jumps from one due moment to the
-next and the scheduler's ticks are driven directly.
+with its text, and said once in its session's event log (``announcement.posted``), then
+the start and closing posts. The clock jumps from one due moment to the next and the
+scheduler's ticks are driven directly.
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ async def test_one_year_of_a_monthly_series(
             assert posted == sorted(posted) and posted[-1] < int(root["id"])
         assert len(timeline) == 36 + 12 + 12
         assert len(texts) == len(timeline)  # no post twice
+        # Each session's log says so: 3 announcement.posted events, one per post, and it
+        # replays to the announcements stored.
+        for o in occurrences:
+            posted = [
+                (e[1], e[2])
+                for e in await w.announcement_events(o["session"]["id"])
+                if e[0] == "announcement.posted"
+            ]
+            assert posted == [(str(a["before_minutes"]), a["tweet_id"]) for a in o["announcements"]]
 
 
 async def test_two_schedulers_never_post_an_announcement_twice(
@@ -141,3 +151,6 @@ async def test_two_schedulers_never_post_an_announcement_twice(
         assert [a["status"] for a in announced] == ["posted"] * 6
         texts = Counter(p["text"] for p in await w.timeline())
         assert [texts[a["text"]] for a in announced] == [1] * 6
+        for o in r.json():
+            kinds = Counter(e[0] for e in await w.announcement_events(o["session"]["id"]))
+            assert kinds == {"announcement.claimed": 3, "announcement.posted": 3}

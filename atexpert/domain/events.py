@@ -27,6 +27,9 @@ from atexpert.domain.errors import FieldError, IllegalTransition, InvalidInput
 Entity = Literal["session", "question", "answer"]
 #: A setting of the session (its entity id is the session id), changed outside the step.
 Setting = Literal["automod", "intake", "intake_pause"]
+#: An announcement before an occurrence of a series (its id: the minutes before the start),
+#: kept in a hash of its own; its events carry the whole new record.
+Announcement = Literal["announcement"]
 Record = dict[str, Any]
 
 S = TypeVar("S", bound=StrEnum)
@@ -70,6 +73,14 @@ class EventKind(StrEnum):
     SESSION_ANNOUNCED = "session.announced"
     SESSION_SHIFT_CHANGED = "session.shift_changed"  # an agent went on or off duty
     SESSION_REPLIES_CHANGED = "session.replies_changed"  # the saved replies, as a whole
+
+    ANNOUNCEMENT_EDITED = "announcement.edited"  # its text replaced, or its skip taken back
+    ANNOUNCEMENT_SKIPPED = "announcement.skipped"
+    ANNOUNCEMENT_CLAIMED = "announcement.claimed"  # by the scheduler's leader, text fixed
+    ANNOUNCEMENT_RELEASED = "announcement.released"  # X said 429: retried at the next tick
+    ANNOUNCEMENT_POSTED = "announcement.posted"
+    ANNOUNCEMENT_MISSED = "announcement.missed"
+    ANNOUNCEMENT_FAILED = "announcement.failed"
     QUESTION_RECEIVED = "question.received"
     QUESTION_APPROVED = "question.approved"
     QUESTION_REJECTED = "question.rejected"
@@ -242,7 +253,7 @@ class Event(BaseModel):
     id: str = ""
     kind: EventKind
     session_id: str
-    entity: Entity | Setting
+    entity: Entity | Setting | Announcement
     entity_id: str
     actor: str
     at: AwareDatetime
@@ -355,6 +366,8 @@ class SessionState(BaseModel):
     intake: Record | None = None
     #: Whether intake is paused and why (written by intake, not by a person).
     intake_pause: Record | None = None
+    #: The announcements of a series occurrence, by id (the minutes before the start).
+    announcements: dict[str, Record] = {}
     last_event_id: str = "0-0"
 
 
@@ -370,9 +383,9 @@ def fold(
     """Fold ``event`` into ``state`` (in place, no I/O): the record before and after it.
 
     The one fold of events into records: :func:`replay` and the live hub both use it. A
-    create or setting event gives the whole new record, any other event patches the
-    current one; the record takes the event's version. ``shape`` turns the new record
-    into the form the caller keeps (the live hub: every field, as the API shows it).
+    create, setting or announcement event gives the whole new record, any other event
+    patches the current one; the record takes the event's version. ``shape`` turns the new
+    record into the form the caller keeps (the live hub: every field, as the API shows it).
     ValueError for a patch of a record the state does not hold.
     """
     before: Record | None
@@ -380,6 +393,10 @@ def fold(
         before = getattr(state, event.entity)
         after = shape(event.entity, dict(event.data))
         setattr(state, event.entity, after)
+    elif event.entity == "announcement":
+        before = state.announcements.get(event.entity_id)
+        after = shape("announcement", dict(event.data) | {"version": event.version})
+        state.announcements[event.entity_id] = after
     elif event.entity == "session":
         before = state.session
         after = state.session = shape("session", _next(before, event))

@@ -10,6 +10,7 @@ States: ``scheduled`` -> ``posting`` (claimed by the scheduler's leader, the tex
 ``posted`` (with its tweet id); ``skipped`` by the admin; ``missed`` when the app was down
 past its time (more than half its offset late: a "tomorrow" post is not sent the same
 evening); ``failed`` when X refused it. Only ``scheduled`` and ``skipped`` may be edited.
+Each change writes its event (``announcement.*``) in the session's log in the same step.
 """
 
 from __future__ import annotations
@@ -51,10 +52,13 @@ MINUTES = {"en": ("In {n} minute", "In {n} minutes"), "fr": ("Dans {n} minute", 
 
 
 class AnnouncementState(BaseModel):
-    """What is stored for one announcement (absent: scheduled, the text rendered)."""
+    """What is stored for one announcement (absent: scheduled, the text rendered), and what
+    each of its events in the session's log carries (``announcement.*``)."""
 
     model_config = ConfigDict(extra="ignore")
 
+    #: The minutes before the start, as text (the entity id of its events).
+    id: str = ""
     status: AnnouncementStatus = "scheduled"
     #: The admin's text (until posted), then the text claimed for the post.
     text: str | None = None
@@ -64,6 +68,8 @@ class AnnouncementState(BaseModel):
     posted_at: AwareDatetime | None = None
     reason: str | None = None
     edited_by: str | None = None
+    #: Bumped by each change, each with its event.
+    version: int = 0
 
 
 class PlannedAnnouncement(BaseModel):

@@ -7,12 +7,13 @@ the public and the experts until it is listed here. REST handlers, the live webs
 (:mod:`atexpert.live.views`), the pages, the recap and the analytics all project through
 :func:`project`; exports are the admin's (the whole records and the event log).
 
-* moderator, admin: every record whole, and the session's settings.
+* moderator, admin: every record whole, the session's settings and, for an occurrence of
+  a series, its announcements (state, text, tweet id).
 * expert: the session, every answer, and only approved, answered or merged questions (a
   merged one names an asker who gets the answer too), without the moderators' private note
-  or reject reason; no settings, but whether intake is paused and why (its banner). In the
-  analytics, no free-text
-  reject reason and no asker of a question it may not see.
+  or reject reason; no settings nor announcements, but whether intake is paused and why
+  (its banner). In the analytics, no free-text reject reason and no asker of a question
+  it may not see.
 * series: whole for moderators and admins; the public sees its page's fields only (no staff,
   no budget), the experts nothing.
 * public: a session that is scheduled or later (never a draft), its answered questions
@@ -190,6 +191,7 @@ _STAFF: dict[str, Shape | None] = {
     "automod": WHOLE,
     "intake": WHOLE,
     "intake_pause": WHOLE,
+    "announcement": WHOLE,
     "series": WHOLE,
 }
 SHAPES: dict[Audience, dict[str, Shape | None]] = {
@@ -202,6 +204,7 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         "automod": None,
         "intake": None,
         "intake_pause": Shape(fields=PAUSE_FIELDS),
+        "announcement": None,
         "series": None,
     },
     Audience.PUBLIC: {
@@ -224,6 +227,7 @@ SHAPES: dict[Audience, dict[str, Shape | None]] = {
         "automod": None,
         "intake": None,
         "intake_pause": None,
+        "announcement": None,
         "series": Shape(
             fields=PUBLIC_SERIES_FIELDS, derived={"host_handle": ("host_account", "handle")}
         ),

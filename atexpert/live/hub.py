@@ -34,6 +34,7 @@ from atexpert.domain.answers import Answer
 from atexpert.domain.errors import NotFound
 from atexpert.domain.events import Record, SessionState, decode_event, dumps, fold
 from atexpert.domain.questions import Question
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session
 from atexpert.live.presence import Presence
 from atexpert.live.views import Json, RenderedView, View, event_message
@@ -59,6 +60,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "automod": StoredConfig,
     "intake": IntakeSetting,
     "intake_pause": IntakePause,
+    "announcement": AnnouncementState,
 }
 RESYNC = dumps({"type": "resync", "reason": "the events after your id are no longer available"})
 

@@ -3,7 +3,8 @@
 Three views, computed once per event and shared by every client of the view; what each
 sees of a record is :mod:`atexpert.domain.views`' projection for its audience:
 
-* ``staff`` (moderator and admin consoles): every record as stored, and the settings.
+* ``staff`` (moderator and admin consoles): every record as stored, the settings and the
+  announcements of a series occurrence.
 * ``expert``: the expert's projection (no private note or reject reason, no settings).
 * ``public``: the public's projection.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from atexpert.domain.events import Entity, Record, SessionState, Setting, dumps
+from atexpert.domain.events import Announcement, Entity, Record, SessionState, Setting, dumps
 from atexpert.domain.views import ACTOR_READERS, Audience, project
 from atexpert.domain.views import PUBLIC_SESSION_STATUSES as PUBLIC_SESSION_STATUSES
 from atexpert.domain.views import Json as Json
@@ -54,7 +55,9 @@ _ROLE_VIEW = {
 }
 
 
-def view_record(view: View, entity: Entity | Setting, record: Record | None) -> Json | None:
+def view_record(
+    view: View, entity: Entity | Setting | Announcement, record: Record | None
+) -> Json | None:
     """``record`` as ``view`` sees it, or None when it must not see it at all."""
     return project(view.audience, entity, record)
 
@@ -63,7 +66,7 @@ def event_message(
     view: View,
     event_id: str,
     event: Json,
-    entity: Entity | Setting,
+    entity: Entity | Setting | Announcement,
     entity_id: str,
     before: Record | None,
     after: Record | None,
@@ -97,6 +100,7 @@ def snapshot_message(
     questions: list[Record],
     answers: list[Record],
     intake_pause: Record | None = None,
+    announcements: list[Record] | None = None,
 ) -> Json:
     """The state ``view`` sees, as of the event ``last_event_id`` (lists in arrival order)."""
     message: Json = {
@@ -109,10 +113,13 @@ def snapshot_message(
     pause = view_record(view, "intake_pause", intake_pause)
     if pause is not None:
         message["intake_pause"] = pause
+    seen = _visible(view, "announcement", announcements or [])
+    if seen:
+        message["announcements"] = seen
     return message
 
 
-def _visible(view: View, entity: Entity, records: list[Record]) -> list[Json]:
+def _visible(view: View, entity: Entity | Announcement, records: list[Record]) -> list[Json]:
     out: list[Json] = []
     for record in records:
         seen = view_record(view, entity, record)
@@ -133,6 +140,7 @@ class RenderedView:
         self.questions: dict[str, str | None] = {}
         self.answers: dict[str, str | None] = {}
         self.intake_pause: str | None = None
+        self.announcements: dict[str, str | None] = {}
 
     @classmethod
     def of(cls, view: View, state: SessionState) -> RenderedView:
@@ -143,9 +151,13 @@ class RenderedView:
         for aid, answer in state.answers.items():
             out.put("answer", aid, answer)
         out.put("intake_pause", "", state.intake_pause)
+        for key, announcement in state.announcements.items():
+            out.put("announcement", key, announcement)
         return out
 
-    def put(self, entity: Entity | Setting, entity_id: str, record: Record | None) -> None:
+    def put(
+        self, entity: Entity | Setting | Announcement, entity_id: str, record: Record | None
+    ) -> None:
         """The record's new value (the view's snapshot does not show automod or intake)."""
         seen = view_record(self.view, entity, record)
         text = None if seen is None else dumps(seen)
@@ -157,13 +169,18 @@ class RenderedView:
             self.session = text or "null"
         elif entity == "intake_pause":
             self.intake_pause = text
+        elif entity == "announcement":
+            self.announcements[entity_id] = text
 
     def message(self, last_event_id: str) -> str:
         """The snapshot message's JSON text."""
         questions = ",".join(t for t in self.questions.values() if t is not None)
         answers = ",".join(t for t in self.answers.values() if t is not None)
         pause = "" if self.intake_pause is None else ',"intake_pause":' + self.intake_pause
+        seen = ",".join(t for t in self.announcements.values() if t is not None)
+        announced = f',"announcements":[{seen}]' if seen else ""
         return (
             f'{{"type":"snapshot","last_event_id":{dumps(last_event_id)},'
-            f'"session":{self.session},"questions":[{questions}],"answers":[{answers}]{pause}}}'
+            f'"session":{self.session},"questions":[{questions}],"answers":[{answers}]'
+            f"{pause}{announced}}}"
         )

@@ -30,6 +30,7 @@ from datetime import datetime
 from atexpert.domain import series_announce
 from atexpert.domain.clock import Clock
 from atexpert.domain.costs import post_kind
+from atexpert.domain.events import Record
 from atexpert.domain.series import Series
 from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session, SessionStatus
@@ -38,7 +39,7 @@ from atexpert.publish.x_posts import Ambiguous, Poster, RateLimited, Refused, sa
 from atexpert.store.redis_conn import RedisClient
 from atexpert.store.scheduler import Lease
 from atexpert.store.series import SeriesStore
-from atexpert.store.series_announcements import AnnouncementStore
+from atexpert.store.series_announcements import AnnouncementStore, Op, Verdict
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler"
@@ -98,12 +99,12 @@ class SeriesAnnouncer:
             return None
         text = series_announce.text_of(session, before, state)
         if state.status == "scheduled" and series_announce.missed(session, before, now):
-            await self.states.step(session.id, before, "missed", _why(now), fence=fence)
+            await self._step(session, before, "missed", _why(now), fence, now)
             return "missed"
         # The poster first: an account that cannot post (not connected) claims nothing.
         async with self.posters(session) as poster:
             claim = {"status": "posting", "text": text, "attempt_at": now.isoformat()}
-            verdict, state = await self.states.step(session.id, before, "claim", claim, fence=fence)
+            verdict, state = await self._step(session, before, "claim", claim, fence, now)
             if verdict not in ("ok", "retry"):
                 return None
             text = state.text or text
@@ -112,16 +113,14 @@ class SeriesAnnouncer:
                 if found is not None:
                     return await self._posted(session, before, text, found, fence, now)
                 if series_announce.missed(session, before, now):
-                    await self.states.step(session.id, before, "missed", _why(now), fence=fence)
+                    await self._step(session, before, "missed", _why(now), fence, now)
                     return "missed"
             if not await lease.renew():
                 return None  # another process leads now: it reconciles this claim
             try:
                 posted = await poster.post(text, None)
             except RateLimited:
-                await self.states.step(
-                    session.id, before, "release", {"status": "scheduled"}, fence=fence
-                )
+                await self._step(session, before, "release", {"status": "scheduled"}, fence, now)
                 return None
             except Refused as exc:
                 # A duplicate after an earlier attempt may be ours; on a first attempt it
@@ -131,18 +130,26 @@ class SeriesAnnouncer:
                 if found is not None:
                     return await self._posted(session, before, text, found, fence, now)
                 patch = {"status": "failed", "reason": exc.reason[:500]}
-                await self.states.step(session.id, before, "failed", patch, fence=fence)
+                await self._step(session, before, "failed", patch, fence, now)
                 return "failed"
             except Ambiguous as exc:  # stays "posting": the next tick reconciles first
                 log.warning("announcement of %s: no verdict from X: %s", session.id, exc)
                 return None
         return await self._posted(session, before, text, posted.tweet_id, fence, now)
 
+    async def _step(
+        self, session: Session, before: int, op: Op, patch: Record, fence: int, now: datetime
+    ) -> tuple[Verdict, AnnouncementState]:
+        """One step on the announcement, its event by the scheduler at ``now``."""
+        return await self.states.step(
+            session.id, before, op, patch, fence=fence, actor=ACTOR, at=now
+        )
+
     async def _posted(
         self, session: Session, before: int, text: str, tweet_id: str, fence: int, now: datetime
     ) -> str:
         patch = {"status": "posted", "tweet_id": tweet_id, "posted_at": now.isoformat()}
-        await self.states.step(session.id, before, "posted", patch, fence=fence)
+        await self._step(session, before, "posted", patch, fence, now)
         if self.meter is not None:
             await self.meter.record(session.id, post_kind(text))
         return "announced"

@@ -1,14 +1,15 @@
 """Exports of a session (JSON, CSV, Markdown) and the import of a JSON export.
 
 The JSON export carries the session's event log plus the records and settings
-(auto-moderation config, intake mode) it rebuilds, the X spend meter and the analytics. A
-log trimmed by a checkpoint (:mod:`atexpert.store.checkpoint`) is exported as that
-checkpoint plus the events after it; ``complete_from`` tells from when the audit trail
-holds every event. Import checks that the checkpoint and the log replay to exactly the
-records and settings carried, then writes, in ONE Lua step under the session's hash tag,
-the checkpoint, the events into a fresh stream (same entry ids, so the audit trail is kept
-as it was), the records, their status indexes, the settings and the meter; it refuses a
-session id that already exists. Exporting an imported session gives the same document again.
+(auto-moderation config, intake mode, a series occurrence's announcements) it rebuilds,
+the X spend meter and the analytics. A log trimmed by a checkpoint
+(:mod:`atexpert.store.checkpoint`) is exported as that checkpoint plus the events after
+it; ``complete_from`` tells from when the audit trail holds every event. Import checks that
+the checkpoint and the log replay to exactly the records and settings carried, then writes,
+in ONE Lua step under the session's hash tag, the checkpoint, the events into a fresh
+stream (same entry ids, so the audit trail is kept as it was), the records, their status
+indexes, the settings and the meter; it refuses a session id that already exists.
+Exporting an imported session gives the same document again.
 
 CSV and Markdown exports may cover a range of days (:class:`Days`, in the session's time
 zone), as a desk that never closes needs: the questions received, the answers drafted and
@@ -45,6 +46,7 @@ from atexpert.domain.events import (
     replay,
 )
 from atexpert.domain.questions import Question, post_link
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session, SessionStatus
 from atexpert.domain.staff import StaffNames
 from atexpert.domain.views import Audience
@@ -101,6 +103,8 @@ class SessionExport(BaseModel):
     checkpoint: Checkpoint | None = None
     #: The audit trail holds every event after this time (None: every event since creation).
     complete_from: AwareDatetime | None = None
+    #: A series occurrence's announcements, earliest first (their events are in ``events``).
+    announcements: list[AnnouncementState] = []
     events: list[Event]
     spend: SpendExport
     analytics: Analytics
@@ -198,6 +202,7 @@ def build_export(
         answers=sorted(snapshot.answers.values(), key=lambda a: (a.created_at, a.id)),
         automod=snapshot.automod,
         intake=snapshot.intake,
+        announcements=[snapshot.announcements[k] for k in sorted(snapshot.announcements)[::-1]],
         events=list(events),
         spend=SpendExport(by_kind_usd=dict(spend.by_kind), counts=dict(spend.counts)),
         analytics=compute(snapshot, events, spend, Audience.ADMIN, names),
@@ -406,13 +411,17 @@ def check_consistent(doc: SessionExport) -> SessionSnapshot:
         replayed = SessionSnapshot.of(replayed_state(doc))
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise InvalidInput.field(("events",), f"the event log does not replay: {exc}") from None
-    carried = SessionSnapshot(
-        session=doc.session,
-        questions={q.id: q for q in doc.questions},
-        answers={a.id: a for a in doc.answers},
-        automod=doc.automod,
-        intake=doc.intake,
-    )
+    try:
+        carried = SessionSnapshot(
+            session=doc.session,
+            questions={q.id: q for q in doc.questions},
+            answers={a.id: a for a in doc.answers},
+            automod=doc.automod,
+            intake=doc.intake,
+            announcements={a.id: a for a in doc.announcements},  # ids: minutes, as text
+        )
+    except ValidationError as exc:
+        raise invalid_input(exc, "not an atexpert session export") from None
     if replayed != carried:
         raise InvalidInput.field(
             ("events",),
@@ -483,10 +492,14 @@ async def import_session(redis: RedisClient, doc: SessionExport) -> Session:
 
 
 def _setting_hashes(sid: str, state: SessionState) -> list[tuple[str, Record]]:
-    """The settings' hashes as their stores write them (see atexpert.store.session_settings)."""
+    """The settings' hashes as their stores write them (see atexpert.store.session_settings),
+    and the announcements' (atexpert.store.series_announcements)."""
     out: list[tuple[str, Record]] = []
     if state.automod is not None:
         out.append((keys.automod(sid), {**state.automod, "config": dumps(state.automod["config"])}))
     if state.intake is not None:
         out.append((keys.intake(sid, "config"), state.intake))
+    if state.announcements:
+        announcements = {k: dumps(v) for k, v in state.announcements.items()}
+        out.append((keys.series_announcements(sid), announcements))
     return out

@@ -33,6 +33,7 @@ from atexpert.domain.events import (
 )
 from atexpert.domain.questions import Question, QuestionAction
 from atexpert.domain.saved_replies import SavedReply
+from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import (
     QueuedAtClose,
     Role,
@@ -46,6 +47,7 @@ from atexpert.store import checkpoint, keys
 from atexpert.store.automod import AutomodStore, StoredConfig
 from atexpert.store.intake_state import IntakePause, IntakeSetting, IntakeStore
 from atexpert.store.merge_steps import MergeSteps
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.store.steps import Exists, strs
 
 STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
@@ -62,6 +64,8 @@ class SessionSnapshot(BaseModel):
     automod: StoredConfig = StoredConfig()
     intake: IntakeSetting = IntakeSetting()
     intake_pause: IntakePause = IntakePause()
+    #: A series occurrence's announcements, by minutes before the start (each changed).
+    announcements: dict[int, AnnouncementState] = {}
 
     @classmethod
     def of(cls, state: SessionState) -> SessionSnapshot:
@@ -74,6 +78,9 @@ class SessionSnapshot(BaseModel):
             automod=StoredConfig.model_validate(state.automod or {}),
             intake=IntakeSetting.model_validate(state.intake or {}),
             intake_pause=IntakePause.model_validate(state.intake_pause or {}),
+            announcements={
+                int(k): AnnouncementState.model_validate(v) for k, v in state.announcements.items()
+            },
         )
 
 
@@ -357,6 +364,7 @@ class Store(MergeSteps):
             automod=await AutomodStore(self._redis).get(session_id),
             intake=await IntakeStore(self._redis).setting(session_id),
             intake_pause=await IntakeStore(self._redis).pause(session_id),
+            announcements=await AnnouncementStore(self._redis).states(session_id),
         )
 
 

@@ -8,7 +8,7 @@ import { $, clear, confirmed, el } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import { hoursBody, setupHours, showAutoReply, showHours } from "./hours.js";
 import { setupInvitations, showInvitations } from "./invites.js";
-import { setupSeries } from "./series.js";
+import { refresh as refreshSeries, setupSeries } from "./series.js";
 import { LiveSocket } from "./socket.js";
 import { hostHint, setupXAccounts } from "./xaccounts.js";
 
@@ -264,6 +264,7 @@ function follow(id) {
     onEvent: (msg) => {
       if (msg.kind === "session.roles_changed" && msg.record) changed(msg.record);
       if (msg.entity === "intake_pause" && state.selected === id) Promise.all([showIntake(id), showSpend(id)]);
+      if (msg.entity === "announcement") refreshSeries();
     },
   });
   state.live.start();

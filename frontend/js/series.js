@@ -3,8 +3,9 @@
 // occurrences: the upcoming ones with their guest and announcements (text, time, price,
 // state), each of which can be given its own text or skipped (or taken back) until it is
 // posted; the past ones, latest first, with their recap and analytics. While a series is
-// shown, its occurrences are refreshed every 30 s (the announcements' states change on the
-// scheduler's side, not in a session's event log).
+// shown, its occurrences are refreshed every 30 s (the page follows the log of one session
+// at most, the selected one, while a series has several), and at once when the admin's
+// live feed reports an ``announcement.*`` event (admin.js).
 
 import { api, fieldErrors } from "./api.js";
 import { say } from "./chrome.js";
@@ -197,7 +198,7 @@ async function showOccurrences(s, focus = true) {
 
 /** Read the shown series' occurrences again, unless the admin is editing them (a text
  * open, a guest typed and not saved yet). */
-function refresh() {
+export function refresh() {
   const panel = $("#series-upcoming");
   const editing = panel.querySelector("textarea")
     || [...panel.querySelectorAll("input")].some((field) => field.value !== field.defaultValue);

@@ -1,8 +1,8 @@
 """A world full of private things for the role-leak scan (tests/test_role_views.py): a live
 session and a closed one, questions in every status, notes, reasons, a merge, a hand-back,
-draft and published answers, staff of each role, X tokens, API tokens, an invitation and a
-series with a scheduled and a draft occurrence, each planted as a sentinel string the scan
-looks for."""
+draft and published answers, an announcement's text, staff of each role, X tokens, API
+tokens, an invitation and a series with a scheduled and a draft occurrence, each planted
+as a sentinel string the scan looks for."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from atexpert.store.automod import AutomodStore
 from atexpert.store.intake_state import IntakeStore, PauseReason
 from atexpert.store.invitations import InvitationStore
 from atexpert.store.series import SeriesStore
+from atexpert.store.series_announcements import AnnouncementStore
 from atexpert.web.api_routing import Services
 from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import PASSWORD, session_body
@@ -43,6 +44,7 @@ STAFF_ONLY = [
     "shanded1",
     "cpending1",
     "crejected1",
+    "ANNOUNCETEXT1",
 ]
 #: Seen by the session's staff (experts included), not by the public.
 MEMBERS_ONLY = [
@@ -173,6 +175,8 @@ async def seed_planted_world(services: Services, clock: ManualClock) -> PlantedW
     config = AutomodConfig(blocklist=["AUTOMODWORD1"])
     await AutomodStore(services.redis).put(sid, config, actor="modzed", at=now)
     await IntakeStore(services.redis).set_pause(sid, PauseReason.X_TOKEN, at=now)
+    announcement = {"status": "scheduled", "text": "ANNOUNCETEXT1"}
+    await AnnouncementStore(services.redis).edit(sid, 1440, announcement, actor="admxu", at=now)
 
     await ask(cid, "cpending1", "PENDINGTEXT2?")
     answered = await ask(cid, "canswered1")

@@ -134,6 +134,17 @@ class SeriesWorld:
                 times.append(datetime.fromisoformat(session["scheduled_end"]))
         return min(t for t in times if t > now)
 
+    async def announcement_events(self, session_id: str) -> list[tuple[str, str, str | None]]:
+        """The announcement events of the session's log, oldest first: (kind, minutes
+        before the start, tweet id); and its log replays to what is stored."""
+        events = await self.store.read_events(session_id, count=10_000)
+        assert await self.store.replay(session_id) == await self.store.snapshot(session_id)
+        return [
+            (e.kind.value, e.entity_id, e.data.get("tweet_id"))
+            for e in events
+            if e.entity == "announcement"
+        ]
+
     async def timeline(self) -> list[dict[str, Any]]:
         """@Airbus's posts, oldest first: id, text, replied_to."""
         token = self.brand.oauth2_access_token
