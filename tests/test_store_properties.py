@@ -48,6 +48,8 @@ async def perform(store: Store, sid: str, action: QuestionAction, qid: str, othe
             await store.set_question_tags(sid, qid, ["t"], actor=who, at=at)
         case QuestionAction.NOTE:
             await store.set_question_note(sid, qid, "n", actor=who, at=at)
+        case QuestionAction.ASSIGN:  # unassigned: nobody needs to be on duty
+            await store.assign_question(sid, qid, None, actor=who, at=at)
 
 
 def expected_ok(status: dict[str, QuestionStatus], action: QuestionAction, q: str, o: str) -> bool:

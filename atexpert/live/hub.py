@@ -266,6 +266,7 @@ class SessionFeed:
             intake_pause=None
             if st.intake_pause is None
             else normalize("intake_pause", st.intake_pause),
+            announcements={k: normalize("announcement", v) for k, v in st.announcements.items()},
             last_event_id=base.id,
         )
         self.position = base.id

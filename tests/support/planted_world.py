@@ -27,7 +27,7 @@ from atexpert.x.accounts import XAccountStore
 from tests.support.api_world import PASSWORD, session_body
 
 ROLES = ("public", "outsider", "expert", "moderator", "admin")
-USERNAMES = {"outsider": "outsid", "expert": "expyan", "moderator": "modzed", "admin": "admxu"}
+USERNAMES = {"outsider": "outqiv", "expert": "expyan", "moderator": "modzed", "admin": "admxu"}
 #: Seen by the session's moderators and admins only.
 STAFF_ONLY = [
     "PENDINGTEXT1",
