@@ -11,6 +11,7 @@ import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { pauseBanner } from "./pause.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
+import { setupReplies, showReplies } from "./replies.js";
 import { LiveSocket } from "./socket.js";
 
 const sid = sessionIdFromPath();
@@ -642,6 +643,7 @@ function showSession() {
   sessionLanguage(state.session.language);
   showSessionEnded(state.session);
   dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: false });
+  showReplies(state.session, state.removeReply);
   if (isDesk(state.session) && !state.deskSorted) {
     state.deskSorted = true; // a desk's queue: oldest first, unless a sort was chosen here
     let chosen = null;
@@ -840,6 +842,7 @@ async function main() {
   await loadStaffNames(sid);
   startTicker();
   wire();
+  state.removeReply = setupReplies(sid, say);
   socket = new LiveSocket(sid, "moderator", {
     onSnapshot,
     onEvent,
