@@ -4,7 +4,9 @@
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
-import { assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, startTicker, waitingChip } from "./desk.js";
+import {
+  assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, retarget, startTicker, waitingChip,
+} from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
@@ -644,6 +646,7 @@ function showSession() {
   showSessionEnded(state.session);
   dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: false });
   showReplies(state.session, state.removeReply);
+  retarget(state.session);
   if (isDesk(state.session) && !state.deskSorted) {
     state.deskSorted = true; // a desk's queue: oldest first, unless a sort was chosen here
     let chosen = null;
