@@ -158,17 +158,94 @@ def test_an_admin_creates_a_desk_with_no_end(world: BrowserWorld) -> None:
     admin = world.page("root", "/admin")
     page = admin.page
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.locator("#session-form").get_by_label("Title", exact=True).fill("Air France helps")
-    page.locator("#session-form").get_by_label("Hashtags").fill("#AFhelp")
-    page.locator("#session-form").get_by_label("Host X account").fill("@AirFrance")
-    page.get_by_label("Start", exact=True).fill(start)
-    expect(page.get_by_label("First-response target of a desk (minutes)")).to_be_hidden()
-    page.get_by_label("Kind").select_option("desk")
-    expect(page.get_by_label("End", exact=True)).to_be_hidden()
-    page.get_by_label("First-response target of a desk (minutes)").fill("30")
-    page.get_by_role("button", name="Save").click()
+    form = page.get_by_role("region", name="New session")  # the series form has a Title too
+    form.get_by_label("Title", exact=True).fill("Air France helps")
+    form.get_by_label("Hashtags").fill("#AFhelp")
+    form.get_by_label("Host X account").fill("@AirFrance")
+    form.get_by_label("Start", exact=True).fill(start)
+    expect(form.get_by_label("First-response target of a desk (minutes)")).to_be_hidden()
+    form.get_by_label("Kind").select_option("desk")
+    expect(form.get_by_label("End", exact=True)).to_be_hidden()
+    form.get_by_label("First-response target of a desk (minutes)").fill("30")
+    form.get_by_role("button", name="Save").click()
     row = page.locator("tr", has_text="Air France helps")
     expect(row.get_by_role("cell").first).to_contain_text("desk")
     created = next(s for s in world.http.get("/api/sessions").json() if s["kind"] == "desk")
     assert (created["scheduled_end"], created["first_response_minutes"]) == (None, 30)
     admin.assert_clean()
+
+
+MANAGE = {
+    "en": {"title": "Saved replies", "edit": "Edit the saved reply", "delete": "Delete"},
+    "fr": {
+        "title": "Réponses enregistrées",
+        "edit": "Modifier la réponse enregistrée",
+        "delete": "Supprimer",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_moderator_keeps_the_saved_replies(world: BrowserWorld, lang: str) -> None:
+    words = MANAGE[lang]
+    sid = open_desk(world, lang)
+    mod = world.page("alice", f"/sessions/{sid}/moderate")
+    page = mod.page
+    section = page.locator("#saved-replies")
+    expect(section.get_by_role("heading", level=2)).to_have_text(words["title"])
+    items = page.locator("#replies-list > li")
+    expect(items).to_have_count(1)
+    expect(items.nth(0)).to_contain_text(REPLY["title"])
+
+    # A variable neither built in nor declared: the error shows under the text, by keyboard.
+    page.locator("#reply-title").fill("Delay")
+    page.locator("#reply-text").fill("Your flight {flight} is late")
+    page.locator("#reply-save").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#reply-text-error")).to_contain_text("{flight}")
+    expect(page.locator("#reply-text")).to_have_attribute("aria-invalid", "")
+    expect(page.locator("#reply-title-error")).to_be_hidden()
+    page.locator("#reply-variables").fill("flight")
+    page.locator("#reply-save").click()
+    expect(items).to_have_count(2)
+    expect(page.locator("#reply-text-error")).to_be_hidden()
+    expect(page.locator("#reply-title")).to_have_value("")
+
+    # Edit it: a built-in variable declared is refused on the variables field.
+    items.nth(1).get_by_role("button", name=re.compile(words["edit"])).click()
+    expect(page.locator("#reply-title")).to_be_focused()
+    expect(page.locator("#reply-variables")).to_have_value("flight")
+    page.locator("#reply-variables").fill("flight, asker")
+    page.locator("#reply-save").click()
+    expect(page.locator("#reply-variables-error")).to_contain_text("built in")
+    expect(page.locator("#reply-variables")).to_be_focused()
+    page.locator("#reply-variables").fill("flight")
+    page.locator("#reply-title").fill("Delay update")
+    page.locator("#reply-save").click()
+    expect(items.nth(1)).to_contain_text("Delay update")
+
+    # Delete the first one, confirmed in a dialog.
+    items.nth(0).get_by_role("button", name=re.compile(words["delete"])).click()
+    page.locator("#reply-delete-dialog button[value=delete]").click()
+    expect(items).to_have_count(1)
+    replies = world.http.get(f"/api/sessions/{sid}").json()["saved_replies"]
+    assert [(r["title"], r["variables"]) for r in replies] == [("Delay update", ["flight"])]
+    mod.allow("status of 422")  # the refused saves
+    mod.assert_clean()
+
+
+def test_a_new_target_reaches_the_open_consoles(world: BrowserWorld) -> None:
+    sid = open_desk(world, "en")
+    received(world, "zoe_flies", "@Airbus where is my bag? #AFhelp", 45)
+    mod = world.page("alice", f"/sessions/{sid}/moderate")
+    page = mod.page
+    page.locator("#f-status").select_option("approved")
+    chip = page.locator("#queue > li").nth(0).locator(".waiting")
+    expect(chip).to_contain_text("waiting")
+    expect(chip).not_to_contain_text("⚠")
+    # The live desk's target drops to 30 minutes: the open console marks it late at once.
+    r = world.http.put(f"/api/sessions/{sid}/desk/target", json={"first_response_minutes": 30})
+    assert r.status_code == 200, r.text
+    expect(chip).to_contain_text("⚠")
+    expect(chip).to_contain_text("past target")
+    mod.assert_clean()

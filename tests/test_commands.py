@@ -442,6 +442,13 @@ HTTP_CASES = [
         {"on_duty": "maybe"},
     ),
     HttpCase(
+        DESK_COMMANDS["first_response"],
+        "PUT",
+        "/api/sessions/{sid}/desk/target",
+        {"first_response_minutes": 30},
+        {"first_response_minutes": 0},
+    ),
+    HttpCase(
         ADD_QUESTION,
         "POST",
         "/api/sessions/{sid}/questions",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from atexpert.domain.events import EventKind
+from atexpert.store import keys
 from tests.support.api_world import bearer
 from tests.support.desk_world import DeskWorld, ask_again, publish
 
@@ -143,3 +144,49 @@ async def test_the_askers_history_beside_a_question(desk_world: DeskWorld) -> No
         f"/api/sessions/{w.sid}/questions/{second}/history", headers=bearer(w.tokens["ada"])
     )
     assert r.status_code == 403  # still pending: not the agent's to see
+
+
+async def test_the_history_reads_the_askers_index_built_at_the_first_read_if_missing(
+    desk_world: DeskWorld,
+) -> None:
+    w = desk_world
+    second = await ask_again(w, 0, "Still no bag? #AFhelp", minutes_ago=30)
+    third = await ask_again(w, 0, "Bag arrived, thanks #AFhelp", minutes_ago=1)
+    redis, store = w.api.services.redis, w.api.services.store
+    mine = [q.id for q in await store.list_questions_by(w.sid, "800")]
+    assert mine == [w.qids["old"], second, third]  # the asker's only, in arrival order
+    # A desk stored before the index existed (or imported) has none: its first history
+    # read builds it from the question records.
+    await redis.delete(*await redis.keys(keys.session_key(w.sid, "qby*")))
+    r = await w.api.client.get(
+        f"/api/sessions/{w.sid}/questions/{third}/history", headers=bearer(w.tokens["moderator"])
+    )
+    assert [i["question"]["id"] for i in r.json()] == [second, w.qids["old"]]
+    assert await redis.exists(keys.askers_indexed(w.sid))
+    assert await redis.zrange(keys.asker_questions(w.sid, "801"), 0, -1) == [w.qids["late"]]
+
+
+async def test_a_live_desk_changes_its_first_response_target(desk_world: DeskWorld) -> None:
+    w = desk_world
+    after = await w.api.services.store.last_event_id(w.sid)
+    path = f"/api/sessions/{w.sid}/desk/target"
+
+    async def put(who: str, body: Any) -> Any:
+        return await w.api.client.put(path, json=body, headers=bearer(w.tokens[who]))
+
+    assert (await put("moderator", {"first_response_minutes": 90})).status_code == 403
+    r = await put("admin", {"first_response_minutes": 0})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "first_response_minutes"]
+    r = await put("admin", {"first_response_minutes": 90})
+    assert (r.status_code, r.json()["first_response_minutes"]) == (200, 90)
+    queue = await _queue(w, "moderator")
+    assert queue["first_response_minutes"] == 90
+    assert [q["past_target"] for q in queue["waiting"]] == [True, False, False]  # 95, 61, 5 min
+    events = await w.api.services.store.read_events(w.sid, after)
+    assert [(e.kind, e.data["first_response_minutes"]) for e in events] == [
+        (EventKind.SESSION_TARGET_CHANGED, 90)
+    ]
+    await w.api.services.store.close_session(w.sid, actor="admin")
+    r = await put("admin", {"first_response_minutes": 30})
+    assert (r.status_code, r.json()["error"]) == (409, "session_closed")

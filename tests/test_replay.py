@@ -151,6 +151,7 @@ async def run_every_action(
     await store.change_saved_replies(
         sid, lambda rs: saved_replies.added(rs, reply, "r_1"), actor="u_mod", at=t
     )
+    await store.set_first_response(sid, 45, actor="u_admin", at=t)
     # Like counts read on X: changed ones only (q[2] still has 14), the version kept.
     likes = {q[0]: 40, q[1]: 3, q[2]: 14, "q_1": 5}
     assert await store.set_question_likes(sid, likes, actor="intake", at=t) == [q[0], q[1]]

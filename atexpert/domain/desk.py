@@ -88,13 +88,15 @@ def shift(session: Session, user_id: str, on_duty: bool, *, actor: str, at: date
     current = [u for u in session.on_duty if u != user_id]
     if on_duty:
         current.append(user_id)
+    return _change(session, SessionAction.SHIFT, {"on_duty": current}, actor=actor, at=at)
+
+
+def _change(
+    session: Session, action: SessionAction, patch: Record, *, actor: str, at: datetime
+) -> Change:
+    """A change of the desk's settings, refused if the session changed meanwhile."""
     return transition(
-        session.id,
-        SessionAction.SHIFT,
-        actor=actor,
-        at=at,
-        patch={"on_duty": current},
-        expected_version=session.version,
+        session.id, action, actor=actor, at=at, patch=patch, expected_version=session.version
     )
 
 
@@ -112,14 +114,14 @@ def replies_change(
     session: Session, replies: Sequence[SavedReply], *, actor: str, at: datetime
 ) -> Change:
     """The session's saved replies become ``replies`` (:mod:`atexpert.domain.saved_replies`)."""
-    return transition(
-        session.id,
-        SessionAction.REPLIES,
-        actor=actor,
-        at=at,
-        patch={"saved_replies": [r.model_dump(mode="json") for r in replies]},
-        expected_version=session.version,
-    )
+    patch = {"saved_replies": [r.model_dump(mode="json") for r in replies]}
+    return _change(session, SessionAction.REPLIES, patch, actor=actor, at=at)
+
+
+def target_change(session: Session, minutes: int, *, actor: str, at: datetime) -> Change:
+    """The first-response target becomes ``minutes``, live desk or not."""
+    patch = {"first_response_minutes": minutes}
+    return _change(session, SessionAction.TARGET, patch, actor=actor, at=at)
 
 
 #: The most earlier questions shown beside one.

@@ -73,6 +73,7 @@ class EventKind(StrEnum):
     SESSION_ANNOUNCED = "session.announced"
     SESSION_SHIFT_CHANGED = "session.shift_changed"  # an agent went on or off duty
     SESSION_REPLIES_CHANGED = "session.replies_changed"  # the saved replies, as a whole
+    SESSION_TARGET_CHANGED = "session.target_changed"  # a desk's first-response target
 
     ANNOUNCEMENT_EDITED = "announcement.edited"  # its text replaced, or its skip taken back
     ANNOUNCEMENT_SKIPPED = "announcement.skipped"

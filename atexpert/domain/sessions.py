@@ -93,6 +93,7 @@ class SessionAction(StrEnum):
     ANNOUNCE = "announce"
     SHIFT = "change shifts of"
     REPLIES = "change saved replies of"
+    TARGET = "change the first-response target of"
     #: Guard only: questions are received while the session is scheduled or live.
     RECEIVE = "receive questions for"
 
@@ -132,6 +133,10 @@ MACHINE: StateMachine[SessionStatus, SessionAction] = StateMachine(
         (_S.SCHEDULED, _A.REPLIES): _S.SCHEDULED,
         (_S.LIVE, _A.REPLIES): _S.LIVE,
         (_S.WRAPPING_UP, _A.REPLIES): _S.WRAPPING_UP,
+        (_S.DRAFT, _A.TARGET): _S.DRAFT,
+        (_S.SCHEDULED, _A.TARGET): _S.SCHEDULED,
+        (_S.LIVE, _A.TARGET): _S.LIVE,
+        (_S.WRAPPING_UP, _A.TARGET): _S.WRAPPING_UP,
     },
 )
 
@@ -147,6 +152,7 @@ _KIND = {
     _A.ANNOUNCE: EventKind.SESSION_ANNOUNCED,
     _A.SHIFT: EventKind.SESSION_SHIFT_CHANGED,
     _A.REPLIES: EventKind.SESSION_REPLIES_CHANGED,
+    _A.TARGET: EventKind.SESSION_TARGET_CHANGED,
 }
 #: Session field holding the tweet id of each announcement.
 ANNOUNCEMENT_FIELD = {"start": "thread_root_id", "end": "closing_tweet_id"}
@@ -177,6 +183,8 @@ class SessionKind(StrEnum):
 
 #: The default first-response target of a desk's questions, in minutes.
 FIRST_RESPONSE_MINUTES = 60
+#: The longest first-response target: a week.
+FIRST_RESPONSE_MAX = 7 * 24 * 60
 
 
 class MergedReplies(StrEnum):
@@ -262,7 +270,7 @@ class SessionFields(BaseModel):
     #: After the close, how long the expert may still finish and publish (0: none).
     wrap_up_minutes: int = Field(default=0, ge=0, le=MAX_WRAP_UP)
     #: A desk's target: each question has a first response within this many minutes.
-    first_response_minutes: int = Field(default=FIRST_RESPONSE_MINUTES, ge=1, le=7 * 24 * 60)
+    first_response_minutes: int = Field(default=FIRST_RESPONSE_MINUTES, ge=1, le=FIRST_RESPONSE_MAX)
     language: Literal["fr", "en"] = "en"
     options: SessionOptions = SessionOptions()
 
@@ -308,7 +316,7 @@ class SessionUpdate(BaseModel):
     time_zone: str | None = None
     intake_opens_before_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     wrap_up_minutes: int | None = Field(default=None, ge=0, le=MAX_WRAP_UP)
-    first_response_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=FIRST_RESPONSE_MAX)
     language: Literal["fr", "en"] | None = None
     options: SessionOptions | None = None
 

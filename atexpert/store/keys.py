@@ -9,6 +9,12 @@ Per session (one Cluster slot, so one Lua step may touch any of them)::
     ama:{s_x}:qs:<status>        sorted set of question ids by arrival (ms)
     ama:{s_x}:a:<aid>            Answer JSON
     ama:{s_x}:as:<status>        sorted set of answer ids by creation (ms)
+    ama:{s_x}:qby:<asker id>     sorted set of one X account's question ids by arrival (ms)
+    ama:{s_x}:qby                set once every question of the session is in those sets
+
+The ``qby`` keys are derived data (rebuilt from the question records, see
+``QuestionSteps.list_questions_by``): written in the step that creates the record, never
+replayed from the event log.
 
 Side keys of a session (same tag; each module's docstring tells what they hold)::
 
@@ -90,6 +96,16 @@ def question(session_id: str, question_id: str) -> str:
 
 def question_index(session_id: str, status: str) -> str:
     return _tag(session_id) + "qs:" + status
+
+
+def asker_questions(session_id: str, author_id: str) -> str:
+    """Sorted set: the question ids of one X account (``author.id``) by arrival (ms)."""
+    return _tag(session_id) + "qby:" + check_id("asker", author_id)
+
+
+def askers_indexed(session_id: str) -> str:
+    """Set when every question of the session is in its asker's ``asker_questions``."""
+    return _tag(session_id) + "qby"
 
 
 def answer(session_id: str, answer_id: str) -> str:

@@ -56,21 +56,32 @@ class QuestionSteps(StepRunner):
         return [questions.load(raw, session_id) for raw in raws]
 
     async def list_questions_by(self, session_id: str, author_id: str) -> list[Question]:
-        """The questions of one X account (``author.id``, digits), in arrival order. Every
-        record is read but only that account's are parsed: a record holds the author's
-        id as ``"id":"<digits>"`` (compact JSON, however its fields are ordered), and no
-        other ``id`` field of a question is digits alone."""
-        if not author_id.isdigit():
+        """The questions of one X account (``author.id``), in arrival order: reads only
+        theirs, through the asker index written with each question (``keys.asker_questions``).
+        A session without the index (stored before it existed, or imported) gets it built
+        from its question records at this first read."""
+        if keys.ID.fullmatch(author_id) is None:
             return []
-        needle = f'"id":"{author_id}"'
+        if not await self._redis.exists(keys.askers_indexed(session_id)):
+            await self._index_askers(session_id)
         raws = await self._list(
-            [keys.question_index(session_id, s.value) for s in QuestionStatus],
+            [keys.asker_questions(session_id, author_id)],
             lambda i: keys.question(session_id, i),
             0,
             None,
         )
-        found = (questions.load(raw, session_id) for raw in raws if needle in raw)
-        return [q for q in found if q.author.id == author_id]
+        return [questions.load(raw, session_id) for raw in raws]
+
+    async def _index_askers(self, session_id: str) -> None:
+        """Build the asker index of every question (idempotent: questions created meanwhile
+        are indexed by their own step), then mark the session indexed."""
+        everything = await self.list_questions(session_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for q in everything:
+                key = keys.asker_questions(session_id, q.author.id)
+                pipe.zadd(key, {q.id: keys.ms(q.received_at)})
+            pipe.set(keys.askers_indexed(session_id), "1")
+            await pipe.execute()
 
     async def _question(
         self,

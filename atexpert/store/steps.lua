@@ -17,6 +17,7 @@
 --   ix     {status: index in KEYS of that status' sorted set}
 --   score  sorted-set score of a created record
 --   ev     the event's stream fields and values, flat; field "v" (new version) is added
+--   side   derived data written with a created record: {command, index in KEYS, args...}
 -- Returns {"ok", {event id or "" per op}, {new record JSON or "" per op}}
 --      or {reason, op number, current record JSON} with reason in
 --         missing | exists | status | version | fence | badpath
@@ -99,6 +100,7 @@ for i, op in ipairs(spec.ops) do
       new = rec.status
     end
     redis.call('SET', KEYS[op.k], raw)
+    for _, w in ipairs(op.side or {}) do redis.call(w[1], KEYS[w[2]], unpack(w, 3)) end
     if op.ix and old ~= new then
       local score = op.score
       if old then

@@ -62,6 +62,8 @@ def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[s
                 "score": keys.ms(it.at),
                 "ev": event,
             }
+            if side := derived(session_id, it):
+                op["side"] = [[cmd, ref(key), *args] for cmd, key, *args in side]
         else:
             op["src"] = sorted(it.sources)
         if isinstance(it, Change):
@@ -77,6 +79,18 @@ def step_args(session_id: str, items: Sequence[Step]) -> tuple[list[str], list[s
             op["ix"] = {s: ref(k) for s, k in index.items() if k is not None}
         ops.append(op)
     return all_keys, [dumps({"ops": ops})]
+
+
+def derived(session_id: str, create: Create) -> list[list[Any]]:
+    """The derived data a new record writes in its step: a question goes into its asker's
+    index; a new session's questions will all be there (the index needs no backfill)."""
+    if create.entity == "question":
+        author = str(create.record["author"]["id"])
+        key = keys.asker_questions(session_id, author)
+        return [["ZADD", key, keys.ms(create.at), create.entity_id]]
+    if create.entity == "session":
+        return [["SET", keys.askers_indexed(session_id), "1"]]
+    return []
 
 
 class Exists(Exception):

@@ -261,6 +261,15 @@ class Store(MergeSteps):
             lambda s: desk.replies_change(s, plan(list(s.saved_replies)), actor=actor, at=at),
         )
 
+    async def set_first_response(
+        self, session_id: str, minutes: int, *, actor: str, at: datetime | None = None
+    ) -> Session:
+        """The first-response target becomes ``minutes``: ``session.target_changed``."""
+        at = self._now(at)
+        return await self._retried(
+            session_id, lambda s: desk.target_change(s, minutes, actor=actor, at=at)
+        )
+
     async def assign_question(
         self,
         session_id: str,

@@ -5,6 +5,8 @@ by whoever answers it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
@@ -62,6 +64,16 @@ shift = command_endpoint(
     ONE + "/shift",
     name="shift",
     summary="Start or end the caller's shift (the session's agents: its experts)",
+    tag=TAG,
+    response=Session,
+)
+
+first_response = command_endpoint(
+    DESK_COMMANDS["first_response"],
+    ONE + "/desk/target",
+    method="PUT",
+    name="set_first_response_target",
+    summary="Change the first-response target, live desk included (admins)",
     tag=TAG,
     response=Session,
 )
@@ -150,11 +162,9 @@ async def asker_history(call: Call) -> JSONResponse:
     if project(audience, "question", question.model_dump(mode="json")) is None:
         raise ApiError(403, "forbidden", "you may not see this question")
     before = desk.earlier(question, await store.list_questions_by(session.id, question.author.id))
-    answers = {
-        a.id: a.model_dump(mode="json")
-        for a in await store.list_answers(session.id)
-        if a.id in {q.answer_id for q in before}
-    }
+    answer_ids = sorted({q.answer_id for q in before if q.answer_id})
+    found = await asyncio.gather(*(store.get_answer(session.id, a) for a in answer_ids))
+    answers = {a.id: a.model_dump(mode="json") for a in found}
     records = (q.model_dump(mode="json") for q in before)
     return JSONResponse(views.asker_history(audience, records, answers))
 
@@ -162,6 +172,7 @@ async def asker_history(call: Call) -> JSONResponse:
 ENDPOINTS: list[Endpoint] = [
     desk_queue,
     shift,
+    first_response,
     add_reply,
     replace_reply,
     delete_reply,

@@ -1,6 +1,6 @@
 """Desk mode's commands (see :mod:`atexpert.web.commands` and :mod:`atexpert.domain.desk`):
-an agent's shift and the session's saved replies. Assigning a question is a question
-command (``assign``).
+an agent's shift, the session's saved replies and its first-response target (a setting
+that a live desk may change). Assigning a question is a question command (``assign``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from atexpert.domain import saved_replies
 from atexpert.domain.errors import InvalidInput
 from atexpert.domain.saved_replies import SavedReply, SavedReplyIn
-from atexpert.domain.sessions import Session
+from atexpert.domain.sessions import FIRST_RESPONSE_MAX, Session
 from atexpert.domain.staff import Action
 from atexpert.web.commands import ANSWERING, NO_ANSWERS, Command, NoInput, Stores, Target
 
@@ -29,6 +29,22 @@ async def _shift(s: Stores, t: Target, body: ShiftIn) -> Session:
         raise InvalidInput.field(("on_duty",), "a shift is a staff user's own")
     return await s.store.set_on_duty(
         t.session.id, t.caller.user.id, body.on_duty, actor=t.actor, at=t.at
+    )
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response_minutes: int = Field(
+        ge=1,
+        le=FIRST_RESPONSE_MAX,
+        description="A question's first response is due this many minutes after it arrives",
+    )
+
+
+async def _target(s: Stores, t: Target, body: TargetIn) -> Session:
+    return await s.store.set_first_response(
+        t.session.id, body.first_response_minutes, actor=t.actor, at=t.at
     )
 
 
@@ -74,5 +90,13 @@ DESK_COMMANDS: dict[str, Command[Any, Any]] = {
             "reply_replace", SavedReplyIn, _REPLIES, _replace_reply, states=_OPEN, refusal=_OVER
         ),
         Command("reply_delete", NoInput, _REPLIES, _remove_reply, states=_OPEN, refusal=_OVER),
+        Command(
+            "first_response",
+            TargetIn,
+            Action.SESSION_UPDATE,
+            _target,
+            states=_OPEN,
+            refusal="it is over",
+        ),
     )
 }

@@ -51,6 +51,16 @@ function updateChip(chip, now = Date.now()) {
   chip.textContent = late ? `⚠ ${t("desk.late", { d })}` : t("desk.waiting", { d });
 }
 
+/** The desk's target changed (``session.target_changed``): every waiting time shown
+ * follows it at once, kept list items included. */
+export function retarget(session) {
+  if (!isDesk(session)) return;
+  for (const chip of document.querySelectorAll(".waiting[data-received]")) {
+    chip.dataset.target = String(session.first_response_minutes * 60);
+    updateChip(chip);
+  }
+}
+
 /** Keep every waiting time of the page ticking (once a second). */
 export function startTicker() {
   const tick = () => document.querySelectorAll(".waiting[data-received]").forEach((c) => updateChip(c));

@@ -4,13 +4,16 @@
 import { api } from "./api.js";
 import { connectionIndicator, loadStaffNames, say, setupChrome, staffName } from "./chrome.js";
 import { showSessionEnded } from "./closing.js";
-import { assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, startTicker, waitingChip } from "./desk.js";
+import {
+  assignForm, assigneeChip, dutyPanel, isDesk, renderHistory, retarget, startTicker, waitingChip,
+} from "./desk.js";
 import { $, askDialog, clear, debounce, el, postUrl, sessionIdFromPath, typing } from "./dom.js";
 import { formatDateTime, formatTime, sessionLanguage, t } from "./i18n.js";
 import { SelectionGuard } from "./keyguard.js";
 import { applyEvent, applySnapshot, keep } from "./mirror.js";
 import { pauseBanner } from "./pause.js";
 import { SORTS, STATUSES, matches, mergeCandidates, shownText } from "./questions.js";
+import { setupReplies, showReplies } from "./replies.js";
 import { LiveSocket } from "./socket.js";
 
 const sid = sessionIdFromPath();
@@ -642,6 +645,8 @@ function showSession() {
   sessionLanguage(state.session.language);
   showSessionEnded(state.session);
   dutyPanel($("#duty"), state.session, state.me.id, staffName, { agent: false });
+  showReplies(state.session, state.removeReply);
+  retarget(state.session);
   if (isDesk(state.session) && !state.deskSorted) {
     state.deskSorted = true; // a desk's queue: oldest first, unless a sort was chosen here
     let chosen = null;
@@ -840,6 +845,7 @@ async function main() {
   await loadStaffNames(sid);
   startTicker();
   wire();
+  state.removeReply = setupReplies(sid, say);
   socket = new LiveSocket(sid, "moderator", {
     onSnapshot,
     onEvent,
