@@ -36,6 +36,7 @@ from atexpert.domain.events import Record, SessionState, decode_event, dumps, fo
 from atexpert.domain.questions import Question
 from atexpert.domain.series_announce import AnnouncementState
 from atexpert.domain.sessions import Session
+from atexpert.live.collector import Collector
 from atexpert.live.presence import Presence
 from atexpert.live.views import Json, RenderedView, View, event_message
 from atexpert.store import checkpoint, keys, metrics
@@ -140,6 +141,12 @@ class LiveConfig(BaseSettings):
         "and the close frame; then its connection is reset.",
     )
     handshakes: int = Field(default=16, ge=1, description="Handshakes checked at once.")
+    freeze_wave: int = Field(
+        default=500,
+        ge=0,
+        description="Public connections opened before the live objects are frozen out of "
+        "the garbage collector's walks (atexpert.live.collector); 0: never.",
+    )
     max_public: int = Field(
         default=10_000,
         ge=0,
@@ -403,6 +410,8 @@ class LiveHub:
         self.public_clients = 0
         #: How late the event loop runs its timers lately, in seconds.
         self.lag = 0.0
+        #: Keeps full garbage collections short (:mod:`atexpert.live.collector`).
+        self.collector = Collector(wave=self.config.freeze_wave)
         self._idle: dict[str, asyncio.TimerHandle] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._revocations: asyncio.Task[None] | None = None
@@ -449,6 +458,7 @@ class LiveHub:
             await asyncio.sleep(LAG_PROBE_S)
             recent.append(max(0.0, loop.time() - start - LAG_PROBE_S))
             self.lag = min(recent)
+            self.collector.tick(loop.time())
 
     async def feed(self, session_id: str) -> SessionFeed:
         """The session's feed, started (and loaded) if needed; NotFound for no session."""

@@ -286,10 +286,12 @@ async def live_endpoint(ws: WebSocket) -> None:
     if hub.full():
         return await _deny(ws, _retry_later(Close.OVERLOADED, hub.retry_after()))
     hub.public_clients += 1
+    hub.collector.joined(asyncio.get_running_loop().time())
     try:
         await _live(ws, hub)
     finally:
         hub.public_clients -= 1
+        hub.collector.left()
 
 
 async def _live(ws: WebSocket, hub: LiveHub) -> None:
