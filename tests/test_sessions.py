@@ -39,6 +39,7 @@ LEGAL: dict[tuple[S, A], S] = {
     # Desk mode: agents go on and off duty until the session closes.
     **{(s, A.SHIFT): s for s in (S.SCHEDULED, S.LIVE, S.WRAPPING_UP)},
     **{(s, A.REPLIES): s for s in (S.DRAFT, S.SCHEDULED, S.LIVE, S.WRAPPING_UP)},
+    **{(s, A.TARGET): s for s in (S.DRAFT, S.SCHEDULED, S.LIVE, S.WRAPPING_UP)},
 }
 ALL_PAIRS = [(s, a) for s in S for a in A]
 
